@@ -1,0 +1,193 @@
+//! One typed configuration: `config/default.toml` (built in), then an optional file, then
+//! `PAPERBOY_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub const BUILTIN_TOPICS: &str = include_str!("../config/topics.toml");
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub base_url: String,
+    pub secret: String,
+    pub admin_token: String,
+    pub smtp_url: String,
+    pub mail_from: String,
+    pub data_dir: PathBuf,
+    pub topics_file: PathBuf,
+    pub trust_forwarded_for: bool,
+    pub operator: OperatorConfig,
+    pub subscribe: SubscribeConfig,
+    pub limits: LimitsConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    pub name: String,
+    pub postal_address: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeConfig {
+    pub confirm_ttl_hours: u32,
+    pub manage_ttl_days: u32,
+    pub max_mails_per_address_per_hour: u32,
+    pub max_mails_per_client_per_hour: u32,
+    pub min_submit_seconds: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub posts_per_minute: u32,
+    pub post_burst: u32,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    pub pool_size: u32,
+    pub timeout_seconds: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::MissingFile(path.to_path_buf()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // PAPERBOY_CONFIG and PAPERBOY_LOG are read elsewhere; PAPERBOY_TEST_* and
+        // PAPERBOY_REQUIRE_* belong to the test suite. Any other unknown name is an error.
+        let env = Env::prefixed("PAPERBOY_")
+            .filter(|k| {
+                let k = k.as_str().to_ascii_lowercase();
+                !(k == "config"
+                    || k == "log"
+                    || k.starts_with("test_")
+                    || k.starts_with("require_"))
+            })
+            .split("__");
+        let figment = figment.merge(env);
+        Self::from_figment(figment)
+    }
+
+    /// Defaults with a few keys replaced: for tests and tools.
+    pub fn with_overrides(pairs: &[(&str, toml::Value)]) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        for (k, v) in pairs {
+            figment = figment.merge((*k, v.clone()));
+        }
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let mut c: Config = figment.extract().map_err(Box::new)?;
+        c.base_url = c.base_url.trim_end_matches('/').to_string();
+        if !(c.base_url.starts_with("http://") || c.base_url.starts_with("https://")) {
+            return Err(ConfigError::Invalid(format!(
+                "base_url {:?} must start with http:// or https://",
+                c.base_url
+            )));
+        }
+        if !c.secret.is_empty() && c.secret.len() < 32 {
+            return Err(ConfigError::Invalid(
+                "secret must be at least 32 characters (or empty to generate one)".into(),
+            ));
+        }
+        if c.limits.posts_per_minute == 0 || c.limits.post_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.posts_per_minute and limits.post_burst must be at least 1".into(),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The signing key: the configured one, or one generated once and kept in the data folder.
+    pub fn signing_key(&self) -> std::io::Result<Vec<u8>> {
+        if !self.secret.is_empty() {
+            return Ok(self.secret.as_bytes().to_vec());
+        }
+        let path = self.data_dir.join("secret");
+        match std::fs::read_to_string(&path) {
+            Ok(s) if s.trim().len() >= 32 => Ok(s.trim().as_bytes().to_vec()),
+            _ => {
+                std::fs::create_dir_all(&self.data_dir)?;
+                let key = crate::tokens::random_id(32);
+                write_private(&path, &key)?;
+                tracing::info!(path = %path.display(), "generated a new signing key");
+                Ok(key.into_bytes())
+            }
+        }
+    }
+
+    /// The topic catalogue text: the configured file, or the built-in catalogue.
+    pub fn topics_toml(&self) -> std::io::Result<String> {
+        if self.topics_file.exists() {
+            std::fs::read_to_string(&self.topics_file)
+        } else {
+            Ok(BUILTIN_TOPICS.to_string())
+        }
+    }
+
+    pub fn https(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load_and_overrides_apply() {
+        let c = Config::with_overrides(&[("bind", "127.0.0.1:0".into())]).unwrap();
+        assert_eq!(c.bind.port(), 0);
+        assert_eq!(c.subscribe.confirm_ttl_hours, 48);
+        assert!(Config::with_overrides(&[("secret", "short".into())]).is_err());
+        assert!(Config::with_overrides(&[("base_url", "ftp://x".into())]).is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! Plain types and rules: no I/O. Everything here is parsed once at the edge and
+//! carried typed through the rest of the crate.
+
+mod email;
+mod interests;
+mod subscriber;
+mod topic;
+
+pub use email::{EmailAddress, EmailError};
+pub use interests::{Interests, InterestsError, Keyword};
+pub use subscriber::{
+    DeliveryPrefs, FieldErrors, Frequency, MAX_PAPERS_PER_DIGEST, NewSubscription, PrefsError,
+    Subscriber, SubscriberStatus, SubscriptionInput, parse_profile, weekday_name,
+};
+pub use topic::{Topic, TopicCatalogue, TopicError, TopicId};
+
+/// True when `s` holds a character that must never reach a mail header or a log line
+/// unescaped: CR, LF and the other C0/C1 controls (tab excepted).
+pub fn has_control_chars(s: &str) -> bool {
+    s.chars().any(|c| c.is_control() && c != '\t')
+}

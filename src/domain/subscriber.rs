@@ -1,0 +1,339 @@
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::Weekday;
+use serde::{Deserialize, Serialize};
+
+use super::email::EmailAddress;
+use super::interests::Interests;
+use super::topic::TopicCatalogue;
+
+/// Where a subscriber is in their lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriberStatus {
+    /// Signed up, confirmation mail sent, not yet confirmed.
+    Pending,
+    /// Confirmed: receives digests.
+    Active,
+    /// Unsubscribed by its owner; may subscribe again.
+    Unsubscribed,
+    /// A hard bounce or complaint: nothing is sent until the owner confirms again.
+    Suppressed,
+}
+
+impl SubscriberStatus {
+    pub const ALL: [Self; 4] = [
+        Self::Pending,
+        Self::Active,
+        Self::Unsubscribed,
+        Self::Suppressed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Unsubscribed => "unsubscribed",
+            Self::Suppressed => "suppressed",
+        }
+    }
+}
+
+impl FromStr for SubscriberStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown status {s:?} (expected pending, active, unsubscribed or suppressed)"
+                )
+            })
+    }
+}
+
+impl fmt::Display for SubscriberStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How often a reader gets a digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frequency {
+    Daily,
+    Weekly(Weekday),
+}
+
+/// When and how a reader's digest is delivered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryPrefs {
+    pub frequency: Frequency,
+    /// Local hour of the day (0–23) at which the digest is sent.
+    pub hour: u8,
+    pub timezone: chrono_tz::Tz,
+    pub papers_per_digest: u8,
+    /// Send a mail (the day's trending papers) on a day where nothing matched.
+    pub send_when_empty: bool,
+}
+
+impl Default for DeliveryPrefs {
+    fn default() -> Self {
+        Self {
+            frequency: Frequency::Daily,
+            hour: 7,
+            timezone: chrono_tz::UTC,
+            papers_per_digest: 10,
+            send_when_empty: false,
+        }
+    }
+}
+
+pub const MAX_PAPERS_PER_DIGEST: u8 = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefsError {
+    #[error("choose daily or weekly")]
+    Frequency,
+    #[error("choose a weekday for a weekly digest")]
+    Weekday,
+    #[error("the hour must be a whole number from 0 to 23")]
+    Hour,
+    #[error("unknown time zone; use a name like Europe/Berlin or UTC")]
+    Timezone,
+    #[error("papers per digest must be a whole number from 1 to {MAX_PAPERS_PER_DIGEST}")]
+    Papers,
+}
+
+pub fn weekday_name(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "monday",
+        Weekday::Tue => "tuesday",
+        Weekday::Wed => "wednesday",
+        Weekday::Thu => "thursday",
+        Weekday::Fri => "friday",
+        Weekday::Sat => "saturday",
+        Weekday::Sun => "sunday",
+    }
+}
+
+impl DeliveryPrefs {
+    pub fn frequency_name(&self) -> &'static str {
+        match self.frequency {
+            Frequency::Daily => "daily",
+            Frequency::Weekly(_) => "weekly",
+        }
+    }
+
+    pub fn weekday(&self) -> Option<Weekday> {
+        match self.frequency {
+            Frequency::Daily => None,
+            Frequency::Weekly(d) => Some(d),
+        }
+    }
+
+    /// Parse the delivery fields as submitted; an empty field takes its default.
+    pub fn parse(input: &SubscriptionInput) -> Result<Self, (&'static str, PrefsError)> {
+        let d = Self::default();
+        let blank = |s: &Option<String>| {
+            s.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let frequency = match blank(&input.frequency).as_deref() {
+            None | Some("daily") => Frequency::Daily,
+            Some("weekly") => {
+                let day = blank(&input.weekday)
+                    .and_then(|w| w.parse::<Weekday>().ok())
+                    .ok_or(("weekday", PrefsError::Weekday))?;
+                Frequency::Weekly(day)
+            }
+            Some(_) => return Err(("frequency", PrefsError::Frequency)),
+        };
+        let hour = match blank(&input.delivery_hour) {
+            None => d.hour,
+            Some(h) => h
+                .parse::<u8>()
+                .ok()
+                .filter(|h| *h < 24)
+                .ok_or(("delivery_hour", PrefsError::Hour))?,
+        };
+        let timezone = match blank(&input.timezone) {
+            None => d.timezone,
+            Some(tz) => tz
+                .parse::<chrono_tz::Tz>()
+                .map_err(|_| ("timezone", PrefsError::Timezone))?,
+        };
+        let papers_per_digest = match blank(&input.papers_per_digest) {
+            None => d.papers_per_digest,
+            Some(n) => n
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (1..=MAX_PAPERS_PER_DIGEST).contains(n))
+                .ok_or(("papers_per_digest", PrefsError::Papers))?,
+        };
+        Ok(Self {
+            frequency,
+            hour,
+            timezone,
+            papers_per_digest,
+            send_when_empty: input.send_when_empty.unwrap_or(d.send_when_empty),
+        })
+    }
+}
+
+/// The fields of a subscription as a reader submits them (form or JSON), unvalidated.
+/// Every field is text so that a bad value becomes a message next to its field, not a
+/// rejected request.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubscriptionInput {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// Topic ids from the catalogue (`GET /api/v1/topics`).
+    pub topics: Vec<String>,
+    /// Free keywords and "quoted phrases"; a leading `-` excludes.
+    #[schema(example = "diffusion \"graph neural network\" -medical")]
+    pub keywords: String,
+    /// Author names, one per line or comma-separated.
+    pub authors: String,
+    /// `daily` (default) or `weekly`.
+    pub frequency: Option<String>,
+    /// For weekly digests: `monday` … `sunday`.
+    pub weekday: Option<String>,
+    /// Local hour 0–23 (default 7).
+    pub delivery_hour: Option<String>,
+    /// IANA time zone name (default UTC).
+    pub timezone: Option<String>,
+    /// 1–50 (default 10).
+    pub papers_per_digest: Option<String>,
+    /// Send the day's trending papers when nothing matched (default false).
+    pub send_when_empty: Option<bool>,
+}
+
+/// Validation messages by field name, shown next to each field or returned as JSON.
+pub type FieldErrors = BTreeMap<&'static str, String>;
+
+/// A validated subscription request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSubscription {
+    pub email: EmailAddress,
+    pub interests: Interests,
+    pub prefs: DeliveryPrefs,
+}
+
+impl NewSubscription {
+    pub fn parse(
+        input: &SubscriptionInput,
+        catalogue: &TopicCatalogue,
+    ) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let email = EmailAddress::parse(&input.email)
+            .map_err(|e| errors.insert("email", e.to_string()))
+            .ok();
+        let (interests, prefs) = match parse_profile(input, catalogue) {
+            Ok(v) => (Some(v.0), Some(v.1)),
+            Err(e) => {
+                errors.extend(e);
+                (None, None)
+            }
+        };
+        match (email, interests, prefs) {
+            (Some(email), Some(interests), Some(prefs)) if errors.is_empty() => Ok(Self {
+                email,
+                interests,
+                prefs,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// Interests and delivery preferences from a submission (everything but the address),
+/// as the preferences page and the update API take them.
+pub fn parse_profile(
+    input: &SubscriptionInput,
+    catalogue: &TopicCatalogue,
+) -> Result<(Interests, DeliveryPrefs), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let interests = Interests::parse(catalogue, &input.topics, &input.keywords, &input.authors)
+        .map_err(|(field, e)| errors.insert(field, e.to_string()))
+        .ok();
+    let prefs = DeliveryPrefs::parse(input)
+        .map_err(|(field, e)| errors.insert(field, e.to_string()))
+        .ok();
+    match (interests, prefs) {
+        (Some(i), Some(p)) => Ok((i, p)),
+        _ => Err(errors),
+    }
+}
+
+/// A stored subscriber.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subscriber {
+    pub id: i64,
+    /// Random, unguessable; what tokens name. Never the row id.
+    pub public_id: String,
+    pub email: EmailAddress,
+    pub status: SubscriberStatus,
+    pub interests: Interests,
+    pub prefs: DeliveryPrefs,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// When and from where the (latest) consent was given.
+    pub consent_at: i64,
+    pub consent_ip: Option<String>,
+    pub confirmed_at: Option<i64>,
+    pub unsubscribed_at: Option<i64>,
+    pub suppressed_at: Option<i64>,
+    pub suppression_reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> TopicCatalogue {
+        TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap()
+    }
+
+    #[test]
+    fn collects_every_field_error() {
+        let input = SubscriptionInput {
+            email: "nope".into(),
+            topics: vec!["not-a-topic".into()],
+            delivery_hour: Some("24".into()),
+            ..Default::default()
+        };
+        let errors = NewSubscription::parse(&input, &catalogue()).unwrap_err();
+        assert_eq!(
+            errors.keys().copied().collect::<Vec<_>>(),
+            ["delivery_hour", "email", "topics"]
+        );
+    }
+
+    #[test]
+    fn weekly_needs_a_day_and_defaults_fill_blanks() {
+        let mut input = SubscriptionInput {
+            email: "a@example.com".into(),
+            keywords: "transformers".into(),
+            frequency: Some("weekly".into()),
+            ..Default::default()
+        };
+        assert!(
+            NewSubscription::parse(&input, &catalogue())
+                .unwrap_err()
+                .contains_key("weekday")
+        );
+        input.weekday = Some("friday".into());
+        input.timezone = Some("Europe/Berlin".into());
+        let s = NewSubscription::parse(&input, &catalogue()).unwrap();
+        assert_eq!(s.prefs.frequency, Frequency::Weekly(Weekday::Fri));
+        assert_eq!(s.prefs.hour, 7);
+        assert_eq!(s.prefs.timezone, chrono_tz::Europe::Berlin);
+    }
+}

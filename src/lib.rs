@@ -1,0 +1,7 @@
+pub mod config;
+pub mod domain;
+pub mod mail;
+pub mod store;
+pub mod subscriptions;
+pub mod tokens;
+pub mod web;

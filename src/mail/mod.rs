@@ -1,0 +1,267 @@
+//! Mail: templates rendered to HTML + text, built into messages, sent through a pooled SMTP
+//! transport, or written as `.eml` files when no relay is configured.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Serialize;
+use tera::{Context, Tera};
+
+mod smtp;
+
+use crate::config::Config;
+use crate::domain::EmailAddress;
+use smtp::{SmtpPool, SmtpTarget};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail_from {0:?} is not a valid mailbox (write `Name <address>` or an address)")]
+    From(String),
+    #[error("smtp_url is not valid: {0}")]
+    SmtpUrl(String),
+    #[error("cannot create the mail folder {0}: {1}")]
+    Folder(String, std::io::Error),
+    #[error("mail template {name}: {source}")]
+    Template { name: String, source: tera::Error },
+    #[error("building the message: {0}")]
+    Build(String),
+    #[error("the mail server refused the message permanently: {0}")]
+    Permanent(String),
+    #[error("the mail could not be sent now, try again later: {0}")]
+    Transient(String),
+}
+
+enum Transport {
+    /// `smtp://`: our pool of TCP_NODELAY connections (see `smtp.rs`).
+    Pool(Box<SmtpPool>),
+    /// `smtps://`: lettre's own pool (implicit TLS).
+    Tls(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    templates: Tera,
+    /// Where `.eml` files go when there is no SMTP relay.
+    pub file_folder: Option<PathBuf>,
+}
+
+/// The built-in templates, by name.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "layout.html",
+        include_str!("../../email-templates/layout.html"),
+    ),
+    (
+        "layout.txt",
+        include_str!("../../email-templates/layout.txt"),
+    ),
+    (
+        "confirmation.html",
+        include_str!("../../email-templates/confirmation.html"),
+    ),
+    (
+        "confirmation.txt",
+        include_str!("../../email-templates/confirmation.txt"),
+    ),
+    (
+        "already_subscribed.html",
+        include_str!("../../email-templates/already_subscribed.html"),
+    ),
+    (
+        "already_subscribed.txt",
+        include_str!("../../email-templates/already_subscribed.txt"),
+    ),
+];
+
+/// One mail to render: its template name and the values it shows.
+pub struct Mail<'a, T: Serialize> {
+    pub template: &'static str,
+    pub subject: String,
+    pub to: &'a EmailAddress,
+    pub values: &'a T,
+    /// Extra headers, e.g. List-Unsubscribe; values are never user text.
+    pub list_unsubscribe: Option<String>,
+}
+
+impl Mailer {
+    pub fn from_config(config: &Config) -> Result<Self, MailError> {
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .map_err(|_| MailError::From(config.mail_from.clone()))?;
+        let mut templates = Tera::default();
+        templates.set_escape_fn(escape_html);
+        templates
+            .add_raw_templates(BUILTIN.iter().copied())
+            .map_err(|source| MailError::Template {
+                name: "built-in".into(),
+                source,
+            })?;
+        let (transport, file_folder) = if config.smtp_url.trim().is_empty() {
+            let folder = config.data_dir.join("mail");
+            std::fs::create_dir_all(&folder)
+                .map_err(|e| MailError::Folder(folder.display().to_string(), e))?;
+            (
+                Transport::Files(AsyncFileTransport::new(&folder)),
+                Some(folder),
+            )
+        } else if config.smtp_url.trim().starts_with("smtp://") {
+            let target = SmtpTarget::parse(config.smtp_url.trim())?;
+            let timeout = Duration::from_secs(config.mail.timeout_seconds);
+            let pool = SmtpPool::new(target, config.mail.pool_size as usize, timeout);
+            (Transport::Pool(Box::new(pool)), None)
+        } else {
+            let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp_url.trim())
+                .map_err(|e| MailError::SmtpUrl(e.to_string()))?
+                .timeout(Some(Duration::from_secs(config.mail.timeout_seconds)))
+                .pool_config(PoolConfig::new().max_size(config.mail.pool_size.max(1)))
+                .build();
+            (Transport::Tls(smtp), None)
+        };
+        Ok(Self {
+            transport,
+            from,
+            templates,
+            file_folder,
+        })
+    }
+
+    fn render<T: Serialize>(
+        &self,
+        name: &str,
+        values: &T,
+        extra: &Context,
+    ) -> Result<String, MailError> {
+        let mut ctx = Context::from_serialize(values).map_err(|source| MailError::Template {
+            name: name.into(),
+            source,
+        })?;
+        ctx.extend(extra.clone());
+        self.templates
+            .render(name, &ctx)
+            .map_err(|source| MailError::Template {
+                name: name.into(),
+                source,
+            })
+    }
+
+    /// Render both parts of a mail and build the message.
+    pub fn build<T: Serialize>(
+        &self,
+        mail: &Mail<'_, T>,
+        common: &Context,
+    ) -> Result<Message, MailError> {
+        let html = self.render(&format!("{}.html", mail.template), mail.values, common)?;
+        let text = self.render(&format!("{}.txt", mail.template), mail.values, common)?;
+        let to: Mailbox = mail
+            .to
+            .as_str()
+            .parse()
+            .map_err(|e| MailError::Build(format!("recipient: {e}")))?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .date_now();
+        if let Some(lu) = &mail.list_unsubscribe {
+            builder = builder
+                .header(ListUnsubscribe(lu.clone()))
+                .header(ListUnsubscribePost);
+        }
+        builder
+            .multipart(MultiPart::alternative_plain_html(text, html))
+            .map_err(|e| MailError::Build(e.to_string()))
+    }
+
+    pub async fn send(&self, message: Message) -> Result<(), MailError> {
+        match &self.transport {
+            Transport::Pool(pool) => pool.send(message.envelope(), &message.formatted()).await,
+            Transport::Tls(t) => t.send(message).await.map(|_| ()).map_err(|e| {
+                if e.is_permanent() {
+                    MailError::Permanent(e.to_string())
+                } else {
+                    MailError::Transient(e.to_string())
+                }
+            }),
+            Transport::Files(t) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| MailError::Transient(e.to_string())),
+        }
+    }
+
+    /// Render, build and send.
+    pub async fn deliver<T: Serialize>(
+        &self,
+        mail: &Mail<'_, T>,
+        common: &Context,
+    ) -> Result<(), MailError> {
+        let message = self.build(mail, common)?;
+        self.send(message).await
+    }
+
+    pub fn describe(&self) -> String {
+        match (&self.transport, &self.file_folder) {
+            (Transport::Files(_), Some(f)) => format!(
+                "no SMTP relay configured: mail is written as .eml files to {}",
+                f.display()
+            ),
+            _ => "mail goes to the configured SMTP relay".into(),
+        }
+    }
+}
+
+/// RFC 2369 `List-Unsubscribe`.
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl lettre::message::header::Header for ListUnsubscribe {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// RFC 8058 one-click unsubscribe.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl lettre::message::header::Header for ListUnsubscribePost {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
+    }
+}
+
+/// HTML-escape the five characters that matter in text and quoted attributes. (Tera's
+/// default also escapes `/`, which mangles every URL in an href for no gain.)
+pub fn escape_html(input: &str) -> String {
+    let mut out = String::with_capacity(input.len() + input.len() / 8);
+    for c in input.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

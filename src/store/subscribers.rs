@@ -1,0 +1,376 @@
+use chrono::Weekday;
+
+use super::{Store, StoreError, on_pool, on_writer};
+use crate::domain::{
+    DeliveryPrefs, EmailAddress, Frequency, Interests, NewSubscription, Subscriber,
+    SubscriberStatus,
+};
+
+/// What a subscribe request did to the stored subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubscribeOutcome {
+    /// A new address: stored as pending.
+    Created,
+    /// Still pending: its interests replaced by the latest submission.
+    StillPending,
+    /// It had unsubscribed: pending again until confirmed.
+    Resubscribed,
+    /// Suppressed after a bounce or complaint: stays so until its owner confirms.
+    Suppressed,
+    /// Already confirmed: nothing changed (a stranger must not edit someone's profile).
+    AlreadyActive,
+}
+
+/// Filters and keyset paging for listing subscribers.
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<SubscriberStatus>,
+    /// Substring of the address, case-insensitive.
+    pub email_contains: Option<String>,
+    /// Only rows with an id greater than this (the previous page's last id).
+    pub after_id: Option<i64>,
+    pub limit: i64,
+}
+
+const COLUMNS: &str = "id, public_id, email, status, interests, frequency, weekday, delivery_hour, \
+    timezone, papers_per_digest, send_when_empty, created_at, updated_at, consent_at, consent_ip, \
+    confirmed_at, unsubscribed_at, suppressed_at, suppression_reason";
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    public_id: String,
+    email: String,
+    status: String,
+    interests: String,
+    frequency: String,
+    weekday: Option<i64>,
+    delivery_hour: i64,
+    timezone: String,
+    papers_per_digest: i64,
+    send_when_empty: bool,
+    created_at: i64,
+    updated_at: i64,
+    consent_at: i64,
+    consent_ip: Option<String>,
+    confirmed_at: Option<i64>,
+    unsubscribed_at: Option<i64>,
+    suppressed_at: Option<i64>,
+    suppression_reason: Option<String>,
+}
+
+impl TryFrom<Row> for Subscriber {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        let bad = |what: String| StoreError::Corrupt(r.id, what);
+        let frequency = match (r.frequency.as_str(), r.weekday) {
+            ("daily", _) => Frequency::Daily,
+            ("weekly", Some(d)) => Frequency::Weekly(
+                u8::try_from(d)
+                    .ok()
+                    .and_then(|d| Weekday::try_from(d).ok())
+                    .ok_or_else(|| bad(format!("weekday {d}")))?,
+            ),
+            (f, d) => return Err(bad(format!("frequency {f:?} with weekday {d:?}"))),
+        };
+        Ok(Subscriber {
+            id: r.id,
+            email: EmailAddress::parse(&r.email).map_err(|e| bad(format!("email: {e}")))?,
+            status: r.status.parse().map_err(bad)?,
+            interests: serde_json::from_str(&r.interests)
+                .map_err(|e| bad(format!("interests: {e}")))?,
+            prefs: DeliveryPrefs {
+                frequency,
+                hour: u8::try_from(r.delivery_hour).map_err(|_| bad("delivery_hour".into()))?,
+                timezone: r
+                    .timezone
+                    .parse()
+                    .map_err(|_| bad(format!("timezone {:?}", r.timezone)))?,
+                papers_per_digest: u8::try_from(r.papers_per_digest)
+                    .map_err(|_| bad("papers_per_digest".into()))?,
+                send_when_empty: r.send_when_empty,
+            },
+            public_id: r.public_id,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            consent_at: r.consent_at,
+            consent_ip: r.consent_ip,
+            confirmed_at: r.confirmed_at,
+            unsubscribed_at: r.unsubscribed_at,
+            suppressed_at: r.suppressed_at,
+            suppression_reason: r.suppression_reason,
+        })
+    }
+}
+
+fn interests_json(i: &Interests) -> String {
+    serde_json::to_string(i).expect("interests serialise")
+}
+
+fn weekday_number(p: &DeliveryPrefs) -> Option<i64> {
+    p.weekday().map(|d| i64::from(d.num_days_from_monday()))
+}
+
+impl Store {
+    /// Store a subscribe request. Safe under concurrency: the address is unique, so many
+    /// requests for one address leave one subscriber.
+    pub async fn subscribe(
+        &self,
+        new: &NewSubscription,
+        client_ip: Option<&str>,
+        now: i64,
+    ) -> Result<(Subscriber, SubscribeOutcome), StoreError> {
+        let p = &new.prefs;
+        let inserted: Option<i64> = on_writer!(self, pool => sqlx::query_scalar(
+            "INSERT INTO subscribers (public_id, email, status, interests, frequency, weekday, \
+             delivery_hour, timezone, papers_per_digest, send_when_empty, created_at, updated_at, \
+             consent_at, consent_ip) \
+             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) \
+             ON CONFLICT (email) DO NOTHING RETURNING id")
+            .bind(crate::tokens::new_public_id())
+            .bind(new.email.as_str())
+            .bind(interests_json(&new.interests))
+            .bind(p.frequency_name())
+            .bind(weekday_number(p))
+            .bind(i64::from(p.hour))
+            .bind(p.timezone.name())
+            .bind(i64::from(p.papers_per_digest))
+            .bind(p.send_when_empty)
+            .bind(now)
+            .bind(client_ip)
+            .fetch_optional(pool).await)?;
+        if let Some(id) = inserted {
+            let s = self
+                .find_by_id(id)
+                .await?
+                .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
+            return Ok((s, SubscribeOutcome::Created));
+        }
+        // The address exists. Update it only from the state we read, so that two concurrent
+        // requests cannot both act on a stale state; retry on a lost race.
+        for _ in 0..5 {
+            let current = self
+                .find_by_email(&new.email)
+                .await?
+                .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
+            let (next, outcome) = match current.status {
+                SubscriberStatus::Active => return Ok((current, SubscribeOutcome::AlreadyActive)),
+                SubscriberStatus::Pending => {
+                    (SubscriberStatus::Pending, SubscribeOutcome::StillPending)
+                }
+                SubscriberStatus::Unsubscribed => {
+                    (SubscriberStatus::Pending, SubscribeOutcome::Resubscribed)
+                }
+                SubscriberStatus::Suppressed => {
+                    (SubscriberStatus::Suppressed, SubscribeOutcome::Suppressed)
+                }
+            };
+            let changed = on_writer!(self, pool => sqlx::query(
+                "UPDATE subscribers SET status = $1, interests = $2, frequency = $3, weekday = $4, \
+                 delivery_hour = $5, timezone = $6, papers_per_digest = $7, send_when_empty = $8, \
+                 updated_at = $9, consent_at = $9, consent_ip = $10 \
+                 WHERE id = $11 AND status = $12")
+                .bind(next.as_str())
+                .bind(interests_json(&new.interests))
+                .bind(p.frequency_name())
+                .bind(weekday_number(p))
+                .bind(i64::from(p.hour))
+                .bind(p.timezone.name())
+                .bind(i64::from(p.papers_per_digest))
+                .bind(p.send_when_empty)
+                .bind(now)
+                .bind(client_ip)
+                .bind(current.id)
+                .bind(current.status.as_str())
+                .execute(pool).await.map(|r| r.rows_affected()))?;
+            if changed == 1 {
+                let s = self
+                    .find_by_id(current.id)
+                    .await?
+                    .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
+                return Ok((s, outcome));
+            }
+        }
+        Err(StoreError::Db(sqlx::Error::Protocol(
+            "subscriber changed under five consecutive updates".into(),
+        )))
+    }
+
+    pub async fn find_by_public_id(
+        &self,
+        public_id: &str,
+    ) -> Result<Option<Subscriber>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM subscribers WHERE public_id = $1");
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(public_id).fetch_optional(pool).await)?;
+        row.map(Subscriber::try_from).transpose()
+    }
+
+    pub async fn find_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Subscriber>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM subscribers WHERE email = $1");
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(email.as_str()).fetch_optional(pool).await)?;
+        row.map(Subscriber::try_from).transpose()
+    }
+
+    pub async fn find_by_id(&self, id: i64) -> Result<Option<Subscriber>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM subscribers WHERE id = $1");
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(id).fetch_optional(pool).await)?;
+        row.map(Subscriber::try_from).transpose()
+    }
+
+    /// Mark confirmed: active, and no longer suppressed (its owner has just proven the
+    /// mailbox works). Returns false when the subscriber is not pending or suppressed.
+    pub async fn confirm(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let n = on_writer!(self, pool => sqlx::query(
+            "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1, \
+             suppressed_at = NULL, suppression_reason = NULL \
+             WHERE id = $2 AND status IN ('pending', 'suppressed')")
+            .bind(now).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    pub async fn update_profile(
+        &self,
+        id: i64,
+        interests: &Interests,
+        prefs: &DeliveryPrefs,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let n = on_writer!(self, pool => sqlx::query(
+            "UPDATE subscribers SET interests = $1, frequency = $2, weekday = $3, delivery_hour = $4, \
+             timezone = $5, papers_per_digest = $6, send_when_empty = $7, updated_at = $8 WHERE id = $9")
+            .bind(interests_json(interests))
+            .bind(prefs.frequency_name())
+            .bind(weekday_number(prefs))
+            .bind(i64::from(prefs.hour))
+            .bind(prefs.timezone.name())
+            .bind(i64::from(prefs.papers_per_digest))
+            .bind(prefs.send_when_empty)
+            .bind(now)
+            .bind(id)
+            .execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Unsubscribe at once. Idempotent; a suppressed address stays suppressed.
+    pub async fn unsubscribe(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let n = on_writer!(self, pool => sqlx::query(
+            "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = $1, updated_at = $1 \
+             WHERE id = $2 AND status IN ('pending', 'active')")
+            .bind(now).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Stop mailing an address after a hard bounce or a complaint.
+    pub async fn suppress(&self, id: i64, reason: &str, now: i64) -> Result<bool, StoreError> {
+        let n = on_writer!(self, pool => sqlx::query(
+            "UPDATE subscribers SET status = 'suppressed', suppressed_at = $1, suppression_reason = $2, \
+             updated_at = $1 WHERE id = $3")
+            .bind(now).bind(reason).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Erase a subscriber and everything stored about them.
+    pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
+        let n = on_writer!(self, pool => sqlx::query("DELETE FROM subscribers WHERE id = $1")
+            .bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
+    /// Remove sign-ups never confirmed whose consent is older than `before`.
+    pub async fn delete_expired_pending(&self, before: i64) -> Result<u64, StoreError> {
+        let n = on_writer!(self, pool => sqlx::query(
+            "DELETE FROM subscribers WHERE status = 'pending' AND consent_at < $1")
+            .bind(before).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+
+    /// Reserve one confirmation mail for a subscriber, unless the address or the client
+    /// has had its hourly share. Returns the reservation's id. Atomic per subscriber: the
+    /// subscriber's row is locked (PostgreSQL) or the database's write lock is held
+    /// (SQLite) while counting, so concurrent requests cannot all pass the check.
+    pub async fn reserve_confirmation_mail(
+        &self,
+        subscriber_id: i64,
+        client_ip: Option<&str>,
+        now: i64,
+        max_per_address: i64,
+        max_per_client: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let since = now - 3600;
+        let id = on_writer!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE subscribers SET updated_at = updated_at WHERE id = $1")
+                .bind(subscriber_id).execute(&mut *tx).await?;
+            let (per_address, per_client): (i64, i64) = sqlx::query_as(
+                "SELECT \
+                   (SELECT COUNT(*) FROM confirmation_mails WHERE subscriber_id = $1 AND sent_at >= $3), \
+                   (SELECT COUNT(*) FROM confirmation_mails WHERE client_ip = $2 AND sent_at >= $3)")
+                .bind(subscriber_id).bind(client_ip).bind(since).fetch_one(&mut *tx).await?;
+            if per_address >= max_per_address || (client_ip.is_some() && per_client >= max_per_client) {
+                tx.rollback().await?;
+                return Ok::<_, sqlx::Error>(None);
+            }
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO confirmation_mails (subscriber_id, client_ip, sent_at) VALUES ($1, $2, $3) RETURNING id")
+                .bind(subscriber_id).bind(client_ip).bind(now).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(Some(id))
+        }.await)?;
+        Ok(id)
+    }
+
+    /// Give a reservation back when its mail could not be sent.
+    pub async fn release_confirmation_mail(&self, reservation: i64) -> Result<(), StoreError> {
+        on_writer!(self, pool => sqlx::query("DELETE FROM confirmation_mails WHERE id = $1")
+            .bind(reservation).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// One page of subscribers in id order.
+    pub async fn list(&self, f: &ListFilter) -> Result<Vec<Subscriber>, StoreError> {
+        let like = f.email_contains.as_ref().map(|s| {
+            let escaped = s
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let sql = format!(
+            "SELECT {COLUMNS} FROM subscribers \
+             WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
+               AND (CAST($2 AS TEXT) IS NULL OR email LIKE $2 ESCAPE '\\') \
+               AND id > $3 ORDER BY id LIMIT $4"
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(f.status.map(|s| s.as_str()))
+            .bind(like.clone())
+            .bind(f.after_id.unwrap_or(0))
+            .bind(f.limit.clamp(1, 10_000))
+            .fetch_all(pool).await)?;
+        rows.into_iter().map(Subscriber::try_from).collect()
+    }
+
+    pub async fn counts_by_status(&self) -> Result<Vec<(SubscriberStatus, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT status, COUNT(*) FROM subscribers GROUP BY status")
+            .fetch_all(pool).await)?;
+        Ok(SubscriberStatus::ALL
+            .into_iter()
+            .map(|s| {
+                (
+                    s,
+                    rows.iter()
+                        .find(|(k, _)| k == s.as_str())
+                        .map_or(0, |(_, n)| *n),
+                )
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,392 @@
+//! The JSON API under `/api/v1`. Reader endpoints take the manage token from a mail link;
+//! admin endpoints take the bearer token from the config.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::ApiError;
+use super::{AppState, ClientIp};
+use crate::domain::{Subscriber, SubscriberStatus, SubscriptionInput, Topic, weekday_name};
+use crate::store::ListFilter;
+use crate::tokens::Purpose;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/subscriptions", axum::routing::post(create))
+        .route(
+            "/subscriptions/{token}",
+            get(read).put(update).delete(erase),
+        )
+        .route("/topics", get(topics))
+        .route("/admin/subscribers", get(admin_list))
+        .route("/admin/counts", get(admin_counts))
+        .route(
+            "/openapi.json",
+            get(|| async { Json(super::openapi::document()) }),
+        )
+}
+
+/// `Json` whose rejections (bad syntax, wrong content type, unknown fields) are answered
+/// in the API's own error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => {
+                let status = rejection.status();
+                Err(ApiError::new(
+                    status,
+                    format!(
+                        "the request body is not valid JSON for this endpoint: {}",
+                        rejection.body_text()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// A subscription as its owner (or an admin) sees it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct SubscriptionView {
+    pub email: String,
+    pub status: SubscriberStatus,
+    pub topics: Vec<String>,
+    pub keywords: Vec<String>,
+    pub authors: Vec<String>,
+    /// `daily` or `weekly`.
+    pub frequency: String,
+    /// For weekly digests: `monday` … `sunday`.
+    pub weekday: Option<String>,
+    pub delivery_hour: u8,
+    pub timezone: String,
+    pub papers_per_digest: u8,
+    pub send_when_empty: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub consent_at: i64,
+    pub confirmed_at: Option<i64>,
+    pub unsubscribed_at: Option<i64>,
+    pub suppressed_at: Option<i64>,
+    pub suppression_reason: Option<String>,
+}
+
+impl From<&Subscriber> for SubscriptionView {
+    fn from(s: &Subscriber) -> Self {
+        Self {
+            email: s.email.to_string(),
+            status: s.status,
+            topics: s.interests.topics.iter().map(ToString::to_string).collect(),
+            keywords: s.interests.keywords.clone(),
+            authors: s.interests.authors.clone(),
+            frequency: s.prefs.frequency_name().into(),
+            weekday: s.prefs.weekday().map(|d| weekday_name(d).into()),
+            delivery_hour: s.prefs.hour,
+            timezone: s.prefs.timezone.name().into(),
+            papers_per_digest: s.prefs.papers_per_digest,
+            send_when_empty: s.prefs.send_when_empty,
+            created_at: s.created_at,
+            consent_at: s.consent_at,
+            confirmed_at: s.confirmed_at,
+            unsubscribed_at: s.unsubscribed_at,
+            suppressed_at: s.suppressed_at,
+            suppression_reason: s.suppression_reason.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    /// Always `check_your_inbox`: the answer never tells whether the address was known.
+    pub status: &'static str,
+    pub message: &'static str,
+}
+
+/// Subscribe: the same fields as the web form. Always 202 for a valid request.
+#[utoipa::path(post, path = "/api/v1/subscriptions", request_body = SubscriptionInput,
+    responses((status = 202, body = Accepted), (status = 422, body = super::error::ApiErrorBody),
+              (status = 429, description = "too many requests; see Retry-After"),
+              (status = 503, body = super::error::ApiErrorBody, description = "mail server unavailable; retry later")))]
+pub async fn create(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(input): ApiJson<SubscriptionInput>,
+) -> Result<Response, ApiError> {
+    let new = state.subs.parse(&input)?;
+    state
+        .subs
+        .subscribe(&new, ip.map(|i| i.to_string()).as_deref())
+        .await?;
+    let body = Accepted {
+        status: "check_your_inbox",
+        message: "If the address can receive mail, a confirmation link is on its way.",
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Read a subscription by the manage token from a mail's preferences link.
+#[utoipa::path(get, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path)),
+    responses((status = 200, body = SubscriptionView), (status = 400, body = super::error::ApiErrorBody),
+              (status = 410, body = super::error::ApiErrorBody)))]
+pub async fn read(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    Ok(Json(SubscriptionView::from(&s)))
+}
+
+/// Replace interests and delivery preferences. `email`, if given, must be the
+/// subscription's own: an address cannot be changed, only unsubscribed and subscribed anew.
+#[utoipa::path(put, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path)), request_body = SubscriptionInput,
+    responses((status = 200, body = SubscriptionView), (status = 422, body = super::error::ApiErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ApiJson(input): ApiJson<SubscriptionInput>,
+) -> Result<Json<SubscriptionView>, ApiError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    if !input.email.trim().is_empty()
+        && crate::domain::EmailAddress::parse(&input.email)
+            .ok()
+            .as_ref()
+            != Some(&s.email)
+    {
+        let mut fields = crate::domain::FieldErrors::new();
+        fields.insert(
+            "email",
+            "the address cannot be changed: unsubscribe and subscribe the new address".into(),
+        );
+        return Err(crate::subscriptions::ServiceError::Invalid(fields).into());
+    }
+    let updated = state.subs.update(&s, &input).await?;
+    Ok(Json(SubscriptionView::from(&updated)))
+}
+
+/// Erase a subscription and everything stored about it.
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path)),
+    responses((status = 204), (status = 400, body = super::error::ApiErrorBody)))]
+pub async fn erase(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    state.subs.erase(&s).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The topic catalogue.
+#[utoipa::path(get, path = "/api/v1/topics", responses((status = 200, body = Vec<Topic>)))]
+pub async fn topics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.subs.catalogue.topics()),
+    )
+        .into_response()
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let configured = state.subs.config.admin_token.as_bytes();
+    if configured.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "the admin API is disabled: set admin_token (PAPERBOY_ADMIN_TOKEN)",
+        ));
+    }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .as_bytes();
+    use subtle::ConstantTimeEq;
+    if given.len() == configured.len() && bool::from(given.ct_eq(configured)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "send the admin token as `Authorization: Bearer <token>`",
+        ))
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// pending, active, unsubscribed or suppressed
+    pub status: Option<String>,
+    /// Part of the address, case-insensitive.
+    pub email: Option<String>,
+    /// The `next_after` of the previous page.
+    pub after: Option<i64>,
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminSubscriber {
+    pub id: i64,
+    #[serde(flatten)]
+    pub subscription: SubscriptionView,
+    pub consent_ip: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriberPage {
+    pub subscribers: Vec<AdminSubscriber>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+/// List subscribers, filtered, in pages (admin).
+#[utoipa::path(get, path = "/api/v1/admin/subscribers", params(ListParams),
+    security(("admin_token" = [])),
+    responses((status = 200, body = SubscriberPage), (status = 401, body = super::error::ApiErrorBody)))]
+pub async fn admin_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SubscriberPage>, ApiError> {
+    require_admin(&state, &headers)?;
+    let Query(p) = params.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let status = p
+        .status
+        .as_deref()
+        .map(str::parse::<SubscriberStatus>)
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    let limit = p.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "limit must be from 1 to 1000",
+        ));
+    }
+    let rows = state
+        .subs
+        .store
+        .list(&ListFilter {
+            status,
+            email_contains: p.email,
+            after_id: p.after,
+            limit,
+        })
+        .await
+        .map_err(crate::subscriptions::ServiceError::from)?;
+    let next_after = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|s| s.id))
+        .flatten();
+    let subscribers = rows.iter().map(AdminSubscriber::from).collect();
+    Ok(Json(SubscriberPage {
+        subscribers,
+        next_after,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Counts {
+    pub pending: i64,
+    pub active: i64,
+    pub unsubscribed: i64,
+    pub suppressed: i64,
+    pub total: i64,
+}
+
+/// Subscribers by state (admin).
+#[utoipa::path(get, path = "/api/v1/admin/counts", security(("admin_token" = [])),
+    responses((status = 200, body = Counts), (status = 401, body = super::error::ApiErrorBody)))]
+pub async fn admin_counts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Counts>, ApiError> {
+    require_admin(&state, &headers)?;
+    let counts = state
+        .subs
+        .store
+        .counts_by_status()
+        .await
+        .map_err(crate::subscriptions::ServiceError::from)?;
+    let get = |s: SubscriberStatus| counts.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
+    Ok(Json(Counts {
+        pending: get(SubscriberStatus::Pending),
+        active: get(SubscriberStatus::Active),
+        unsubscribed: get(SubscriberStatus::Unsubscribed),
+        suppressed: get(SubscriberStatus::Suppressed),
+        total: counts.iter().map(|(_, n)| n).sum(),
+    }))
+}
+
+impl From<&Subscriber> for AdminSubscriber {
+    fn from(s: &Subscriber) -> Self {
+        Self {
+            id: s.id,
+            subscription: s.into(),
+            consent_ip: s.consent_ip.clone(),
+        }
+    }
+}
+
+/// One subscriber as a CSV row: lists joined (topics by `;`, keywords by spaces in their
+/// quoted form, authors by `; `).
+#[derive(Serialize)]
+pub struct FlatSubscriber<'a> {
+    id: i64,
+    email: &'a str,
+    status: &'a str,
+    topics: String,
+    keywords: String,
+    authors: String,
+    frequency: &'a str,
+    weekday: Option<&'a str>,
+    delivery_hour: u8,
+    timezone: &'a str,
+    papers_per_digest: u8,
+    send_when_empty: bool,
+    created_at: i64,
+    consent_at: i64,
+    consent_ip: Option<&'a str>,
+    confirmed_at: Option<i64>,
+    unsubscribed_at: Option<i64>,
+    suppressed_at: Option<i64>,
+    suppression_reason: Option<&'a str>,
+}
+
+impl AdminSubscriber {
+    pub fn flat(&self) -> FlatSubscriber<'_> {
+        let v = &self.subscription;
+        FlatSubscriber {
+            id: self.id,
+            email: &v.email,
+            status: v.status.as_str(),
+            topics: v.topics.join(";"),
+            keywords: v.keywords.join(" "),
+            authors: v.authors.join("; "),
+            frequency: &v.frequency,
+            weekday: v.weekday.as_deref(),
+            delivery_hour: v.delivery_hour,
+            timezone: &v.timezone,
+            papers_per_digest: v.papers_per_digest,
+            send_when_empty: v.send_when_empty,
+            created_at: v.created_at,
+            consent_at: v.consent_at,
+            consent_ip: self.consent_ip.as_deref(),
+            confirmed_at: v.confirmed_at,
+            unsubscribed_at: v.unsubscribed_at,
+            suppressed_at: v.suppressed_at,
+            suppression_reason: v.suppression_reason.as_deref(),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Errors as a reader or an API client sees them: what went wrong and what to do.
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::FieldErrors;
+use crate::mail::MailError;
+use crate::subscriptions::ServiceError;
+use crate::tokens::TokenError;
+
+/// Status, title and advice for a service error.
+fn describe(e: &ServiceError) -> (StatusCode, &'static str, String) {
+    match e {
+        ServiceError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Please check the form", e.to_string()),
+        ServiceError::Token(TokenError::Expired) => (
+            StatusCode::GONE,
+            "This link has expired",
+            "Links in our mails are valid for a limited time. Subscribe again from the front page, \
+             or use the link in a more recent mail."
+                .into(),
+        ),
+        ServiceError::Token(t) => (
+            StatusCode::BAD_REQUEST,
+            "This link is not valid",
+            format!("{t}. Nothing has been changed."),
+        ),
+        ServiceError::Gone => (
+            StatusCode::GONE,
+            "This subscription no longer exists",
+            "It was removed, or never confirmed in time. You can subscribe again from the front page.".into(),
+        ),
+        ServiceError::Mail(MailError::Transient(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "We could not send the mail just now",
+            "Your request is saved, but the mail server is not answering. Try again in a few minutes.".into(),
+        ),
+        ServiceError::Mail(_) | ServiceError::Store(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side",
+            "Nothing you did caused this. Try again in a few minutes.".into(),
+        ),
+    }
+}
+
+fn log(e: &ServiceError) {
+    match e {
+        ServiceError::Mail(_) | ServiceError::Store(_) => {
+            tracing::error!(error = %e, "request failed")
+        }
+        _ => tracing::debug!(error = %e, "request refused"),
+    }
+}
+
+fn retry_after(status: StatusCode) -> Option<(header::HeaderName, &'static str)> {
+    (status == StatusCode::SERVICE_UNAVAILABLE).then_some((header::RETRY_AFTER, "60"))
+}
+
+/// An error shown as a page.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub title: String,
+    pub message: String,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, title: &str, message: &str) -> Self {
+        Self {
+            status,
+            title: title.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for PageError {
+    fn from(e: ServiceError) -> Self {
+        log(&e);
+        let (status, title, message) = describe(&e);
+        Self {
+            status,
+            title: title.into(),
+            message,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let mut ctx = tera::Context::new();
+        ctx.insert("title", &self.title);
+        ctx.insert("message", &self.message);
+        let mut r = super::pages::render("message.html", &ctx);
+        *r.status_mut() = self.status;
+        if let Some((k, v)) = retry_after(self.status) {
+            r.headers_mut().insert(k, v.parse().expect("static header"));
+        }
+        r
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiErrorBody {
+    /// What went wrong and what to do.
+    pub error: String,
+    /// Messages by field name, for a request that failed validation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// An error answered as JSON.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: String,
+    pub fields: Option<FieldErrors>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            fields: None,
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        log(&e);
+        let (status, title, message) = describe(&e);
+        let fields = match e {
+            ServiceError::Invalid(f) => Some(f),
+            _ => None,
+        };
+        let error = if fields.is_some() {
+            message
+        } else {
+            format!("{title}: {message}")
+        };
+        Self {
+            status,
+            error,
+            fields,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ApiErrorBody {
+            error: self.error,
+            fields: self
+                .fields
+                .map(|f| f.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
+        };
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some((k, v)) = retry_after(self.status) {
+            r.headers_mut().insert(k, v.parse().expect("static header"));
+        }
+        r
+    }
+}

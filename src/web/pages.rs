@@ -1,0 +1,414 @@
+//! HTML pages. Every page works without script; confirming and unsubscribing need a POST,
+//! so a mail scanner that follows links changes nothing.
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use super::error::PageError;
+use super::forms::{self, Submission};
+use super::{AppState, ClientIp};
+use crate::domain::{Subscriber, SubscriptionInput, Topic, TopicCatalogue, weekday_name};
+use crate::subscriptions::{Confirmation, ServiceError, Subscriptions};
+use crate::tokens::Purpose;
+
+const PAGES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../../assets/pages/base.html")),
+    (
+        "fields.html",
+        include_str!("../../assets/pages/fields.html"),
+    ),
+    (
+        "message.html",
+        include_str!("../../assets/pages/message.html"),
+    ),
+    (
+        "subscribe.html",
+        include_str!("../../assets/pages/subscribe.html"),
+    ),
+    (
+        "check_inbox.html",
+        include_str!("../../assets/pages/check_inbox.html"),
+    ),
+    (
+        "confirm.html",
+        include_str!("../../assets/pages/confirm.html"),
+    ),
+    (
+        "confirmed.html",
+        include_str!("../../assets/pages/confirmed.html"),
+    ),
+    (
+        "preferences.html",
+        include_str!("../../assets/pages/preferences.html"),
+    ),
+    (
+        "unsubscribe.html",
+        include_str!("../../assets/pages/unsubscribe.html"),
+    ),
+    (
+        "unsubscribed.html",
+        include_str!("../../assets/pages/unsubscribed.html"),
+    ),
+];
+
+static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
+    let mut t = Tera::default();
+    t.set_escape_fn(crate::mail::escape_html);
+    t.add_raw_templates(PAGES.iter().copied())
+        .expect("built-in page templates are valid");
+    t
+});
+
+static TIMEZONES: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect());
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(subscribe_form))
+        .route("/subscribe", get(subscribe_form).post(subscribe))
+        .route("/confirm/{token}", get(confirm_page).post(confirm))
+        .route(
+            "/preferences/{token}",
+            get(preferences_page).post(save_preferences),
+        )
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+        .route(
+            "/static/style.css",
+            get(|| async { asset("text/css", include_str!("../../assets/static/style.css")) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async {
+                asset(
+                    "text/javascript",
+                    include_str!("../../assets/static/app.js"),
+                )
+            }),
+        )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Render a built-in page; pages are never cached (they carry tokens).
+pub fn render(name: &str, ctx: &Context) -> Response {
+    match TEMPLATES.render(name, ctx) {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = ?e, page = name, "page template failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error rendering the page",
+            )
+                .into_response()
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Group<'a> {
+    name: &'a str,
+    topics: Vec<&'a Topic>,
+}
+
+/// Everything the shared form fields need besides the values.
+fn form_context(
+    subs: &Subscriptions,
+    catalogue: &TopicCatalogue,
+    values: &SubscriptionInput,
+) -> Context {
+    let mut ctx = subs.common_context();
+    let groups: Vec<Group<'_>> = catalogue
+        .grouped()
+        .into_iter()
+        .map(|(name, topics)| Group { name, topics })
+        .collect();
+    ctx.insert("groups", &groups);
+    ctx.insert("values", values);
+    ctx.insert("errors", &std::collections::BTreeMap::<&str, String>::new());
+    ctx.insert("hours", &(0..24).collect::<Vec<u8>>());
+    ctx.insert(
+        "weekdays",
+        &[
+            chrono::Weekday::Mon,
+            chrono::Weekday::Tue,
+            chrono::Weekday::Wed,
+            chrono::Weekday::Thu,
+            chrono::Weekday::Fri,
+            chrono::Weekday::Sat,
+            chrono::Weekday::Sun,
+        ]
+        .map(weekday_name),
+    );
+    ctx.insert("timezones", &*TIMEZONES);
+    ctx
+}
+
+/// The form values that show a stored subscriber's settings (or the defaults).
+pub fn values_of(s: Option<&Subscriber>) -> SubscriptionInput {
+    let prefs = s.map(|s| s.prefs.clone()).unwrap_or_default();
+    SubscriptionInput {
+        email: s.map(|s| s.email.to_string()).unwrap_or_default(),
+        topics: s
+            .map(|s| s.interests.topics.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        keywords: s
+            .map(|s| s.interests.keywords.join(" "))
+            .unwrap_or_default(),
+        authors: s
+            .map(|s| s.interests.authors.join("\n"))
+            .unwrap_or_default(),
+        frequency: Some(prefs.frequency_name().into()),
+        weekday: Some(weekday_name(prefs.weekday().unwrap_or(chrono::Weekday::Mon)).into()),
+        delivery_hour: Some(prefs.hour.to_string()),
+        timezone: Some(prefs.timezone.name().into()),
+        papers_per_digest: Some(prefs.papers_per_digest.to_string()),
+        send_when_empty: Some(prefs.send_when_empty),
+    }
+}
+
+fn with_cookie(jar: CookieJar, page: Response) -> Response {
+    (jar, page).into_response()
+}
+
+fn subscribe_page(
+    state: &AppState,
+    jar: CookieJar,
+    values: &SubscriptionInput,
+    errors: Option<&crate::domain::FieldErrors>,
+) -> Response {
+    let (jar, nonce) = forms::csrf_nonce(jar, state.subs.config.https());
+    let mut ctx = form_context(&state.subs, &state.subs.catalogue, values);
+    ctx.insert("form_token", &forms::form_token(&state.subs.signer, &nonce));
+    if let Some(errors) = errors {
+        ctx.insert("errors", errors);
+    }
+    let mut page = render("subscribe.html", &ctx);
+    if errors.is_some() {
+        *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    with_cookie(jar, page)
+}
+
+async fn subscribe_form(State(state): State<AppState>, jar: CookieJar) -> Response {
+    subscribe_page(&state, jar, &values_of(None), None)
+}
+
+fn check_inbox(state: &AppState) -> Response {
+    let mut ctx = state.subs.common_context();
+    ctx.insert("ttl_hours", &state.subs.config.subscribe.confirm_ttl_hours);
+    render("check_inbox.html", &ctx)
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let form = Submission::from_pairs(pairs);
+    let age = forms::check(&state.subs.signer, &jar, &form.form_token)?;
+    // A bot gets the same answer as a person, and nothing happens.
+    if form.honeypot_filled || age < i64::from(state.subs.config.subscribe.min_submit_seconds) {
+        tracing::info!(
+            honeypot = form.honeypot_filled,
+            age,
+            "sign-up taken for a bot"
+        );
+        metrics::counter!("paperboy_bot_signups_total").increment(1);
+        return Ok(check_inbox(&state));
+    }
+    let new = match state.subs.parse(&form.input) {
+        Ok(n) => n,
+        Err(ServiceError::Invalid(errors)) => {
+            return Ok(subscribe_page(&state, jar, &form.input, Some(&errors)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state
+        .subs
+        .subscribe(&new, ip.map(|i| i.to_string()).as_deref())
+        .await?;
+    Ok(check_inbox(&state))
+}
+
+fn manage_context(state: &AppState, s: &Subscriber) -> Context {
+    let mut ctx = state.subs.common_context();
+    ctx.insert("preferences_url", &state.subs.preferences_url(s));
+    ctx.insert("unsubscribe_url", &state.subs.unsubscribe_url(s));
+    ctx.insert("email", s.email.as_str());
+    ctx.insert("status", s.status.as_str());
+    ctx
+}
+
+async fn confirm_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    // Only check the link here: confirming takes a POST.
+    state.subs.subscriber_for(&token, Purpose::Confirm).await?;
+    let (jar, nonce) = forms::csrf_nonce(jar, state.subs.config.https());
+    let mut ctx = state.subs.common_context();
+    ctx.insert("token", &token);
+    ctx.insert("form_token", &forms::form_token(&state.subs.signer, &nonce));
+    Ok(with_cookie(jar, render("confirm.html", &ctx)))
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    forms::check(
+        &state.subs.signer,
+        &jar,
+        &Submission::from_pairs(pairs).form_token,
+    )?;
+    let (s, already) = match state.subs.confirm(&token).await? {
+        Confirmation::Confirmed(s) => (s, false),
+        Confirmation::AlreadyActive(s) => (s, true),
+        Confirmation::Unsubscribed => {
+            return Err(PageError::new(
+                StatusCode::CONFLICT,
+                "You unsubscribed after this link was sent",
+                "So this link no longer confirms anything. To receive digests again, subscribe from the front page.",
+            ));
+        }
+    };
+    let mut ctx = manage_context(&state, &s);
+    ctx.insert("already", &already);
+    Ok(render("confirmed.html", &ctx))
+}
+
+fn preferences(
+    state: &AppState,
+    jar: CookieJar,
+    token: &str,
+    s: &Subscriber,
+    values: &SubscriptionInput,
+    errors: Option<&crate::domain::FieldErrors>,
+    saved: bool,
+) -> Response {
+    let (jar, nonce) = forms::csrf_nonce(jar, state.subs.config.https());
+    let mut ctx = form_context(&state.subs, &state.subs.catalogue, values);
+    ctx.extend(manage_context(state, s));
+    ctx.insert("token", token);
+    ctx.insert("form_token", &forms::form_token(&state.subs.signer, &nonce));
+    ctx.insert("saved", &saved);
+    if let Some(errors) = errors {
+        ctx.insert("errors", errors);
+    }
+    let mut page = render("preferences.html", &ctx);
+    if errors.is_some() {
+        *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    with_cookie(jar, page)
+}
+
+async fn preferences_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    Ok(preferences(
+        &state,
+        jar,
+        &token,
+        &s,
+        &values_of(Some(&s)),
+        None,
+        false,
+    ))
+}
+
+async fn save_preferences(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    let form = Submission::from_pairs(pairs);
+    forms::check(&state.subs.signer, &jar, &form.form_token)?;
+    match state.subs.update(&s, &form.input).await {
+        Ok(updated) => Ok(preferences(
+            &state,
+            jar,
+            &token,
+            &updated,
+            &values_of(Some(&updated)),
+            None,
+            true,
+        )),
+        Err(ServiceError::Invalid(errors)) => {
+            let mut values = form.input;
+            values.email = s.email.to_string();
+            Ok(preferences(
+                &state,
+                jar,
+                &token,
+                &s,
+                &values,
+                Some(&errors),
+                false,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let s = state
+        .subs
+        .subscriber_for(&token, Purpose::Unsubscribe)
+        .await?;
+    let mut ctx = manage_context(&state, &s);
+    ctx.insert("token", &token);
+    Ok(render("unsubscribe.html", &ctx))
+}
+
+/// Both the page's button and RFC 8058 one-click (`List-Unsubscribe=One-Click`, sent by
+/// mail clients with no cookie): the signed token is the only credential needed.
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let s = state
+        .subs
+        .subscriber_for(&token, Purpose::Unsubscribe)
+        .await?;
+    state.subs.unsubscribe(&s).await?;
+    Ok(render("unsubscribed.html", &manage_context(&state, &s)))
+}

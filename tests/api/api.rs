@@ -1,0 +1,254 @@
+//! The JSON API, the OpenAPI document, health and metrics.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, Backend, link_in, spawn_app};
+use crate::on_both_databases;
+
+on_both_databases!(subscription_by_token, admin, service_endpoints);
+
+async fn subscription_by_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let r = app
+        .api_subscribe(&json!({"email": "api@example.com", "topics": ["llm"], "keywords": "rlhf", "frequency": "weekly", "weekday": "monday"}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "check_your_inbox");
+    // The same answer for an address that is already known.
+    let again: Value = app
+        .api_subscribe(&json!({"email": "api@example.com", "topics": ["llm"], "keywords": "rlhf", "frequency": "weekly", "weekday": "monday"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, body);
+
+    let mails = app.smtp.wait_for("api@example.com", 1).await;
+    let link = link_in(&mails[0].text(), "/confirm/");
+    let page = app.confirm_by_post(&link).await.text().await.unwrap();
+    let manage = link_in(&page, "/preferences/")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let url = app.url(&format!("/api/v1/subscriptions/{manage}"));
+
+    let view: Value = app
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["email"], "api@example.com");
+    assert_eq!(view["status"], "active");
+    assert_eq!(view["topics"], json!(["llm"]));
+    assert_eq!(view["frequency"], "weekly");
+    assert_eq!(view["weekday"], "monday");
+
+    let r = app
+        .client
+        .put(&url)
+        .json(&json!({"topics": ["robotics"], "keywords": "\"world models\"", "delivery_hour": "18", "timezone": "Asia/Tokyo"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let view: Value = r.json().await.unwrap();
+    assert_eq!(view["topics"], json!(["robotics"]));
+    assert_eq!(view["keywords"], json!(["\"world models\""]));
+    assert_eq!(view["frequency"], "daily");
+    assert_eq!(
+        (view["delivery_hour"].as_u64(), view["timezone"].as_str()),
+        (Some(18), Some("Asia/Tokyo"))
+    );
+    // The address cannot be changed; a bad field is named.
+    let r = app
+        .client
+        .put(&url)
+        .json(&json!({"email": "other@example.com", "topics": ["llm"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = app
+        .client
+        .put(&url)
+        .json(&json!({"topics": ["llm"], "papers_per_digest": "500"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let err: Value = r.json().await.unwrap();
+    assert!(
+        err["fields"]["papers_per_digest"]
+            .as_str()
+            .unwrap()
+            .contains("1 to 50")
+    );
+
+    // Delete erases everything.
+    assert_eq!(app.client.delete(&url).send().await.unwrap().status(), 204);
+    assert!(app.subscriber("api@example.com").await.is_none());
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 410);
+
+    // The catalogue.
+    let topics: Value = app
+        .client
+        .get(app.url("/api/v1/topics"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let topics = topics.as_array().unwrap();
+    assert!(topics.len() >= 30);
+    assert!(
+        topics
+            .iter()
+            .any(|t| t["id"] == "llm" && t["categories"].as_array().is_some())
+    );
+}
+
+async fn admin(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for i in 0..5 {
+        app.api_subscribe(&json!({"email": format!("user{i}@example.com"), "topics": ["llm"]}))
+            .await;
+    }
+    app.subscribe_and_confirm("active_1@example.com", &[("topics", "llm")])
+        .await;
+    let list = app.url("/api/v1/admin/subscribers");
+
+    assert_eq!(app.client.get(&list).send().await.unwrap().status(), 401);
+    let r = app
+        .client
+        .get(&list)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let get = |q: &str| {
+        app.client
+            .get(format!("{list}{q}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+
+    let page: Value = get("?limit=4").await.unwrap().json().await.unwrap();
+    assert_eq!(page["subscribers"].as_array().unwrap().len(), 4);
+    let next = page["next_after"].as_i64().unwrap();
+    let page2: Value = get(&format!("?limit=4&after={next}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page2["subscribers"].as_array().unwrap().len(), 2);
+    assert!(page2["next_after"].is_null());
+
+    let active: Value = get("?status=active").await.unwrap().json().await.unwrap();
+    let active = active["subscribers"].as_array().unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0]["email"], "active_1@example.com");
+    assert_eq!(active[0]["consent_ip"], "127.0.0.1");
+    // `_` in the filter is a literal, not a wildcard.
+    let by_email: Value = get("?email=e_1").await.unwrap().json().await.unwrap();
+    assert_eq!(by_email["subscribers"].as_array().unwrap().len(), 1);
+    let by_email: Value = get("?email=USER").await.unwrap().json().await.unwrap();
+    assert_eq!(by_email["subscribers"].as_array().unwrap().len(), 5);
+
+    for bad in ["?status=bogus", "?limit=0", "?limit=abc", "?unknown=1"] {
+        let r = get(bad).await.unwrap();
+        assert_eq!(r.status(), 400, "{bad}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].is_string());
+    }
+
+    let counts: Value = app
+        .client
+        .get(app.url("/api/v1/admin/counts"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        json!({"pending": 5, "active": 1, "unsubscribed": 0, "suppressed": 0, "total": 6})
+    );
+}
+
+async fn service_endpoints(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    app.api_subscribe(&json!({"email": "m@example.com", "topics": ["llm"]}))
+        .await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("paperboy_subscribers{status=\"pending\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("paperboy_http_requests_total"));
+
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/subscriptions",
+        "/api/v1/subscriptions/{token}",
+        "/api/v1/topics",
+        "/api/v1/admin/subscribers",
+        "/api/v1/admin/counts",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    assert!(doc["components"]["schemas"]["SubscriptionInput"].is_object());
+
+    assert_eq!(
+        app.client
+            .get(app.url("/no/such/page"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let css = app
+        .client
+        .get(app.url("/static/style.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css");
+}

@@ -1,0 +1,99 @@
+//! The operator's CLI, run as a separate process.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, fresh_database};
+use crate::on_both_databases;
+
+on_both_databases!(subscribers_commands);
+
+fn paperboy(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    args: &[&str],
+) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_paperboy"))
+        .args(args)
+        .env("PAPERBOY_DATABASE_URL", database_url)
+        .env("PAPERBOY_DATA_DIR", data_dir)
+        .env("PAPERBOY_SECRET", crate::helpers::SECRET)
+        .env("PAPERBOY_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+async fn subscribers_commands(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_database(backend, dir.path()).await else {
+        return;
+    };
+    let run = |args: &[&str]| paperboy(&url, dir.path(), args);
+
+    let (ok, _, err) = run(&["migrate"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&[
+        "subscribers",
+        "add",
+        "Cli@Example.com",
+        "--topics",
+        "llm,robotics",
+        "--keywords",
+        "\"world model\"",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("cli@example.com is subscribed"));
+    run(&[
+        "subscribers",
+        "add",
+        "second@example.com",
+        "--keywords",
+        "rlhf",
+    ]);
+
+    let (ok, err_out, err) = run(&["subscribers", "add", "not an address"]);
+    assert!(!ok);
+    assert!(err.contains("email"), "{err_out}{err}");
+    let (ok, _, err) = run(&["subscribers", "add", "x@example.com", "--topics", "nope"]);
+    assert!(!ok && err.contains("unknown topic"), "{err}");
+
+    let (ok, out, _) = run(&["subscribers", "list", "--status", "active"]);
+    assert!(ok);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].contains("cli@example.com\tactive\tllm,robotics"));
+
+    let (ok, out, _) = run(&["subscribers", "export", "--email", "cli@example.com"]);
+    assert!(ok);
+    let json: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json[0]["email"], "cli@example.com");
+    assert_eq!(json[0]["keywords"][0], "\"world model\"");
+    assert_eq!(json[0]["consent_ip"], "cli");
+
+    let (ok, out, _) = run(&["subscribers", "export", "--format", "csv"]);
+    assert!(ok);
+    let mut reader = csv::Reader::from_reader(out.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert!(headers.iter().any(|h| h == "email") && headers.iter().any(|h| h == "consent_at"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        &rows[0][headers.iter().position(|h| h == "topics").unwrap()],
+        "llm;robotics"
+    );
+
+    let (ok, out, _) = run(&["subscribers", "remove", "cli@example.com"]);
+    assert!(ok && out.contains("erased"));
+    let (_, out, _) = run(&["subscribers", "list"]);
+    assert_eq!(out.lines().count(), 1);
+    let (ok, _, err) = run(&["subscribers", "remove", "cli@example.com"]);
+    assert!(!ok && err.contains("no subscriber"));
+    let (ok, _, err) = run(&["subscribers", "list", "--status", "weird"]);
+    assert!(!ok && err.contains("unknown status"));
+}

@@ -1,0 +1,334 @@
+//! Start the app on a fresh database with a real SMTP server receiving its mail.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mailin_embedded::response::{self, Response};
+use mailin_embedded::{Handler, Server, SslConfig};
+use paperboy::config::Config;
+use paperboy::subscriptions::Subscriptions;
+use paperboy::web::{self, AppState};
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A mail as the SMTP server received it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+impl Received {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.data)
+            .expect("a parseable mail")
+    }
+    pub fn text(&self) -> String {
+        self.parsed()
+            .body_text(0)
+            .expect("a text part")
+            .into_owned()
+    }
+    pub fn html(&self) -> String {
+        self.parsed()
+            .body_html(0)
+            .expect("an html part")
+            .into_owned()
+    }
+}
+
+/// A real SMTP server (mailin-embedded) on a loopback port; every accepted message is kept.
+#[derive(Clone)]
+pub struct MailSink {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+#[derive(Clone)]
+struct Collect {
+    received: Arc<Mutex<Vec<Received>>>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Collect {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        let mail = Received {
+            to: std::mem::take(&mut self.to),
+            data: std::mem::take(&mut self.data),
+        };
+        self.received.lock().unwrap().push(mail);
+        response::OK
+    }
+}
+
+impl MailSink {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let handler = Collect {
+            received: received.clone(),
+            to: vec![],
+            data: vec![],
+        };
+        let mut server = Server::new(handler);
+        server
+            .with_name("sink.test")
+            .with_ssl(SslConfig::None)
+            .unwrap()
+            .with_num_threads(8)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Self { addr, received }
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    pub fn to(&self, address: &str) -> Vec<Received> {
+        self.all()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(address)))
+            .collect()
+    }
+
+    /// Wait (up to 10 s) until `n` mails to `address` have arrived.
+    pub async fn wait_for(&self, address: &str, n: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let got = self.to(address);
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "expected {n} mail(s) to {address}, got {}",
+            self.to(address).len()
+        );
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub client: reqwest::Client,
+    pub smtp: MailSink,
+    pub subs: Subscriptions,
+    pub _dir: tempfile::TempDir,
+}
+
+/// A fresh database for one test: a new SQLite file, or a new PostgreSQL database.
+/// `None` when PostgreSQL is asked for and PAPERBOY_TEST_POSTGRES_URL is not set.
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<String> {
+    match backend {
+        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("paperboy.db").display())),
+        Backend::Postgres => {
+            let Ok(url) = std::env::var("PAPERBOY_TEST_POSTGRES_URL") else {
+                eprintln!("PAPERBOY_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
+                return None;
+            };
+            let name = format!(
+                "paperboy_test_{}",
+                paperboy::tokens::random_id(9)
+                    .to_lowercase()
+                    .replace(['-', '_'], "x")
+            );
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("PostgreSQL at PAPERBOY_TEST_POSTGRES_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let (base, _) = url.rsplit_once('/').expect("a URL ending in /database");
+            Some(format!("{base}/{name}"))
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Start the app with config overrides on top of the test defaults.
+pub async fn spawn_app_with(
+    backend: Backend,
+    overrides: &[(&str, toml::Value)],
+) -> Option<TestApp> {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = fresh_database(backend, dir.path()).await?;
+    let smtp = MailSink::start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut pairs: Vec<(&str, toml::Value)> = vec![
+        ("database_url", database_url.into()),
+        ("base_url", base.clone().into()),
+        ("secret", SECRET.into()),
+        ("admin_token", ADMIN_TOKEN.into()),
+        ("smtp_url", format!("smtp://{}", smtp.addr).into()),
+        ("mail_from", "Paper Boy <digest@paperboy.test>".into()),
+        ("data_dir", dir.path().display().to_string().into()),
+        ("topics_file", "config/topics.toml".into()),
+        ("subscribe.min_submit_seconds", 0.into()),
+        ("limits.posts_per_minute", 100_000.into()),
+        ("limits.post_burst", 100_000.into()),
+    ];
+    pairs.extend(overrides.iter().cloned());
+    let config = Config::with_overrides(&pairs).expect("valid test config");
+    let subs = Subscriptions::start(config).await.expect("the app starts");
+    let state = AppState::new(subs.clone());
+    tokio::spawn(web::serve(listener, state));
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Some(TestApp {
+        base,
+        client,
+        smtp,
+        subs,
+        _dir: dir,
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// GET a page with a form and return its form token (the client keeps the cookie).
+    pub async fn form_token(&self, path: &str) -> String {
+        let page = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        between(&page, "name=\"form_token\" value=\"", "\"").expect("a form token on the page")
+    }
+
+    /// Fill in and submit the sign-up form as a browser would.
+    pub async fn subscribe_form(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.form_token("/").await;
+        let mut form: Vec<(&str, &str)> = vec![("form_token", &token)];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.url("/subscribe"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn api_subscribe(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/subscriptions"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn subscriber(&self, email: &str) -> Option<paperboy::domain::Subscriber> {
+        let email = paperboy::domain::EmailAddress::parse(email).unwrap();
+        self.subs.store.find_by_email(&email).await.unwrap()
+    }
+
+    pub async fn count(&self) -> i64 {
+        self.subs
+            .store
+            .counts_by_status()
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Open a confirmation link and press its button (what the page's script does).
+    pub async fn confirm_by_post(&self, link: &str) -> reqwest::Response {
+        let token = self.form_token(link.trim_start_matches(&self.base)).await;
+        self.client
+            .post(link)
+            .form(&[("form_token", token)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Subscribe by form, read the confirmation link from the received mail, confirm by
+    /// POST; returns the confirmed page.
+    pub async fn subscribe_and_confirm(&self, email: &str, fields: &[(&str, &str)]) -> String {
+        let before = self.smtp.to(email).len();
+        let mut all = vec![("email", email)];
+        all.extend_from_slice(fields);
+        let r = self.subscribe_form(&all).await;
+        assert_eq!(r.status(), 200);
+        let mails = self.smtp.wait_for(email, before + 1).await;
+        let link = link_in(&mails.last().unwrap().text(), "/confirm/");
+        let r = self.confirm_by_post(&link).await;
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+}
+
+/// The text between `start` and the next `end`.
+pub fn between(s: &str, start: &str, end: &str) -> Option<String> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(s[from..from + len].to_string())
+}
+
+/// The first absolute link in `text` whose path starts with `path_prefix`.
+pub fn link_in(text: &str, path_prefix: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        .find(|w| w.starts_with("http") && w.contains(path_prefix))
+        .unwrap_or_else(|| panic!("no {path_prefix} link in:\n{text}"))
+        .to_string()
+}
+
+/// Run an async test body once per backend.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}

@@ -1,0 +1,286 @@
+//! The whole subscriber lifecycle through HTTP with a real SMTP server receiving the mail.
+
+use paperboy::domain::{Frequency, SubscriberStatus};
+
+use crate::helpers::{Backend, between, link_in, spawn_app};
+use crate::on_both_databases;
+
+on_both_databases!(
+    lifecycle,
+    preferences_round_trip,
+    already_subscribed_gets_a_manage_link
+);
+
+async fn lifecycle(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let email = "ada.lovelace+papers@example.com";
+
+    // The front page: a form with topics from the catalogue.
+    let front = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(front.status(), 200);
+    assert!(
+        front.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert_eq!(front.headers()["referrer-policy"], "no-referrer");
+    let html = front.text().await.unwrap();
+    assert!(
+        !html.contains("Please correct"),
+        "no error banner on a fresh form"
+    );
+    assert!(html.contains("<label for=\"email\">"), "labelled fields");
+    assert!(
+        html.contains(r#"value="llm""#) || html.contains("name=\"topics\""),
+        "topic checkboxes"
+    );
+
+    // Subscribe.
+    let r = app
+        .subscribe_form(&[
+            ("email", "Ada.Lovelace+papers@Example.com"),
+            ("topics", "llm"),
+            ("keywords", "diffusion \"graph neural network\""),
+        ])
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Check your inbox"));
+    let s = app.subscriber(email).await.expect("stored");
+    assert_eq!(s.status, SubscriberStatus::Pending);
+    assert_eq!(s.email.as_str(), email, "normalised to lower case");
+    assert_eq!(
+        s.interests.keywords,
+        ["diffusion", "\"graph neural network\""]
+    );
+    assert_eq!(s.consent_ip.as_deref(), Some("127.0.0.1"));
+
+    // The confirmation mail: both parts, the link, no user text.
+    let mails = app.smtp.wait_for(email, 1).await;
+    let mail = &mails[0];
+    let parsed = mail.parsed();
+    assert!(
+        parsed
+            .subject()
+            .unwrap()
+            .starts_with("Confirm your subscription")
+    );
+    assert_eq!(
+        parsed.from().unwrap().first().unwrap().address().unwrap(),
+        "digest@paperboy.test"
+    );
+    let text = mail.text();
+    let html = mail.html();
+    let link = link_in(&text, "/confirm/");
+    assert!(link.starts_with(&app.base));
+    assert!(html.contains(&link), "the HTML part carries the same link");
+    assert!(
+        !text.contains("graph neural network") && !html.contains("diffusion"),
+        "no user-supplied text in the mail"
+    );
+
+    // Following the link (as a mail scanner would) confirms nobody.
+    let page = app.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("data-autosubmit"));
+    assert_eq!(
+        app.subscriber(email).await.unwrap().status,
+        SubscriberStatus::Pending
+    );
+
+    // The POST confirms.
+    let form_token = between(&page, "name=\"form_token\" value=\"", "\"").unwrap();
+    let r = app
+        .client
+        .post(&link)
+        .form(&[("form_token", form_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let confirmed = r.text().await.unwrap();
+    assert!(confirmed.contains("You are subscribed"));
+    let s = app.subscriber(email).await.unwrap();
+    assert_eq!(s.status, SubscriberStatus::Active);
+    assert!(s.confirmed_at.is_some());
+
+    // The page carries preferences and unsubscribe links.
+    let prefs = link_in(&confirmed, "/preferences/");
+    let unsub = link_in(&confirmed, "/unsubscribe/");
+    assert_eq!(app.client.get(&prefs).send().await.unwrap().status(), 200);
+
+    // The unsubscribe page only shows a button; GET changes nothing.
+    let page = app
+        .client
+        .get(&unsub)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<button type=\"submit\">Unsubscribe</button>"));
+    assert_eq!(
+        app.subscriber(email).await.unwrap().status,
+        SubscriberStatus::Active
+    );
+
+    // RFC 8058 one-click: a POST with that body, from a client with no cookie.
+    let mail_client = reqwest::Client::new();
+    let r = mail_client
+        .post(&unsub)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let s = app.subscriber(email).await.unwrap();
+    assert_eq!(s.status, SubscriberStatus::Unsubscribed);
+    assert!(s.unsubscribed_at.is_some());
+    // Unsubscribing twice is harmless.
+    assert_eq!(
+        mail_client
+            .post(&unsub)
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // The old confirmation link no longer re-subscribes.
+    let r = app.confirm_by_post(&link).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        app.subscriber(email).await.unwrap().status,
+        SubscriberStatus::Unsubscribed
+    );
+
+    // Re-subscribing works: pending, a new mail, confirmed again.
+    let page = app.subscribe_and_confirm(email, &[("topics", "llm")]).await;
+    assert!(page.contains("You are subscribed"));
+    assert_eq!(
+        app.subscriber(email).await.unwrap().status,
+        SubscriberStatus::Active
+    );
+    assert_eq!(app.smtp.to(email).len(), 2);
+}
+
+async fn preferences_round_trip(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let email = "grace@example.org";
+    let confirmed = app
+        .subscribe_and_confirm(email, &[("topics", "llm"), ("keywords", "transformers")])
+        .await;
+    let prefs = link_in(&confirmed, "/preferences/");
+    let path = prefs.trim_start_matches(&app.base).to_string();
+
+    // The page shows the stored values.
+    let page = app
+        .client
+        .get(&prefs)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"value="transformers""#));
+    assert!(page.contains(email));
+
+    let token = app.form_token(&path).await;
+    let form = [
+        ("form_token", token.as_str()),
+        ("topics", "llm"),
+        ("topics", "robotics"),
+        ("keywords", "\"world model\" -medical"),
+        ("authors", "Sergey Levine\nChelsea Finn"),
+        ("frequency", "weekly"),
+        ("weekday", "friday"),
+        ("delivery_hour", "9"),
+        ("timezone", "Europe/Berlin"),
+        ("papers_per_digest", "5"),
+        ("send_when_empty", "on"),
+    ];
+    let r = app.client.post(&prefs).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Saved."));
+    let s = app.subscriber(email).await.unwrap();
+    assert_eq!(
+        s.interests
+            .topics
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>(),
+        ["llm", "robotics"]
+    );
+    assert_eq!(s.interests.keywords, ["\"world model\"", "-medical"]);
+    assert_eq!(s.interests.authors, ["Sergey Levine", "Chelsea Finn"]);
+    assert_eq!(s.prefs.frequency, Frequency::Weekly(chrono::Weekday::Fri));
+    assert_eq!(
+        (
+            s.prefs.hour,
+            s.prefs.timezone.name(),
+            s.prefs.papers_per_digest,
+            s.prefs.send_when_empty
+        ),
+        (9, "Europe/Berlin", 5, true)
+    );
+
+    // A bad value: 422, the page again with the message and the typed values, nothing saved.
+    let token = app.form_token(&path).await;
+    let r = app
+        .client
+        .post(&prefs)
+        .form(&[
+            ("form_token", token.as_str()),
+            ("topics", "llm"),
+            ("keywords", "kept"),
+            ("timezone", "Mars/Olympus"),
+            ("delivery_hour", "7"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("unknown time zone"));
+    assert!(page.contains(r#"value="kept""#));
+    assert_eq!(
+        app.subscriber(email).await.unwrap().prefs.timezone.name(),
+        "Europe/Berlin"
+    );
+}
+
+async fn already_subscribed_gets_a_manage_link(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let email = "hopper@example.net";
+    app.subscribe_and_confirm(email, &[("topics", "llm")]).await;
+    let before = app.subscriber(email).await.unwrap();
+    // Someone else submits the same address with other interests: same answer, nothing changes.
+    let r = app
+        .subscribe_form(&[("email", email), ("keywords", "spam")])
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Check your inbox"));
+    let after = app.subscriber(email).await.unwrap();
+    assert_eq!(after.interests, before.interests);
+    // The owner gets a mail with their preferences link, and list headers.
+    let mails = app.smtp.wait_for(email, 2).await;
+    let mail = mails.last().unwrap();
+    let text = mail.text();
+    assert!(text.contains("already subscribed"));
+    let prefs = link_in(&text, "/preferences/");
+    assert_eq!(app.client.get(&prefs).send().await.unwrap().status(), 200);
+    let raw = String::from_utf8_lossy(&mail.data);
+    assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+}

@@ -1,0 +1,10 @@
+//! Black-box tests through HTTP, SMTP and the CLI: one test binary.
+
+mod helpers;
+
+mod abuse;
+mod api;
+mod bad_input;
+mod browser;
+mod cli;
+mod lifecycle;
