@@ -2,7 +2,7 @@
 
 use paperboy::domain::{Frequency, SubscriberStatus};
 
-use crate::helpers::{Backend, between, link_in, spawn_app};
+use crate::helpers::{Backend, between, link_in, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -283,4 +283,30 @@ async fn already_subscribed_gets_a_manage_link(backend: Backend) {
     assert_eq!(app.client.get(&prefs).send().await.unwrap().status(), 200);
     let raw = String::from_utf8_lossy(&mail.data);
     assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+}
+
+/// With no SMTP relay configured, mail is written as .eml files: nothing is lost.
+#[tokio::test]
+async fn without_a_relay_mail_becomes_eml_files() {
+    let app = spawn_app_with(Backend::Sqlite, &[("smtp_url", "".into())])
+        .await
+        .unwrap();
+    let r = app
+        .api_subscribe(&serde_json::json!({"email": "files@example.com", "topics": ["llm"]}))
+        .await;
+    assert_eq!(r.status(), 202);
+    let folder = app.subs.mailer.file_folder.clone().expect("a mail folder");
+    let files: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
+    let raw = std::fs::read(&files[0]).unwrap();
+    let mail = crate::helpers::Received {
+        to: vec!["files@example.com".into()],
+        data: raw,
+    };
+    assert!(link_in(&mail.text(), "/confirm/").starts_with(&app.base));
+    assert!(app.smtp.all().is_empty());
 }
