@@ -246,7 +246,18 @@ async fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
             let views: Vec<web::ExportRow> = rows.iter().map(web::ExportRow::from).collect();
             match format {
                 Format::Json => {
-                    serde_json::to_writer_pretty(&mut out, &views)?;
+                    // Everything stored about each address, the confirmation mails included.
+                    let mut full = Vec::with_capacity(views.len());
+                    for (view, s) in views.into_iter().zip(&rows) {
+                        let mails = store.confirmation_mails_of(s.id).await?;
+                        let mut v = serde_json::to_value(view)?;
+                        v["confirmation_mails"] = mails
+                            .into_iter()
+                            .map(|(sent_at, client_ip)| serde_json::json!({"sent_at": sent_at, "client_ip": client_ip}))
+                            .collect();
+                        full.push(v);
+                    }
+                    serde_json::to_writer_pretty(&mut out, &full)?;
                     writeln!(out)?;
                 }
                 Format::Csv => {

@@ -332,6 +332,17 @@ impl Store {
         Ok(())
     }
 
+    /// The confirmation mails sent to a subscriber: (unix time, client address), oldest first.
+    pub async fn confirmation_mails_of(
+        &self,
+        subscriber_id: i64,
+    ) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+        let rows = on_pool!(self, pool => sqlx::query_as(
+            "SELECT sent_at, client_ip FROM confirmation_mails WHERE subscriber_id = $1 ORDER BY id")
+            .bind(subscriber_id).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+
     /// One page of subscribers in id order.
     pub async fn list(&self, f: &ListFilter) -> Result<Vec<Subscriber>, StoreError> {
         let like = f.email_contains.as_ref().map(|s| {

@@ -75,6 +75,11 @@ async fn subscribers_commands(backend: Backend) {
     assert_eq!(json[0]["email"], "cli@example.com");
     assert_eq!(json[0]["keywords"][0], "\"world model\"");
     assert_eq!(json[0]["consent_ip"], "cli");
+    assert_eq!(
+        json[0]["confirmation_mails"],
+        serde_json::json!([]),
+        "added by the operator: no mail"
+    );
 
     let (ok, out, _) = run(&["subscribers", "export", "--format", "csv"]);
     assert!(ok);
