@@ -28,6 +28,24 @@ pub struct Config {
     pub subscribe: SubscribeConfig,
     pub limits: LimitsConfig,
     pub mail: MailConfig,
+    pub ingest: IngestConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    pub user_agent: String,
+    pub huggingface_url: String,
+    pub arxiv_rss_url: String,
+    pub arxiv_api_url: String,
+    pub arxiv_categories: Vec<String>,
+    pub connect_timeout_seconds: u64,
+    pub read_timeout_seconds: u64,
+    pub max_response_bytes: usize,
+    pub retries: u32,
+    pub backoff_ms: u64,
+    pub arxiv_api_interval_ms: u64,
+    pub arxiv_api_batch: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1,5 +1,6 @@
 pub mod config;
 pub mod domain;
+pub mod ingest;
 pub mod mail;
 pub mod store;
 pub mod subscriptions;

@@ -3,11 +3,13 @@
 
 mod email;
 mod interests;
+mod paper;
 mod subscriber;
 mod topic;
 
 pub use email::{EmailAddress, EmailError};
 pub use interests::{Interests, InterestsError, Keyword};
+pub use paper::{AnnounceType, ArxivId, Paper, PaperError, PaperSource, clean_text};
 pub use subscriber::{
     DeliveryPrefs, FieldErrors, Frequency, MAX_PAPERS_PER_DIGEST, NewSubscription, PrefsError,
     Subscriber, SubscriberStatus, SubscriptionInput, parse_profile, weekday_name,

@@ -2,6 +2,7 @@
 //! the same statements run on both (`$n` placeholders, `ON CONFLICT`, `RETURNING`), sent
 //! through each database's own driver.
 
+mod papers;
 mod subscribers;
 
 use std::str::FromStr;
@@ -11,6 +12,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use papers::{IngestRun, StoredPaper, UpsertCounts};
 pub use subscribers::{ListFilter, SubscribeOutcome};
 
 #[derive(Debug, thiserror::Error)]

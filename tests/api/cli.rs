@@ -9,7 +9,7 @@ use crate::on_both_databases;
 
 on_both_databases!(subscribers_commands);
 
-fn paperboy(
+pub fn paperboy(
     database_url: &str,
     data_dir: &std::path::Path,
     args: &[&str],

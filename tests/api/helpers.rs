@@ -204,6 +204,9 @@ pub async fn spawn_app_with(
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
+        // A server that answers 413 before reading a body closes the connection; never
+        // reuse one, so that the next request does not inherit a reset.
+        .pool_max_idle_per_host(0)
         .build()
         .unwrap();
     Some(TestApp {

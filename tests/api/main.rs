@@ -7,4 +7,6 @@ mod api;
 mod bad_input;
 mod browser;
 mod cli;
+mod ingest;
+mod ingest_http;
 mod lifecycle;

@@ -1,0 +1,173 @@
+//! Ingest through the CLI and the store, on both databases, from the real captures.
+
+use chrono::NaiveDate;
+use paperboy::domain::{ArxivId, Paper, PaperSource};
+use paperboy::store::Store;
+
+use crate::cli::paperboy;
+use crate::helpers::{Backend, fresh_database};
+use crate::on_both_databases;
+
+on_both_databases!(import_files_and_rerun, sources_merge_without_losing_fields);
+
+const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
+
+async fn import_files_and_rerun(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_database(backend, dir.path()).await else {
+        return;
+    };
+    let run = |args: &[&str]| paperboy(&url, dir.path(), args);
+
+    let (ok, out, err) = run(&["ingest", "--file", HF_DAY, "--date", "2026-05-08"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("37 papers read, 37 new, 0 updated"), "{out}");
+    // Re-ingesting updates in place: no duplicates.
+    let (ok, out, _) = run(&["ingest", "--file", HF_DAY, "--date", "2026-05-08"]);
+    assert!(ok);
+    assert!(out.contains("37 papers read, 0 new, 37 updated"), "{out}");
+
+    let (ok, out, _) = run(&["papers", "list", "--date", "2026-05-08"]);
+    assert!(ok);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 37);
+    assert!(
+        lines[0].starts_with("2605.05242\t86\t\tBeyond Semantic Similarity"),
+        "{}",
+        lines[0]
+    );
+    let (_, out, _) = run(&["papers", "list", "--date", "2026-05-09"]);
+    assert!(out.is_empty());
+
+    // An arXiv feed: format guessed from the content.
+    let (ok, out, err) = run(&[
+        "ingest",
+        "--file",
+        "tests/fixtures/arxiv_rss/distill_rss_cs.LG_2026-04-27.xml",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("3 papers read, 3 new"), "{out}");
+
+    // A broken file: a clear error, a failed run recorded, nothing stored changed.
+    let store = Store::connect(&url).await.unwrap();
+    let before = store.paper_count().await.unwrap();
+    let truncated = dir.path().join("truncated.json");
+    let bytes = std::fs::read(HF_DAY).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let (ok, _, err) = run(&[
+        "ingest",
+        "--file",
+        truncated.to_str().unwrap(),
+        "--date",
+        "2026-05-10",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("Hugging Face daily papers response: not valid JSON"),
+        "{err}"
+    );
+    let html = dir.path().join("page.html");
+    std::fs::write(&html, "<html><body>Service Unavailable</body></html>").unwrap();
+    let (ok, _, err) = run(&["ingest", "--file", html.to_str().unwrap()]);
+    assert!(!ok && err.contains("cannot tell what"), "{err}");
+    let (ok, _, err) = run(&[
+        "ingest",
+        "--file",
+        html.to_str().unwrap(),
+        "--format",
+        "arxiv-rss",
+    ]);
+    assert!(!ok && err.contains("arXiv RSS feed"), "{err}");
+    let (ok, _, err) = run(&["ingest", "--file", "/no/such/file.json"]);
+    assert!(!ok && err.contains("cannot read"), "{err}");
+    assert_eq!(store.paper_count().await.unwrap(), before);
+
+    let runs = store.recent_runs(10).await.unwrap();
+    assert_eq!(runs.len(), 5, "{runs:?}");
+    let failed = &runs[1];
+    assert_eq!(failed.source, "hugging_face");
+    assert_eq!(failed.day.as_deref(), Some("2026-05-10"));
+    assert!(failed.error.as_deref().unwrap().contains("not valid JSON"));
+    assert!(failed.finished_at.is_some());
+    let first = runs.last().unwrap();
+    assert_eq!(
+        (
+            first.new_papers,
+            first.updated_papers,
+            first.error.as_deref()
+        ),
+        (37, 0, None)
+    );
+}
+
+async fn sources_merge_without_losing_fields(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_database(backend, dir.path()).await else {
+        return;
+    };
+    let store = Store::connect(&url).await.unwrap();
+    let id = ArxivId::parse("2605.05242").unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8);
+
+    // Hugging Face: popularity, links, no categories.
+    let mut hf = Paper::new(
+        id.clone(),
+        "Beyond Semantic Similarity".into(),
+        "Abstract from HF.".into(),
+        PaperSource::HuggingFace,
+    );
+    hf.upvotes = Some(86);
+    hf.comments = Some(3);
+    hf.github_repo = Some("https://github.com/DCI-Agent/DCI-Agent-Lite".into());
+    hf.github_stars = Some(101);
+    hf.keywords = vec!["retrieval systems".into()];
+    hf.featured_on = day;
+    hf.authors = vec!["Zhuofeng Li".into()];
+    store.upsert_papers(&[hf], 1000).await.unwrap();
+
+    // arXiv API: categories, a version, no popularity, no links.
+    let mut ax = Paper::new(
+        id.clone(),
+        "Beyond Semantic Similarity".into(),
+        "Abstract from arXiv.".into(),
+        PaperSource::ArxivApi,
+    );
+    ax.categories = vec!["cs.IR".into(), "cs.CL".into()];
+    ax.version = Some(2);
+    ax.published = NaiveDate::from_ymd_opt(2026, 5, 3);
+    let counts = store.upsert_papers(&[ax], 2000).await.unwrap();
+    assert_eq!((counts.new, counts.updated), (0, 1));
+
+    // Later Hugging Face numbers replace the old ones.
+    let mut later = Paper::new(
+        id.clone(),
+        String::new(),
+        String::new(),
+        PaperSource::HuggingFace,
+    );
+    later.upvotes = Some(120);
+    store.upsert_papers(&[later], 3000).await.unwrap();
+
+    let stored = store.papers(day, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    let s = &stored[0];
+    let p = &s.paper;
+    assert_eq!(p.title, "Beyond Semantic Similarity");
+    assert_eq!(p.abstract_text, "Abstract from arXiv.");
+    assert_eq!(p.categories, ["cs.IR", "cs.CL"]);
+    assert_eq!(
+        (p.upvotes, p.comments, p.github_stars),
+        (Some(120), Some(3), Some(101))
+    );
+    assert_eq!(
+        p.github_repo.as_deref(),
+        Some("https://github.com/DCI-Agent/DCI-Agent-Lite")
+    );
+    assert_eq!(p.keywords, ["retrieval systems"]);
+    assert_eq!(p.authors, ["Zhuofeng Li"]);
+    assert_eq!(p.version, Some(2));
+    assert_eq!(p.published, NaiveDate::from_ymd_opt(2026, 5, 3));
+    assert_eq!(s.sources, ["hugging_face", "arxiv_api"]);
+    assert_eq!(s.popularity_seen_at, Some(3000));
+    assert_eq!(s.first_seen_at, 1000);
+}
