@@ -2,6 +2,7 @@ pub mod config;
 pub mod domain;
 pub mod ingest;
 pub mod mail;
+pub mod matching;
 pub mod store;
 pub mod subscriptions;
 pub mod tokens;

@@ -59,6 +59,20 @@ enum Command {
     /// Show stored papers.
     #[command(subcommand)]
     Papers(PapersCommand),
+    /// Measure quality.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Matching quality on labelled records (JSON lines: title, abstract, categories).
+    Matching {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,6 +197,7 @@ async fn main() -> Result<()> {
         Command::Papers(PapersCommand::List { date, limit }) => {
             list_papers(config, date, limit).await
         }
+        Command::Eval(EvalCommand::Matching { data, seed }) => eval_matching(&config, &data, seed),
     }
 }
 
@@ -214,6 +229,87 @@ async fn ingest_file(
     let store = Store::connect(&config.database_url).await?;
     let report = ingest::import(&store, &bytes, format, date, &file.display().to_string()).await?;
     report_run(&file.display().to_string(), &report);
+    Ok(())
+}
+
+fn eval_matching(config: &Config, data: &std::path::Path, seed: u64) -> Result<()> {
+    use paperboy::matching::eval;
+    let text =
+        std::fs::read_to_string(data).with_context(|| format!("cannot read {}", data.display()))?;
+    let mut records = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let r: eval::Record = serde_json::from_str(line).with_context(|| {
+            format!(
+                "{}:{}: not a record with title, abstract, categories",
+                data.display(),
+                n + 1
+            )
+        })?;
+        records.push(r);
+    }
+    let catalogue = paperboy::domain::TopicCatalogue::from_toml(&config.topics_toml()?)?;
+    let report = eval::evaluate(
+        &records,
+        &catalogue,
+        seed,
+        &paperboy::matching::Weights::default(),
+    );
+    let f = |m: &eval::Metrics| format!("{:.3} {:.3} {:.3}", m.p10, m.r50, m.ndcg10);
+    println!(
+        "{} records, seed {seed}; per category: p@10 r@50 nDCG@10",
+        records.len()
+    );
+    println!(
+        "{:<20} {:>5}  {:<17}  {:<17}  {:<17}  {:<17}  topics",
+        "category", "n", "topic reader", "topic baseline", "liked reader", "liked baseline"
+    );
+    for c in &report.categories {
+        let topic = if c.topics.is_empty() {
+            "uncovered        ".to_string()
+        } else {
+            f(&c.topic_reader)
+        };
+        println!(
+            "{:<20} {:>5}  {:<17}  {:<17}  {:<17}  {:<17}  {}",
+            c.category,
+            c.records,
+            topic,
+            f(&c.topic_baseline),
+            f(&c.liked_reader),
+            f(&c.liked_baseline),
+            c.topics.join(",")
+        );
+    }
+    let covered = report
+        .categories
+        .iter()
+        .filter(|c| !c.topics.is_empty())
+        .count();
+    println!(
+        "coverage: {covered} of {} categories have a topic",
+        report.categories.len()
+    );
+    println!(
+        "macro average:  topic reader {}  baseline {}  |  liked reader {}  baseline {}",
+        f(&report.topic_readers),
+        f(&report.topic_baseline),
+        f(&report.liked_paper_readers),
+        f(&report.liked_baseline)
+    );
+    let m =
+        |m: &eval::Metrics| serde_json::json!({"p@10": m.p10, "r@50": m.r50, "ndcg@10": m.ndcg10});
+    println!(
+        "{}",
+        serde_json::json!({
+            "topic_readers": m(&report.topic_readers),
+            "liked_paper_readers": m(&report.liked_paper_readers),
+            "baseline": {"topic_readers": m(&report.topic_baseline), "liked_paper_readers": m(&report.liked_baseline)},
+        })
+    );
     Ok(())
 }
 
