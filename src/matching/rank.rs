@@ -107,7 +107,8 @@ struct Scored {
 }
 
 struct QueryTerm {
-    tokens: Vec<u32>,
+    /// Term ids in order; `None` where the phrase has a stop word, which must stand there too.
+    tokens: Vec<Option<u32>>,
     weight: f32,
     interest: usize,
     text: String,
@@ -117,7 +118,7 @@ struct QueryTerm {
 pub struct Profile {
     interests: Vec<String>,
     terms: Vec<QueryTerm>,
-    excluded: Vec<Vec<u32>>,
+    excluded: Vec<Vec<Option<u32>>>,
     authors: Vec<String>,
     liked: Option<Vector>,
 }
@@ -215,13 +216,19 @@ impl Day {
         self.docs.is_empty()
     }
 
-    /// Term ids of a text; words the day never uses are dropped (they cannot match).
-    fn ids(&self, text: &str) -> Option<Vec<u32>> {
-        let toks = self.analyzer.tokens(text);
-        if toks.is_empty() {
-            return None;
-        }
-        toks.iter().map(|t| self.vocab.get(t).copied()).collect()
+    /// The term pattern of a keyword or phrase, or `None` when it cannot match this day
+    /// (a word no paper uses, or nothing but stop words).
+    fn ids(&self, text: &str) -> Option<Vec<Option<u32>>> {
+        let toks = self.analyzer.tokens_with_gaps(text);
+        let first = toks.iter().position(Option::is_some)?;
+        let last = toks.iter().rposition(Option::is_some)?;
+        toks[first..=last]
+            .iter()
+            .map(|t| match t {
+                Some(t) => self.vocab.get(t).map(|id| Some(*id)),
+                None => Some(None),
+            })
+            .collect()
     }
 
     /// Compile a reader's interests against this day. `liked` are the title and abstract of
@@ -300,7 +307,7 @@ impl Day {
         }
     }
 
-    fn phrase_tf(&self, doc: &DocTerms, phrase: &[u32]) -> f32 {
+    fn phrase_tf(&self, doc: &DocTerms, phrase: &[Option<u32>]) -> f32 {
         let field_weight = [
             self.weights.title,
             self.weights.abstract_text,
@@ -311,7 +318,7 @@ impl Day {
             if field.len() >= phrase.len() {
                 let hits = field
                     .windows(phrase.len())
-                    .filter(|win| win.iter().zip(phrase).all(|(a, b)| *a == Some(*b)))
+                    .filter(|win| win == &phrase)
                     .count();
                 tf += hits as f32 * w;
             }
@@ -327,27 +334,29 @@ impl Day {
     pub fn rank(&self, p: &Profile, n: usize) -> Vec<Match> {
         let mut scored: Vec<Scored> = Vec::with_capacity(self.docs.len());
         for (i, doc) in self.docs.iter().enumerate() {
-            if p.excluded.iter().any(|ex| {
-                if ex.len() == 1 {
-                    doc.tf.contains_key(&ex[0])
-                } else {
-                    self.phrase_tf(doc, ex) > 0.0
-                }
+            if p.excluded.iter().any(|ex| match ex.as_slice() {
+                [Some(word)] => doc.tf.contains_key(word),
+                phrase => self.phrase_tf(doc, phrase) > 0.0,
             }) {
                 continue;
             }
             let mut rel = 0.0;
             let mut hits = Vec::new();
             for t in &p.terms {
-                let (tf, idf) = if t.tokens.len() == 1 {
-                    (
-                        doc.tf.get(&t.tokens[0]).copied().unwrap_or(0.0),
-                        self.idf[t.tokens[0] as usize],
-                    )
-                } else {
-                    let idf = t.tokens.iter().map(|x| self.idf[*x as usize]).sum::<f32>()
-                        / t.tokens.len() as f32;
-                    (self.phrase_tf(doc, &t.tokens), idf * 1.5)
+                let (tf, idf) = match t.tokens.as_slice() {
+                    [Some(word)] => (
+                        doc.tf.get(word).copied().unwrap_or(0.0),
+                        self.idf[*word as usize],
+                    ),
+                    phrase => {
+                        let words: Vec<f32> = phrase
+                            .iter()
+                            .flatten()
+                            .map(|w| self.idf[*w as usize])
+                            .collect();
+                        let idf = words.iter().sum::<f32>() / words.len().max(1) as f32;
+                        (self.phrase_tf(doc, phrase), idf * 1.5)
+                    }
                 };
                 if tf > 0.0 {
                     rel += t.weight * self.bm25(doc, tf, idf);
@@ -602,7 +611,7 @@ mod tests {
         assert_eq!(ranked[0].paper, 0);
         assert_eq!(
             ranked[0].reasons[0].interest,
-            "Quantum computing and information"
+            catalogue().get("quantum").unwrap().name
         );
         assert!(
             ranked[0].reasons[0]
