@@ -258,7 +258,15 @@ fn eval_matching(config: &Config, data: &std::path::Path, seed: u64) -> Result<(
         seed,
         &paperboy::matching::Weights::default(),
     );
-    let f = |m: &eval::Metrics| format!("{:.3} {:.3} {:.3}", m.p10, m.r50, m.ndcg10);
+    // `+ 0.0` turns a -0.0 into 0.0 for printing.
+    let f = |m: &eval::Metrics| {
+        format!(
+            "{:.3} {:.3} {:.3}",
+            m.p10 + 0.0,
+            m.r50 + 0.0,
+            m.ndcg10 + 0.0
+        )
+    };
     println!(
         "{} records, seed {seed}; per category: p@10 r@50 nDCG@10",
         records.len()
