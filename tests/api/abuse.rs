@@ -148,6 +148,16 @@ async fn post_rate_limit(backend: Backend) {
     }
     assert_eq!(statuses, [202, 202, 202, 429, 429]);
     assert_eq!(app.count().await, 3);
+    // One-click unsubscribes are not limited (they come from mail providers' servers): the
+    // token is checked instead.
+    let r = app
+        .client
+        .post(app.url("/unsubscribe/not-a-token"))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
     // GETs are not limited.
     assert_eq!(
         app.client.get(app.url("/")).send().await.unwrap().status(),
