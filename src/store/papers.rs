@@ -282,19 +282,31 @@ impl Store {
         Ok(())
     }
 
-    /// Ids of stored papers that have no arXiv categories yet, among `ids`.
+    /// Ids of stored papers that have no arXiv categories yet, among `ids`, in their order.
     pub async fn papers_without_categories(
         &self,
         ids: &[ArxivId],
     ) -> Result<Vec<ArxivId>, StoreError> {
-        let mut out = Vec::new();
-        for id in ids {
-            let cats: Option<String> = on_pool!(self, pool => sqlx::query_scalar(
-                "SELECT categories FROM papers WHERE id = $1").bind(id.as_str()).fetch_optional(pool).await)?;
-            if cats.as_deref() == Some("[]") {
-                out.push(id.clone());
-            }
+        let mut missing = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            let marks = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT id FROM papers WHERE categories = '[]' AND id IN ({marks})");
+            let found: Vec<String> = on_pool!(self, pool => {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(pool).await
+            })?;
+            missing.extend(found);
         }
-        Ok(out)
+        Ok(ids
+            .iter()
+            .filter(|id| missing.contains(id.as_str()))
+            .cloned()
+            .collect())
     }
 }
