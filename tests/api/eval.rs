@@ -4,22 +4,20 @@ use serde_json::Value;
 
 use crate::cli::paperboy;
 
+const ARGS: &[&str] = &[
+    "eval",
+    "matching",
+    "--data",
+    "tests/fixtures/eval/dev_first_400.jsonl",
+    "--seed",
+    "3",
+];
+
 #[test]
 fn eval_matching_prints_the_table_and_a_json_last_line() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("x.db").display());
-    let (ok, out, err) = paperboy(
-        &db,
-        dir.path(),
-        &[
-            "eval",
-            "matching",
-            "--data",
-            "tests/fixtures/eval/dev_first_400.jsonl",
-            "--seed",
-            "3",
-        ],
-    );
+    let (ok, out, err) = paperboy(&db, dir.path(), ARGS);
     assert!(ok, "{err}");
     assert!(out.starts_with("400 records, seed 3"));
     assert!(out.lines().any(|l| l.starts_with("cs.CV ")), "{out}");
@@ -36,18 +34,7 @@ fn eval_matching_prints_the_table_and_a_json_last_line() {
         );
     }
     // The same seed gives the same figures.
-    let (_, again, _) = paperboy(
-        &db,
-        dir.path(),
-        &[
-            "eval",
-            "matching",
-            "--data",
-            "tests/fixtures/eval/dev_first_400.jsonl",
-            "--seed",
-            "3",
-        ],
-    );
+    let (_, again, _) = paperboy(&db, dir.path(), ARGS);
     assert_eq!(again, out);
 
     let bad = dir.path().join("bad.jsonl");
