@@ -62,6 +62,32 @@ enum Command {
     /// Measure quality.
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Measure speed.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Match and rank a population of readers against a day of real papers; prints the
+    /// time and the peak memory.
+    Matching {
+        /// How many readers.
+        #[arg(long, default_value_t = 1_000_000)]
+        readers: usize,
+        /// Papers in the day, drawn from the records.
+        #[arg(long, default_value_t = 2000)]
+        papers: usize,
+        /// Real paper records: JSON lines (title, abstract[, authors, upvotes]) or a JSON
+        /// object of records keyed by arXiv id.
+        #[arg(long, num_args = 1.., default_values = ["benches/data/hf_daily_papers_2024-01_to_04.json", "benches/data/dev.jsonl"])]
+        data: Vec<PathBuf>,
+        /// Worker threads; default one per core.
+        #[arg(long)]
+        threads: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,8 +162,18 @@ enum SubscribersCommand {
         topics: String,
         #[arg(long, default_value = "")]
         keywords: String,
+        /// Pinned authors, comma-separated.
         #[arg(long, default_value = "")]
         authors: String,
+        /// arXiv ids of liked papers ("more like these").
+        #[arg(long, default_value = "")]
+        liked: String,
+        /// Muted authors, comma-separated.
+        #[arg(long, default_value = "")]
+        muted_authors: String,
+        /// 0 (all personal) … 100 (all trending).
+        #[arg(long)]
+        trending: Option<u8>,
     },
     /// Erase a subscriber and everything stored about them.
     Remove { email: String },
@@ -198,6 +234,13 @@ async fn main() -> Result<()> {
             list_papers(config, date, limit).await
         }
         Command::Eval(EvalCommand::Matching { data, seed }) => eval_matching(&config, &data, seed),
+        Command::Bench(BenchCommand::Matching {
+            readers,
+            papers,
+            data,
+            threads,
+            seed,
+        }) => bench_matching(&config, readers, papers, &data, threads, seed),
     }
 }
 
@@ -229,6 +272,196 @@ async fn ingest_file(
     let store = Store::connect(&config.database_url).await?;
     let report = ingest::import(&store, &bytes, format, date, &file.display().to_string()).await?;
     report_run(&file.display().to_string(), &report);
+    Ok(())
+}
+
+/// Paper records for the benchmark, from JSON lines or a JSON object keyed by id.
+fn bench_records(files: &[PathBuf]) -> Result<Vec<paperboy::matching::bench::Record>> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        title: String,
+        #[serde(rename = "abstract")]
+        abstract_text: String,
+        #[serde(default)]
+        authors: Vec<String>,
+        #[serde(default)]
+        upvotes: i64,
+    }
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let raws: Vec<Raw> = if text.trim_start().starts_with('{') && !text.contains("}\n{") {
+            let map: std::collections::BTreeMap<String, Raw> = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a JSON object of records", file.display()))?;
+            map.into_values().collect()
+        } else {
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .enumerate()
+                .map(|(n, l)| {
+                    serde_json::from_str(l)
+                        .with_context(|| format!("{}:{}: not a record", file.display(), n + 1))
+                })
+                .collect::<Result<_>>()?
+        };
+        out.extend(raws.into_iter().map(|r| paperboy::matching::bench::Record {
+            title: r.title,
+            abstract_text: r.abstract_text,
+            authors: r.authors,
+            upvotes: r.upvotes,
+        }));
+    }
+    Ok(out)
+}
+
+/// The process's peak resident memory in MiB (Linux), if known.
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn bench_matching(
+    config: &Config,
+    readers: usize,
+    papers: usize,
+    data: &[PathBuf],
+    threads: Option<usize>,
+    seed: u64,
+) -> Result<()> {
+    use paperboy::matching::{Day, Doc, Pick, Scratch, Weights, bench};
+    use std::time::Instant;
+    let records = bench_records(data)?;
+    if records.is_empty() {
+        bail!("no records in {data:?}");
+    }
+    let catalogue = paperboy::domain::TopicCatalogue::from_toml(&config.topics_toml()?)?;
+    let started = Instant::now();
+    let population = bench::population(&catalogue, &records, readers, seed);
+    let t_population = started.elapsed();
+    let day_records = bench::sample(records.len(), papers, seed);
+    let no_keywords: Vec<String> = Vec::new();
+    let docs: Vec<Doc<'_>> = day_records
+        .iter()
+        .map(|&i| {
+            let r = &records[i];
+            Doc {
+                title: &r.title,
+                abstract_text: &r.abstract_text,
+                keywords: &no_keywords,
+                authors: &r.authors,
+                upvotes: r.upvotes,
+                comments: 0,
+                stars: 0,
+            }
+        })
+        .collect();
+    let corpus: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.title.as_str(), r.abstract_text.as_str()))
+        .collect();
+    let started = Instant::now();
+    let day = Day::new(&docs, &corpus, &catalogue, Weights::default());
+    let t_day = started.elapsed();
+    let started = Instant::now();
+    // Each liked paper is analysed once per run, however many readers liked it.
+    let mut liked: std::collections::HashMap<u32, Vec<(u32, f32)>> = Default::default();
+    for r in &population {
+        for &i in &r.liked {
+            liked.entry(i).or_insert_with(|| {
+                let rec = &records[i as usize];
+                day.vector(&rec.title, &rec.abstract_text)
+            });
+        }
+    }
+    let t_liked = started.elapsed();
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let started = Instant::now();
+    let chunk = population.len().div_ceil(threads).max(1);
+    // personal, trending, nothing, papers chosen, checksum of the choices
+    let totals = std::thread::scope(|s| {
+        let workers: Vec<_> = population
+            .chunks(chunk)
+            .map(|part| {
+                let (day, liked) = (&day, &liked);
+                s.spawn(move || {
+                    let mut scratch = Scratch::default();
+                    let mut t = [0u64; 5];
+                    for r in part {
+                        let likes: Vec<&[(u32, f32)]> =
+                            r.liked.iter().map(|i| liked[i].as_slice()).collect();
+                        let profile = day.profile(&r.interests, &likes);
+                        let chosen =
+                            match day.pick(&profile, r.papers, r.trending_when_empty, &mut scratch)
+                            {
+                                Pick::Personal(m) => {
+                                    t[0] += 1;
+                                    m
+                                }
+                                Pick::Trending(m) => {
+                                    t[1] += 1;
+                                    m
+                                }
+                                Pick::Nothing => {
+                                    t[2] += 1;
+                                    Vec::new()
+                                }
+                            };
+                        t[3] += chosen.len() as u64;
+                        for m in &chosen {
+                            t[4] = t[4].wrapping_mul(31).wrapping_add(m.paper as u64);
+                        }
+                    }
+                    t
+                })
+            })
+            .collect();
+        let mut total = [0u64; 5];
+        for w in workers {
+            let t = w.join().expect("a matching thread panicked");
+            for i in 0..4 {
+                total[i] += t[i];
+            }
+            total[4] ^= t[4];
+        }
+        total
+    });
+    let t_match = started.elapsed();
+    println!(
+        "readers {readers}, papers {}, corpus {}, threads {threads}, seed {seed}",
+        day.len(),
+        records.len()
+    );
+    println!(
+        "build readers {:.2} s | analyse day {:.3} s | liked papers {} in {:.3} s",
+        t_population.as_secs_f64(),
+        t_day.as_secs_f64(),
+        liked.len(),
+        t_liked.as_secs_f64()
+    );
+    println!(
+        "match and rank {:.2} s = {:.0} readers/s ({:.1} µs a reader per thread)",
+        t_match.as_secs_f64(),
+        readers as f64 / t_match.as_secs_f64(),
+        t_match.as_secs_f64() * 1e6 * threads as f64 / readers.max(1) as f64
+    );
+    println!(
+        "personal {} | trending fallback {} | skipped {} | papers chosen {} | checksum {:016x}",
+        totals[0], totals[1], totals[2], totals[3], totals[4]
+    );
+    match peak_rss_mib() {
+        Some(mib) => println!("peak memory {mib:.0} MiB"),
+        None => println!("peak memory unknown (no /proc/self/status)"),
+    }
     Ok(())
 }
 
@@ -498,8 +731,14 @@ async fn subscribers(config: Config, cmd: SubscribersCommand) -> Result<()> {
             topics,
             keywords,
             authors,
+            liked,
+            muted_authors,
+            trending,
         } => {
             let input = SubscriptionInput {
+                liked,
+                muted_authors,
+                trending: trending.map(|t| t.to_string()),
                 email,
                 topics: topics
                     .split(',')

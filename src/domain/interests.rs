@@ -1,8 +1,12 @@
 use serde::{Deserialize, Serialize};
 
+use super::paper::ArxivId;
 use super::topic::{TopicCatalogue, TopicId};
 
 const MAX_KEYWORDS: usize = 50;
+const MAX_LIKED: usize = 20;
+/// The trending dial's default: mostly the reader's own matches, a little of what is popular.
+pub const DEFAULT_TRENDING: u8 = 20;
 const MAX_KEYWORD_CHARS: usize = 100;
 const MAX_AUTHORS: usize = 50;
 const MAX_AUTHOR_CHARS: usize = 100;
@@ -28,13 +32,53 @@ impl Keyword {
     }
 }
 
-/// What a reader wants to read about.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What a reader wants to read about. Stored as JSON: fields added later default on read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interests {
     pub topics: Vec<TopicId>,
-    /// Canonical keyword forms (see [`Keyword::canonical`]).
+    /// Canonical keyword forms (see [`Keyword::canonical`]); `-word` mutes a word.
     pub keywords: Vec<String>,
+    /// Pinned authors: their papers always come first.
     pub authors: Vec<String>,
+    /// "More like these": papers the reader liked.
+    #[serde(default)]
+    pub liked: Vec<ArxivId>,
+    /// Authors whose papers are never sent.
+    #[serde(default)]
+    pub muted_authors: Vec<String>,
+    /// The dial from all personal (0) to all trending (100).
+    #[serde(default = "default_trending")]
+    pub trending: u8,
+}
+
+fn default_trending() -> u8 {
+    DEFAULT_TRENDING
+}
+
+impl Default for Interests {
+    fn default() -> Self {
+        Self {
+            topics: Vec::new(),
+            keywords: Vec::new(),
+            authors: Vec::new(),
+            liked: Vec::new(),
+            muted_authors: Vec::new(),
+            trending: DEFAULT_TRENDING,
+        }
+    }
+}
+
+/// The interest fields as a reader submitted them, unvalidated.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InterestsForm<'a> {
+    pub topics: &'a [String],
+    pub keywords: &'a str,
+    pub authors: &'a str,
+    /// arXiv ids or links, separated by spaces, commas or lines.
+    pub liked: &'a str,
+    pub muted_authors: &'a str,
+    /// 0–100; blank takes the default.
+    pub trending: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,21 +99,27 @@ pub enum InterestsError {
         "an author name is longer than {MAX_AUTHOR_CHARS} characters or contains control characters"
     )]
     BadAuthor,
-    #[error("pick at least one topic or enter a keyword, phrase or author")]
+    #[error("at most {MAX_LIKED} liked papers")]
+    TooManyLiked,
+    #[error(
+        "{0:?} is not an arXiv id or link (like 2405.01234 or https://arxiv.org/abs/2405.01234)"
+    )]
+    BadLiked(String),
+    #[error("the trending dial is a whole number from 0 (all yours) to 100 (all trending)")]
+    Trending,
+    #[error("pick at least one topic or enter a keyword, phrase, author or liked paper")]
     Nothing,
 }
 
 impl Interests {
-    /// Build interests from what a reader submitted: topic ids (checked against the
-    /// catalogue), free keyword text and author text (one per line or comma-separated).
+    /// Build interests from what a reader submitted; topic ids are checked against the
+    /// catalogue. The error names the field it belongs to.
     pub fn parse(
         catalogue: &TopicCatalogue,
-        topics: &[String],
-        keywords: &str,
-        authors: &str,
+        form: &InterestsForm<'_>,
     ) -> Result<Self, (&'static str, InterestsError)> {
         let mut topic_ids = Vec::new();
-        for t in topics {
+        for t in form.topics {
             let t = t.trim();
             if t.is_empty() {
                 continue;
@@ -86,15 +136,29 @@ impl Interests {
                 topic_ids.push(id);
             }
         }
-        let keywords = parse_keywords(keywords).map_err(|e| ("keywords", e))?;
-        let authors = parse_authors(authors).map_err(|e| ("authors", e))?;
+        let keywords = parse_keywords(form.keywords).map_err(|e| ("keywords", e))?;
+        let authors = parse_authors(form.authors).map_err(|e| ("authors", e))?;
+        let liked = parse_liked(form.liked).map_err(|e| ("liked", e))?;
+        let muted_authors = parse_authors(form.muted_authors).map_err(|e| ("muted_authors", e))?;
+        let trending = match form.trending.map(str::trim).filter(|s| !s.is_empty()) {
+            None => DEFAULT_TRENDING,
+            Some(t) => t
+                .parse::<u8>()
+                .ok()
+                .filter(|t| *t <= 100)
+                .ok_or(("trending", InterestsError::Trending))?,
+        };
         let interests = Self {
             topics: topic_ids,
             keywords: keywords.iter().map(Keyword::canonical).collect(),
             authors,
+            liked,
+            muted_authors,
+            trending,
         };
         if interests.topics.is_empty()
             && interests.authors.is_empty()
+            && interests.liked.is_empty()
             && !keywords.iter().any(|k| !k.excluded)
         {
             return Err(("topics", InterestsError::Nothing));
@@ -175,6 +239,25 @@ pub fn parse_keywords(input: &str) -> Result<Vec<Keyword>, InterestsError> {
     Ok(out)
 }
 
+/// arXiv ids or links, one per word; versions dropped, duplicates removed.
+fn parse_liked(input: &str) -> Result<Vec<ArxivId>, InterestsError> {
+    let mut out: Vec<ArxivId> = Vec::new();
+    for raw in input.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+        if raw.is_empty() {
+            continue;
+        }
+        let id = ArxivId::parse(raw)
+            .map_err(|_| InterestsError::BadLiked(raw.chars().take(60).collect()))?;
+        if !out.contains(&id) {
+            out.push(id);
+        }
+        if out.len() > MAX_LIKED {
+            return Err(InterestsError::TooManyLiked);
+        }
+    }
+    Ok(out)
+}
+
 fn parse_authors(input: &str) -> Result<Vec<String>, InterestsError> {
     let mut out: Vec<String> = Vec::new();
     for raw in input.split(['\n', ',', ';']) {
@@ -230,6 +313,66 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         assert_eq!(parse_keywords(&many), Err(InterestsError::TooManyKeywords));
+    }
+
+    #[test]
+    fn liked_papers_mutes_and_the_dial() {
+        let cat = TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+        let form = InterestsForm {
+            liked: "https://arxiv.org/abs/2405.01234v2, arXiv:2405.01234\n2310.00001",
+            muted_authors: "Some One",
+            trending: Some(" 0 "),
+            ..Default::default()
+        };
+        let i = Interests::parse(&cat, &form).unwrap();
+        assert_eq!(
+            i.liked.iter().map(ArxivId::as_str).collect::<Vec<_>>(),
+            ["2405.01234", "2310.00001"]
+        );
+        assert_eq!(i.muted_authors, ["Some One"]);
+        assert_eq!(i.trending, 0);
+        let bad = |form: InterestsForm<'_>| Interests::parse(&cat, &form).unwrap_err();
+        assert_eq!(
+            bad(InterestsForm {
+                liked: "2405.01234 not-an-id",
+                ..form
+            }),
+            ("liked", InterestsError::BadLiked("not-an-id".into()))
+        );
+        assert_eq!(
+            bad(InterestsForm {
+                trending: Some("101"),
+                ..form
+            })
+            .0,
+            "trending"
+        );
+        assert_eq!(
+            bad(InterestsForm {
+                muted_authors: "",
+                liked: "",
+                keywords: "-medical",
+                ..form
+            }),
+            ("topics", InterestsError::Nothing),
+            "muting alone is not an interest"
+        );
+        let many = (0..25)
+            .map(|i| format!("2405.{:05}", i))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(
+            bad(InterestsForm {
+                liked: &many,
+                ..form
+            }),
+            ("liked", InterestsError::TooManyLiked)
+        );
+        // Interests stored before these fields existed read back with their defaults.
+        let old: Interests =
+            serde_json::from_str(r#"{"topics":[],"keywords":["x"],"authors":[]}"#).unwrap();
+        assert_eq!(old.trending, DEFAULT_TRENDING);
+        assert!(old.liked.is_empty() && old.muted_authors.is_empty());
     }
 
     #[test]

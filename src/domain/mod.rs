@@ -8,7 +8,7 @@ mod subscriber;
 mod topic;
 
 pub use email::{EmailAddress, EmailError};
-pub use interests::{Interests, InterestsError, Keyword};
+pub use interests::{DEFAULT_TRENDING, Interests, InterestsError, InterestsForm, Keyword};
 pub use paper::{AnnounceType, ArxivId, Paper, PaperError, PaperSource, clean_text};
 pub use subscriber::{
     DeliveryPrefs, FieldErrors, Frequency, MAX_PAPERS_PER_DIGEST, NewSubscription, PrefsError,

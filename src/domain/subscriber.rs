@@ -6,7 +6,7 @@ use chrono::Weekday;
 use serde::{Deserialize, Serialize};
 
 use super::email::EmailAddress;
-use super::interests::Interests;
+use super::interests::{Interests, InterestsForm};
 use super::topic::TopicCatalogue;
 
 /// Where a subscriber is in their lifecycle.
@@ -199,8 +199,15 @@ pub struct SubscriptionInput {
     /// Free keywords and "quoted phrases"; a leading `-` excludes.
     #[schema(example = "diffusion \"graph neural network\" -medical")]
     pub keywords: String,
-    /// Author names, one per line or comma-separated.
+    /// Pinned author names, one per line or comma-separated: their papers come first.
     pub authors: String,
+    /// "More like these": arXiv ids or links of papers you liked.
+    #[schema(example = "2405.01234 https://arxiv.org/abs/2310.06825")]
+    pub liked: String,
+    /// Muted author names: their papers are never sent.
+    pub muted_authors: String,
+    /// 0 (only what matches you) … 100 (only what is trending); default 20.
+    pub trending: Option<String>,
     /// `daily` (default) or `weekly`.
     pub frequency: Option<String>,
     /// For weekly digests: `monday` … `sunday`.
@@ -260,7 +267,15 @@ pub fn parse_profile(
     catalogue: &TopicCatalogue,
 ) -> Result<(Interests, DeliveryPrefs), FieldErrors> {
     let mut errors = FieldErrors::new();
-    let interests = Interests::parse(catalogue, &input.topics, &input.keywords, &input.authors)
+    let form = InterestsForm {
+        topics: &input.topics,
+        keywords: &input.keywords,
+        authors: &input.authors,
+        liked: &input.liked,
+        muted_authors: &input.muted_authors,
+        trending: input.trending.as_deref(),
+    };
+    let interests = Interests::parse(catalogue, &form)
         .map_err(|(field, e)| errors.insert(field, e.to_string()))
         .ok();
     let prefs = DeliveryPrefs::parse(input)

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::rank::{Day, Doc, Weights};
+use super::{Day, Doc, Profile, Weights};
 use crate::domain::{Interests, TopicCatalogue, TopicId};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -104,10 +104,10 @@ pub struct Report {
 }
 
 /// SplitMix64: a small, seeded, reproducible generator (no dependency for a shuffle).
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -115,7 +115,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     /// `k` distinct indices of `0..n` (partial Fisher–Yates).
-    fn sample(&mut self, n: usize, k: usize) -> Vec<usize> {
+    pub(crate) fn sample(&mut self, n: usize, k: usize) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..n).collect();
         for i in 0..k.min(n) {
             let j = i + (self.next() % (n - i) as u64) as usize;
@@ -228,8 +228,11 @@ pub fn evaluate(
                     stars: 0,
                 })
                 .collect();
-            let index = Day::new(&docs, &corpus, weights.clone());
-            let order = |p: &super::rank::Profile| {
+            let index = Day::new(&docs, &corpus, catalogue, weights.clone());
+            let liked_vectors = |day: &Day| -> Vec<Vec<(u32, f32)>> {
+                liked_texts.iter().map(|(t, a)| day.vector(t, a)).collect()
+            };
+            let order = |p: &Profile<'_>| {
                 index
                     .rank(p, DAY_SIZE)
                     .into_iter()
@@ -238,7 +241,7 @@ pub fn evaluate(
             };
             if !topics.is_empty() {
                 tr.push(metrics_for(
-                    &order(&index.profile(&interests, catalogue, &[])),
+                    &order(&index.profile(&interests, &[] as &[Vec<(u32, f32)>])),
                     &day,
                     category,
                 ));
@@ -249,7 +252,7 @@ pub fn evaluate(
                 ));
             }
             lr.push(metrics_for(
-                &order(&index.profile(&Interests::default(), catalogue, &liked_texts)),
+                &order(&index.profile(&Interests::default(), &liked_vectors(&index))),
                 &day,
                 category,
             ));

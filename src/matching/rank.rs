@@ -1,86 +1,23 @@
-use std::collections::HashMap;
+//! A reader's interests compiled against a day, scored through the day's inverted lists,
+//! and their top N with the reasons each paper was chosen.
 
-use super::text::Analyzer;
-use crate::domain::{Interests, TopicCatalogue};
+use super::index::{CompiledTopic, Day, Term, Vector, dot, normalise, normalise_name};
+use crate::domain::Interests;
 
-/// BM25 saturation and length normalisation.
-const K1: f32 = 1.2;
-const B: f32 = 0.75;
-
-/// How much each part counts. Field weights multiply term frequencies (BM25F-style).
-#[derive(Clone, Debug)]
-pub struct Weights {
-    pub title: f32,
-    pub abstract_text: f32,
-    pub keywords: f32,
-    /// Weight of a reader's own keyword relative to a catalogue topic's.
-    pub own_keyword: f32,
-    /// Weight of a multi-word phrase relative to a single word.
-    pub phrase: f32,
-    /// 0 = all personal, 1 = all trending.
-    pub trending_blend: f32,
-    /// Weight of "more like these" similarity relative to keyword relevance.
-    pub liked: f32,
-}
-
-impl Default for Weights {
-    fn default() -> Self {
-        Self {
-            title: 2.5,
-            abstract_text: 1.0,
-            keywords: 1.5,
-            own_keyword: 2.0,
-            phrase: 1.5,
-            trending_blend: 0.2,
-            liked: 1.0,
-        }
-    }
-}
-
-/// A paper as the matcher sees it.
-#[derive(Clone, Copy, Debug)]
-pub struct Doc<'a> {
-    pub title: &'a str,
-    pub abstract_text: &'a str,
-    pub keywords: &'a [String],
-    pub authors: &'a [String],
-    pub upvotes: i64,
-    pub comments: i64,
-    pub stars: i64,
-}
-
-type Vector = Vec<(u32, f32)>;
-
-struct DocTerms {
-    /// Field token streams with stop-word gaps, for phrases.
-    fields: [Vec<Option<u32>>; 3],
-    /// Field-weighted term frequency.
-    tf: HashMap<u32, f32>,
-    len: f32,
-    /// L2-normalised TF-IDF of title and abstract, sorted by term.
-    vector: Vector,
-    authors: Vec<String>,
-    popularity: f32,
-}
-
-/// A day of papers, analysed once and scored against any number of profiles.
-pub struct Day {
-    vocab: HashMap<String, u32>,
-    idf: Vec<f32>,
-    docs: Vec<DocTerms>,
-    avg_len: f32,
-    max_popularity: f32,
-    weights: Weights,
-    analyzer: Analyzer,
-}
+/// Pinned authors' papers come before everything else.
+const PINNED: f32 = 10.0;
+/// "More like these" cosine similarity, scaled to sit next to BM25 scores.
+const LIKED_SCALE: f32 = 10.0;
+/// Below this cosine, a liked-paper similarity is not named as a reason.
+const LIKED_REASON: f32 = 0.1;
 
 /// Why a paper was chosen.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Reason {
     /// The interest that matched: a topic's name, "your keywords", "your authors",
-    /// "papers you liked".
+    /// "papers you liked", "trending today".
     pub interest: String,
-    /// The words it matched on.
+    /// The words (or authors) it matched on.
     pub words: Vec<String>,
 }
 
@@ -89,395 +26,333 @@ pub struct Match {
     /// Index into the day's papers.
     pub paper: usize,
     pub score: f32,
+    /// Relevance to the reader's own interests; 0 for a paper chosen for its popularity.
     pub relevance: f32,
     pub reasons: Vec<Reason>,
 }
 
-/// What matched in one paper, before it becomes a [`Reason`].
-enum Hit {
-    Term { interest: usize, text: String },
-    Liked,
-    Author,
+/// What a reader gets from a day.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pick {
+    /// Papers that match the reader (possibly blended with trending ones, per their dial).
+    Personal(Vec<Match>),
+    /// Nothing matched and the reader asked for the day's trending papers instead.
+    Trending(Vec<Match>),
+    /// Nothing matched and the reader would rather get no mail.
+    Nothing,
 }
 
-struct Scored {
-    paper: usize,
-    relevance: f32,
-    hits: Vec<Hit>,
-}
-
-struct QueryTerm {
-    /// Term ids in order; `None` where the phrase has a stop word, which must stand there too.
-    tokens: Vec<Option<u32>>,
-    weight: f32,
-    interest: usize,
-    text: String,
-}
-
-/// A reader's interests compiled against a day's vocabulary.
-pub struct Profile {
-    interests: Vec<String>,
-    terms: Vec<QueryTerm>,
-    excluded: Vec<Vec<Option<u32>>>,
-    authors: Vec<String>,
+/// A reader's interests compiled against one day.
+pub struct Profile<'d> {
+    topics: Vec<&'d CompiledTopic>,
+    own: Vec<Term>,
+    /// Papers the reader excluded (a `-word`, a muted author), sorted.
+    blocked: Vec<u32>,
+    /// Papers by pinned authors, sorted, with the author that pinned them.
+    pinned: Vec<(u32, String)>,
     liked: Option<Vector>,
+    /// 0 = all personal, 1 = all trending.
+    blend: f32,
+}
+
+/// Per-thread working memory, reused from one reader to the next so that matching a reader
+/// allocates almost nothing.
+#[derive(Default)]
+pub struct Scratch {
+    score: Vec<f32>,
+    seen: Vec<u32>,
+    blocked: Vec<u32>,
+    epoch: u32,
+    touched: Vec<u32>,
+    candidates: Vec<(u32, f32)>,
+}
+
+impl Scratch {
+    fn reset(&mut self, n: usize) {
+        if self.score.len() != n {
+            self.score = vec![0.0; n];
+            self.seen = vec![0; n];
+            self.blocked = vec![0; n];
+            self.epoch = 0;
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.seen.fill(0);
+            self.blocked.fill(0);
+            self.epoch = 1;
+        }
+        self.touched.clear();
+        self.candidates.clear();
+    }
+
+    #[inline]
+    fn add(&mut self, doc: u32, s: f32) {
+        let d = doc as usize;
+        if self.seen[d] != self.epoch {
+            self.seen[d] = self.epoch;
+            self.score[d] = 0.0;
+            self.touched.push(doc);
+        }
+        self.score[d] += s;
+    }
+
+    fn is_blocked(&self, doc: u32) -> bool {
+        self.blocked[doc as usize] == self.epoch
+    }
 }
 
 impl Day {
-    /// Analyse the day's papers. `corpus` (other stored papers' title and abstract) only
-    /// sharpens the document frequencies.
-    pub fn new(docs: &[Doc<'_>], corpus: &[(&str, &str)], weights: Weights) -> Self {
-        let analyzer = Analyzer::default();
-        let mut vocab: HashMap<String, u32> = HashMap::new();
-        let mut df: Vec<u32> = Vec::new();
-        let intern = |t: String, vocab: &mut HashMap<String, u32>, df: &mut Vec<u32>| -> u32 {
-            let next = vocab.len() as u32;
-            let id = *vocab.entry(t).or_insert(next);
-            if id as usize == df.len() {
-                df.push(0);
+    /// Compile a reader's interests against this day. `liked` are the TF-IDF vectors
+    /// ([`Day::vector`]) of the papers the reader liked.
+    pub fn profile<L: AsRef<[(u32, f32)]>>(
+        &self,
+        interests: &Interests,
+        liked: &[L],
+    ) -> Profile<'_> {
+        let mut own = Vec::new();
+        let mut blocked = Vec::new();
+        for k in interests.keyword_terms() {
+            if k.excluded {
+                if let Some(t) = self.term(&k.text, 1.0) {
+                    blocked.extend(t.hits.iter().map(|h| h.0));
+                }
+            } else {
+                let w = self.weights.own_keyword * if k.phrase { self.weights.phrase } else { 1.0 };
+                own.extend(self.term(&k.text, w));
             }
-            id
-        };
-        let mut analysed = Vec::with_capacity(docs.len());
-        for d in docs {
-            let kw = d.keywords.join(" . ");
-            let fields: [Vec<Option<u32>>; 3] =
-                [d.title, d.abstract_text, kw.as_str()].map(|text| {
-                    analyzer
-                        .tokens_with_gaps(text)
-                        .into_iter()
-                        .map(|t| t.map(|t| intern(t, &mut vocab, &mut df)))
-                        .collect()
-                });
-            let mut tf: HashMap<u32, f32> = HashMap::new();
-            let field_weight = [weights.title, weights.abstract_text, weights.keywords];
-            let mut len = 0.0;
-            for (field, w) in fields.iter().zip(field_weight) {
-                for t in field.iter().flatten() {
-                    *tf.entry(*t).or_default() += w;
-                    len += w;
+        }
+        for a in &interests.muted_authors {
+            if let Some(docs) = self.authors.get(&normalise_name(a)) {
+                blocked.extend(docs);
+            }
+        }
+        blocked.sort_unstable();
+        blocked.dedup();
+        let mut pinned: Vec<(u32, String)> = Vec::new();
+        for a in &interests.authors {
+            for d in self.authors.get(&normalise_name(a)).into_iter().flatten() {
+                if !pinned.iter().any(|p| p.0 == *d) {
+                    pinned.push((*d, a.clone()));
                 }
             }
-            for t in tf.keys() {
-                df[*t as usize] += 1;
+        }
+        pinned.sort_unstable_by_key(|p| p.0);
+        let liked = (!liked.is_empty()).then(|| {
+            let mut centroid: std::collections::HashMap<u32, f32> = Default::default();
+            for v in liked {
+                for (t, w) in v.as_ref() {
+                    *centroid.entry(*t).or_default() += w;
+                }
             }
-            let popularity = (d.upvotes.max(0) as f32).ln_1p()
-                + 0.5 * (d.comments.max(0) as f32).ln_1p()
-                + 0.3 * (d.stars.max(0) as f32).ln_1p();
-            analysed.push(DocTerms {
-                fields,
-                tf,
-                len,
-                vector: Vec::new(),
-                authors: d.authors.iter().map(|a| a.to_lowercase()).collect(),
-                popularity,
-            });
+            let mut v: Vector = centroid.into_iter().collect();
+            normalise(&mut v);
+            v
+        });
+        Profile {
+            topics: interests
+                .topics
+                .iter()
+                .filter_map(|t| self.topics.get(t.as_str()))
+                .collect(),
+            own,
+            blocked,
+            pinned,
+            liked,
+            blend: f32::from(interests.trending.min(100)) / 100.0,
         }
-        let mut n = docs.len() as f32;
-        for (title, abs) in corpus {
-            n += 1.0;
-            let mut seen: Vec<u32> = analyzer
-                .tokens(title)
-                .into_iter()
-                .chain(analyzer.tokens(abs))
-                .filter_map(|t| vocab.get(&t).copied())
-                .collect();
-            seen.sort_unstable();
-            seen.dedup();
-            for t in seen {
-                df[t as usize] += 1;
+    }
+
+    /// The top `n` papers for a profile, best first; ties by paper order.
+    pub fn rank(&self, p: &Profile<'_>, n: usize) -> Vec<Match> {
+        self.rank_with(p, n, &mut Scratch::default())
+    }
+
+    /// [`rank`](Self::rank) with caller-owned working memory (one per thread).
+    pub fn rank_with(&self, p: &Profile<'_>, n: usize, s: &mut Scratch) -> Vec<Match> {
+        s.reset(self.len());
+        for &d in &p.blocked {
+            s.blocked[d as usize] = s.epoch;
+        }
+        for topic in &p.topics {
+            for &(d, w) in &topic.total {
+                s.add(d, w);
             }
         }
-        let idf: Vec<f32> = df
-            .iter()
-            .map(|&d| ((n - d as f32 + 0.5) / (d as f32 + 0.5)).ln_1p())
-            .collect();
-        for d in &mut analysed {
-            d.vector = tfidf(&d.tf, &idf);
+        for term in &p.own {
+            for &(d, w) in &term.hits {
+                s.add(d, w);
+            }
         }
-        let avg_len = analysed.iter().map(|d| d.len).sum::<f32>() / analysed.len().max(1) as f32;
-        let max_popularity = analysed.iter().map(|d| d.popularity).fold(0.0, f32::max);
-        Self {
-            vocab,
-            idf,
-            docs: analysed,
-            avg_len,
-            max_popularity,
-            weights,
-            analyzer,
+        if let Some(liked) = &p.liked {
+            let scale = self.weights.liked * LIKED_SCALE;
+            for &(t, q) in liked {
+                for &(d, w) in &self.vectors[t as usize] {
+                    s.add(d, scale * q * w);
+                }
+            }
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.docs.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.docs.is_empty()
-    }
-
-    /// The term pattern of a keyword or phrase, or `None` when it cannot match this day
-    /// (a word no paper uses, or nothing but stop words).
-    fn ids(&self, text: &str) -> Option<Vec<Option<u32>>> {
-        let toks = self.analyzer.tokens_with_gaps(text);
-        let first = toks.iter().position(Option::is_some)?;
-        let last = toks.iter().rposition(Option::is_some)?;
-        toks[first..=last]
+        for (d, _) in &p.pinned {
+            s.add(*d, 0.0);
+        }
+        let max_rel = s
+            .touched
             .iter()
-            .map(|t| match t {
-                Some(t) => self.vocab.get(t).map(|id| Some(*id)),
-                None => Some(None),
+            .map(|d| s.score[*d as usize])
+            .fold(0.0, f32::max)
+            .max(f32::EPSILON);
+        let blend = p.blend;
+        for i in 0..s.touched.len() {
+            let d = s.touched[i];
+            let rel = s.score[d as usize];
+            let pinned = p.pinned.binary_search_by_key(&d, |x| x.0).is_ok();
+            if s.is_blocked(d) || (rel <= 0.0 && !pinned) {
+                continue;
+            }
+            let mut score = (1.0 - blend) * rel / max_rel + blend * self.popularity[d as usize];
+            if pinned {
+                score += PINNED;
+            }
+            s.candidates.push((d, score));
+        }
+        // The best papers the reader's interests did not touch are the most popular ones.
+        if blend > 0.0 {
+            let mut taken = 0;
+            for &d in &self.by_popularity {
+                if taken == n {
+                    break;
+                }
+                if s.seen[d as usize] == s.epoch || s.is_blocked(d) {
+                    continue;
+                }
+                s.candidates.push((d, blend * self.popularity[d as usize]));
+                taken += 1;
+            }
+        }
+        let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if s.candidates.len() > n && n > 0 {
+            s.candidates.select_nth_unstable_by(n - 1, order);
+        }
+        s.candidates.truncate(n);
+        s.candidates.sort_unstable_by(order);
+        s.candidates
+            .iter()
+            .map(|&(d, score)| {
+                let relevance = if s.seen[d as usize] == s.epoch {
+                    s.score[d as usize]
+                } else {
+                    0.0
+                };
+                Match {
+                    paper: d as usize,
+                    score,
+                    relevance,
+                    reasons: self.reasons(p, d),
+                }
             })
             .collect()
     }
 
-    /// Compile a reader's interests against this day. `liked` are the title and abstract of
-    /// papers the reader liked ("more like these").
-    pub fn profile(
+    /// The reader's top `n`; when nothing matches them, the day's trending papers if they
+    /// asked for them, or nothing.
+    pub fn pick(
         &self,
-        interests: &Interests,
-        catalogue: &TopicCatalogue,
-        liked: &[(&str, &str)],
-    ) -> Profile {
-        let mut p = Profile {
-            interests: Vec::new(),
-            terms: Vec::new(),
-            excluded: Vec::new(),
-            authors: Vec::new(),
-            liked: None,
-        };
-        for topic in interests
-            .topics
+        p: &Profile<'_>,
+        n: usize,
+        trending_when_empty: bool,
+        s: &mut Scratch,
+    ) -> Pick {
+        let matches = self.rank_with(p, n, s);
+        if matches
             .iter()
-            .filter_map(|t| catalogue.get(t.as_str()))
+            .any(|m| m.relevance > 0.0 || p.pinned.iter().any(|x| x.0 as usize == m.paper))
         {
-            let i = p.interests.len();
-            p.interests.push(topic.name.clone());
-            for k in &topic.keywords {
-                self.push_term(&mut p, k, 1.0, i);
-            }
-            for ph in &topic.phrases {
-                self.push_term(&mut p, ph, self.weights.phrase, i);
-            }
+            return Pick::Personal(matches);
         }
-        let own = p.interests.len();
-        p.interests.push("your keywords".into());
-        for k in interests.keyword_terms() {
-            if k.excluded {
-                if let Some(ids) = self.ids(&k.text) {
-                    p.excluded.push(ids);
-                }
-            } else {
-                let w = self.weights.own_keyword * if k.phrase { self.weights.phrase } else { 1.0 };
-                self.push_term(&mut p, &k.text, w, own);
-            }
+        if !trending_when_empty {
+            return Pick::Nothing;
         }
-        p.authors = interests.authors.iter().map(|a| a.to_lowercase()).collect();
-        if !liked.is_empty() {
-            let mut centroid: HashMap<u32, f32> = HashMap::new();
-            for (title, abs) in liked {
-                let mut tf: HashMap<u32, f32> = HashMap::new();
-                for (text, w) in [
-                    (title, self.weights.title),
-                    (abs, self.weights.abstract_text),
-                ] {
-                    for t in self.analyzer.tokens(text) {
-                        if let Some(id) = self.vocab.get(&t) {
-                            *tf.entry(*id).or_default() += w;
-                        }
-                    }
-                }
-                for (t, v) in tfidf(&tf, &self.idf) {
-                    *centroid.entry(t).or_default() += v;
-                }
-            }
-            p.liked = Some(normalise(centroid.into_iter().collect()));
-        }
-        p
-    }
-
-    fn push_term(&self, p: &mut Profile, text: &str, weight: f32, interest: usize) {
-        if let Some(tokens) = self.ids(text) {
-            p.terms.push(QueryTerm {
-                tokens,
-                weight,
-                interest,
-                text: text.to_string(),
-            });
-        }
-    }
-
-    fn phrase_tf(&self, doc: &DocTerms, phrase: &[Option<u32>]) -> f32 {
-        let field_weight = [
-            self.weights.title,
-            self.weights.abstract_text,
-            self.weights.keywords,
-        ];
-        let mut tf = 0.0;
-        for (field, w) in doc.fields.iter().zip(field_weight) {
-            if field.len() >= phrase.len() {
-                let hits = field
-                    .windows(phrase.len())
-                    .filter(|win| win == &phrase)
-                    .count();
-                tf += hits as f32 * w;
-            }
-        }
-        tf
-    }
-
-    fn bm25(&self, doc: &DocTerms, tf: f32, idf: f32) -> f32 {
-        idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * doc.len / self.avg_len.max(1.0)))
-    }
-
-    /// Score every paper for a profile; the top `n`, best first, ties by paper order.
-    pub fn rank(&self, p: &Profile, n: usize) -> Vec<Match> {
-        let mut scored: Vec<Scored> = Vec::with_capacity(self.docs.len());
-        for (i, doc) in self.docs.iter().enumerate() {
-            if p.excluded.iter().any(|ex| match ex.as_slice() {
-                [Some(word)] => doc.tf.contains_key(word),
-                phrase => self.phrase_tf(doc, phrase) > 0.0,
-            }) {
-                continue;
-            }
-            let mut rel = 0.0;
-            let mut hits = Vec::new();
-            for t in &p.terms {
-                let (tf, idf) = match t.tokens.as_slice() {
-                    [Some(word)] => (
-                        doc.tf.get(word).copied().unwrap_or(0.0),
-                        self.idf[*word as usize],
-                    ),
-                    phrase => {
-                        let words: Vec<f32> = phrase
-                            .iter()
-                            .flatten()
-                            .map(|w| self.idf[*w as usize])
-                            .collect();
-                        let idf = words.iter().sum::<f32>() / words.len().max(1) as f32;
-                        (self.phrase_tf(doc, phrase), idf * 1.5)
-                    }
-                };
-                if tf > 0.0 {
-                    rel += t.weight * self.bm25(doc, tf, idf);
-                    hits.push(Hit::Term {
-                        interest: t.interest,
-                        text: t.text.clone(),
-                    });
-                }
-            }
-            if let Some(liked) = &p.liked {
-                let sim = dot(liked, &doc.vector);
-                rel += self.weights.liked * sim * 10.0;
-                if sim > 0.1 {
-                    hits.push(Hit::Liked);
-                }
-            }
-            if !p.authors.is_empty() && doc.authors.iter().any(|a| p.authors.contains(a)) {
-                rel += 1000.0;
-                hits.push(Hit::Author);
-            }
-            scored.push(Scored {
-                paper: i,
-                relevance: rel,
-                hits,
-            });
-        }
-        let max_rel = scored
+        let trending: Vec<Match> = self
+            .by_popularity
             .iter()
-            .map(|s| s.relevance)
-            .fold(0.0, f32::max)
-            .max(f32::EPSILON);
-        let blend = self.weights.trending_blend.clamp(0.0, 1.0);
-        let max_pop = self.max_popularity.max(f32::EPSILON);
-        let mut matches: Vec<Match> = scored
-            .into_iter()
-            .map(|s| {
-                let popularity = self.docs[s.paper].popularity / max_pop;
-                Match {
-                    paper: s.paper,
-                    score: (1.0 - blend) * s.relevance / max_rel + blend * popularity,
-                    relevance: s.relevance,
-                    reasons: reasons(&p.interests, s.hits),
-                }
+            .filter(|d| p.blocked.binary_search(d).is_err())
+            .take(n)
+            .map(|&d| Match {
+                paper: d as usize,
+                score: self.popularity[d as usize],
+                relevance: 0.0,
+                reasons: vec![trending_reason()],
             })
             .collect();
-        matches.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.paper.cmp(&b.paper)));
-        matches.truncate(n);
-        matches
+        if trending.is_empty() {
+            Pick::Nothing
+        } else {
+            Pick::Trending(trending)
+        }
     }
-}
 
-fn reasons(interests: &[String], hits: Vec<Hit>) -> Vec<Reason> {
-    let mut out: Vec<Reason> = Vec::new();
-    for hit in hits {
-        let (interest, word) = match hit {
-            Hit::Term { interest, text } => (interests[interest].clone(), Some(text)),
-            Hit::Liked => ("papers you liked".to_string(), None),
-            Hit::Author => ("your authors".to_string(), None),
-        };
-        let i = match out.iter().position(|r| r.interest == interest) {
-            Some(i) => i,
-            None => {
+    /// Why paper `d` is in a reader's list: only computed for the few papers chosen.
+    fn reasons(&self, p: &Profile<'_>, d: u32) -> Vec<Reason> {
+        let mut out = Vec::new();
+        let authors: Vec<String> = p
+            .pinned
+            .iter()
+            .filter(|x| x.0 == d)
+            .map(|x| x.1.clone())
+            .collect();
+        if !authors.is_empty() {
+            out.push(Reason {
+                interest: "your authors".into(),
+                words: authors,
+            });
+        }
+        let hit = |t: &&Term| t.hits.binary_search_by_key(&d, |h| h.0).is_ok();
+        for topic in &p.topics {
+            if let Ok(i) = topic.total.binary_search_by_key(&d, |h| h.0) {
                 out.push(Reason {
-                    interest,
-                    words: Vec::new(),
+                    interest: topic.name.clone(),
+                    words: topic.terms_in[i]
+                        .iter()
+                        .map(|t| topic.terms[*t as usize].text.clone())
+                        .collect(),
                 });
-                out.len() - 1
             }
-        };
-        if let Some(w) = word
-            && !out[i].words.contains(&w)
+        }
+        let words: Vec<String> = p.own.iter().filter(hit).map(|t| t.text.clone()).collect();
+        if !words.is_empty() {
+            out.push(Reason {
+                interest: "your keywords".into(),
+                words,
+            });
+        }
+        if let Some(liked) = &p.liked
+            && dot(liked, &self.doc_vectors[d as usize]) > LIKED_REASON
         {
-            out[i].words.push(w);
+            out.push(Reason {
+                interest: "papers you liked".into(),
+                words: Vec::new(),
+            });
         }
-    }
-    out
-}
-
-fn tfidf(tf: &HashMap<u32, f32>, idf: &[f32]) -> Vector {
-    normalise(
-        tf.iter()
-            .map(|(t, f)| (*t, (1.0 + f.ln()) * idf[*t as usize]))
-            .collect(),
-    )
-}
-
-fn normalise(mut v: Vector) -> Vector {
-    v.sort_unstable_by_key(|x| x.0);
-    let norm = v
-        .iter()
-        .map(|x| x.1 * x.1)
-        .sum::<f32>()
-        .sqrt()
-        .max(f32::EPSILON);
-    for x in &mut v {
-        x.1 /= norm;
-    }
-    v
-}
-
-/// Dot product of two sparse vectors sorted by term.
-fn dot(a: &Vector, b: &Vector) -> f32 {
-    let (mut i, mut j, mut s) = (0, 0, 0.0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                s += a[i].1 * b[j].1;
-                i += 1;
-                j += 1;
-            }
+        if out.is_empty() {
+            out.push(trending_reason());
         }
+        out
     }
-    s
+}
+
+fn trending_reason() -> Reason {
+    Reason {
+        interest: "trending today".into(),
+        words: Vec::new(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Interests;
+    use crate::domain::{InterestsForm, TopicCatalogue};
+    use crate::matching::{Doc, Weights};
+
+    const NO_LIKES: &[Vec<(u32, f32)>] = &[];
 
     fn catalogue() -> TopicCatalogue {
         TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap()
@@ -495,55 +370,55 @@ mod tests {
         }
     }
 
-    fn interests(keywords: &str, authors: &[&str], topics: &[&str]) -> Interests {
-        let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
-        Interests::parse(&catalogue(), &topics, keywords, &authors.join("\n")).unwrap()
+    fn interests(form: InterestsForm<'_>) -> Interests {
+        Interests::parse(&catalogue(), &form).unwrap()
     }
 
-    #[test]
-    fn phrases_exclusions_authors_and_the_trending_dial() {
-        let none: Vec<String> = vec![];
-        let lecun = vec!["Yann LeCun".to_string()];
+    fn papers(m: &[Match]) -> Vec<usize> {
+        m.iter().map(|m| m.paper).collect()
+    }
+
+    fn graph_day() -> Day {
+        let none: &'static [String] = &[];
+        let lecun: &'static [String] = Box::leak(Box::new(["Yann LeCun".to_string()]));
         let docs = [
             doc(
                 "Graphs and neural networks for molecules",
                 "We study a network of graphs.",
-                &none,
+                none,
                 50,
             ),
             doc(
                 "A graph neural network for traffic",
                 "Graph neural networks forecast traffic.",
-                &none,
+                none,
                 1,
             ),
             doc(
                 "Medical graph neural networks",
                 "A graph neural network for medical images.",
-                &none,
+                none,
                 5,
             ),
-            doc("Self-supervised vision", "Joint embeddings.", &lecun, 0),
+            doc("Self-supervised vision", "Joint embeddings.", lecun, 0),
         ];
-        let day = Day::new(
-            &docs,
-            &[],
-            Weights {
-                trending_blend: 0.0,
-                ..Weights::default()
-            },
-        );
+        Day::new(&docs, &[], &catalogue(), Weights::default())
+    }
+
+    #[test]
+    fn phrases_and_exclusions() {
+        let day = graph_day();
         let p = day.profile(
-            &interests("\"graph neural network\" -medical", &[], &[]),
-            &catalogue(),
-            &[],
+            &interests(InterestsForm {
+                keywords: "\"graph neural network\" -medical",
+                trending: Some("0"),
+                ..Default::default()
+            }),
+            NO_LIKES,
         );
         let ranked = day.rank(&p, 10);
-        assert_eq!(ranked[0].paper, 1, "the exact phrase first");
-        assert!(
-            ranked.iter().all(|m| m.paper != 2),
-            "excluded word removes the paper"
-        );
+        // Doc 0 has the words but not next to each other; doc 2 is excluded.
+        assert_eq!(papers(&ranked), [1]);
         assert_eq!(
             ranked[0].reasons,
             [Reason {
@@ -551,41 +426,74 @@ mod tests {
                 words: vec!["graph neural network".into()]
             }]
         );
-        // Doc 0 has the words but not next to each other: no phrase match.
-        assert!(
-            ranked
-                .iter()
-                .find(|m| m.paper == 0)
-                .is_none_or(|m| m.relevance == 0.0)
-        );
+    }
 
-        let p = day.profile(
-            &interests("traffic", &["yann lecun"], &[]),
-            &catalogue(),
-            &[],
-        );
-        let ranked = day.rank(&p, 2);
+    #[test]
+    fn pinned_authors_first_muted_authors_never() {
+        let day = graph_day();
+        let form = InterestsForm {
+            keywords: "traffic graph",
+            authors: "yann  LECUN",
+            trending: Some("0"),
+            ..Default::default()
+        };
+        let ranked = day.rank(&day.profile(&interests(form), NO_LIKES), 2);
         assert_eq!(ranked[0].paper, 3, "a pinned author comes first");
-        assert_eq!(ranked[0].reasons[0].interest, "your authors");
-
-        let trending = Day::new(
-            &docs,
-            &[],
-            Weights {
-                trending_blend: 1.0,
-                ..Weights::default()
-            },
-        );
-        let p = trending.profile(&interests("traffic", &[], &[]), &catalogue(), &[]);
         assert_eq!(
-            trending
-                .rank(&p, 4)
-                .iter()
-                .map(|m| m.paper)
-                .collect::<Vec<_>>(),
-            [0, 2, 1, 3],
-            "all trending: by popularity"
+            ranked[0].reasons[0],
+            Reason {
+                interest: "your authors".into(),
+                words: vec!["yann LECUN".into()]
+            }
         );
+        assert_eq!(ranked[1].paper, 1);
+        let muted = InterestsForm {
+            authors: "",
+            keywords: "vision traffic",
+            muted_authors: "Yann LeCun",
+            ..form
+        };
+        let ranked = day.rank(&day.profile(&interests(muted), NO_LIKES), 4);
+        assert_eq!(papers(&ranked), [1]);
+    }
+
+    #[test]
+    fn the_trending_dial_and_the_empty_day() {
+        let day = graph_day();
+        let at = |trending: &str| {
+            let p = day.profile(
+                &interests(InterestsForm {
+                    keywords: "traffic",
+                    trending: Some(trending),
+                    ..Default::default()
+                }),
+                NO_LIKES,
+            );
+            papers(&day.rank(&p, 4))
+        };
+        assert_eq!(at("0"), [1], "all personal: only what matches");
+        assert_eq!(at("100"), [0, 2, 1, 3], "all trending: by popularity");
+        assert_eq!(at("20")[0], 1, "mostly personal: the match first");
+        assert_eq!(at("20")[1..], [0, 2, 3], "then the popular ones");
+
+        let nothing = day.profile(
+            &interests(InterestsForm {
+                keywords: "astronomy -medical",
+                ..Default::default()
+            }),
+            NO_LIKES,
+        );
+        let mut s = Scratch::default();
+        assert_eq!(day.pick(&nothing, 3, false, &mut s), Pick::Nothing);
+        let Pick::Trending(t) = day.pick(&nothing, 3, true, &mut s) else {
+            panic!("expected the trending fallback");
+        };
+        assert_eq!(
+            papers(&t),
+            [0, 1, 3],
+            "most popular, excluded words respected"
+        );
+        assert_eq!(t[0].reasons[0].interest, "trending today");
     }
 
     #[test]
@@ -605,8 +513,15 @@ mod tests {
                 0,
             ),
         ];
-        let day = Day::new(&docs, &[], Weights::default());
-        let p = day.profile(&interests("", &[], &["quantum"]), &catalogue(), &[]);
+        let day = Day::new(&docs, &[], &catalogue(), Weights::default());
+        let topics = ["quantum".to_string()];
+        let p = day.profile(
+            &interests(InterestsForm {
+                topics: &topics,
+                ..Default::default()
+            }),
+            NO_LIKES,
+        );
         let ranked = day.rank(&p, 2);
         assert_eq!(ranked[0].paper, 0);
         assert_eq!(
@@ -618,18 +533,43 @@ mod tests {
                 .words
                 .contains(&"quantum error correction".to_string())
         );
-        let liked = [(
+        let liked = [day.vector(
             "Latent diffusion for images",
             "Image generation with diffusion models.",
         )];
-        let p = day.profile(&Interests::default(), &catalogue(), &liked);
+        let p = day.profile(&Interests::default(), &liked);
         let ranked = day.rank(&p, 2);
         assert_eq!(ranked[0].paper, 1);
         assert_eq!(ranked[0].reasons[0].interest, "papers you liked");
+        let empty = Day::new(&[], &[], &catalogue(), Weights::default());
         assert!(
-            Day::new(&[], &[], Weights::default())
-                .rank(&p, 5)
+            empty
+                .rank(&empty.profile(&Interests::default(), NO_LIKES), 5)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn scratch_reuse_gives_the_same_answer() {
+        let day = graph_day();
+        let mut s = Scratch::default();
+        let a = day.profile(
+            &interests(InterestsForm {
+                keywords: "graph -traffic",
+                ..Default::default()
+            }),
+            NO_LIKES,
+        );
+        let b = day.profile(
+            &interests(InterestsForm {
+                keywords: "vision",
+                ..Default::default()
+            }),
+            NO_LIKES,
+        );
+        let first = day.rank_with(&a, 4, &mut s);
+        assert_eq!(day.rank_with(&b, 4, &mut s)[0].paper, 3);
+        assert_eq!(day.rank_with(&a, 4, &mut s), first);
+        assert!(first.iter().all(|m| m.paper != 1), "blocked stays blocked");
     }
 }

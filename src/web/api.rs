@@ -66,7 +66,13 @@ pub struct SubscriptionView {
     pub status: SubscriberStatus,
     pub topics: Vec<String>,
     pub keywords: Vec<String>,
+    /// Pinned authors.
     pub authors: Vec<String>,
+    /// arXiv ids of papers the reader liked ("more like these").
+    pub liked: Vec<String>,
+    pub muted_authors: Vec<String>,
+    /// 0 (all personal) … 100 (all trending).
+    pub trending: u8,
     /// `daily` or `weekly`.
     pub frequency: String,
     /// For weekly digests: `monday` … `sunday`.
@@ -92,6 +98,9 @@ impl From<&Subscriber> for SubscriptionView {
             topics: s.interests.topics.iter().map(ToString::to_string).collect(),
             keywords: s.interests.keywords.clone(),
             authors: s.interests.authors.clone(),
+            liked: s.interests.liked.iter().map(ToString::to_string).collect(),
+            muted_authors: s.interests.muted_authors.clone(),
+            trending: s.interests.trending,
             frequency: s.prefs.frequency_name().into(),
             weekday: s.prefs.weekday().map(|d| weekday_name(d).into()),
             delivery_hour: s.prefs.hour,
@@ -349,6 +358,9 @@ pub struct FlatSubscriber<'a> {
     topics: String,
     keywords: String,
     authors: String,
+    liked: String,
+    muted_authors: String,
+    trending: u8,
     frequency: &'a str,
     weekday: Option<&'a str>,
     delivery_hour: u8,
@@ -374,6 +386,9 @@ impl AdminSubscriber {
             topics: v.topics.join(";"),
             keywords: v.keywords.join(" "),
             authors: v.authors.join("; "),
+            liked: v.liked.join(" "),
+            muted_authors: v.muted_authors.join("; "),
+            trending: v.trending,
             frequency: &v.frequency,
             weekday: v.weekday.as_deref(),
             delivery_hour: v.delivery_hour,

@@ -184,6 +184,19 @@ pub fn values_of(s: Option<&Subscriber>) -> SubscriptionInput {
         authors: s
             .map(|s| s.interests.authors.join("\n"))
             .unwrap_or_default(),
+        liked: s
+            .map(|s| {
+                let ids: Vec<&str> = s.interests.liked.iter().map(|id| id.as_str()).collect();
+                ids.join("\n")
+            })
+            .unwrap_or_default(),
+        muted_authors: s
+            .map(|s| s.interests.muted_authors.join("\n"))
+            .unwrap_or_default(),
+        trending: Some(
+            s.map_or(crate::domain::DEFAULT_TRENDING, |s| s.interests.trending)
+                .to_string(),
+        ),
         frequency: Some(prefs.frequency_name().into()),
         weekday: Some(weekday_name(prefs.weekday().unwrap_or(chrono::Weekday::Mon)).into()),
         delivery_hour: Some(prefs.hour.to_string()),

@@ -67,6 +67,42 @@ async fn subscription_by_token(backend: Backend) {
         (view["delivery_hour"].as_u64(), view["timezone"].as_str()),
         (Some(18), Some("Asia/Tokyo"))
     );
+    // Liked papers, muted authors and the trending dial; a liked-only reader is a reader.
+    let r = app
+        .client
+        .put(&url)
+        .json(&json!({"liked": "https://arxiv.org/abs/2405.01234v2 2310.06825", "muted_authors": "Some One", "trending": "70"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let view: Value = r.json().await.unwrap();
+    assert_eq!(view["liked"], json!(["2405.01234", "2310.06825"]));
+    assert_eq!(view["muted_authors"], json!(["Some One"]));
+    assert_eq!(view["trending"], 70);
+    for (body, field, says) in [
+        (
+            json!({"liked": "2405.01234 <script>"}),
+            "liked",
+            "not an arXiv id",
+        ),
+        (
+            json!({"topics": ["llm"], "trending": "-1"}),
+            "trending",
+            "0 (all yours) to 100",
+        ),
+        (
+            json!({"topics": ["llm"], "muted_authors": "x".repeat(200)}),
+            "muted_authors",
+            "longer than",
+        ),
+    ] {
+        let r = app.client.put(&url).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 422, "{body}");
+        let err: Value = r.json().await.unwrap();
+        let msg = err["fields"][field].as_str().unwrap_or_default();
+        assert!(msg.contains(says), "{field}: {msg}");
+    }
     // The address cannot be changed; a bad field is named.
     let r = app
         .client

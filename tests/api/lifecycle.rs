@@ -202,6 +202,9 @@ async fn preferences_round_trip(backend: Backend) {
         ("topics", "robotics"),
         ("keywords", "\"world model\" -medical"),
         ("authors", "Sergey Levine\nChelsea Finn"),
+        ("liked", "arXiv:2310.06825v1\n2405.01234"),
+        ("muted_authors", "Some One"),
+        ("trending", "0"),
         ("frequency", "weekly"),
         ("weekday", "friday"),
         ("delivery_hour", "9"),
@@ -223,6 +226,33 @@ async fn preferences_round_trip(backend: Backend) {
     );
     assert_eq!(s.interests.keywords, ["\"world model\"", "-medical"]);
     assert_eq!(s.interests.authors, ["Sergey Levine", "Chelsea Finn"]);
+    assert_eq!(
+        s.interests
+            .liked
+            .iter()
+            .map(|i| i.as_str())
+            .collect::<Vec<_>>(),
+        ["2310.06825", "2405.01234"]
+    );
+    assert_eq!(
+        (s.interests.muted_authors.as_slice(), s.interests.trending),
+        (&["Some One".to_string()][..], 0)
+    );
+    // The page shows them back.
+    let page = app
+        .client
+        .get(&prefs)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("2310.06825\n2405.01234</textarea>"),
+        "liked shown"
+    );
+    assert!(page.contains(r#"name="trending" min="0" max="100" step="10" value="0""#));
     assert_eq!(s.prefs.frequency, Frequency::Weekly(chrono::Weekday::Fri));
     assert_eq!(
         (

@@ -1,0 +1,438 @@
+//! A day's papers analysed once: vocabulary, document frequencies, and inverted lists that
+//! let a reader's interests touch only the papers that share a word with them. Matching a
+//! million readers streams each through these lists instead of scoring every paper.
+
+use std::collections::HashMap;
+
+use super::text::Analyzer;
+use crate::domain::{Topic, TopicCatalogue};
+
+/// BM25 saturation and length normalisation.
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+/// A phrase is rarer than its words: its idf is their mean times this.
+const PHRASE_IDF: f32 = 1.5;
+
+/// How much each part counts. Field weights multiply term frequencies (BM25F-style).
+#[derive(Clone, Debug)]
+pub struct Weights {
+    pub title: f32,
+    pub abstract_text: f32,
+    pub keywords: f32,
+    /// Weight of a reader's own keyword relative to a catalogue topic's.
+    pub own_keyword: f32,
+    /// Weight of a multi-word phrase relative to a single word.
+    pub phrase: f32,
+    /// Weight of "more like these" similarity relative to keyword relevance.
+    pub liked: f32,
+    /// Popularity: log upvotes, plus these shares of log comments and log GitHub stars.
+    pub comments: f32,
+    pub stars: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Self {
+            title: 2.5,
+            abstract_text: 1.0,
+            keywords: 1.5,
+            own_keyword: 2.0,
+            phrase: 1.5,
+            liked: 1.0,
+            comments: 0.5,
+            stars: 0.3,
+        }
+    }
+}
+
+/// A paper as the matcher sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Doc<'a> {
+    pub title: &'a str,
+    pub abstract_text: &'a str,
+    pub keywords: &'a [String],
+    pub authors: &'a [String],
+    pub upvotes: i64,
+    pub comments: i64,
+    pub stars: i64,
+}
+
+/// A sparse vector sorted by term id.
+pub(crate) type Vector = Vec<(u32, f32)>;
+/// Papers (by index, ascending) and a score each.
+pub(crate) type Postings = Vec<(u32, f32)>;
+
+/// One keyword or phrase compiled against the day: the papers it occurs in and its
+/// weighted BM25 contribution in each.
+#[derive(Clone, Debug)]
+pub(crate) struct Term {
+    pub text: String,
+    pub hits: Postings,
+}
+
+/// A catalogue topic compiled against the day.
+#[derive(Clone, Debug)]
+pub(crate) struct CompiledTopic {
+    pub name: String,
+    pub terms: Vec<Term>,
+    /// The sum of its terms' contributions per paper.
+    pub total: Postings,
+    /// For each entry of `total`, the terms (indices into `terms`) that occur in that paper:
+    /// explaining a match is one lookup.
+    pub terms_in: Vec<Vec<u16>>,
+}
+
+/// A day of papers, analysed once and matched against any number of readers.
+pub struct Day {
+    pub(crate) analyzer: Analyzer,
+    pub(crate) weights: Weights,
+    vocab: HashMap<String, u32>,
+    pub(crate) idf: Vec<f32>,
+    /// Field token streams with stop-word gaps, per paper, for phrases.
+    fields: Vec<[Vec<Option<u32>>; 3]>,
+    /// term → (paper, field-weighted term frequency).
+    tf: Vec<Postings>,
+    /// term → every place it stands: (paper, field, position), in paper order; phrases
+    /// are checked only where their rarest word stands.
+    places: Vec<Vec<(u32, u8, u32)>>,
+    /// K1 · (1 − B + B · len / avg_len) per paper.
+    len_norm: Vec<f32>,
+    /// term → (paper, weight in the paper's L2-normalised TF-IDF vector).
+    pub(crate) vectors: Vec<Postings>,
+    /// Each paper's TF-IDF vector, for explaining a match.
+    pub(crate) doc_vectors: Vec<Vector>,
+    /// Popularity scaled to 0..=1.
+    pub(crate) popularity: Vec<f32>,
+    /// Papers by popularity, most popular first (ties by paper order).
+    pub(crate) by_popularity: Vec<u32>,
+    /// Lower-cased author name → papers.
+    pub(crate) authors: HashMap<String, Vec<u32>>,
+    pub(crate) topics: HashMap<String, CompiledTopic>,
+}
+
+impl Day {
+    /// Analyse the day's papers. `corpus` (other stored papers' title and abstract) only
+    /// sharpens the document frequencies.
+    pub fn new(
+        docs: &[Doc<'_>],
+        corpus: &[(&str, &str)],
+        catalogue: &TopicCatalogue,
+        weights: Weights,
+    ) -> Self {
+        let analyzer = Analyzer::default();
+        let mut vocab: HashMap<String, u32> = HashMap::new();
+        let mut tf: Vec<Postings> = Vec::new();
+        let mut fields = Vec::with_capacity(docs.len());
+        let mut lens = Vec::with_capacity(docs.len());
+        let field_weight = [weights.title, weights.abstract_text, weights.keywords];
+        let mut doc_tf: HashMap<u32, f32> = HashMap::new();
+        // Title and abstract term frequencies per paper, for its TF-IDF vector.
+        let mut doc_vectors: Vec<Vector> = Vec::with_capacity(docs.len());
+        for (i, d) in docs.iter().enumerate() {
+            let kw = d.keywords.join(" . ");
+            let f: [Vec<Option<u32>>; 3] = [d.title, d.abstract_text, kw.as_str()].map(|text| {
+                analyzer
+                    .tokens_with_gaps(text)
+                    .into_iter()
+                    .map(|t| {
+                        t.map(|t| {
+                            let next = vocab.len() as u32;
+                            let id = *vocab.entry(t).or_insert(next);
+                            if id as usize == tf.len() {
+                                tf.push(Vec::new());
+                            }
+                            id
+                        })
+                    })
+                    .collect()
+            });
+            doc_tf.clear();
+            let mut len = 0.0;
+            for (field, w) in f.iter().zip(field_weight) {
+                for t in field.iter().flatten() {
+                    *doc_tf.entry(*t).or_default() += w;
+                    len += w;
+                }
+            }
+            for (t, f) in &doc_tf {
+                tf[*t as usize].push((i as u32, *f));
+            }
+            doc_tf.clear();
+            for (field, w) in f[..2].iter().zip(field_weight) {
+                for t in field.iter().flatten() {
+                    *doc_tf.entry(*t).or_default() += w;
+                }
+            }
+            doc_vectors.push(doc_tf.iter().map(|(t, f)| (*t, *f)).collect());
+            fields.push(f);
+            lens.push(len);
+        }
+        let mut n = docs.len() as f32;
+        let mut df: Vec<f32> = tf.iter().map(|p| p.len() as f32).collect();
+        let mut seen: Vec<u32> = Vec::new();
+        for (title, abs) in corpus {
+            n += 1.0;
+            seen.clear();
+            seen.extend(
+                analyzer
+                    .tokens(title)
+                    .into_iter()
+                    .chain(analyzer.tokens(abs))
+                    .filter_map(|t| vocab.get(&t).copied()),
+            );
+            seen.sort_unstable();
+            seen.dedup();
+            for t in &seen {
+                df[*t as usize] += 1.0;
+            }
+        }
+        let idf: Vec<f32> = df
+            .iter()
+            .map(|&d| ((n - d + 0.5) / (d + 0.5)).ln_1p())
+            .collect();
+        let avg_len = (lens.iter().sum::<f32>() / lens.len().max(1) as f32).max(1.0);
+        let len_norm = lens
+            .iter()
+            .map(|l| K1 * (1.0 - B + B * l / avg_len))
+            .collect();
+
+        // TF-IDF vectors over title and abstract, for "more like these".
+        for v in &mut doc_vectors {
+            for (t, f) in v.iter_mut() {
+                *f = (1.0 + f.ln()) * idf[*t as usize];
+            }
+        }
+        let mut vectors: Vec<Postings> = vec![Vec::new(); tf.len()];
+        for (d, v) in doc_vectors.iter_mut().enumerate() {
+            normalise(v);
+            for &(t, w) in v.iter() {
+                vectors[t as usize].push((d as u32, w));
+            }
+        }
+
+        let raw: Vec<f32> = docs
+            .iter()
+            .map(|d| {
+                (d.upvotes.max(0) as f32).ln_1p()
+                    + weights.comments * (d.comments.max(0) as f32).ln_1p()
+                    + weights.stars * (d.stars.max(0) as f32).ln_1p()
+            })
+            .collect();
+        let max_pop = raw.iter().copied().fold(0.0, f32::max).max(f32::EPSILON);
+        let popularity: Vec<f32> = raw.iter().map(|p| p / max_pop).collect();
+        let mut by_popularity: Vec<u32> = (0..docs.len() as u32).collect();
+        by_popularity.sort_by(|a, b| {
+            popularity[*b as usize]
+                .total_cmp(&popularity[*a as usize])
+                .then(a.cmp(b))
+        });
+        let mut authors: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, d) in docs.iter().enumerate() {
+            for a in d.authors {
+                let list = authors.entry(normalise_name(a)).or_default();
+                if list.last() != Some(&(i as u32)) {
+                    list.push(i as u32);
+                }
+            }
+        }
+        let mut places: Vec<Vec<(u32, u8, u32)>> = vec![Vec::new(); tf.len()];
+        for (d, f) in fields.iter().enumerate() {
+            for (fi, field) in f.iter().enumerate() {
+                for (pos, t) in field.iter().enumerate() {
+                    if let Some(t) = t {
+                        places[*t as usize].push((d as u32, fi as u8, pos as u32));
+                    }
+                }
+            }
+        }
+        let mut day = Self {
+            analyzer,
+            weights,
+            vocab,
+            idf,
+            fields,
+            tf,
+            places,
+            len_norm,
+            vectors,
+            doc_vectors,
+            popularity,
+            by_popularity,
+            authors,
+            topics: HashMap::new(),
+        };
+        day.topics = catalogue
+            .topics()
+            .iter()
+            .map(|t| (t.id.to_string(), day.compile_topic(t)))
+            .collect();
+        day
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    fn compile_topic(&self, topic: &Topic) -> CompiledTopic {
+        let mut terms = Vec::new();
+        for k in &topic.keywords {
+            terms.extend(self.term(k, 1.0));
+        }
+        for p in &topic.phrases {
+            terms.extend(self.term(p, self.weights.phrase));
+        }
+        let mut by_doc: HashMap<u32, (f32, Vec<u16>)> = HashMap::new();
+        for (i, t) in terms.iter().enumerate() {
+            for (d, s) in &t.hits {
+                let e = by_doc.entry(*d).or_default();
+                e.0 += s;
+                e.1.push(i as u16);
+            }
+        }
+        let mut by_doc: Vec<(u32, (f32, Vec<u16>))> = by_doc.into_iter().collect();
+        by_doc.sort_unstable_by_key(|x| x.0);
+        let (total, terms_in) = by_doc.into_iter().map(|(d, (s, t))| ((d, s), t)).unzip();
+        CompiledTopic {
+            name: topic.name.clone(),
+            terms,
+            total,
+            terms_in,
+        }
+    }
+
+    /// The term pattern of a keyword or phrase, or `None` when it cannot match this day
+    /// (a word no paper uses, or nothing but stop words).
+    fn pattern(&self, text: &str) -> Option<Vec<Option<u32>>> {
+        let toks = self.analyzer.tokens_with_gaps(text);
+        let first = toks.iter().position(Option::is_some)?;
+        let last = toks.iter().rposition(Option::is_some)?;
+        toks[first..=last]
+            .iter()
+            .map(|t| match t {
+                Some(t) => self.vocab.get(t).map(|id| Some(*id)),
+                None => Some(None),
+            })
+            .collect()
+    }
+
+    /// The papers a keyword or phrase occurs in, with its BM25 contribution times `weight`;
+    /// `None` when no paper of the day has it.
+    pub(crate) fn term(&self, text: &str, weight: f32) -> Option<Term> {
+        let pattern = self.pattern(text)?;
+        let hits: Postings = match pattern.as_slice() {
+            [Some(word)] => {
+                let idf = self.idf[*word as usize];
+                self.tf[*word as usize]
+                    .iter()
+                    .map(|&(d, tf)| (d, weight * self.bm25(d, tf, idf)))
+                    .collect()
+            }
+            phrase => {
+                let words: Vec<u32> = phrase.iter().flatten().copied().collect();
+                let idf = PHRASE_IDF * words.iter().map(|w| self.idf[*w as usize]).sum::<f32>()
+                    / words.len() as f32;
+                // The phrase can only stand where its rarest word stands.
+                let (offset, rarest) = phrase
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, w)| w.map(|w| (i, w)))
+                    .min_by_key(|(_, w)| self.places[*w as usize].len())?;
+                let field_weight = [
+                    self.weights.title,
+                    self.weights.abstract_text,
+                    self.weights.keywords,
+                ];
+                let mut hits: Postings = Vec::new();
+                for &(d, f, pos) in &self.places[rarest as usize] {
+                    let field = &self.fields[d as usize][f as usize];
+                    let Some(start) = (pos as usize).checked_sub(offset) else {
+                        continue;
+                    };
+                    if field.get(start..start + phrase.len()) != Some(phrase) {
+                        continue;
+                    }
+                    match hits.last_mut() {
+                        Some(last) if last.0 == d => last.1 += field_weight[f as usize],
+                        _ => hits.push((d, field_weight[f as usize])),
+                    }
+                }
+                for h in &mut hits {
+                    h.1 = weight * self.bm25(h.0, h.1, idf);
+                }
+                hits
+            }
+        };
+        (!hits.is_empty()).then(|| Term {
+            text: text.to_string(),
+            hits,
+        })
+    }
+
+    fn bm25(&self, doc: u32, tf: f32, idf: f32) -> f32 {
+        idf * tf * (K1 + 1.0) / (tf + self.len_norm[doc as usize])
+    }
+
+    /// The L2-normalised TF-IDF vector of a text (title and abstract), in this day's
+    /// vocabulary: what "more like these" compares.
+    pub fn vector(&self, title: &str, abstract_text: &str) -> Vec<(u32, f32)> {
+        let mut tf: HashMap<u32, f32> = HashMap::new();
+        for (text, w) in [
+            (title, self.weights.title),
+            (abstract_text, self.weights.abstract_text),
+        ] {
+            for t in self.analyzer.tokens(text) {
+                if let Some(id) = self.vocab.get(&t) {
+                    *tf.entry(*id).or_default() += w;
+                }
+            }
+        }
+        let mut v: Vector = tf
+            .into_iter()
+            .map(|(t, f)| (t, (1.0 + f.ln()) * self.idf[t as usize]))
+            .collect();
+        normalise(&mut v);
+        v
+    }
+}
+
+/// Author names compare case- and space-insensitively.
+pub(crate) fn normalise_name(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+pub(crate) fn normalise(v: &mut Vector) {
+    v.sort_unstable_by_key(|x| x.0);
+    let norm = v
+        .iter()
+        .map(|x| x.1 * x.1)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
+    for x in v.iter_mut() {
+        x.1 /= norm;
+    }
+}
+
+/// Dot product of two sparse vectors sorted by term.
+pub(crate) fn dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
+    let (mut i, mut j, mut s) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                s += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    s
+}
