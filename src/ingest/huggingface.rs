@@ -62,9 +62,9 @@ fn url(u: Option<String>, github: bool) -> Option<String> {
     (ok && u.len() <= 2000 && !u.chars().any(|c| c.is_whitespace() || c.is_control())).then_some(u)
 }
 
-/// Parse an `/api/daily_papers` response (also the `dailyPapers` array a Daily Papers page
-/// embeds). `day` is the date the papers were featured on; without it, each paper's
-/// submission date is used. An empty list (weekends) is no papers, not an error.
+/// Parse an `/api/daily_papers` response. `day` is the date the papers were featured on;
+/// without it, each paper's submission date is used. An empty list (weekends) is no papers,
+/// not an error.
 pub fn parse_api(bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, ParseError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ParseError::new(WHAT, format!("not valid JSON ({e})")))?;
@@ -84,14 +84,22 @@ pub fn parse_api(bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, Par
         }
         _ => return Err(ParseError::new(WHAT, "expected a JSON array of papers")),
     };
+    items_to_papers(items, day).map_err(|e| ParseError::new(WHAT, e))
+}
+
+/// The items of `/api/daily_papers`, or of a page's `dailyPapers` (the same shape), as
+/// papers. The error names the failing item.
+fn items_to_papers(
+    items: Vec<serde_json::Value>,
+    day: Option<NaiveDate>,
+) -> Result<Vec<Paper>, String> {
     items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            let item: Item = serde_json::from_value(item).map_err(|e| {
-                ParseError::new(WHAT, format!("item {i} has an unexpected shape: {e}"))
-            })?;
-            to_paper(item, day).map_err(|e| ParseError::new(WHAT, format!("item {i}: {e}")))
+            let item: Item = serde_json::from_value(item)
+                .map_err(|e| format!("item {i} has an unexpected shape: {e}"))?;
+            to_paper(item, day).map_err(|e| format!("item {i}: {e}"))
         })
         .collect()
 }
