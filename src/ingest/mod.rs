@@ -35,6 +35,8 @@ use crate::store::{Store, StoreError, UpsertCounts};
 pub enum Format {
     /// Hugging Face `/api/daily_papers` JSON.
     HfApi,
+    /// A Hugging Face Daily Papers page (`/papers/date/D`).
+    HfPage,
     /// An arXiv RSS feed.
     ArxivRss,
     /// An arXiv API (Atom) response.
@@ -59,7 +61,7 @@ impl Format {
 
     pub fn source(self) -> PaperSource {
         match self {
-            Self::HfApi => PaperSource::HuggingFace,
+            Self::HfApi | Self::HfPage => PaperSource::HuggingFace,
             Self::ArxivRss => PaperSource::ArxivRss,
             Self::ArxivAtom => PaperSource::ArxivApi,
         }
@@ -68,6 +70,7 @@ impl Format {
     pub fn parse(self, bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, ParseError> {
         match self {
             Self::HfApi => huggingface::parse_api(bytes, day),
+            Self::HfPage => huggingface::parse_page(bytes, day),
             Self::ArxivRss => arxiv::parse_rss(bytes).map(|feed| feed.papers),
             Self::ArxivAtom => arxiv::parse_atom(bytes),
         }
