@@ -36,6 +36,7 @@ pub struct Config {
 pub struct IngestConfig {
     pub user_agent: String,
     pub huggingface_url: String,
+    pub huggingface_mode: HuggingFaceMode,
     pub arxiv_rss_url: String,
     pub arxiv_api_url: String,
     pub arxiv_categories: Vec<String>,
@@ -46,6 +47,16 @@ pub struct IngestConfig {
     pub backoff_ms: u64,
     pub arxiv_api_interval_ms: u64,
     pub arxiv_api_batch: usize,
+}
+
+/// Where a day of Hugging Face Daily Papers is read from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HuggingFaceMode {
+    /// `/api/daily_papers?date=D` (JSON).
+    Api,
+    /// The `/papers/date/D` page (HTML).
+    Page,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -207,5 +218,10 @@ mod tests {
         assert_eq!(c.subscribe.confirm_ttl_hours, 48);
         assert!(Config::with_overrides(&[("secret", "short".into())]).is_err());
         assert!(Config::with_overrides(&[("base_url", "ftp://x".into())]).is_err());
+        assert_eq!(c.ingest.huggingface_mode, HuggingFaceMode::Api);
+        let page = Config::with_overrides(&[("ingest.huggingface_mode", "page".into())]).unwrap();
+        assert_eq!(page.ingest.huggingface_mode, HuggingFaceMode::Page);
+        let e = Config::with_overrides(&[("ingest.huggingface_mode", "html".into())]).unwrap_err();
+        assert!(e.to_string().contains("api"), "{e}");
     }
 }

@@ -123,6 +123,8 @@ enum SourceArg {
 enum IngestFormat {
     /// Hugging Face /api/daily_papers JSON
     HfApi,
+    /// Hugging Face Daily Papers page (/papers/date/D), saved as HTML
+    HfPage,
     /// arXiv RSS feed
     ArxivRss,
     /// arXiv API (Atom) response
@@ -133,6 +135,7 @@ impl From<IngestFormat> for ingest::Format {
     fn from(f: IngestFormat) -> Self {
         match f {
             IngestFormat::HfApi => Self::HfApi,
+            IngestFormat::HfPage => Self::HfPage,
             IngestFormat::ArxivRss => Self::ArxivRss,
             IngestFormat::ArxivAtom => Self::ArxivAtom,
         }
@@ -264,7 +267,7 @@ async fn ingest_file(
         Some(f) => f.into(),
         None => ingest::Format::detect(&bytes).with_context(|| {
             format!(
-                "cannot tell what {} is: pass --format hf-api, arxiv-rss or arxiv-atom",
+                "cannot tell what {} is: pass --format hf-api, hf-page, arxiv-rss or arxiv-atom",
                 file.display()
             )
         })?,

@@ -1,12 +1,15 @@
-//! Hugging Face Daily Papers: the JSON API (`/api/daily_papers?date=D`).
+//! Hugging Face Daily Papers: the JSON API (`/api/daily_papers?date=D`) and the page
+//! (`/papers/date/D`).
 
 use chrono::NaiveDate;
+use scraper::{ElementRef, Html, Selector};
 use serde::Deserialize;
 
 use super::ParseError;
 use crate::domain::{ArxivId, Paper, PaperSource, clean_text};
 
 const WHAT: &str = "Hugging Face daily papers response";
+const PAGE: &str = "Hugging Face Daily Papers page";
 
 #[derive(Deserialize)]
 struct Item {
@@ -62,9 +65,9 @@ fn url(u: Option<String>, github: bool) -> Option<String> {
     (ok && u.len() <= 2000 && !u.chars().any(|c| c.is_whitespace() || c.is_control())).then_some(u)
 }
 
-/// Parse an `/api/daily_papers` response (also the `dailyPapers` array a Daily Papers page
-/// embeds). `day` is the date the papers were featured on; without it, each paper's
-/// submission date is used. An empty list (weekends) is no papers, not an error.
+/// Parse an `/api/daily_papers` response. `day` is the date the papers were featured on;
+/// without it, each paper's submission date is used. An empty list (weekends) is no papers,
+/// not an error.
 pub fn parse_api(bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, ParseError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ParseError::new(WHAT, format!("not valid JSON ({e})")))?;
@@ -84,16 +87,153 @@ pub fn parse_api(bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, Par
         }
         _ => return Err(ParseError::new(WHAT, "expected a JSON array of papers")),
     };
+    items_to_papers(items, day).map_err(|e| ParseError::new(WHAT, e))
+}
+
+/// The items of `/api/daily_papers`, or of a page's `dailyPapers` (the same shape), as
+/// papers. The error names the failing item.
+fn items_to_papers(
+    items: Vec<serde_json::Value>,
+    day: Option<NaiveDate>,
+) -> Result<Vec<Paper>, String> {
     items
         .into_iter()
         .enumerate()
         .map(|(i, item)| {
-            let item: Item = serde_json::from_value(item).map_err(|e| {
-                ParseError::new(WHAT, format!("item {i} has an unexpected shape: {e}"))
-            })?;
-            to_paper(item, day).map_err(|e| ParseError::new(WHAT, format!("item {i}: {e}")))
+            let item: Item = serde_json::from_value(item)
+                .map_err(|e| format!("item {i} has an unexpected shape: {e}"))?;
+            to_paper(item, day).map_err(|e| format!("item {i}: {e}"))
         })
         .collect()
+}
+
+/// What a Daily Papers page embeds for its Svelte component.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PageProps {
+    date_string: Option<String>,
+    daily_papers: Vec<serde_json::Value>,
+}
+
+/// Parse a Daily Papers page (`/papers/date/D`): the JSON its `DailyPapers` component
+/// embeds (the API's items, abstracts included), or else its paper cards (id, title,
+/// upvotes, comments; no abstract). `day` as for [`parse_api`]; without it, the page's own
+/// date. A page with neither is an error, so a re-designed page or an error page stores nothing.
+pub fn parse_page(bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, ParseError> {
+    // The page is UTF-8; other bytes become U+FFFD and simply match nothing below.
+    let html = Html::parse_document(&String::from_utf8_lossy(bytes));
+    let why = match embedded_papers(&html, day) {
+        Ok(papers) => return Ok(papers),
+        Err(why) => why,
+    };
+    let cards =
+        card_papers(&html, day).map_err(|e| ParseError::new(PAGE, format!("{why}; {e}")))?;
+    if cards.is_empty() {
+        return Err(ParseError::new(
+            PAGE,
+            format!(
+                "{why}, and there are no paper cards (article > h3 > a[href=\"/papers/ID\"]): \
+                 not a Daily Papers page but an error page, a login wall or a re-designed page \
+                 (if re-designed, use ingest.huggingface_mode = \"api\")"
+            ),
+        ));
+    }
+    tracing::warn!(%why, cards = cards.len(), "Hugging Face page: read its cards (no abstracts)");
+    Ok(cards)
+}
+
+/// Selected by `data-target`, never by position: other components carry the same class.
+fn embedded_papers(html: &Html, day: Option<NaiveDate>) -> Result<Vec<Paper>, String> {
+    let component = selector(r#"div.SVELTE_HYDRATER[data-target="DailyPapers"]"#);
+    let props = html
+        .select(&component)
+        .next()
+        .ok_or("no div.SVELTE_HYDRATER[data-target=\"DailyPapers\"] element")?
+        .attr("data-props")
+        .ok_or("the DailyPapers element has no data-props")?;
+    // `attr` gives the value with its HTML entities already decoded.
+    let props: PageProps = serde_json::from_str(props)
+        .map_err(|e| format!("the DailyPapers data-props is not the expected JSON ({e})"))?;
+    let page_day = props
+        .date_string
+        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    items_to_papers(props.daily_papers, day.or(page_day))
+        .map_err(|e| format!("the DailyPapers data-props: {e}"))
+}
+
+/// How far above a title, count or comment link its card's `article` may be. Cards are
+/// shallow; a bounded walk keeps hostile nesting linear.
+const CARD_DEPTH: usize = 16;
+
+/// The server-rendered cards, in one pass over the elements: selecting within each
+/// `article` would cost quadratic time on nested articles.
+fn card_papers(html: &Html, day: Option<NaiveDate>) -> Result<Vec<Paper>, String> {
+    let (article, link) = (selector("article"), selector(r#"h3 > a[href^="/papers/"]"#));
+    let (checkbox, upvotes) = (selector("div[role=checkbox]"), selector("div.leading-none"));
+    let comments = selector(r##"a[href$="#community"]"##);
+    fn up_to<'a>(el: ElementRef<'a>, sel: &Selector) -> Option<ElementRef<'a>> {
+        el.ancestors()
+            .take(CARD_DEPTH)
+            .filter_map(ElementRef::wrap)
+            .find(|a| sel.matches(a))
+    }
+    let count = |el: ElementRef| {
+        let text = el.text().collect::<String>().replace(',', "");
+        text.trim().parse::<i64>().ok().filter(|n| *n >= 0)
+    };
+    // Per card, in page order: its title link, upvotes, comments.
+    let mut cards: Vec<(Option<ElementRef>, Option<i64>, Option<i64>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for el in html
+        .root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap)
+    {
+        let Some(card) = up_to(el, &article) else {
+            continue;
+        };
+        let i = *index.entry(card.id()).or_insert_with(|| {
+            cards.push((None, None, None));
+            cards.len() - 1
+        });
+        let (title, up, comm) = &mut cards[i];
+        if link.matches(&el) {
+            title.get_or_insert(el);
+        } else if comments.matches(&el) {
+            *comm = comm.or_else(|| count(el));
+        } else if upvotes.matches(&el) && up_to(el, &checkbox).is_some() {
+            *up = up.or_else(|| count(el));
+        }
+    }
+    // Articles without a paper link are something else on the page.
+    let cards = cards
+        .into_iter()
+        .filter_map(|(a, up, comm)| Some((a?, up, comm)));
+    cards
+        .enumerate()
+        .map(|(i, (a, up, comm))| {
+            let href = a.attr("href").unwrap_or_default();
+            let id = href
+                .strip_prefix("/papers/")
+                .unwrap_or_default()
+                .split(['?', '#', '/'])
+                .next()
+                .unwrap_or_default();
+            let (id, version) = ArxivId::parse_versioned(id)
+                .map_err(|e| format!("paper card {i} ({href}): {e}"))?;
+            let title = clean_text(&a.text().collect::<String>());
+            let mut paper = Paper::new(id, title, String::new(), PaperSource::HuggingFace);
+            paper.version = version;
+            paper.featured_on = day;
+            paper.upvotes = up;
+            paper.comments = comm;
+            Ok(paper)
+        })
+        .collect()
+}
+
+fn selector(css: &str) -> Selector {
+    Selector::parse(css).expect("a constant, valid selector")
 }
 
 fn to_paper(item: Item, day: Option<NaiveDate>) -> Result<Paper, crate::domain::PaperError> {
@@ -204,11 +344,36 @@ mod tests {
         assert!(e.detail.contains("Invalid date"));
     }
 
+    #[test]
+    fn page_survives_hostile_input() {
+        // Deep nesting: a card too far below its article is not read (an error here), one in
+        // the innermost of nested articles is. Kept moderate: html5ever's tree building is
+        // quadratic in depth.
+        let card = r#"<h3><a href="/papers/2605.05242">A title</a></h3>"#;
+        for (tag, found) in [("div", false), ("article", true), ("h3", true)] {
+            let page = format!("<article>{}{card}", format!("<{tag}>").repeat(2_000));
+            match parse_page(page.as_bytes(), None) {
+                Ok(papers) => assert!(found && papers[0].title == "A title", "{tag}"),
+                Err(e) => assert!(!found && e.detail.contains("no paper cards"), "{tag}: {e}"),
+            }
+        }
+        let component = r#"<div class="SVELTE_HYDRATER" data-target="DailyPapers" data-props=""#;
+        let huge = format!("{component}{}\"></div>", "[".repeat(8_000_000));
+        let cut = format!("{component}{{&quot;dailyPapers&quot;:[{{&quot;paper&quot;:\"></div>");
+        for page in [huge, cut] {
+            let e = parse_page(page.as_bytes(), None).unwrap_err();
+            assert!(e.detail.contains("not the expected JSON"), "{e}");
+        }
+        let e = parse_page(b"\xff\xfe<\x00h\x00t\x00m\x00l\x00>\x80\x81", None).unwrap_err();
+        assert!(e.detail.contains("no paper cards"), "{e}");
+    }
+
     proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2000), cut in 0usize..212_953) {
             let _ = parse_api(&bytes, None);
             let _ = parse_api(&DAY[..cut.min(DAY.len())], None);
+            let _ = parse_page(&bytes, None);
         }
     }
 }

@@ -26,7 +26,7 @@ impl ParseError {
 
 use chrono::NaiveDate;
 
-use crate::config::IngestConfig;
+use crate::config::{HuggingFaceMode, IngestConfig};
 use crate::domain::{ArxivId, Paper, PaperSource};
 use crate::store::{Store, StoreError, UpsertCounts};
 
@@ -35,6 +35,8 @@ use crate::store::{Store, StoreError, UpsertCounts};
 pub enum Format {
     /// Hugging Face `/api/daily_papers` JSON.
     HfApi,
+    /// A Hugging Face Daily Papers page (`/papers/date/D`).
+    HfPage,
     /// An arXiv RSS feed.
     ArxivRss,
     /// An arXiv API (Atom) response.
@@ -59,7 +61,7 @@ impl Format {
 
     pub fn source(self) -> PaperSource {
         match self {
-            Self::HfApi => PaperSource::HuggingFace,
+            Self::HfApi | Self::HfPage => PaperSource::HuggingFace,
             Self::ArxivRss => PaperSource::ArxivRss,
             Self::ArxivAtom => PaperSource::ArxivApi,
         }
@@ -68,6 +70,7 @@ impl Format {
     pub fn parse(self, bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, ParseError> {
         match self {
             Self::HfApi => huggingface::parse_api(bytes, day),
+            Self::HfPage => huggingface::parse_page(bytes, day),
             Self::ArxivRss => arxiv::parse_rss(bytes).map(|feed| feed.papers),
             Self::ArxivAtom => arxiv::parse_atom(bytes),
         }
@@ -165,13 +168,16 @@ impl Ingestor {
         })
     }
 
-    /// A day of Hugging Face Daily Papers, then their arXiv categories from the arXiv API.
+    /// A day of Hugging Face Daily Papers (from the API or the page, per the configured
+    /// mode), then the arXiv API for papers without categories (it also brings the abstract
+    /// that a page's cards lack).
     pub async fn huggingface_day(&self, day: NaiveDate) -> Result<RunReport, IngestError> {
         let base = self.config.huggingface_url.trim_end_matches('/');
-        let url = format!("{base}/api/daily_papers?date={day}");
-        let report = self
-            .fetch_and_import(&url, Format::HfApi, Some(day), None)
-            .await?;
+        let (url, format) = match self.config.huggingface_mode {
+            HuggingFaceMode::Api => (format!("{base}/api/daily_papers?date={day}"), Format::HfApi),
+            HuggingFaceMode::Page => (format!("{base}/papers/date/{day}"), Format::HfPage),
+        };
+        let report = self.fetch_and_import(&url, format, Some(day), None).await?;
         let missing = self.store.papers_without_categories(&report.ids).await?;
         self.add_categories(&missing).await?;
         Ok(report)

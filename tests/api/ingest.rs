@@ -2,13 +2,18 @@
 
 use chrono::NaiveDate;
 use paperboy::domain::{ArxivId, Paper, PaperSource};
+use paperboy::ingest::huggingface::{parse_api, parse_page};
 use paperboy::store::Store;
 
 use crate::cli::paperboy;
-use crate::helpers::{Backend, fresh_database};
+use crate::helpers::{Backend, fresh_database, hf_page};
 use crate::on_both_databases;
 
-on_both_databases!(import_files_and_rerun, sources_merge_without_losing_fields);
+on_both_databases!(
+    import_files_and_rerun,
+    import_a_saved_page,
+    sources_merge_without_losing_fields
+);
 
 const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
 
@@ -170,4 +175,105 @@ async fn sources_merge_without_losing_fields(backend: Backend) {
     assert_eq!(s.sources, ["hugging_face", "arxiv_api"]);
     assert_eq!(s.popularity_seen_at, Some(3000));
     assert_eq!(s.first_seen_at, 1000);
+}
+
+/// (id, title, upvotes, comments) of the capture's first three papers, for card markup.
+fn cards_of(papers: &[Paper]) -> Vec<(&str, &str, i64, i64)> {
+    papers[..3]
+        .iter()
+        .map(|p| {
+            let (up, comm) = (p.upvotes.unwrap(), p.comments.unwrap());
+            (p.id.as_str(), p.title.as_str(), up, comm)
+        })
+        .collect()
+}
+
+#[test]
+fn hf_page_yields_the_api_papers() {
+    let json = std::fs::read_to_string(HF_DAY).unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8);
+    let api = parse_api(json.as_bytes(), day).unwrap();
+    // A real page has both the embedded data and the cards: the data (with abstracts) wins.
+    let page = hf_page(Some(&json), &cards_of(&api));
+    let from_page = parse_page(page.as_bytes(), day).unwrap();
+    assert_eq!(from_page.len(), 37);
+    let key = |p: &Paper| {
+        let github = p.github_repo.clone();
+        (
+            p.id.clone(),
+            p.title.clone(),
+            p.upvotes,
+            p.authors.len(),
+            github,
+        )
+    };
+    assert_eq!(
+        from_page.iter().map(key).collect::<Vec<_>>(),
+        api.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_eq!(from_page, api, "every field, abstracts included");
+    assert_eq!(
+        (
+            from_page[0].id.as_str(),
+            from_page[0].upvotes,
+            from_page[0].authors.len()
+        ),
+        ("2605.05242", Some(86), 19)
+    );
+    // Without --date, the page's own date.
+    let undated = parse_page(page.as_bytes(), None).unwrap();
+    assert!(undated.iter().all(|p| p.featured_on == day));
+}
+
+#[test]
+fn hf_page_falls_back_to_cards() {
+    let json = std::fs::read_to_string(HF_DAY).unwrap();
+    let api = parse_api(json.as_bytes(), None).unwrap();
+    let cards = cards_of(&api);
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8);
+    // No DailyPapers component; then one whose JSON is cut short.
+    for page in [
+        hf_page(None, &cards),
+        hf_page(Some(r#"[{"paper":"#), &cards),
+    ] {
+        let papers = parse_page(page.as_bytes(), day).unwrap();
+        let got: Vec<_> = papers
+            .iter()
+            .map(|p| {
+                (
+                    p.id.as_str(),
+                    p.title.as_str(),
+                    p.upvotes.unwrap(),
+                    p.comments.unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, cards);
+        assert_eq!((got[0].0, got[0].2, got[0].3), ("2605.05242", 86, 3));
+        assert!(
+            papers
+                .iter()
+                .all(|p| p.abstract_text.is_empty() && p.featured_on == day)
+        );
+    }
+}
+
+async fn import_a_saved_page(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = fresh_database(backend, dir.path()).await else {
+        return;
+    };
+    let json = std::fs::read_to_string(HF_DAY).unwrap();
+    let page = dir.path().join("papers.html");
+    std::fs::write(&page, hf_page(Some(&json), &[])).unwrap();
+    let page = page.to_str().unwrap();
+    let run = |args: &[&str]| paperboy(&url, dir.path(), args);
+
+    let (ok, _, err) = run(&["ingest", "--file", page]);
+    assert!(!ok && err.contains("--format hf-api, hf-page"), "{err}");
+    let (ok, out, err) = run(&["ingest", "--file", page, "--format", "hf-page"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("37 papers read, 37 new, 0 updated"), "{out}");
+    let (_, out, _) = run(&["papers", "list", "--date", "2026-05-08"]);
+    assert_eq!(out.lines().count(), 37);
 }

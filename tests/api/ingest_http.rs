@@ -1,9 +1,10 @@
 //! The whole fetch path against a local HTTP server serving the real captures, with the
 //! failures a source can have: 429 and 5xx (retried, Retry-After honoured), 304, an error
-//! page, an oversized or truncated body, a dropped connection, a timeout, a 404.
+//! page, an oversized or truncated body, a dropped connection, a timeout, a 404. The Daily
+//! Papers page is built from the real API capture (the page capture is not in the fixtures).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -15,18 +16,22 @@ use paperboy::config::Config;
 use paperboy::ingest::{IngestError, Ingestor};
 use paperboy::store::Store;
 
-use crate::helpers::{Backend, fresh_database};
+use crate::helpers::{Backend, fresh_database, hf_page};
 use crate::on_both_databases;
 
 const HF_DAY: &[u8] = include_bytes!("../fixtures/hf_json/daily_papers_2026-05-08.json");
 const RSS: &[u8] = include_bytes!("../fixtures/arxiv_rss/distill_rss_cs.LG_2026-04-27.xml");
 const ATOM: &[u8] = include_bytes!("../fixtures/arxiv_atom/query_transformer_cs.LG_2026-06-14.xml");
+static HF_PAGE: LazyLock<String> =
+    LazyLock::new(|| hf_page(Some(std::str::from_utf8(HF_DAY).unwrap()), &[]));
 
 /// What the server does with the next request to a path, before serving the capture.
 #[derive(Clone, Copy, Debug)]
 enum Fault {
     Status(u16, Option<&'static str>),
     ErrorPage,
+    /// This body, with status 200.
+    Body(&'static str),
     DropMidBody,
     Slow(Duration),
 }
@@ -78,6 +83,8 @@ async fn serve(State(source): State<Source>, req: Request) -> Response {
     });
     let (key, body, etag): (&'static str, &'static [u8], &str) = if path == "/api/daily_papers" {
         ("/api/daily_papers", HF_DAY, "\"hf-v1\"")
+    } else if path.starts_with("/papers/date/") {
+        ("/papers/date/", HF_PAGE.as_bytes(), "\"page-v1\"")
     } else if path.starts_with("/rss/") {
         ("/rss/", RSS, "\"rss-v1\"")
     } else if path == "/api/query" {
@@ -111,6 +118,7 @@ async fn serve(State(source): State<Source>, req: Request) -> Response {
             )
                 .into_response();
         }
+        Some(Fault::Body(body)) => return body.into_response(),
         Some(Fault::DropMidBody) => {
             let half = body[..body.len() / 2].to_vec();
             let stream = futures_util::stream::iter(vec![
@@ -187,7 +195,8 @@ const DAY: Option<NaiveDate> = NaiveDate::from_ymd_opt(2026, 5, 8);
 on_both_databases!(
     fetches_a_day_politely,
     retries_and_gives_up_cleanly,
-    refuses_bad_documents
+    refuses_bad_documents,
+    reads_the_daily_papers_page
 );
 
 async fn fetches_a_day_politely(backend: Backend) {
@@ -345,4 +354,73 @@ async fn refuses_bad_documents(backend: Backend) {
     h.ingestor.huggingface_day(DAY.unwrap()).await.unwrap();
     let last = h.source.hits("/api/daily_papers").pop().unwrap();
     assert!(!last.headers.contains_key(header::IF_NONE_MATCH));
+}
+
+async fn reads_the_daily_papers_page(backend: Backend) {
+    let Some(h) = harness(backend, &[("ingest.huggingface_mode", "page".into())]).await else {
+        return;
+    };
+    // A 503 first: retried as in API mode.
+    h.source
+        .fail_next("/papers/date/", &[Fault::Status(503, None)]);
+    let report = h.ingestor.huggingface_day(DAY.unwrap()).await.unwrap();
+    assert_eq!((report.ids.len(), report.counts.new), (37, 37));
+    let page = h.source.hits("/papers/date/");
+    assert_eq!(page.len(), 2);
+    assert_eq!(page[1].path_and_query, "/papers/date/2026-05-08");
+    assert!(h.source.hits("/api/daily_papers").is_empty());
+    assert_eq!(h.source.hits("/api/query").len(), 2, "categories looked up");
+    let stored = h.store.papers(DAY, 100).await.unwrap();
+    assert_eq!(stored.len(), 37);
+    assert_eq!(
+        (stored[0].paper.id.as_str(), stored[0].paper.upvotes),
+        ("2605.05242", Some(86))
+    );
+    // Conditional request on the page's URL.
+    assert!(
+        h.ingestor
+            .huggingface_day(DAY.unwrap())
+            .await
+            .unwrap()
+            .not_modified
+    );
+    assert_eq!(
+        h.source.hits("/papers/date/")[2].headers[header::IF_NONE_MATCH],
+        "\"page-v1\""
+    );
+
+    // Neither the embedded data nor cards: an error page, then data-props that is not JSON.
+    let bad = hf_page(Some("[{\"paper\":"), &[]).leak();
+    h.source
+        .fail_next("/papers/date/", &[Fault::ErrorPage, Fault::Body(bad)]);
+    let other = NaiveDate::from_ymd_opt(2026, 5, 9).unwrap();
+    for expected in ["no div.SVELTE_HYDRATER", "not the expected JSON"] {
+        let err = h.ingestor.huggingface_day(other).await.unwrap_err();
+        assert!(matches!(err, IngestError::Parse(_)), "{err}");
+        let msg = err.to_string();
+        assert!(msg.starts_with("Hugging Face Daily Papers page: "), "{msg}");
+        assert!(
+            msg.contains(expected) && msg.contains("no paper cards"),
+            "{msg}"
+        );
+    }
+    let runs = h.store.recent_runs(2).await.unwrap();
+    assert!(runs.iter().all(|r| {
+        r.source == "hugging_face"
+            && r.day.as_deref() == Some("2026-05-09")
+            && r.error
+                .as_deref()
+                .is_some_and(|e| e.contains("no paper cards"))
+    }));
+    assert_eq!(
+        h.store.paper_count().await.unwrap(),
+        37 + 5,
+        "the page's and arXiv's"
+    );
+    let papers =
+        |s: Vec<paperboy::store::StoredPaper>| s.into_iter().map(|s| s.paper).collect::<Vec<_>>();
+    assert_eq!(
+        papers(h.store.papers(DAY, 100).await.unwrap()),
+        papers(stored)
+    );
 }
