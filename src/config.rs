@@ -29,6 +29,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub mail: MailConfig,
     pub ingest: IngestConfig,
+    pub matching: crate::matching::Weights,
 }
 
 #[derive(Clone, Debug, Deserialize)]

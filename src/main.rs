@@ -339,7 +339,7 @@ fn bench_matching(
     threads: Option<usize>,
     seed: u64,
 ) -> Result<()> {
-    use paperboy::matching::{Day, Doc, Pick, Scratch, Weights, bench};
+    use paperboy::matching::{Day, Doc, Pick, Scratch, bench};
     use std::time::Instant;
     let records = bench_records(data)?;
     if records.is_empty() {
@@ -363,6 +363,7 @@ fn bench_matching(
                 upvotes: r.upvotes,
                 comments: 0,
                 stars: 0,
+                age_days: None,
             }
         })
         .collect();
@@ -371,7 +372,7 @@ fn bench_matching(
         .map(|r| (r.title.as_str(), r.abstract_text.as_str()))
         .collect();
     let started = Instant::now();
-    let day = Day::new(&docs, &corpus, &catalogue, Weights::default());
+    let day = Day::new(&docs, &corpus, &catalogue, config.matching.clone());
     let t_day = started.elapsed();
     let started = Instant::now();
     // Each liked paper is analysed once per run, however many readers liked it.
@@ -488,12 +489,7 @@ fn eval_matching(config: &Config, data: &std::path::Path, seed: u64) -> Result<(
         records.push(r);
     }
     let catalogue = paperboy::domain::TopicCatalogue::from_toml(&config.topics_toml()?)?;
-    let report = eval::evaluate(
-        &records,
-        &catalogue,
-        seed,
-        &paperboy::matching::Weights::default(),
-    );
+    let report = eval::evaluate(&records, &catalogue, seed, &config.matching);
     // `+ 0.0` turns a -0.0 into 0.0 for printing.
     let f = |m: &eval::Metrics| {
         format!(

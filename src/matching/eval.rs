@@ -226,6 +226,7 @@ pub fn evaluate(
                     upvotes: 0,
                     comments: 0,
                     stars: 0,
+                    age_days: None,
                 })
                 .collect();
             let index = Day::new(&docs, &corpus, catalogue, weights.clone());

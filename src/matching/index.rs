@@ -14,7 +14,9 @@ const B: f32 = 0.75;
 const PHRASE_IDF: f32 = 1.5;
 
 /// How much each part counts. Field weights multiply term frequencies (BM25F-style).
-#[derive(Clone, Debug)]
+/// The `[matching]` section of the config.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Weights {
     pub title: f32,
     pub abstract_text: f32,
@@ -28,6 +30,10 @@ pub struct Weights {
     /// Popularity: log upvotes, plus these shares of log comments and log GitHub stars.
     pub comments: f32,
     pub stars: f32,
+    /// How much an old paper loses: 0 = age does not matter, 1 = an old paper counts for
+    /// nothing. A paper `freshness_half_life_days` old loses half of this share.
+    pub freshness: f32,
+    pub freshness_half_life_days: f32,
 }
 
 impl Default for Weights {
@@ -41,6 +47,8 @@ impl Default for Weights {
             liked: 1.0,
             comments: 0.5,
             stars: 0.3,
+            freshness: 0.3,
+            freshness_half_life_days: 7.0,
         }
     }
 }
@@ -55,6 +63,8 @@ pub struct Doc<'a> {
     pub upvotes: i64,
     pub comments: i64,
     pub stars: i64,
+    /// Days since the paper was first published, when known.
+    pub age_days: Option<u32>,
 }
 
 /// A sparse vector sorted by term id.
@@ -103,6 +113,8 @@ pub struct Day {
     pub(crate) doc_vectors: Vec<Vector>,
     /// Popularity scaled to 0..=1.
     pub(crate) popularity: Vec<f32>,
+    /// What a paper's score is multiplied by for its age: 1 for a new paper.
+    pub(crate) freshness: Vec<f32>,
     /// Papers by popularity, most popular first (ties by paper order).
     pub(crate) by_popularity: Vec<u32>,
     /// Lower-cased author name → papers.
@@ -220,10 +232,25 @@ impl Day {
             .collect();
         let max_pop = raw.iter().copied().fold(0.0, f32::max).max(f32::EPSILON);
         let popularity: Vec<f32> = raw.iter().map(|p| p / max_pop).collect();
+        let freshness: Vec<f32> = docs
+            .iter()
+            .map(|d| {
+                let kept = d.age_days.map_or(1.0, |age| {
+                    0.5f32.powf(age as f32 / weights.freshness_half_life_days.max(0.1))
+                });
+                1.0 - weights.freshness.clamp(0.0, 1.0) * (1.0 - kept)
+            })
+            .collect();
+        let trend: Vec<f32> = popularity
+            .iter()
+            .zip(&freshness)
+            .map(|(p, f)| p * f)
+            .collect();
         let mut by_popularity: Vec<u32> = (0..docs.len() as u32).collect();
+        // Trending: popular and fresh.
         by_popularity.sort_by(|a, b| {
-            popularity[*b as usize]
-                .total_cmp(&popularity[*a as usize])
+            trend[*b as usize]
+                .total_cmp(&trend[*a as usize])
                 .then(a.cmp(b))
         });
         let mut authors: HashMap<String, Vec<u32>> = HashMap::new();
@@ -256,7 +283,8 @@ impl Day {
             len_norm,
             vectors,
             doc_vectors,
-            popularity,
+            popularity: trend,
+            freshness,
             by_popularity,
             authors,
             topics: HashMap::new(),

@@ -208,7 +208,9 @@ impl Day {
             if s.is_blocked(d) || (rel <= 0.0 && !pinned) {
                 continue;
             }
-            let mut score = (1.0 - blend) * rel / max_rel + blend * self.popularity[d as usize];
+            // `popularity` already carries the paper's freshness; relevance gets it here.
+            let mut score = (1.0 - blend) * rel / max_rel * self.freshness[d as usize]
+                + blend * self.popularity[d as usize];
             if pinned {
                 score += PINNED;
             }
@@ -367,6 +369,7 @@ mod tests {
             upvotes,
             comments: 0,
             stars: 0,
+            age_days: None,
         }
     }
 
@@ -546,6 +549,46 @@ mod tests {
             empty
                 .rank(&empty.profile(&Interests::default(), NO_LIKES), 5)
                 .is_empty()
+        );
+    }
+
+    #[test]
+    fn fresh_papers_win_among_equals() {
+        let none: Vec<String> = vec![];
+        let aged = |age| Doc {
+            age_days: Some(age),
+            ..doc("Robot grasping", "Grasping with a robot hand.", &none, 10)
+        };
+        let docs = [aged(30), aged(1), aged(8)];
+        let day = Day::new(&docs, &[], &catalogue(), Weights::default());
+        let p = day.profile(
+            &interests(InterestsForm {
+                keywords: "grasping",
+                ..Default::default()
+            }),
+            NO_LIKES,
+        );
+        assert_eq!(papers(&day.rank(&p, 3)), [1, 2, 0]);
+        let timeless = Day::new(
+            &docs,
+            &[],
+            &catalogue(),
+            Weights {
+                freshness: 0.0,
+                ..Weights::default()
+            },
+        );
+        let p = timeless.profile(
+            &interests(InterestsForm {
+                keywords: "grasping",
+                ..Default::default()
+            }),
+            NO_LIKES,
+        );
+        assert_eq!(
+            papers(&timeless.rank(&p, 3)),
+            [0, 1, 2],
+            "ties by paper order"
         );
     }
 
