@@ -1,4 +1,5 @@
 pub mod config;
+pub mod digest;
 pub mod domain;
 pub mod ingest;
 pub mod mail;

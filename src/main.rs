@@ -59,12 +59,26 @@ enum Command {
     /// Show stored papers.
     #[command(subcommand)]
     Papers(PapersCommand),
+    /// The daily digest: compose the outbox for a day.
+    #[command(subcommand)]
+    Digest(DigestCommand),
     /// Measure quality.
     #[command(subcommand)]
     Eval(EvalCommand),
     /// Measure speed.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum DigestCommand {
+    /// Match every due reader against a day's papers and write their digests to the outbox
+    /// (one per reader and day: a rerun adds only what is missing).
+    Compose {
+        /// The day whose papers are sent (YYYY-MM-DD); default today (UTC).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -235,6 +249,26 @@ async fn main() -> Result<()> {
         } => ingest_sources(config, source, date, from.zip(to)).await,
         Command::Papers(PapersCommand::List { date, limit }) => {
             list_papers(config, date, limit).await
+        }
+        Command::Digest(DigestCommand::Compose { date }) => {
+            let store = Store::connect(&config.database_url).await?;
+            let catalogue = paperboy::domain::TopicCatalogue::from_toml(&config.topics_toml()?)?;
+            let day = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+            let r = paperboy::digest::compose(&store, &config, &catalogue, day, now()).await?;
+            println!(
+                "{day}: {} papers, {} readers: {} composed ({} trending instead), {} already composed, {} nothing matched, {} not due",
+                r.papers,
+                r.readers,
+                r.composed,
+                r.trending,
+                r.already_composed,
+                r.nothing_matched,
+                r.not_due
+            );
+            if let Some(note) = r.note {
+                println!("{note}");
+            }
+            Ok(())
         }
         Command::Eval(EvalCommand::Matching { data, seed }) => eval_matching(&config, &data, seed),
         Command::Bench(BenchCommand::Matching {

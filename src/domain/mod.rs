@@ -1,12 +1,14 @@
 //! Plain types and rules: no I/O. Everything here is parsed once at the edge and
 //! carried typed through the rest of the crate.
 
+mod digest;
 mod email;
 mod interests;
 mod paper;
 mod subscriber;
 mod topic;
 
+pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, Reason};
 pub use email::{EmailAddress, EmailError};
 pub use interests::{DEFAULT_TRENDING, Interests, InterestsError, InterestsForm, Keyword};
 pub use paper::{AnnounceType, ArxivId, Paper, PaperError, PaperSource, clean_text};

@@ -3,6 +3,7 @@
 
 use super::index::{CompiledTopic, Day, Term, Vector, dot, normalise, normalise_name};
 use crate::domain::Interests;
+pub use crate::domain::Reason;
 
 /// Pinned authors' papers come before everything else.
 const PINNED: f32 = 10.0;
@@ -10,16 +11,6 @@ const PINNED: f32 = 10.0;
 const LIKED_SCALE: f32 = 10.0;
 /// Below this cosine, a liked-paper similarity is not named as a reason.
 const LIKED_REASON: f32 = 0.1;
-
-/// Why a paper was chosen.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reason {
-    /// The interest that matched: a topic's name, "your keywords", "your authors",
-    /// "papers you liked", "trending today".
-    pub interest: String,
-    /// The words (or authors) it matched on.
-    pub words: Vec<String>,
-}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Match {

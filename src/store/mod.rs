@@ -2,6 +2,7 @@
 //! the same statements run on both (`$n` placeholders, `ON CONFLICT`, `RETURNING`), sent
 //! through each database's own driver.
 
+mod digests;
 mod papers;
 mod subscribers;
 
@@ -12,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use digests::{ClaimedDigest, NewDigest, Outcome, StoredDigest};
 pub use papers::{IngestRun, StoredPaper, UpsertCounts};
 pub use subscribers::{ListFilter, SubscribeOutcome};
 

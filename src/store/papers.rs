@@ -208,6 +208,30 @@ impl Store {
         rows.into_iter().map(StoredPaper::try_from).collect()
     }
 
+    /// The stored papers among `ids` (any order; unknown ids are left out).
+    pub async fn papers_by_ids(&self, ids: &[ArxivId]) -> Result<Vec<StoredPaper>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        // One statement per 500 ids keeps within every driver's bind limit.
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {COLUMNS} FROM papers p WHERE p.id IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<Row> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(pool).await
+            })?;
+            for r in rows {
+                out.push(StoredPaper::try_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn paper_count(&self) -> Result<i64, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM papers").fetch_one(pool).await)?,

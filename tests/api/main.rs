@@ -7,6 +7,7 @@ mod api;
 mod bad_input;
 mod browser;
 mod cli;
+mod digest;
 mod eval;
 mod ingest;
 mod ingest_http;

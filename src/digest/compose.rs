@@ -1,0 +1,248 @@
+//! Compose a day: match every due reader against the day's papers and write one outbox row
+//! per reader, holding the chosen papers and their reasons.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate};
+
+use super::DigestError;
+use crate::config::Config;
+use crate::domain::{
+    ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, Subscriber, SubscriberStatus,
+    TopicCatalogue,
+};
+use crate::matching::{Day, Doc, Match, Pick, Scratch};
+use crate::store::{ListFilter, NewDigest, Store, StoredPaper};
+
+/// Readers read and written per batch.
+const BATCH: i64 = 1000;
+/// Other stored papers whose words sharpen the day's document frequencies.
+const CORPUS: i64 = 5000;
+/// Extra candidates ranked per reader, so that papers already sent can be dropped.
+const SPARE: usize = 20;
+
+/// What composing a day did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ComposeReport {
+    pub day: Option<NaiveDate>,
+    /// Papers featured that day.
+    pub papers: usize,
+    /// Active readers looked at.
+    pub readers: u64,
+    /// New outbox rows.
+    pub composed: u64,
+    /// Readers that already had a digest for the day (a rerun, another instance).
+    pub already_composed: u64,
+    /// Of the composed: the day's trending papers because nothing matched.
+    pub trending: u64,
+    /// Readers with no mail today: nothing matched and they asked for nothing then.
+    pub nothing_matched: u64,
+    /// Weekly readers whose day it is not.
+    pub not_due: u64,
+    /// Why nothing was composed at all, when that is the case.
+    pub note: Option<String>,
+}
+
+/// The stable `Message-ID` of a reader's digest for a day: a retry or a resend after a
+/// crash carries the same one, so the receiving side can tell it is the same mail.
+pub fn message_id(day: NaiveDate, subscriber_public_id: &str, base_url: &str) -> String {
+    let host = base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(base_url)
+        .split(['/', ':'])
+        .next()
+        .filter(|h| !h.is_empty())
+        .unwrap_or("paperboy.invalid");
+    format!(
+        "<digest.{}.{subscriber_public_id}@{host}>",
+        day.format("%Y%m%d")
+    )
+}
+
+fn doc(p: &StoredPaper, day: NaiveDate) -> Doc<'_> {
+    let p = &p.paper;
+    Doc {
+        title: &p.title,
+        abstract_text: &p.abstract_text,
+        keywords: &p.keywords,
+        authors: &p.authors,
+        upvotes: p.upvotes.unwrap_or(0),
+        comments: p.comments.unwrap_or(0),
+        stars: p.github_stars.unwrap_or(0),
+        age_days: p
+            .published
+            .map(|d| (day - d).num_days().clamp(0, u32::MAX as i64) as u32),
+    }
+}
+
+fn due(s: &Subscriber, day: NaiveDate) -> bool {
+    match s.prefs.frequency {
+        Frequency::Daily => true,
+        Frequency::Weekly(w) => day.weekday() == w,
+    }
+}
+
+/// Compose `day` for every active reader who is due and has no digest for it yet.
+pub async fn compose(
+    store: &Store,
+    config: &Config,
+    catalogue: &TopicCatalogue,
+    day: NaiveDate,
+    now: i64,
+) -> Result<ComposeReport, DigestError> {
+    let mut report = ComposeReport {
+        day: Some(day),
+        ..Default::default()
+    };
+    let papers = store.papers(Some(day), 100_000).await?;
+    report.papers = papers.len();
+    if papers.is_empty() {
+        report.note = Some(format!(
+            "no papers were announced for {day} (run `paperboy ingest --date {day}` first, or it is a weekend or holiday)"
+        ));
+        return Ok(report);
+    }
+    let on_day: std::collections::HashSet<&str> =
+        papers.iter().map(|p| p.paper.id.as_str()).collect();
+    let others = store.papers(None, CORPUS).await?;
+    let corpus: Vec<(&str, &str)> = others
+        .iter()
+        .filter(|p| !on_day.contains(p.paper.id.as_str()))
+        .map(|p| (p.paper.title.as_str(), p.paper.abstract_text.as_str()))
+        .collect();
+    let docs: Vec<Doc<'_>> = papers.iter().map(|p| doc(p, day)).collect();
+    let index = Day::new(&docs, &corpus, catalogue, config.matching.clone());
+    let mut liked: HashMap<ArxivId, Vec<(u32, f32)>> = HashMap::new();
+    let mut scratch = Scratch::default();
+    let mut after = 0;
+    loop {
+        let readers = store
+            .list(&ListFilter {
+                status: Some(SubscriberStatus::Active),
+                email_contains: None,
+                after_id: Some(after),
+                limit: BATCH,
+            })
+            .await?;
+        let (Some(first), Some(last)) = (readers.first(), readers.last()) else {
+            break;
+        };
+        after = last.id;
+        let sent = store.sent_papers(first.id, last.id).await?;
+        // "More like these": each liked paper is analysed once per run.
+        let missing: Vec<ArxivId> = readers
+            .iter()
+            .flat_map(|r| r.interests.liked.iter())
+            .filter(|id| !liked.contains_key(*id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            for p in store.papers_by_ids(&missing).await? {
+                let v = index.vector(&p.paper.title, &p.paper.abstract_text);
+                liked.insert(p.paper.id.clone(), v);
+            }
+        }
+        let mut batch = Vec::new();
+        for r in &readers {
+            report.readers += 1;
+            if !due(r, day) {
+                report.not_due += 1;
+                continue;
+            }
+            let likes: Vec<&[(u32, f32)]> = r
+                .interests
+                .liked
+                .iter()
+                .filter_map(|id| liked.get(id).map(Vec::as_slice))
+                .collect();
+            let profile = index.profile(&r.interests, &likes);
+            let n = usize::from(r.prefs.papers_per_digest);
+            let no_sent = HashMap::new();
+            let sent = sent.get(&r.id).unwrap_or(&no_sent);
+            let fresh = |m: Vec<Match>| -> Vec<DigestEntry> {
+                m.into_iter()
+                    .filter_map(|m| {
+                        let p = &papers[m.paper].paper;
+                        let new_version = match sent.get(p.id.as_str()) {
+                            None => false,
+                            Some(before) if p.version > *before && before.is_some() => true,
+                            Some(_) => return None,
+                        };
+                        Some(DigestEntry {
+                            paper: p.id.clone(),
+                            version: p.version,
+                            new_version,
+                            reasons: m.reasons,
+                        })
+                    })
+                    .take(n)
+                    .collect()
+            };
+            let mut content = match index.pick(&profile, n + SPARE, false, &mut scratch) {
+                Pick::Personal(m) => {
+                    Some(fresh(m))
+                        .filter(|e| !e.is_empty())
+                        .map(|entries| DigestContent {
+                            kind: DigestKind::Personal,
+                            entries,
+                        })
+                }
+                Pick::Trending(_) | Pick::Nothing => None,
+            };
+            if content.is_none()
+                && r.prefs.send_when_empty
+                && let Pick::Trending(m) = index.pick(&profile, n + SPARE, true, &mut scratch)
+            {
+                content = Some(fresh(m))
+                    .filter(|e| !e.is_empty())
+                    .map(|entries| DigestContent {
+                        kind: DigestKind::Trending,
+                        entries,
+                    });
+            }
+            let Some(content) = content else {
+                report.nothing_matched += 1;
+                continue;
+            };
+            batch.push(NewDigest {
+                subscriber_id: r.id,
+                day,
+                message_id: message_id(day, &r.public_id, &config.base_url),
+                content,
+            });
+        }
+        let inserted: std::collections::HashSet<i64> = store
+            .insert_digests(&batch, now)
+            .await?
+            .into_iter()
+            .collect();
+        report.composed += inserted.len() as u64;
+        report.already_composed += (batch.len() - inserted.len()) as u64;
+        report.trending += batch
+            .iter()
+            .filter(|d| {
+                d.content.kind == DigestKind::Trending && inserted.contains(&d.subscriber_id)
+            })
+            .count() as u64;
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_stable_and_name_the_host() {
+        let d = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+        assert_eq!(
+            message_id(d, "abc", "https://papers.example.org:8443/x"),
+            "<digest.20260508.abc@papers.example.org>"
+        );
+        assert_eq!(
+            message_id(d, "abc", ""),
+            "<digest.20260508.abc@paperboy.invalid>"
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! A digest as the outbox holds it: what to send one reader for one day (papers and the
+//! reasons they were chosen), and where its delivery stands.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::paper::ArxivId;
+
+/// Why a paper was chosen for a reader.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// The interest that matched: a topic's name, "your keywords", "your authors",
+    /// "papers you liked", "trending today".
+    pub interest: String,
+    /// The words (or authors) it matched on.
+    pub words: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestKind {
+    /// Papers matching the reader.
+    Personal,
+    /// Nothing matched; the day's trending papers, as the reader asked.
+    Trending,
+}
+
+/// One paper in a digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestEntry {
+    pub paper: ArxivId,
+    pub version: Option<u32>,
+    /// A newer arXiv version of a paper this reader was sent before.
+    #[serde(default)]
+    pub new_version: bool,
+    pub reasons: Vec<Reason>,
+}
+
+/// What one digest holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestContent {
+    pub kind: DigestKind,
+    pub entries: Vec<DigestEntry>,
+}
+
+/// Where a digest's delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestStatus {
+    /// Waiting to be sent (first time, or again after a temporary failure).
+    Pending,
+    /// Claimed by a worker; if its lease runs out, another worker claims it.
+    Sending,
+    Sent,
+    /// The server refused the recipient permanently (5xx): the reader is suppressed.
+    Bounced,
+    /// Gave up after the most attempts allowed.
+    Failed,
+    /// Not sent: the reader left or was suppressed before delivery.
+    Skipped,
+}
+
+impl DigestStatus {
+    pub const ALL: [Self; 6] = [
+        Self::Pending,
+        Self::Sending,
+        Self::Sent,
+        Self::Bounced,
+        Self::Failed,
+        Self::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Sent => "sent",
+            Self::Bounced => "bounced",
+            Self::Failed => "failed",
+            Self::Skipped => "skipped",
+        }
+    }
+}
+
+impl FromStr for DigestStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| format!("unknown digest status {s:?}"))
+    }
+}
+
+impl fmt::Display for DigestStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_names_round_trip_and_content_reads_back() {
+        for s in DigestStatus::ALL {
+            assert_eq!(s.as_str().parse::<DigestStatus>(), Ok(s));
+        }
+        assert!("sendingg".parse::<DigestStatus>().is_err());
+        let c = DigestContent {
+            kind: DigestKind::Personal,
+            entries: vec![DigestEntry {
+                paper: ArxivId::parse("2405.01234").unwrap(),
+                version: Some(2),
+                new_version: true,
+                reasons: vec![Reason {
+                    interest: "Robotics".into(),
+                    words: vec!["grasping".into()],
+                }],
+            }],
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(serde_json::from_str::<DigestContent>(&json).unwrap(), c);
+        assert!(serde_json::from_str::<DigestContent>(r#"{"kind":"x","entries":[]}"#).is_err());
+    }
+}

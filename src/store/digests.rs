@@ -1,0 +1,326 @@
+//! The outbox: digests composed for a day, claimed by delivery workers under a lease, and
+//! every attempt's outcome.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use super::{Pool, Store, StoreError, on_pool, on_writer};
+use crate::domain::{DigestContent, DigestStatus};
+
+/// A digest to put in the outbox.
+#[derive(Clone, Debug)]
+pub struct NewDigest {
+    pub subscriber_id: i64,
+    pub day: NaiveDate,
+    pub content: DigestContent,
+    pub message_id: String,
+}
+
+/// A digest a worker has claimed: it holds the lease until it records an outcome.
+#[derive(Clone, Debug)]
+pub struct ClaimedDigest {
+    pub id: i64,
+    pub subscriber_id: i64,
+    pub day: NaiveDate,
+    pub content: DigestContent,
+    pub message_id: String,
+    /// Including this one.
+    pub attempts: i64,
+}
+
+/// A digest as stored, for status pages, previews and tests.
+#[derive(Clone, Debug)]
+pub struct StoredDigest {
+    pub id: i64,
+    pub subscriber_id: i64,
+    pub day: NaiveDate,
+    pub content: DigestContent,
+    pub message_id: String,
+    pub status: DigestStatus,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+}
+
+/// What happened to one delivery attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Try again at this time (a 4xx reply, a network error).
+    Retry {
+        at: i64,
+        error: String,
+    },
+    /// The server refused the recipient for good.
+    Bounced {
+        error: String,
+    },
+    /// Too many attempts.
+    Failed {
+        error: String,
+    },
+    /// Nothing to send any more (the reader left).
+    Skipped {
+        why: String,
+    },
+}
+
+impl Outcome {
+    fn status(&self) -> DigestStatus {
+        match self {
+            Self::Sent => DigestStatus::Sent,
+            Self::Retry { .. } => DigestStatus::Pending,
+            Self::Bounced { .. } => DigestStatus::Bounced,
+            Self::Failed { .. } => DigestStatus::Failed,
+            Self::Skipped { .. } => DigestStatus::Skipped,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Retry { .. } => "retry",
+            other => other.status().as_str(),
+        }
+    }
+
+    fn detail(&self) -> Option<&str> {
+        match self {
+            Self::Sent => None,
+            Self::Retry { error, .. } | Self::Bounced { error } | Self::Failed { error } => {
+                Some(error)
+            }
+            Self::Skipped { why } => Some(why),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    subscriber_id: i64,
+    day: String,
+    content: String,
+    message_id: String,
+    status: String,
+    attempts: i64,
+    last_error: Option<String>,
+    sent_at: Option<i64>,
+}
+
+const COLUMNS: &str =
+    "id, subscriber_id, day, content, message_id, status, attempts, last_error, sent_at";
+
+impl TryFrom<Row> for StoredDigest {
+    type Error = StoreError;
+    fn try_from(r: Row) -> Result<Self, StoreError> {
+        let bad = |what: String| StoreError::Corrupt(r.id, format!("digest: {what}"));
+        Ok(Self {
+            id: r.id,
+            subscriber_id: r.subscriber_id,
+            day: NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").map_err(|e| bad(e.to_string()))?,
+            content: serde_json::from_str(&r.content).map_err(|e| bad(e.to_string()))?,
+            message_id: r.message_id,
+            status: r.status.parse().map_err(bad)?,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            sent_at: r.sent_at,
+        })
+    }
+}
+
+fn day(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+impl Store {
+    /// Put digests in the outbox, in one transaction. A (subscriber, day) that already has
+    /// a digest keeps it: a rerun or a second instance never makes a second one. The papers
+    /// of each new digest are remembered as sent to that reader. Returns the subscribers whose
+    /// digest is new.
+    pub async fn insert_digests(
+        &self,
+        digests: &[NewDigest],
+        now: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let inserted = on_writer!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let mut inserted = Vec::new();
+            for d in digests {
+                let content = serde_json::to_string(&d.content).expect("digest content serialises");
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO digests (subscriber_id, day, content, message_id, status, next_attempt_at, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5, $5) \
+                     ON CONFLICT (subscriber_id, day) DO NOTHING RETURNING id")
+                    .bind(d.subscriber_id)
+                    .bind(day(d.day))
+                    .bind(content)
+                    .bind(&d.message_id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx).await?;
+                if id.is_none() {
+                    continue;
+                }
+                inserted.push(d.subscriber_id);
+                for e in &d.content.entries {
+                    sqlx::query(
+                        "INSERT INTO sent_papers (subscriber_id, paper_id, version, day) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET version = excluded.version, day = excluded.day")
+                        .bind(d.subscriber_id)
+                        .bind(e.paper.as_str())
+                        .bind(e.version.map(i64::from))
+                        .bind(day(d.day))
+                        .execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(inserted)
+        }.await)?;
+        Ok(inserted)
+    }
+
+    /// The papers (and versions) already sent to the subscribers with ids in `first..=last`.
+    pub async fn sent_papers(
+        &self,
+        first: i64,
+        last: i64,
+    ) -> Result<HashMap<i64, HashMap<String, Option<u32>>>, StoreError> {
+        let rows: Vec<(i64, String, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT subscriber_id, paper_id, version FROM sent_papers WHERE subscriber_id BETWEEN $1 AND $2")
+            .bind(first).bind(last).fetch_all(pool).await)?;
+        let mut out: HashMap<i64, HashMap<String, Option<u32>>> = HashMap::new();
+        for (s, p, v) in rows {
+            out.entry(s)
+                .or_default()
+                .insert(p, v.and_then(|v| u32::try_from(v).ok()));
+        }
+        Ok(out)
+    }
+
+    /// Claim up to `limit` digests that are due (or whose worker's lease ran out) for
+    /// `lease_seconds`. On PostgreSQL, concurrent workers skip each other's rows; on
+    /// SQLite the single writer serialises claims.
+    pub async fn claim_digests(
+        &self,
+        now: i64,
+        lease_seconds: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDigest>, StoreError> {
+        const DUE: &str = "(status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1)";
+        let rows: Vec<Row> = match &self.pool {
+            Pool::Sqlite { write, .. } => {
+                let sql = format!(
+                    "UPDATE digests SET status = 'sending', lease_until = $1 + $2, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM digests WHERE {DUE} ORDER BY id LIMIT $3) RETURNING {COLUMNS}"
+                );
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(lease_seconds)
+                    .bind(limit)
+                    .fetch_all(write)
+                    .await?
+            }
+            Pool::Postgres(p) => {
+                let sql = format!(
+                    "UPDATE digests SET status = 'sending', lease_until = $1 + $2, attempts = attempts + 1 \
+                     WHERE id IN (SELECT id FROM digests WHERE {DUE} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                     RETURNING {COLUMNS}"
+                );
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(now)
+                    .bind(lease_seconds)
+                    .bind(limit)
+                    .fetch_all(p)
+                    .await?
+            }
+        };
+        let mut out = rows
+            .into_iter()
+            .map(|r| {
+                StoredDigest::try_from(r).map(|d| ClaimedDigest {
+                    id: d.id,
+                    subscriber_id: d.subscriber_id,
+                    day: d.day,
+                    content: d.content,
+                    message_id: d.message_id,
+                    attempts: d.attempts,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    /// Record an attempt's outcome. Only a row still claimed (`sending`) changes, so a worker
+    /// whose lease ran out cannot overwrite a later worker's result.
+    pub async fn record_delivery(
+        &self,
+        digest_id: i64,
+        outcome: &Outcome,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let next = match outcome {
+            Outcome::Retry { at, .. } => *at,
+            _ => now,
+        };
+        let changed = on_writer!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE digests SET status = $1, next_attempt_at = $2, lease_until = NULL, last_error = $3, \
+                   sent_at = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_at END \
+                 WHERE id = $5 AND status = 'sending'")
+                .bind(outcome.status().as_str())
+                .bind(next)
+                .bind(outcome.detail())
+                .bind(now)
+                .bind(digest_id)
+                .execute(&mut *tx).await?.rows_affected() == 1;
+            sqlx::query("INSERT INTO delivery_attempts (digest_id, at, outcome, detail) VALUES ($1, $2, $3, $4)")
+                .bind(digest_id)
+                .bind(now)
+                .bind(outcome.name())
+                .bind(outcome.detail())
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(changed)
+        }.await)?;
+        Ok(changed)
+    }
+
+    pub async fn digest_for(
+        &self,
+        subscriber_id: i64,
+        on: NaiveDate,
+    ) -> Result<Option<StoredDigest>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM digests WHERE subscriber_id = $1 AND day = $2");
+        let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(subscriber_id).bind(day(on)).fetch_optional(pool).await)?;
+        row.map(StoredDigest::try_from).transpose()
+    }
+
+    /// Digests by status, all days.
+    pub async fn digest_counts(&self) -> Result<Vec<(DigestStatus, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT status, COUNT(*) FROM digests GROUP BY status").fetch_all(pool).await)?;
+        Ok(DigestStatus::ALL
+            .into_iter()
+            .map(|s| {
+                let n = rows
+                    .iter()
+                    .find(|(k, _)| k == s.as_str())
+                    .map_or(0, |r| r.1);
+                (s, n)
+            })
+            .collect())
+    }
+
+    /// Every attempt of a digest: (at, outcome, detail), oldest first.
+    pub async fn delivery_attempts(
+        &self,
+        digest_id: i64,
+    ) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
+        Ok(on_pool!(self, pool => sqlx::query_as(
+            "SELECT at, outcome, detail FROM delivery_attempts WHERE digest_id = $1 ORDER BY id")
+            .bind(digest_id).fetch_all(pool).await)?)
+    }
+}
