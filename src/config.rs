@@ -30,6 +30,25 @@ pub struct Config {
     pub mail: MailConfig,
     pub ingest: IngestConfig,
     pub matching: crate::matching::Weights,
+    pub delivery: DeliveryConfig,
+}
+
+/// How the outbox is delivered.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Messages in flight at once.
+    pub concurrency: usize,
+    /// Messages per second at most; 0 = no limit.
+    pub rate_per_second: u32,
+    /// How long a claimed digest stays with its worker before another may take it.
+    pub lease_seconds: i64,
+    /// Attempts before a digest is given up as failed.
+    pub max_attempts: i64,
+    /// The first retry waits this long; each next one twice as long.
+    pub retry_after_seconds: i64,
+    /// Digests claimed per round trip.
+    pub batch: i64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -10,7 +10,10 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use serde::Serialize;
 use tera::{Context, Tera};
 
+mod outgoing;
 mod smtp;
+
+pub use outgoing::DigestHeaders;
 
 use crate::config::Config;
 use crate::domain::EmailAddress;

@@ -46,21 +46,40 @@ impl Received {
     }
 }
 
+/// How the test SMTP server misbehaves, set while a test runs.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Recipients refused with 550 (a hard bounce).
+    pub reject: Vec<String>,
+    /// Answer this many message bodies with 451 (try again later) before accepting.
+    pub defer: usize,
+}
+
 /// A real SMTP server (mailin-embedded) on a loopback port; every accepted message is kept.
 #[derive(Clone)]
 pub struct MailSink {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    pub faults: Arc<Mutex<Faults>>,
 }
 
 #[derive(Clone)]
 struct Collect {
     received: Arc<Mutex<Vec<Received>>>,
+    faults: Arc<Mutex<Faults>>,
     to: Vec<String>,
     data: Vec<u8>,
 }
 
 impl Handler for Collect {
+    fn rcpt(&mut self, to: &str) -> Response {
+        let refused = self.faults.lock().unwrap().reject.iter().any(|r| r.eq_ignore_ascii_case(to));
+        if refused {
+            response::NO_MAILBOX
+        } else {
+            response::OK
+        }
+    }
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.to = to.to_vec();
         self.data.clear();
@@ -71,6 +90,13 @@ impl Handler for Collect {
         Ok(())
     }
     fn data_end(&mut self) -> Response {
+        {
+            let mut f = self.faults.lock().unwrap();
+            if f.defer > 0 {
+                f.defer -= 1;
+                return response::Response::custom(451, "4.3.0 try again later".into());
+            }
+        }
         let mail = Received {
             to: std::mem::take(&mut self.to),
             data: std::mem::take(&mut self.data),
@@ -85,8 +111,10 @@ impl MailSink {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let faults = Arc::new(Mutex::new(Faults::default()));
         let handler = Collect {
             received: received.clone(),
+            faults: faults.clone(),
             to: vec![],
             data: vec![],
         };
@@ -100,7 +128,11 @@ impl MailSink {
         std::thread::spawn(move || {
             let _ = server.serve();
         });
-        Self { addr, received }
+        Self {
+            addr,
+            received,
+            faults,
+        }
     }
 
     pub fn all(&self) -> Vec<Received> {
