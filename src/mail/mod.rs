@@ -10,11 +10,13 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use serde::Serialize;
 use tera::Context;
 
+pub mod digest;
 mod smtp;
 mod templates;
 
 use crate::config::Config;
 use crate::domain::EmailAddress;
+pub use digest::{DigestPaper, DigestView, RenderedMail};
 use smtp::{SmtpPool, SmtpTarget};
 pub use templates::{CssInlining, Templates};
 
@@ -125,6 +127,11 @@ impl Mailer {
     /// The loaded templates.
     pub fn templates(&self) -> &Templates {
         &self.templates
+    }
+
+    /// Render a digest: subject, HTML (CSS inlined) and text.
+    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, MailError> {
+        self.templates.render_digest(view)
     }
 
     /// Render both parts of a mail and build the message.

@@ -51,6 +51,14 @@ const BUILTIN: &[(&str, &str)] = &[
         "already_subscribed.txt",
         include_str!("../../email-templates/already_subscribed.txt"),
     ),
+    (
+        "digest.html",
+        include_str!("../../email-templates/digest.html"),
+    ),
+    (
+        "digest.txt",
+        include_str!("../../email-templates/digest.txt"),
+    ),
 ];
 
 /// When the CSS of HTML templates is inlined.
