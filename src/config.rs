@@ -109,6 +109,8 @@ pub struct LimitsConfig {
 pub struct MailConfig {
     pub pool_size: u32,
     pub timeout_seconds: u64,
+    /// Folder of the operator's own mail templates; empty: the built-in ones.
+    pub templates_dir: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,16 +8,20 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
-use tera::{Context, Tera};
+use tera::Context;
 
+pub mod digest;
 mod outgoing;
 mod smtp;
+mod templates;
 
 pub use outgoing::DigestHeaders;
 
 use crate::config::Config;
 use crate::domain::EmailAddress;
+pub use digest::{DigestPaper, DigestView, RenderedMail};
 use smtp::{SmtpPool, SmtpTarget};
+pub use templates::{CssInlining, Templates};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -29,6 +33,10 @@ pub enum MailError {
     Folder(String, std::io::Error),
     #[error("mail template {name}: {source}")]
     Template { name: String, source: tera::Error },
+    #[error("mail templates folder {0}: {1}")]
+    TemplatesDir(String, String),
+    #[error("inlining the CSS of mail template {name}: {reason}")]
+    Inline { name: String, reason: String },
     #[error("building the message: {0}")]
     Build(String),
     #[error("the mail server refused the message permanently: {0}")]
@@ -48,38 +56,10 @@ enum Transport {
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
-    templates: Tera,
+    templates: Templates,
     /// Where `.eml` files go when there is no SMTP relay.
     pub file_folder: Option<PathBuf>,
 }
-
-/// The built-in templates, by name.
-const BUILTIN: &[(&str, &str)] = &[
-    (
-        "layout.html",
-        include_str!("../../email-templates/layout.html"),
-    ),
-    (
-        "layout.txt",
-        include_str!("../../email-templates/layout.txt"),
-    ),
-    (
-        "confirmation.html",
-        include_str!("../../email-templates/confirmation.html"),
-    ),
-    (
-        "confirmation.txt",
-        include_str!("../../email-templates/confirmation.txt"),
-    ),
-    (
-        "already_subscribed.html",
-        include_str!("../../email-templates/already_subscribed.html"),
-    ),
-    (
-        "already_subscribed.txt",
-        include_str!("../../email-templates/already_subscribed.txt"),
-    ),
-];
 
 /// One mail to render: its template name and the values it shows.
 pub struct Mail<'a, T: Serialize> {
@@ -97,14 +77,9 @@ impl Mailer {
             .mail_from
             .parse()
             .map_err(|_| MailError::From(config.mail_from.clone()))?;
-        let mut templates = Tera::default();
-        templates.set_escape_fn(escape_html);
-        templates
-            .add_raw_templates(BUILTIN.iter().copied())
-            .map_err(|source| MailError::Template {
-                name: "built-in".into(),
-                source,
-            })?;
+        let dir = &config.mail.templates_dir;
+        let dir = (!dir.as_os_str().is_empty()).then_some(dir.as_path());
+        let templates = Templates::load(dir, CssInlining::AtLoad)?;
         let (transport, file_folder) = if config.smtp_url.trim().is_empty() {
             let folder = config.data_dir.join("mail");
             std::fs::create_dir_all(&folder)
@@ -145,12 +120,21 @@ impl Mailer {
             source,
         })?;
         ctx.extend(extra.clone());
-        self.templates
-            .render(name, &ctx)
-            .map_err(|source| MailError::Template {
-                name: name.into(),
-                source,
-            })
+        if name.ends_with(".html") {
+            self.templates.render_html(name, &ctx)
+        } else {
+            self.templates.render_text(name, &ctx)
+        }
+    }
+
+    /// The loaded templates.
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    /// Render a digest: subject, HTML (CSS inlined) and text.
+    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, MailError> {
+        self.templates.render_digest(view)
     }
 
     /// Render both parts of a mail and build the message.

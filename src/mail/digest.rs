@@ -1,0 +1,809 @@
+//! The daily digest mail: a view model built from the day's matches (pure), its subject
+//! line, and its rendering to HTML + text through the mail templates.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use tera::Context;
+
+use super::{MailError, Templates};
+use crate::domain::{ArxivId, Paper, PaperSource};
+use crate::matching::Reason;
+
+/// A summary is at most this many characters.
+const SUMMARY_MAX: usize = 300;
+/// A first sentence shorter than this gets the second one too, if both fit.
+const SHORT_SENTENCE: usize = 120;
+/// Authors named before "et al.".
+const AUTHORS_SHOWN: usize = 3;
+/// Words named in one reason.
+const REASON_WORDS: usize = 4;
+/// Subject lines stay under this many characters (phones show about 40–90).
+const SUBJECT_MAX: usize = 90;
+/// Below this many papers, the header also shows the day's top trending paper.
+pub const THIN_LIST: usize = 3;
+
+/// One paper as the digest shows it. Every string is plain text (control characters
+/// removed, whitespace collapsed); the HTML template escapes it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DigestPaper {
+    pub id: ArxivId,
+    pub title: String,
+    /// The Hugging Face paper page for papers that came from there, else arXiv's abstract.
+    pub url: String,
+    /// "A, B, C et al." beyond three authors; empty when the source named none.
+    pub authors: String,
+    /// One or two sentences: the source's summary, or the abstract's opening.
+    pub summary: String,
+    pub upvotes: Option<i64>,
+    pub comments: Option<i64>,
+    pub code_url: Option<String>,
+    /// Stars of `code_url`; only with a code link.
+    pub stars: Option<i64>,
+    pub project_url: Option<String>,
+    /// Why it was chosen, as sentences.
+    pub reasons: Vec<String>,
+    /// `Some(v)` when this is arXiv version `v` of a paper the reader was already sent.
+    pub new_version: Option<u32>,
+}
+
+impl DigestPaper {
+    pub fn new(paper: &Paper, reasons: &[Reason]) -> Self {
+        let title = match plain(&paper.title) {
+            t if t.is_empty() => format!("arXiv:{}", paper.id),
+            t => t,
+        };
+        let url = match paper.source {
+            PaperSource::HuggingFace => format!("https://huggingface.co/papers/{}", paper.id),
+            PaperSource::ArxivRss | PaperSource::ArxivApi => paper.id.abs_url(),
+        };
+        let summary = paper
+            .summary
+            .as_deref()
+            .map(summarize)
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| summarize(&paper.abstract_text));
+        let code_url = paper.github_repo.as_deref().and_then(web_url);
+        let mut sentences: Vec<String> = Vec::with_capacity(reasons.len());
+        for s in reasons.iter().map(reason_sentence) {
+            if !s.is_empty() && !sentences.contains(&s) {
+                sentences.push(s);
+            }
+        }
+        Self {
+            id: paper.id.clone(),
+            title,
+            url,
+            authors: shorten_authors(&paper.authors),
+            summary,
+            upvotes: paper.upvotes,
+            comments: paper.comments,
+            stars: code_url.as_ref().and(paper.github_stars),
+            code_url,
+            project_url: paper.project_page.as_deref().and_then(web_url),
+            reasons: sentences,
+            new_version: None,
+        }
+    }
+
+    /// Flag this as a new arXiv version of a paper already sent to the reader.
+    pub fn with_new_version(mut self, version: u32) -> Self {
+        self.new_version = Some(version);
+        self
+    }
+}
+
+/// Everything one reader's digest shows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DigestView {
+    pub date: NaiveDate,
+    pub papers: Vec<DigestPaper>,
+    /// Nothing matched the reader: `papers` are the day's trending papers instead.
+    pub trending_instead: bool,
+    /// The day's top trending paper, shown in the header when the reader's own list is thin
+    /// (fewer than [`THIN_LIST`] papers).
+    pub top_trending: Option<DigestPaper>,
+    pub preferences_url: String,
+    pub unsubscribe_url: String,
+    /// "View in browser".
+    pub browser_url: String,
+    pub operator_name: String,
+    /// The operator's postal address (config `operator.postal_address`); may be empty.
+    pub operator_address: String,
+}
+
+/// A rendered mail, ready to be built into a message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+}
+
+impl DigestView {
+    /// The top trending paper when the list is thin, unless it is already in the list.
+    fn header_trending(&self) -> Option<&DigestPaper> {
+        self.top_trending
+            .as_ref()
+            .filter(|_| !self.trending_instead && self.papers.len() < THIN_LIST)
+            .filter(|t| self.papers.iter().all(|p| p.id != t.id))
+    }
+
+    /// The subject line: the date, the count and the first paper's title, shortened to fit
+    /// [`SUBJECT_MAX`] characters. Paper titles are the only text in it not ours.
+    pub fn subject(&self) -> String {
+        let day = self.date.format("%a %-d %b");
+        let n = self.papers.len();
+        let (head, title) = match self.papers.first() {
+            None => return format!("Your papers for {day}: nothing new today"),
+            Some(first) if self.trending_instead => (
+                format!("Nothing matched on {day}; trending: "),
+                &first.title,
+            ),
+            Some(first) if n == 1 => (format!("Your paper for {day}: "), &first.title),
+            Some(first) => (
+                format!("Your papers for {day}: {n} new, led by "),
+                &first.title,
+            ),
+        };
+        let budget = SUBJECT_MAX.saturating_sub(head.chars().count());
+        head + &short_title(&plain(title), budget)
+    }
+}
+
+impl Templates {
+    /// Render a digest: subject, HTML (CSS inlined) and text.
+    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, MailError> {
+        let template = |source| MailError::Template {
+            name: "digest".into(),
+            source,
+        };
+        let subject = view.subject();
+        let mut ctx = Context::from_serialize(view).map_err(template)?;
+        ctx.insert("subject", &subject);
+        ctx.insert("date_long", &view.date.format("%A %-d %B %Y").to_string());
+        ctx.insert("count", &view.papers.len());
+        ctx.insert("header_trending", &view.header_trending());
+        let html = self.render_html("digest.html", &ctx)?;
+        let text = self.render_text("digest.txt", &ctx)?;
+        Ok(RenderedMail {
+            subject,
+            html,
+            text,
+        })
+    }
+}
+
+/// A reason as a sentence for the reader: "Matches Robotics: world model, sim-to-real",
+/// "By Yann LeCun, whom you follow", "Like papers you liked", "Trending today".
+pub fn reason_sentence(reason: &Reason) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for w in reason.words.iter().map(|w| plain(w)) {
+        if !w.is_empty() && !words.contains(&w) {
+            words.push(w);
+        }
+    }
+    let interest = plain(&reason.interest);
+    match interest.as_str() {
+        "your authors" if !words.is_empty() => {
+            format!("By {}, whom you follow", and_list(&words))
+        }
+        "your authors" => "By authors you follow".into(),
+        "papers you liked" => "Like papers you liked".into(),
+        "trending today" => "Trending today".into(),
+        "" => String::new(),
+        _ if words.is_empty() => format!("Matches {interest}"),
+        _ => {
+            let more = words.len() > REASON_WORDS;
+            words.truncate(REASON_WORDS);
+            format!(
+                "Matches {interest}: {}{}",
+                words.join(", "),
+                if more { ", …" } else { "" }
+            )
+        }
+    }
+}
+
+/// "A", "A and B", "A, B and C".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// "A, B, C et al." beyond three authors; "" for none.
+pub fn shorten_authors(authors: &[String]) -> String {
+    let names: Vec<String> = authors
+        .iter()
+        .map(|a| plain(a))
+        .filter(|a| !a.is_empty())
+        .collect();
+    if names.len() > AUTHORS_SHOWN {
+        format!("{} et al.", names[..AUTHORS_SHOWN].join(", "))
+    } else {
+        names.join(", ")
+    }
+}
+
+/// One or two sentences from the start of `text`, cut at a sentence end, at most
+/// [`SUMMARY_MAX`] characters; a first sentence longer than that is cut at a word and gets
+/// an ellipsis. Control characters are dropped and whitespace collapsed.
+pub fn summarize(text: &str) -> String {
+    let text = plain(text);
+    if text.is_empty() {
+        return text;
+    }
+    let mut ends = sentence_ends(&text);
+    ends.push(text.len());
+    let chars = |end: usize| text[..end].chars().count();
+    let first = ends[0];
+    if chars(first) > SUMMARY_MAX {
+        return cut_at_word(&text, SUMMARY_MAX);
+    }
+    let end = match ends.get(1) {
+        Some(&second) if chars(first) < SHORT_SENTENCE && chars(second) <= SUMMARY_MAX => second,
+        _ => first,
+    };
+    text[..end].trim_end().to_string()
+}
+
+/// Words that end with a period without ending the sentence (compared lower-cased, without
+/// the period). Multi-letter abbreviations with inner periods ("e.g", "U.S") and initials
+/// are recognised by shape.
+const ABBREVIATIONS: &[&str] = &[
+    "al", "approx", "ca", "cf", "ch", "co", "corp", "dr", "eq", "eqs", "esp", "fig", "figs", "inc",
+    "incl", "jr", "ltd", "mr", "mrs", "ms", "no", "nos", "pp", "prof", "ref", "refs", "resp",
+    "sec", "sect", "st", "tab", "viz", "vol", "vs", "wrt",
+];
+
+fn is_abbreviation(word: &str) -> bool {
+    let word = word.trim_start_matches(|c: char| !c.is_alphanumeric());
+    let lower = word.to_lowercase();
+    if ABBREVIATIONS.contains(&lower.as_str()) {
+        return true;
+    }
+    // An initial ("J.") or a dotted abbreviation ("e.g", "i.e", "U.S").
+    !word.is_empty()
+        && word.split('.').all(|part| {
+            (1..=2).contains(&part.chars().count()) && part.chars().all(char::is_alphabetic)
+        })
+        && (word.contains('.') || word.chars().count() == 1)
+}
+
+/// Byte offsets just past each sentence-ending punctuation (and any closing quote or
+/// bracket after it) of whitespace-collapsed `text`, excluding the very end.
+fn sentence_ends(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut ends = Vec::new();
+    for (i, c) in text.char_indices() {
+        if !matches!(c, '.' | '!' | '?') {
+            continue;
+        }
+        let mut end = i + 1;
+        while let Some(closer) = text[end..]
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '"' | '\'' | ')' | ']' | '”' | '’'))
+        {
+            end += closer.len_utf8();
+        }
+        // A sentence ends before a space and a word that does not start in lower case
+        // ("3.5" and "e.g.," have no space after the period).
+        if bytes.get(end) != Some(&b' ') {
+            continue;
+        }
+        match text[end + 1..].chars().next() {
+            Some(next) if !next.is_lowercase() => {}
+            _ => continue,
+        }
+        if c == '.' && end == i + 1 {
+            let word = text[..i].rsplit(' ').next().unwrap_or("");
+            if is_abbreviation(word) {
+                continue;
+            }
+        }
+        ends.push(end);
+    }
+    ends
+}
+
+/// `text` cut to at most `max` characters at a word boundary, with an ellipsis.
+fn cut_at_word(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    // Byte offset of the character that would be the ellipsis.
+    let limit = text
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map_or(text.len(), |(i, _)| i);
+    let cut = match text[..=limit.min(text.len() - 1)].rfind(' ') {
+        Some(space) if space > limit / 2 => space,
+        // One huge "word" (a URL, a formula): cut inside it rather than lose it all.
+        _ => limit,
+    };
+    let head = text[..cut].trim_end_matches(|c: char| {
+        c.is_whitespace() || matches!(c, ',' | ';' | ':' | '-' | '–' | '—' | '(' | '[')
+    });
+    format!("{head}…")
+}
+
+/// A title for the subject: the part before a colon when that is a name that fits
+/// ("MARBLE: Multi-Aspect ..." → "MARBLE"), else the title cut at a word.
+fn short_title(title: &str, budget: usize) -> String {
+    if title.chars().count() <= budget {
+        return title.to_string();
+    }
+    if let Some((head, _)) = title.split_once(": ")
+        && head.chars().count() >= 3
+        && head.chars().count() <= budget
+    {
+        return head.to_string();
+    }
+    cut_at_word(title, budget)
+}
+
+/// Plain text from a source's string: control and bidirectional-override characters
+/// dropped (they could reorder or hide text, or split a header), whitespace collapsed.
+fn plain(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c.is_control() {
+            space = !out.is_empty();
+            continue;
+        }
+        if matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        {
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A source's link, if it is a plain http(s) URL (never `javascript:` or the like).
+fn web_url(s: &str) -> Option<String> {
+    let s = s.trim();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))?;
+    let ok = !rest.is_empty()
+        && s.len() <= 500
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>' | '\\'));
+    ok.then(|| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::huggingface::parse_api;
+
+    const DAY: &[u8] = include_bytes!("../../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
+
+    fn reason(interest: &str, words: &[&str]) -> Reason {
+        Reason {
+            interest: interest.into(),
+            words: words.iter().map(|w| w.to_string()).collect(),
+        }
+    }
+
+    fn day() -> Vec<Paper> {
+        parse_api(DAY, NaiveDate::from_ymd_opt(2026, 5, 8)).unwrap()
+    }
+
+    fn view(papers: Vec<DigestPaper>) -> DigestView {
+        DigestView {
+            date: NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),
+            papers,
+            trending_instead: false,
+            top_trending: None,
+            preferences_url: "https://papers.example.org/preferences/tok-pref".into(),
+            unsubscribe_url: "https://papers.example.org/unsubscribe/tok-unsub".into(),
+            browser_url: "https://papers.example.org/digest/tok-view".into(),
+            operator_name: "Example Lab papers".into(),
+            operator_address: "Example Lab, 1 Main Street, 12345 Springfield".into(),
+        }
+    }
+
+    fn digest_of(papers: &[Paper], n: usize) -> Vec<DigestPaper> {
+        let reasons = [
+            reason("Robotics", &["world model", "sim-to-real"]),
+            reason("your keywords", &["agents"]),
+            reason("trending today", &[]),
+        ];
+        papers
+            .iter()
+            .cycle()
+            .take(n)
+            .enumerate()
+            .map(|(i, p)| DigestPaper::new(p, &reasons[i % 2..]))
+            .collect()
+    }
+
+    #[test]
+    fn summary_stops_at_a_sentence_end_not_at_abbreviations_or_decimals() {
+        for (abstract_text, summary) in [
+            (
+                "We scale models, e.g. GPT-3.5 and Llama, to 3.5B parameters as in Smith et al. (2020). Results follow. More text here that is not wanted at all in the summary because it is the third.",
+                "We scale models, e.g. GPT-3.5 and Llama, to 3.5B parameters as in Smith et al. (2020). Results follow.",
+            ),
+            (
+                "As shown in Fig. 3 and Eq. 2, J. Smith's method (i.e. ours) wins by 2.5 points on the U.S. benchmark, while the prior approach, which is considerably slower and older, loses. Second sentence is here.",
+                "As shown in Fig. 3 and Eq. 2, J. Smith's method (i.e. ours) wins by 2.5 points on the U.S. benchmark, while the prior approach, which is considerably slower and older, loses.",
+            ),
+            (
+                "Does it work? Yes! It does, \"mostly.\" Then more.",
+                "Does it work? Yes!",
+            ),
+            ("No final period", "No final period"),
+            (
+                "Ends with approx. three words. Next.",
+                "Ends with approx. three words. Next.",
+            ),
+        ] {
+            assert_eq!(summarize(abstract_text), summary, "{abstract_text}");
+        }
+    }
+
+    #[test]
+    fn summary_takes_a_second_sentence_only_after_a_short_first_one() {
+        let long_first = format!("{}end.", "word ".repeat(30));
+        let text = format!("{long_first} Second sentence.");
+        assert_eq!(summarize(&text), long_first);
+        // Two short sentences that would pass the limit together: only the first.
+        let first = format!("{}end.", "short ".repeat(15));
+        let second = format!("Longer {}end.", "longer ".repeat(40));
+        assert_eq!(summarize(&format!("{first} {second}")), first);
+    }
+
+    #[test]
+    fn a_very_long_sentence_is_cut_at_a_word_with_an_ellipsis() {
+        let text = "transformers ".repeat(60) + "end.";
+        let s = summarize(&text);
+        assert!(s.chars().count() <= SUMMARY_MAX, "{}", s.len());
+        assert!(s.ends_with("transformers…"), "{s}");
+        // One unbroken token is cut inside it rather than lost.
+        let s = summarize(&"x".repeat(1000));
+        assert_eq!(s.chars().count(), SUMMARY_MAX);
+        assert!(s.ends_with('…'));
+        // Multi-byte characters are cut on a character boundary.
+        let s = summarize(&"Ünïcödé wörds ".repeat(60));
+        assert!(s.chars().count() <= SUMMARY_MAX && s.ends_with('…'));
+    }
+
+    #[test]
+    fn empty_abstract_and_empty_source_summary() {
+        assert_eq!(summarize(""), "");
+        assert_eq!(summarize(" \n\t "), "");
+        let mut p = day()[0].clone();
+        p.summary = Some("  ".into());
+        p.abstract_text = "From the abstract. Then more.".into();
+        assert_eq!(
+            DigestPaper::new(&p, &[]).summary,
+            "From the abstract. Then more."
+        );
+        p.abstract_text.clear();
+        p.summary = None;
+        assert_eq!(DigestPaper::new(&p, &[]).summary, "");
+        p.summary = Some("The source's own summary.".into());
+        assert_eq!(
+            DigestPaper::new(&p, &[]).summary,
+            "The source's own summary."
+        );
+    }
+
+    #[test]
+    fn authors_are_shortened() {
+        let names = |n: usize| (1..=n).map(|i| format!("Author {i}")).collect::<Vec<_>>();
+        assert_eq!(shorten_authors(&names(0)), "");
+        assert_eq!(shorten_authors(&names(1)), "Author 1");
+        assert_eq!(shorten_authors(&names(3)), "Author 1, Author 2, Author 3");
+        assert_eq!(
+            shorten_authors(&names(19)),
+            "Author 1, Author 2, Author 3 et al."
+        );
+        let messy = [
+            "  Ada\nLovelace ".to_string(),
+            String::new(),
+            "\u{0}".into(),
+        ];
+        assert_eq!(shorten_authors(&messy), "Ada Lovelace");
+    }
+
+    #[test]
+    fn reasons_read_as_sentences() {
+        for (r, sentence) in [
+            (
+                reason("Robotics", &["world model", "sim-to-real", "world model"]),
+                "Matches Robotics: world model, sim-to-real",
+            ),
+            (reason("Robotics", &[]), "Matches Robotics"),
+            (
+                reason("your keywords", &["a", "b", "c", "d", "e"]),
+                "Matches your keywords: a, b, c, d, …",
+            ),
+            (
+                reason("your authors", &["Yann LeCun"]),
+                "By Yann LeCun, whom you follow",
+            ),
+            (
+                reason("your authors", &["A B", "C D", "E F"]),
+                "By A B, C D and E F, whom you follow",
+            ),
+            (reason("papers you liked", &[]), "Like papers you liked"),
+            (reason("trending today", &[]), "Trending today"),
+        ] {
+            assert_eq!(reason_sentence(&r), sentence);
+        }
+        // The same sentence twice is shown once.
+        let p = DigestPaper::new(
+            &day()[0],
+            &[reason("trending today", &[]), reason("trending today", &[])],
+        );
+        assert_eq!(p.reasons, ["Trending today"]);
+    }
+
+    #[test]
+    fn links_go_to_hugging_face_or_arxiv_and_only_to_the_web() {
+        let mut p = day()[0].clone();
+        let d = DigestPaper::new(&p, &[]);
+        assert_eq!(d.url, "https://huggingface.co/papers/2605.05242");
+        assert_eq!(
+            (d.code_url.as_deref(), d.stars),
+            (
+                Some("https://github.com/DCI-Agent/DCI-Agent-Lite"),
+                Some(101)
+            )
+        );
+        p.source = PaperSource::ArxivRss;
+        p.github_repo = Some("javascript:alert(1)".into());
+        p.project_page = Some("https://example.org/x\" onmouseover=\"y".into());
+        let d = DigestPaper::new(&p, &[]);
+        assert_eq!(d.url, "https://arxiv.org/abs/2605.05242");
+        assert_eq!((d.code_url, d.stars, d.project_url), (None, None, None));
+    }
+
+    #[test]
+    fn subject_lines() {
+        let papers = digest_of(&day(), 7);
+        let mut v = view(papers.clone());
+        assert_eq!(
+            v.subject(),
+            "Your papers for Fri 8 May: 7 new, led by Beyond Semantic Similarity"
+        );
+        v.papers.truncate(1);
+        v.papers[0].title = "A\r\nBcc: x@example.com\u{202E} title".into();
+        assert_eq!(
+            v.subject(),
+            "Your paper for Fri 8 May: A Bcc: x@example.com title"
+        );
+        v.papers[0].title = "word ".repeat(40);
+        let s = v.subject();
+        assert!(
+            s.chars().count() <= SUBJECT_MAX && s.ends_with("word…"),
+            "{s}"
+        );
+        v.trending_instead = true;
+        v.papers = papers;
+        assert!(
+            v.subject()
+                .starts_with("Nothing matched on Fri 8 May; trending: Beyond Semantic")
+        );
+        v.papers.clear();
+        v.trending_instead = false;
+        assert_eq!(v.subject(), "Your papers for Fri 8 May: nothing new today");
+        for p in digest_of(&day(), 37) {
+            let s = view(vec![p.clone(), p]).subject();
+            assert!(s.chars().count() <= SUBJECT_MAX, "{s}");
+        }
+    }
+
+    /// Tags in `s` that look like HTML elements.
+    fn has_html_tag(s: &str) -> bool {
+        s.match_indices('<').any(|(i, _)| {
+            s[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+        })
+    }
+
+    #[test]
+    fn renders_ten_real_papers() {
+        let papers = day();
+        let digest = digest_of(&papers, 10);
+        let v = view(digest.clone());
+        let out = Templates::builtin().unwrap().render_digest(&v).unwrap();
+        assert_eq!(out.subject, v.subject());
+        for p in &digest {
+            let escaped = crate::mail::escape_html(&p.title);
+            assert!(out.html.contains(&escaped), "HTML lacks {}", p.title);
+            // The text part wraps titles: compare words.
+            let words = out.text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(words.contains(&p.title), "text lacks {}", p.title);
+            for link in [Some(&p.url), p.code_url.as_ref(), p.project_url.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                assert!(out.html.contains(&format!("href=\"{link}\"")), "{link}");
+                assert!(
+                    out.text.lines().any(|l| l
+                        .trim()
+                        .trim_start_matches("Code: ")
+                        .trim_start_matches("Project: ")
+                        == link),
+                    "text link {link} on its own line"
+                );
+            }
+            assert!(out.html.contains(&crate::mail::escape_html(&p.reasons[0])));
+        }
+        // CSS inlined; only the @media rules are left in a <style>.
+        let styles: Vec<&str> = out.html.split("<style").skip(1).collect();
+        assert_eq!(styles.len(), 1, "one <style> block");
+        let block = styles[0].split("</style>").next().unwrap();
+        assert!(
+            block.contains("@media (max-width") && block.contains("prefers-color-scheme: dark")
+        );
+        let outside_media = block.split("@media").next().unwrap();
+        assert!(
+            !outside_media.contains('{'),
+            "no rule outside @media: {outside_media}"
+        );
+        assert!(out.html.contains(" style=\"") && out.html.matches(" style=\"").count() > 50);
+        assert!(!out.html.to_lowercase().contains("<script"));
+        assert!(!out.html.contains("<link") && !out.html.contains("<img"));
+        assert!(!out.html.contains("{{") && !out.html.contains("{%"));
+        assert!(!out.html.contains('\u{E000}'), "no placeholder left");
+        // Text: no HTML, lines of about 72 columns but for links.
+        assert!(!has_html_tag(&out.text), "{}", out.text);
+        for line in out.text.lines().filter(|l| !l.contains("://")) {
+            assert!(line.chars().count() <= 74, "{line}");
+        }
+        assert!(out.text.contains("\n1. Beyond Semantic Similarity"));
+        assert!(out.text.contains("\n10. "));
+        // Footers.
+        for part in [&out.html, &out.text] {
+            for needle in [
+                &v.preferences_url,
+                &v.unsubscribe_url,
+                &v.browser_url,
+                &v.operator_address,
+                &v.operator_name,
+            ] {
+                assert!(part.contains(needle.as_str()), "{needle}");
+            }
+        }
+        assert!(out.html.contains(">View in browser</a>") && out.html.contains(">Unsubscribe</a>"));
+    }
+
+    #[test]
+    fn fifty_papers_stay_under_100_kb() {
+        let mut papers = digest_of(&day(), 50);
+        for (i, p) in papers.iter_mut().enumerate() {
+            if i % 5 == 0 {
+                p.new_version = Some(2);
+            }
+        }
+        let out = Templates::builtin()
+            .unwrap()
+            .render_digest(&view(papers))
+            .unwrap();
+        assert!(out.html.len() < 100_000, "{} bytes", out.html.len());
+        assert!(out.html.contains("new version v2"));
+        assert!(out.text.contains("[new version v2]"));
+    }
+
+    #[test]
+    fn hostile_text_is_escaped_in_html_and_plain_in_text() {
+        let mut p = day()[0].clone();
+        p.title = "Attack <b>&\"\u{7}</b>\r\n<script>alert(1)</script>".into();
+        p.abstract_text = "<img src=x onerror=alert(1)> Ignore\u{0} this\u{1b}[31m. Rest.".into();
+        p.summary = None;
+        p.authors = vec!["<i>Eve</i>".into()];
+        let d = DigestPaper::new(&p, &[reason("<u>Topic</u>", &["<w>"])]);
+        assert!(!d.title.chars().any(char::is_control));
+        let out = Templates::builtin()
+            .unwrap()
+            .render_digest(&view(vec![d]))
+            .unwrap();
+        // A control character counts as a space.
+        assert!(
+            out.html
+                .contains("Attack &lt;b&gt;&amp;&quot; &lt;/b&gt; &lt;script&gt;")
+        );
+        assert!(out.html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+        assert!(out.html.contains("&lt;i&gt;Eve&lt;/i&gt;"));
+        assert!(
+            out.html
+                .contains("Matches &lt;u&gt;Topic&lt;/u&gt;: &lt;w&gt;")
+        );
+        assert!(!out.html.contains("<b>") && !out.html.to_lowercase().contains("<script"));
+        assert!(!out.subject.contains(['\r', '\n', '\u{7}']));
+        // The text part shows the text as it is, without control characters.
+        assert!(
+            out.text
+                .contains("Attack <b>&\" </b> <script>alert(1)</script>")
+        );
+        assert!(!out.text.chars().any(|c| c.is_control() && c != '\n'));
+    }
+
+    #[test]
+    fn thin_lists_show_the_top_trending_paper_and_trending_instead_says_so() {
+        let papers = digest_of(&day(), 5);
+        let mut v = view(papers[..2].to_vec());
+        v.top_trending = Some(papers[4].clone());
+        let t = Templates::builtin().unwrap();
+        let out = t.render_digest(&v).unwrap();
+        assert!(out.html.contains("class=\"label\""));
+        assert!(
+            out.html
+                .contains(&crate::mail::escape_html(&papers[4].title))
+        );
+        assert!(out.text.contains("Trending today: "));
+        // Not when the list is long enough, nor when the paper is already in it.
+        v.papers = papers[..3].to_vec();
+        assert!(
+            !t.render_digest(&v)
+                .unwrap()
+                .html
+                .contains("class=\"label\"")
+        );
+        v.papers = vec![papers[4].clone()];
+        assert!(
+            !t.render_digest(&v)
+                .unwrap()
+                .html
+                .contains("class=\"label\"")
+        );
+        // Trending instead of matches: said in the header of both parts.
+        v.papers = papers;
+        v.trending_instead = true;
+        let out = t.render_digest(&v).unwrap();
+        assert!(out.html.contains("Nothing matched your interests today"));
+        assert!(out.html.contains("Trending papers for Friday 8 May 2026"));
+        assert!(out.text.contains("Nothing matched your interests today"));
+    }
+
+    /// Normalise HTML through one parse and serialisation, so two renderings compare by
+    /// structure rather than by the spelling of their escapes.
+    fn normalise(html: &str) -> String {
+        css_inline::CSSInliner::options()
+            .inline_style_tags(false)
+            .keep_style_tags(true)
+            .load_remote_stylesheets(false)
+            .build()
+            .inline(html)
+            .unwrap()
+    }
+
+    #[test]
+    fn css_inlined_at_load_gives_the_same_mail_as_css_inlined_per_message() {
+        let mut papers = digest_of(&day(), 12);
+        papers[3].new_version = Some(3);
+        papers[4].title = "Quotes ' \" & <tags>".into();
+        let at_load = Templates::builtin().unwrap();
+        let per_message = Templates::load(None, crate::mail::CssInlining::PerMessage).unwrap();
+        let mut v = view(papers.clone());
+        for trending_instead in [false, true] {
+            v.trending_instead = trending_instead;
+            let a = at_load.render_digest(&v).unwrap();
+            let b = per_message.render_digest(&v).unwrap();
+            assert_eq!(normalise(&a.html), normalise(&b.html));
+            assert_eq!(a.text, b.text);
+        }
+        v.papers.truncate(1);
+        v.top_trending = Some(papers[5].clone());
+        let a = at_load.render_digest(&v).unwrap();
+        let b = per_message.render_digest(&v).unwrap();
+        assert_eq!(normalise(&a.html), normalise(&b.html));
+    }
+}

@@ -1,0 +1,569 @@
+//! The mail templates: the built-in set, or the operator's files where they have them, with
+//! the CSS of the HTML templates' `<style>` blocks inlined into `style` attributes.
+//!
+//! Inlining with `css-inline` parses the whole HTML document each time (it cannot keep a
+//! parsed stylesheet), which costs several times the template rendering itself. So by
+//! default it happens once, at load: the template tags are swapped for placeholders that
+//! survive an HTML parse (a comment in text, private-use characters in attribute values),
+//! the template is inlined, and the tags are put back. Values filled in later are escaped
+//! text, so they cannot change which rule applies to which element. What that asks of a
+//! template (checked at load where it can be):
+//! - template tags in text or inside quoted attribute values, never between attributes
+//!   (`<td{% if x %} class="a"{% endif %}>` cannot be inlined ahead);
+//! - each branch of an `if` and the body of a `for` hold whole elements, and a `for` over
+//!   table rows sits inside an explicit `<tbody>` (else the parser moves the loop's end);
+//! - the CSS is in `<style>` blocks of the layout (a template that extends another gets the
+//!   rules of that one's `<style>` blocks), with selectors that do not reach across the
+//!   layout/child boundary; `@media` rules stay in a `<style>` in the head, for phones and
+//!   dark mode.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use css_inline::CSSInliner;
+use tera::{Context, Tera, Value};
+
+use super::{MailError, escape_html};
+
+/// The built-in templates, by name.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "layout.html",
+        include_str!("../../email-templates/layout.html"),
+    ),
+    (
+        "layout.txt",
+        include_str!("../../email-templates/layout.txt"),
+    ),
+    (
+        "confirmation.html",
+        include_str!("../../email-templates/confirmation.html"),
+    ),
+    (
+        "confirmation.txt",
+        include_str!("../../email-templates/confirmation.txt"),
+    ),
+    (
+        "already_subscribed.html",
+        include_str!("../../email-templates/already_subscribed.html"),
+    ),
+    (
+        "already_subscribed.txt",
+        include_str!("../../email-templates/already_subscribed.txt"),
+    ),
+    (
+        "digest.html",
+        include_str!("../../email-templates/digest.html"),
+    ),
+    (
+        "digest.txt",
+        include_str!("../../email-templates/digest.txt"),
+    ),
+];
+
+/// When the CSS of HTML templates is inlined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CssInlining {
+    /// Once, into the templates, when they load (the default; see the module comment).
+    AtLoad,
+    /// Into every rendered message: slower, kept to check the templates against and to
+    /// measure.
+    PerMessage,
+}
+
+/// The loaded mail templates.
+pub struct Templates {
+    tera: Tera,
+    /// Set when CSS is inlined per message.
+    inliner: Option<CSSInliner<'static>>,
+}
+
+impl Templates {
+    /// The built-in templates, CSS inlined at load.
+    pub fn builtin() -> Result<Self, MailError> {
+        Self::load(None, CssInlining::AtLoad)
+    }
+
+    /// The templates, each read from `dir` when a file of that name is there, else the
+    /// built-in one.
+    pub fn load(dir: Option<&Path>, inlining: CssInlining) -> Result<Self, MailError> {
+        let mut sources: Vec<(&str, String)> = Vec::with_capacity(BUILTIN.len());
+        if let Some(dir) = dir
+            && !dir.is_dir()
+        {
+            return Err(MailError::TemplatesDir(
+                dir.display().to_string(),
+                "not a folder".into(),
+            ));
+        }
+        for (name, builtin) in BUILTIN {
+            let own = dir.map(|d| d.join(name)).filter(|p| p.is_file());
+            let source = match own {
+                Some(path) => std::fs::read_to_string(&path).map_err(|e| {
+                    MailError::TemplatesDir(path.display().to_string(), e.to_string())
+                })?,
+                None => (*builtin).to_string(),
+            };
+            sources.push((name, source));
+        }
+        let inliner = match inlining {
+            CssInlining::AtLoad => {
+                let originals: HashMap<&str, String> = sources.iter().cloned().collect();
+                for (name, source) in sources.iter_mut().filter(|(n, _)| n.ends_with(".html")) {
+                    *source = inline_template(name, source, &originals)?;
+                }
+                None
+            }
+            CssInlining::PerMessage => Some(document_inliner()),
+        };
+        let mut tera = Tera::default();
+        tera.set_escape_fn(escape_html);
+        tera.register_filter("wrap", wrap_filter);
+        tera.add_raw_templates(sources.iter().map(|(n, s)| (*n, s.as_str())))
+            .map_err(|source| MailError::Template {
+                name: "loading the templates".into(),
+                source,
+            })?;
+        Ok(Self { tera, inliner })
+    }
+
+    fn render(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
+        self.tera
+            .render(name, ctx)
+            .map_err(|source| MailError::Template {
+                name: name.into(),
+                source,
+            })
+    }
+
+    /// Render an HTML template, its CSS inlined.
+    pub(super) fn render_html(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
+        let html = self.render(name, ctx)?;
+        match &self.inliner {
+            None => Ok(html),
+            Some(inliner) => inliner.inline(&html).map_err(|e| MailError::Inline {
+                name: name.into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    pub(super) fn render_text(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
+        self.render(name, ctx)
+    }
+}
+
+/// Inlines a whole document: `<style>` rules into attributes, `@media` rules kept in a
+/// `<style>`, nothing fetched.
+fn document_inliner() -> CSSInliner<'static> {
+    CSSInliner::options()
+        .keep_at_rules(true)
+        .load_remote_stylesheets(false)
+        .minify_css(true)
+        .build()
+}
+
+/// Start of a placeholder; the private-use characters never occur in a template.
+const OPEN: char = '\u{E000}';
+const CLOSE: char = '\u{E001}';
+
+/// Where the HTML scanner is.
+#[derive(Clone, Copy, PartialEq)]
+enum At {
+    Text,
+    /// Inside `<...>`, in a quoted value (with its quote) or not.
+    Tag(Option<u8>, RawAfter),
+    Comment,
+    /// In the text of `<title>`, `<style>`, `<script>` or `<textarea>`, until its end tag.
+    Raw(&'static str),
+}
+
+/// What text follows the tag being scanned.
+#[derive(Clone, Copy, PartialEq)]
+enum RawAfter {
+    No,
+    Yes(&'static str),
+}
+
+const RAW_ELEMENTS: [&str; 4] = ["title", "style", "script", "textarea"];
+
+/// A template's source with its CSS inlined and its template tags intact.
+fn inline_template(
+    name: &str,
+    source: &str,
+    sources: &HashMap<&str, String>,
+) -> Result<String, MailError> {
+    let fail = |reason: String| MailError::Inline {
+        name: name.into(),
+        reason,
+    };
+    let (masked, tags) = mask(source).map_err(fail)?;
+    let inlined = match parent(source) {
+        None => document_inliner().inline(&masked),
+        Some(_) => {
+            let css = inherited_css(source, sources);
+            CSSInliner::options()
+                .load_remote_stylesheets(false)
+                .minify_css(true)
+                .build()
+                .inline_fragment(&masked, &css)
+        }
+    }
+    .map_err(|e| fail(e.to_string()))?;
+    unmask(&inlined, &tags).map_err(fail)
+}
+
+/// The template a template extends.
+fn parent(source: &str) -> Option<&str> {
+    let start = source.find("{% extends")? + "{% extends".len();
+    let rest = source[start..].trim_start();
+    let quote = rest.chars().next().filter(|c| matches!(c, '"' | '\''))?;
+    rest[1..].split(quote).next()
+}
+
+/// The CSS of the `<style>` blocks of the templates `source` extends.
+fn inherited_css(source: &str, sources: &HashMap<&str, String>) -> String {
+    let mut css = String::new();
+    let mut next = parent(source);
+    let mut depth = 0;
+    while let Some(name) = next
+        && depth < 8
+    {
+        let Some(parent_source) = sources.get(name) else {
+            break;
+        };
+        css.insert_str(0, &style_blocks(parent_source));
+        next = parent(parent_source);
+        depth += 1;
+    }
+    css
+}
+
+/// The text of every `<style>` element in `html`.
+fn style_blocks(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut css = String::new();
+    let mut from = 0;
+    while let Some(open) = lower[from..].find("<style").map(|i| i + from) {
+        let Some(body) = lower[open..].find('>').map(|i| open + i + 1) else {
+            break;
+        };
+        let end = lower[body..]
+            .find("</style")
+            .map_or(html.len(), |i| body + i);
+        css.push_str(&html[body..end]);
+        css.push('\n');
+        from = end;
+    }
+    css
+}
+
+/// Replace each template tag (`{{ }}`, `{% %}`, `{# #}`) by a placeholder fit for where it
+/// stands in the HTML; the tags, in order.
+fn mask(source: &str) -> Result<(String, Vec<&str>), String> {
+    let bytes = source.as_bytes();
+    let mut out = String::with_capacity(source.len());
+    let mut tags = Vec::new();
+    let mut at = At::Text;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'{' && matches!(bytes.get(i + 1), Some(b'{' | b'%' | b'#')) {
+            let end = tag_end(source, i).ok_or_else(|| {
+                format!("line {}: a template tag is not closed", line_of(source, i))
+            })?;
+            let tag = &source[i..end];
+            let n = tags.len();
+            match at {
+                At::Text => out.push_str(&format!("<!--{OPEN}{n}{CLOSE}-->")),
+                At::Tag(Some(_), _) if tag.contains('"') => {
+                    return Err(format!(
+                        "line {}: {tag} is inside an attribute value: write its strings in single quotes",
+                        line_of(source, i)
+                    ));
+                }
+                At::Tag(Some(_), _) | At::Comment | At::Raw("title" | "textarea" | "script") => {
+                    out.push_str(&format!("{OPEN}{n}{CLOSE}"))
+                }
+                At::Tag(None, _) => {
+                    return Err(format!(
+                        "line {}: {tag} stands between attributes of an HTML tag; only text and \
+                         quoted attribute values can hold template tags when CSS is inlined at load",
+                        line_of(source, i)
+                    ));
+                }
+                At::Raw(_) => {
+                    return Err(format!(
+                        "line {}: {tag} is inside <style>: the CSS is inlined at load and cannot \
+                         hold template tags",
+                        line_of(source, i)
+                    ));
+                }
+            }
+            tags.push(tag);
+            i = end;
+            continue;
+        }
+        let rest = &source[i..];
+        at = match at {
+            At::Text if rest.starts_with("<!--") => {
+                out.push_str("<!--");
+                i += 4;
+                at = At::Comment;
+                continue;
+            }
+            At::Text
+                if bytes[i] == b'<'
+                    && bytes.get(i + 1).is_some_and(|b| {
+                        b.is_ascii_alphabetic() || matches!(b, b'/' | b'!' | b'?')
+                    }) =>
+            {
+                let name: String = rest[1..]
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                let raw = RAW_ELEMENTS.iter().find(|r| **r == name);
+                At::Tag(None, raw.map_or(RawAfter::No, |r| RawAfter::Yes(r)))
+            }
+            At::Tag(None, after) if bytes[i] == b'"' || bytes[i] == b'\'' => {
+                At::Tag(Some(bytes[i]), after)
+            }
+            At::Tag(Some(q), after) if bytes[i] == q => At::Tag(None, after),
+            At::Tag(None, RawAfter::Yes(raw)) if bytes[i] == b'>' => At::Raw(raw),
+            At::Tag(None, RawAfter::No) if bytes[i] == b'>' => At::Text,
+            At::Comment if rest.starts_with("-->") => {
+                out.push_str("-->");
+                i += 3;
+                at = At::Text;
+                continue;
+            }
+            At::Raw(raw)
+                if rest.starts_with("</")
+                    && rest[2..]
+                        .get(..raw.len())
+                        .is_some_and(|n| n.eq_ignore_ascii_case(raw)) =>
+            {
+                At::Tag(None, RawAfter::No)
+            }
+            other => other,
+        };
+        let c = rest.chars().next().unwrap_or_default();
+        out.push(c);
+        i += c.len_utf8();
+    }
+    Ok((out, tags))
+}
+
+/// The end of the template tag starting at `start`, skipping quoted strings in it.
+fn tag_end(source: &str, start: usize) -> Option<usize> {
+    let bytes = source.as_bytes();
+    let close = match bytes[start + 1] {
+        b'{' => b'}',
+        other => other,
+    };
+    let mut quote = None;
+    let mut i = start + 2;
+    while i + 1 < bytes.len() {
+        match (quote, bytes[i]) {
+            (Some(q), b) if b == q => quote = None,
+            (None, b'"' | b'\'' | b'`') if close != b'#' => quote = Some(bytes[i]),
+            (None, b) if b == close && bytes[i + 1] == b'}' => return Some(i + 2),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn line_of(source: &str, at: usize) -> usize {
+    source[..at].matches('\n').count() + 1
+}
+
+/// Put the template tags back; every placeholder must come back once, in order, or the
+/// HTML parser has moved things and the inlined template would not be the same template.
+fn unmask(inlined: &str, tags: &[&str]) -> Result<String, String> {
+    let mut out =
+        String::with_capacity(inlined.len() + tags.iter().map(|t| t.len()).sum::<usize>());
+    let mut next = 0;
+    let mut rest = inlined;
+    while let Some(open) = rest.find(OPEN) {
+        let after = &rest[open + OPEN.len_utf8()..];
+        let close = after
+            .find(CLOSE)
+            .ok_or("a placeholder was cut by the HTML parser")?;
+        let n: usize = after[..close]
+            .parse()
+            .map_err(|_| "a placeholder was changed by the HTML parser")?;
+        if n != next {
+            return Err(format!(
+                "the HTML parser moved {} (check that it sits in text or a quoted attribute value \
+                 and that if/for bodies hold whole elements)",
+                tags.get(next).unwrap_or(&"a template tag")
+            ));
+        }
+        let mut head = &rest[..open];
+        let mut tail = &after[close + CLOSE.len_utf8()..];
+        // A tag that stood in text was masked as a comment: drop the comment markers.
+        if head.ends_with("<!--") && tail.starts_with("-->") {
+            head = &head[..head.len() - 4];
+            tail = &tail[3..];
+        }
+        out.push_str(head);
+        out.push_str(tags[n]);
+        next += 1;
+        rest = tail;
+    }
+    if next != tags.len() {
+        return Err(format!(
+            "the HTML parser dropped {} (check that it sits in text or a quoted attribute value)",
+            tags[next]
+        ));
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// `wrap(width=72, indent=0)`: text wrapped at word boundaries to `width` columns, lines
+/// after the first indented by `indent` spaces (the first line is taken to start at that
+/// column too). Words longer than a line, such as links, are never broken.
+fn wrap_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
+    let text = value
+        .as_str()
+        .ok_or_else(|| tera::Error::msg("wrap: the value must be a string"))?;
+    let number = |key: &str, default: u64| {
+        args.get(key)
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| tera::Error::msg(format!("wrap: {key} must be a number")))
+            })
+            .unwrap_or(Ok(default))
+    };
+    let width = number("width", 72)? as usize;
+    let indent = number("indent", 0)? as usize;
+    Ok(Value::String(wrap(text, width, indent)))
+}
+
+pub(super) fn wrap(text: &str, width: usize, indent: usize) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    let mut column = indent;
+    for word in text.split_whitespace() {
+        let len = word.chars().count();
+        if column > indent && column + 1 + len > width {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+            column = indent;
+        } else if column > indent {
+            out.push(' ');
+            column += 1;
+        }
+        out.push_str(word);
+        column += len;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masking_round_trips_and_refuses_what_cannot_be_inlined_ahead() {
+        let src = r#"<title>{% block title %}T{% endblock title %}</title>
+<table><tbody>{% for p in ps %}<tr><td class="x"><a href="{{ p.url }}">{{ p.title }}</a></td></tr>{% endfor %}</tbody></table>"#;
+        let (masked, tags) = mask(src).unwrap();
+        assert!(!masked.contains("{{") && !masked.contains("{%"));
+        assert_eq!(tags.len(), 6);
+        assert_eq!(unmask(&masked, &tags).unwrap(), src);
+
+        for bad in [
+            r#"<td{% if x %} class="a"{% endif %}>"#,
+            "<style>{{ colour }}</style>",
+            r#"<a href="{{ x | default(value="y") }}">"#,
+            "text {{ unclosed",
+        ] {
+            assert!(mask(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_moved_tag_is_an_error() {
+        // Text in a table is moved out of it by the parser: the placeholder order breaks.
+        let tags = ["{{ a }}", "{{ b }}"];
+        let moved = format!("{OPEN}1{CLOSE}<!--{OPEN}0{CLOSE}-->");
+        assert!(unmask(&moved, &tags).unwrap_err().contains("moved {{ a }}"));
+        let dropped = format!("<!--{OPEN}0{CLOSE}-->");
+        assert!(
+            unmask(&dropped, &tags)
+                .unwrap_err()
+                .contains("dropped {{ b }}")
+        );
+    }
+
+    #[test]
+    fn wraps_at_words_and_keeps_links_whole() {
+        let text = "one two three four five six seven eight nine ten eleven twelve";
+        let wrapped = wrap(text, 20, 3);
+        assert!(
+            wrapped
+                .lines()
+                .all(|l| l.chars().count() <= 20 - 3 || l.starts_with("   "))
+        );
+        assert!(wrapped.lines().skip(1).all(|l| l.starts_with("   ")));
+        assert_eq!(
+            wrapped.split_whitespace().collect::<Vec<_>>().join(" "),
+            text
+        );
+        let link = "https://example.com/a/very/long/path/that/does/not/fit";
+        assert_eq!(wrap(&format!("see {link}"), 20, 0), format!("see\n{link}"));
+    }
+
+    #[test]
+    fn operator_templates_override_per_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("confirmation.txt"),
+            "{% extends \"layout.txt\" %}{% block content %}Hello from the operator {{ confirm_url }}{% endblock content %}",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path()), CssInlining::AtLoad).unwrap();
+        let mut ctx = Context::new();
+        for k in [
+            "confirm_url",
+            "operator_name",
+            "operator_address",
+            "ttl_hours",
+        ] {
+            ctx.insert(k, "v");
+        }
+        assert!(
+            t.render_text("confirmation.txt", &ctx)
+                .unwrap()
+                .contains("Hello from the operator v")
+        );
+        // The HTML part is still the built-in one.
+        assert!(
+            t.render_html("confirmation.html", &ctx)
+                .unwrap()
+                .contains("Confirm my subscription")
+        );
+
+        std::fs::write(
+            dir.path().join("already_subscribed.html"),
+            "{% extends \"layout.html\" %}{% block content %}<p{% if x %} class=\"a\"{% endif %}>x</p>{% endblock content %}",
+        )
+        .unwrap();
+        let e = Templates::load(Some(dir.path()), CssInlining::AtLoad)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("already_subscribed.html") && e.contains("between attributes"),
+            "{e}"
+        );
+        let e = Templates::load(Some(&dir.path().join("nope")), CssInlining::AtLoad)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("nope") && e.contains("not a folder"), "{e}");
+    }
+}
