@@ -79,6 +79,8 @@ enum DigestCommand {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
     },
+    /// Send every digest in the outbox that is due, until none is left.
+    Deliver,
 }
 
 #[derive(Subcommand)]
@@ -268,6 +270,17 @@ async fn main() -> Result<()> {
             if let Some(note) = r.note {
                 println!("{note}");
             }
+            Ok(())
+        }
+        Command::Digest(DigestCommand::Deliver) => {
+            let subs = Subscriptions::start(config).await?;
+            eprintln!("{}", subs.mailer.describe());
+            let r = paperboy::digest::deliver(&subs).await?;
+            println!(
+                "{} sent, {} deferred, {} bounced, {} failed, {} skipped",
+                r.sent, r.deferred, r.bounced, r.failed, r.skipped
+            );
+            subs.store.close().await;
             Ok(())
         }
         Command::Eval(EvalCommand::Matching { data, seed }) => eval_matching(&config, &data, seed),

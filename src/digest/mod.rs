@@ -1,8 +1,10 @@
 //! The daily digest: for a date, match → compose → outbox; then deliver.
 
 mod compose;
+mod deliver;
 
 pub use compose::{ComposeReport, compose, message_id};
+pub use deliver::{DeliverReport, deliver, list_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {

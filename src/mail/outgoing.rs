@@ -62,7 +62,10 @@ impl Mailer {
             .message_id(Some(h.message_id.to_string()))
             .date_now()
             .header(ListId(h.list_id.to_string()))
-            .header(ListUnsubscribe(format!("<{}>, <{mailto}>", h.unsubscribe_url)))
+            .header(ListUnsubscribe(format!(
+                "<{}>, <{mailto}>",
+                h.unsubscribe_url
+            )))
             .header(ListUnsubscribePost)
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| MailError::Build(e.to_string()))

@@ -14,8 +14,19 @@ pub fn paperboy(
     data_dir: &std::path::Path,
     args: &[&str],
 ) -> (bool, String, String) {
+    paperboy_with(database_url, data_dir, args, &[])
+}
+
+/// [`paperboy`] with more environment variables.
+pub fn paperboy_with(
+    database_url: &str,
+    data_dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, String)],
+) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_paperboy"))
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("PAPERBOY_DATABASE_URL", database_url)
         .env("PAPERBOY_DATA_DIR", data_dir)
         .env("PAPERBOY_SECRET", crate::helpers::SECRET)

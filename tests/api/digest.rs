@@ -2,13 +2,13 @@
 //! through the CLI, the outbox checked.
 
 use chrono::NaiveDate;
-use paperboy::domain::{DigestKind, DigestStatus};
+use paperboy::domain::{DigestKind, DigestStatus, SubscriberStatus};
 
-use crate::cli::paperboy;
-use crate::helpers::{Backend, spawn_app};
+use crate::cli::{paperboy, paperboy_with};
+use crate::helpers::{Backend, TestApp, between, spawn_app};
 use crate::on_both_databases;
 
-on_both_databases!(compose_a_day_once);
+on_both_databases!(compose_a_day_once, deliver_the_day);
 
 const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
 
@@ -135,4 +135,144 @@ async fn compose_a_day_once(backend: Backend) {
         out.contains("no papers were announced for 2026-05-10"),
         "{out}"
     );
+}
+
+/// The CLI against the test app's database, SMTP server and base URL.
+fn cli(app: &TestApp, dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    paperboy_with(
+        &app.subs.config.database_url,
+        dir,
+        args,
+        &[
+            ("PAPERBOY_SMTP_URL", format!("smtp://{}", app.smtp.addr)),
+            ("PAPERBOY_BASE_URL", app.base.clone()),
+            (
+                "PAPERBOY_MAIL_FROM",
+                "Paper Boy <digest@paperboy.test>".into(),
+            ),
+            ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
+        ],
+    )
+}
+
+async fn deliver_the_day(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| cli(&app, dir.path(), args);
+    let (ok, _, err) = run(&["ingest", "--file", HF_DAY, "--date", "2026-05-08"]);
+    assert!(ok, "{err}");
+    for (email, keywords) in [
+        ("ada@example.com", "diffusion"),
+        ("bob@example.com", "agents"),
+        ("gone@example.com", "diffusion"),
+    ] {
+        app.subscribe_and_confirm(email, &[("keywords", keywords), ("papers_per_digest", "4")])
+            .await;
+    }
+    {
+        let mut f = app.smtp.faults.lock().unwrap();
+        f.reject = vec!["gone@example.com".into()];
+        f.defer = 1;
+    }
+    let (ok, out, err) = run(&["digest", "compose", "--date", "2026-05-08"]);
+    assert!(ok && out.contains("3 composed"), "{out}{err}");
+    let (ok, out, err) = run(&["digest", "deliver"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 sent, 1 deferred, 1 bounced"), "{out}");
+    // The deferred one goes out on the next run once its retry is due.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (ok, out, _) = run(&["digest", "deliver"]);
+    assert!(ok && out.contains("1 sent, 0 deferred, 0 bounced"), "{out}");
+
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    let store = &app.subs.store;
+    let gone = app.subscriber("gone@example.com").await.unwrap();
+    assert_eq!(gone.status, SubscriberStatus::Suppressed);
+    let g = store.digest_for(gone.id, day).await.unwrap().unwrap();
+    assert_eq!(g.status, DigestStatus::Bounced);
+
+    // Every attempt is recorded: one digest was deferred once, then sent.
+    let mut histories = Vec::new();
+    for e in ["ada@example.com", "bob@example.com", "gone@example.com"] {
+        let s = app.subscriber(e).await.unwrap();
+        let d = store.digest_for(s.id, day).await.unwrap().unwrap();
+        let attempts = store.delivery_attempts(d.id).await.unwrap();
+        histories.push(
+            attempts
+                .iter()
+                .map(|a| a.1.clone())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    histories.sort();
+    assert_eq!(histories, ["bounced", "retry,sent", "sent"]);
+    let ada = app.subscriber("ada@example.com").await.unwrap();
+    let stored = store.digest_for(ada.id, day).await.unwrap().unwrap();
+    assert_eq!(stored.status, DigestStatus::Sent);
+    let mails = app.smtp.to("ada@example.com");
+    let digests: Vec<_> = mails
+        .iter()
+        .filter(|m| m.parsed().message_id() == Some(stored.message_id.trim_matches(['<', '>'])))
+        .collect();
+    assert_eq!(digests.len(), 1, "exactly one digest for ada");
+    let mail = digests[0].parsed();
+    let subject = mail.subject().unwrap();
+    assert!(subject.contains("Fri 8 May"), "{subject}");
+    let text = digests[0].text();
+    let html = digests[0].html();
+    for e in &stored.content.entries {
+        let url = format!("https://huggingface.co/papers/{}", e.paper);
+        assert!(text.contains(&url), "{url} in the text part");
+        assert!(html.contains(&url), "{url} in the HTML part");
+    }
+    assert!(!text.contains("<td"), "the text part is text");
+    let header = |name: &str| {
+        mail.header_raw(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        header("List-Unsubscribe-Post"),
+        "List-Unsubscribe=One-Click"
+    );
+    assert!(header("List-Id").contains("<papers.127.0.0.1>"));
+    let lu = header("List-Unsubscribe");
+    assert!(
+        lu.contains("<mailto:digest@paperboy.test?subject=unsubscribe%20"),
+        "{lu}"
+    );
+    let one_click = between(&lu, "<", ">").unwrap();
+    assert!(
+        one_click.starts_with(&format!("{}/unsubscribe/", app.base)),
+        "{lu}"
+    );
+
+    // A rerun sends nothing twice.
+    let before = app.smtp.all().len();
+    let (ok, out, _) = run(&["digest", "deliver"]);
+    assert!(ok && out.contains("0 sent"), "{out}");
+    assert_eq!(app.smtp.all().len(), before);
+
+    // One-click unsubscribe as a mail provider sends it: no cookie, no form token.
+    let r = reqwest::Client::new()
+        .post(&one_click)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let (ok, _, _) = run(&["ingest", "--file", HF_DAY, "--date", "2026-05-09"]);
+    assert!(ok);
+    let (ok, out, _) = run(&["digest", "compose", "--date", "2026-05-09"]);
+    assert!(ok && out.contains("1 readers"), "only bob is left: {out}");
+    let ada_next = store
+        .digest_for(ada.id, day.succ_opt().unwrap())
+        .await
+        .unwrap();
+    assert!(ada_next.is_none(), "no mail the day after unsubscribing");
 }

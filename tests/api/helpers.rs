@@ -51,7 +51,7 @@ impl Received {
 pub struct Faults {
     /// Recipients refused with 550 (a hard bounce).
     pub reject: Vec<String>,
-    /// Answer this many message bodies with 451 (try again later) before accepting.
+    /// Answer this many DATA commands with 451 (try again later) before accepting.
     pub defer: usize,
 }
 
@@ -73,7 +73,13 @@ struct Collect {
 
 impl Handler for Collect {
     fn rcpt(&mut self, to: &str) -> Response {
-        let refused = self.faults.lock().unwrap().reject.iter().any(|r| r.eq_ignore_ascii_case(to));
+        let refused = self
+            .faults
+            .lock()
+            .unwrap()
+            .reject
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(to));
         if refused {
             response::NO_MAILBOX
         } else {
@@ -81,6 +87,14 @@ impl Handler for Collect {
         }
     }
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        // (mailin keeps reading the body after an error at its end, so defer at DATA.)
+        {
+            let mut f = self.faults.lock().unwrap();
+            if f.defer > 0 {
+                f.defer -= 1;
+                return response::Response::custom(451, "4.3.0 try again later".into());
+            }
+        }
         self.to = to.to_vec();
         self.data.clear();
         response::OK
@@ -90,13 +104,6 @@ impl Handler for Collect {
         Ok(())
     }
     fn data_end(&mut self) -> Response {
-        {
-            let mut f = self.faults.lock().unwrap();
-            if f.defer > 0 {
-                f.defer -= 1;
-                return response::Response::custom(451, "4.3.0 try again later".into());
-            }
-        }
         let mail = Received {
             to: std::mem::take(&mut self.to),
             data: std::mem::take(&mut self.data),

@@ -1,0 +1,223 @@
+//! Deliver the outbox: workers claim due digests under a lease, render each at send time,
+//! send it through the pooled SMTP transport at a bounded concurrency and rate, and record
+//! the outcome: sent, retry later (4xx, network), bounced (5xx: the reader is suppressed),
+//! failed (too many attempts) or skipped (the reader left).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use governor::{Quota, RateLimiter};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::DigestError;
+use crate::config::DeliveryConfig;
+use crate::domain::{ArxivId, DigestKind, SubscriberStatus};
+use crate::mail::{DigestHeaders, DigestPaper, DigestView, MailError};
+use crate::store::{ClaimedDigest, Outcome, StoredPaper};
+use crate::subscriptions::{Subscriptions, now};
+
+/// What one delivery run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliverReport {
+    pub sent: u64,
+    pub deferred: u64,
+    pub bounced: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+impl DeliverReport {
+    fn add(&mut self, o: &Outcome) {
+        match o {
+            Outcome::Sent => self.sent += 1,
+            Outcome::Retry { .. } => self.deferred += 1,
+            Outcome::Bounced { .. } => self.bounced += 1,
+            Outcome::Failed { .. } => self.failed += 1,
+            Outcome::Skipped { .. } => self.skipped += 1,
+        }
+    }
+}
+
+/// Deliver every digest that is due now, until none is left.
+pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError> {
+    let cfg = subs.config.delivery.clone();
+    let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let limiter = NonZeroU32::new(cfg.rate_per_second)
+        .map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r))));
+    let trending: Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>> =
+        Default::default();
+    let mut report = DeliverReport::default();
+    loop {
+        let claimed = subs
+            .store
+            .claim_digests(now(), cfg.lease_seconds, cfg.batch.max(1))
+            .await?;
+        if claimed.is_empty() {
+            break;
+        }
+        let mut tasks = JoinSet::new();
+        for digest in claimed {
+            let permit = permits.clone().acquire_owned().await.expect("never closed");
+            if let Some(l) = &limiter {
+                l.until_ready().await;
+            }
+            let (subs, cfg, trending) = (subs.clone(), cfg.clone(), trending.clone());
+            tasks.spawn(async move {
+                let outcome = deliver_one(&subs, &cfg, &digest, &trending).await;
+                let recorded = subs.store.record_delivery(digest.id, &outcome, now()).await;
+                drop(permit);
+                recorded.map(|_| outcome)
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let outcome = done.expect("a delivery task panicked")?;
+            report.add(&outcome);
+        }
+    }
+    Ok(report)
+}
+
+async fn deliver_one(
+    subs: &Subscriptions,
+    cfg: &DeliveryConfig,
+    digest: &ClaimedDigest,
+    trending: &tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>,
+) -> Outcome {
+    let reader = match subs.store.find_by_id(digest.subscriber_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return Outcome::Skipped {
+                why: "the reader was erased".into(),
+            };
+        }
+        Err(e) => return retry(cfg, digest, format!("reading the reader: {e}")),
+    };
+    if reader.status != SubscriberStatus::Active {
+        return Outcome::Skipped {
+            why: format!("the reader is {}", reader.status),
+        };
+    }
+    let ids: Vec<ArxivId> = digest
+        .content
+        .entries
+        .iter()
+        .map(|e| e.paper.clone())
+        .collect();
+    let papers = match subs.store.papers_by_ids(&ids).await {
+        Ok(p) => p,
+        Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
+    };
+    let by_id: HashMap<&ArxivId, &StoredPaper> = papers.iter().map(|p| (&p.paper.id, p)).collect();
+    let top = {
+        let mut cache = trending.lock().await;
+        match cache.get(&digest.day) {
+            Some(t) => t.clone(),
+            None => {
+                let t = subs
+                    .store
+                    .papers(Some(digest.day), 1)
+                    .await
+                    .ok()
+                    .and_then(|mut p| p.pop());
+                cache.insert(digest.day, t.clone());
+                t
+            }
+        }
+    };
+    let view = DigestView {
+        date: digest.day,
+        papers: digest
+            .content
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let p = DigestPaper::new(&by_id.get(&e.paper)?.paper, &e.reasons);
+                Some(match e.version {
+                    Some(v) if e.new_version => p.with_new_version(v),
+                    _ => p,
+                })
+            })
+            .collect(),
+        trending_instead: digest.content.kind == DigestKind::Trending,
+        top_trending: top.map(|t| DigestPaper::new(&t.paper, &[])),
+        preferences_url: format!(
+            "{}/preferences/{}",
+            subs.config.base_url,
+            subs.manage_token(&reader)
+        ),
+        unsubscribe_url: subs.unsubscribe_url(&reader),
+        browser_url: format!(
+            "{}/digests/{}/{}",
+            subs.config.base_url,
+            subs.manage_token(&reader),
+            digest.day
+        ),
+        operator_name: subs.config.operator.name.clone(),
+        operator_address: subs.config.operator.postal_address.clone(),
+    };
+    let mailed = subs.mailer.render_digest(&view).and_then(|m| {
+        subs.mailer.digest_message(
+            &reader.email,
+            &m.subject,
+            m.html,
+            m.text,
+            &DigestHeaders {
+                message_id: &digest.message_id,
+                unsubscribe_url: &view.unsubscribe_url,
+                list_id: &list_id(&subs.config.operator.name, &subs.config.base_url),
+            },
+        )
+    });
+    let message = match mailed {
+        Ok(m) => m,
+        Err(e) => {
+            return Outcome::Failed {
+                error: e.to_string(),
+            };
+        }
+    };
+    match subs.mailer.send(message).await {
+        Ok(()) => Outcome::Sent,
+        Err(MailError::Permanent(e)) => {
+            let reason = format!("bounced: {e}");
+            if let Err(e) = subs.store.suppress(reader.id, &reason, now()).await {
+                tracing::warn!(error = %e, "could not suppress a bounced reader");
+            }
+            Outcome::Bounced { error: e }
+        }
+        Err(e) => retry(cfg, digest, e.to_string()),
+    }
+}
+
+/// Try again later with exponential backoff, or give up after the last attempt.
+fn retry(cfg: &DeliveryConfig, digest: &ClaimedDigest, error: String) -> Outcome {
+    if digest.attempts >= cfg.max_attempts {
+        return Outcome::Failed {
+            error: format!("gave up after {} attempts: {error}", digest.attempts),
+        };
+    }
+    let wait = cfg.retry_after_seconds.max(1) << (digest.attempts - 1).clamp(0, 20);
+    Outcome::Retry {
+        at: now() + wait,
+        error,
+    }
+}
+
+/// `List-Id`: the operator's name and the site's host.
+pub fn list_id(operator: &str, base_url: &str) -> String {
+    let host = base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(base_url)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("paperboy.invalid");
+    let name: String = operator
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '"'))
+        .collect();
+    format!("\"{} papers\" <papers.{host}>", name.trim())
+}
