@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 
 use super::DigestError;
 use crate::config::DeliveryConfig;
-use crate::domain::{ArxivId, DigestKind, SubscriberStatus};
-use crate::mail::{DigestHeaders, DigestPaper, DigestView, MailError};
+use crate::domain::SubscriberStatus;
+use crate::mail::{DigestHeaders, MailError};
 use crate::store::{ClaimedDigest, Outcome, StoredPaper};
 use crate::subscriptions::{Subscriptions, now};
 
@@ -100,17 +100,6 @@ async fn deliver_one(
             why: format!("the reader is {}", reader.status),
         };
     }
-    let ids: Vec<ArxivId> = digest
-        .content
-        .entries
-        .iter()
-        .map(|e| e.paper.clone())
-        .collect();
-    let papers = match subs.store.papers_by_ids(&ids).await {
-        Ok(p) => p,
-        Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
-    };
-    let by_id: HashMap<&ArxivId, &StoredPaper> = papers.iter().map(|p| (&p.paper.id, p)).collect();
     let top = {
         let mut cache = trending.lock().await;
         match cache.get(&digest.day) {
@@ -127,36 +116,9 @@ async fn deliver_one(
             }
         }
     };
-    let view = DigestView {
-        date: digest.day,
-        papers: digest
-            .content
-            .entries
-            .iter()
-            .filter_map(|e| {
-                let p = DigestPaper::new(&by_id.get(&e.paper)?.paper, &e.reasons);
-                Some(match e.version {
-                    Some(v) if e.new_version => p.with_new_version(v),
-                    _ => p,
-                })
-            })
-            .collect(),
-        trending_instead: digest.content.kind == DigestKind::Trending,
-        top_trending: top.map(|t| DigestPaper::new(&t.paper, &[])),
-        preferences_url: format!(
-            "{}/preferences/{}",
-            subs.config.base_url,
-            subs.manage_token(&reader)
-        ),
-        unsubscribe_url: subs.unsubscribe_url(&reader),
-        browser_url: format!(
-            "{}/digests/{}/{}",
-            subs.config.base_url,
-            subs.manage_token(&reader),
-            digest.day
-        ),
-        operator_name: subs.config.operator.name.clone(),
-        operator_address: subs.config.operator.postal_address.clone(),
+    let view = match super::view(subs, &reader, digest.day, &digest.content, top.as_ref()).await {
+        Ok(v) => v,
+        Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
     };
     let mailed = subs.mailer.render_digest(&view).and_then(|m| {
         subs.mailer.digest_message(

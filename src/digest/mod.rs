@@ -6,6 +6,53 @@ mod deliver;
 pub use compose::{ComposeReport, compose, message_id};
 pub use deliver::{DeliverReport, deliver, list_id};
 
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+use crate::domain::{ArxivId, DigestContent, DigestKind, Subscriber};
+use crate::mail::{DigestPaper, DigestView};
+use crate::store::{StoreError, StoredPaper};
+use crate::subscriptions::Subscriptions;
+
+/// What a reader's digest shows, from what the outbox holds: the mail, the "view in
+/// browser" page and `paperboy preview` all build it here. `top` is the day's most upvoted
+/// paper, shown when the reader's own list is thin.
+pub async fn view(
+    subs: &Subscriptions,
+    reader: &Subscriber,
+    day: NaiveDate,
+    content: &DigestContent,
+    top: Option<&StoredPaper>,
+) -> Result<DigestView, StoreError> {
+    let ids: Vec<ArxivId> = content.entries.iter().map(|e| e.paper.clone()).collect();
+    let papers = subs.store.papers_by_ids(&ids).await?;
+    let by_id: HashMap<&ArxivId, &StoredPaper> = papers.iter().map(|p| (&p.paper.id, p)).collect();
+    let token = subs.manage_token(reader);
+    let base = &subs.config.base_url;
+    Ok(DigestView {
+        date: day,
+        papers: content
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let p = DigestPaper::new(&by_id.get(&e.paper)?.paper, &e.reasons);
+                Some(match e.version {
+                    Some(v) if e.new_version => p.with_new_version(v),
+                    _ => p,
+                })
+            })
+            .collect(),
+        trending_instead: content.kind == DigestKind::Trending,
+        top_trending: top.map(|t| DigestPaper::new(&t.paper, &[])),
+        preferences_url: format!("{base}/preferences/{token}"),
+        unsubscribe_url: subs.unsubscribe_url(reader),
+        browser_url: format!("{base}/digests/{token}/{day}"),
+        operator_name: subs.config.operator.name.clone(),
+        operator_address: subs.config.operator.postal_address.clone(),
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
     #[error(transparent)]

@@ -83,6 +83,7 @@ pub fn routes() -> Router<AppState> {
             "/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe),
         )
+        .route("/digests/{token}/{day}", get(digest_page))
         .route(
             "/static/style.css",
             get(|| async { asset("text/css", include_str!("../../assets/static/style.css")) }),
@@ -344,6 +345,54 @@ fn preferences(
         *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     with_cookie(jar, page)
+}
+
+/// "View in browser": the digest a reader was sent for a day, as the mail shows it.
+async fn digest_page(
+    State(state): State<AppState>,
+    Path((token, day)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    let not_found = || {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "No digest for that day",
+            "There is no digest for you on that day. Links in your mails always work.",
+        )
+    };
+    let day = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| not_found())?;
+    let store = &state.subs.store;
+    let digest = store
+        .digest_for(s.id, day)
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(not_found)?;
+    let top = store
+        .papers(Some(day), 1)
+        .await
+        .map_err(ServiceError::from)?
+        .pop();
+    let view = crate::digest::view(&state.subs, &s, day, &digest.content, top.as_ref())
+        .await
+        .map_err(ServiceError::from)?;
+    let mail = state
+        .subs
+        .mailer
+        .render_digest(&view)
+        .map_err(ServiceError::from)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // The mail's HTML carries its CSS inline, and nothing else.
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                 frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+        ],
+        mail.html,
+    )
+        .into_response())
 }
 
 async fn preferences_page(

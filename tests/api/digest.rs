@@ -251,6 +251,40 @@ async fn deliver_the_day(backend: Backend) {
         "{lu}"
     );
 
+    // "View in browser" shows the same digest; a wrong day or a forged link shows none.
+    let page_url = crate::helpers::link_in(&text, "/digests/");
+    let r = app.client.get(&page_url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("style-src 'unsafe-inline'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let page = r.text().await.unwrap();
+    for e in &stored.content.entries {
+        assert!(page.contains(&format!("https://huggingface.co/papers/{}", e.paper)));
+    }
+    let other_day = page_url.replace("2026-05-08", "2026-05-07");
+    assert_eq!(
+        app.client.get(&other_day).send().await.unwrap().status(),
+        404
+    );
+    let bad = page_url.replace("2026-05-08", "not-a-day");
+    assert_eq!(app.client.get(&bad).send().await.unwrap().status(), 404);
+    let forged = format!("{}/digests/AAAA{}/2026-05-08", app.base, "x".repeat(60));
+    assert!(
+        app.client
+            .get(&forged)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_client_error()
+    );
+
     // A rerun sends nothing twice.
     let before = app.smtp.all().len();
     let (ok, out, _) = run(&["digest", "deliver"]);
