@@ -59,9 +59,20 @@ enum Command {
     /// Show stored papers.
     #[command(subcommand)]
     Papers(PapersCommand),
-    /// The daily digest: compose the outbox for a day.
+    /// The daily digest: compose the outbox for a day, deliver it.
     #[command(subcommand)]
     Digest(DigestCommand),
+    /// The whole day now: ingest it if no papers are stored for it, compose, deliver.
+    RunDaily {
+        /// The day (YYYY-MM-DD); default today (UTC).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Do not fetch from the sources, even if the day has no papers.
+        #[arg(long)]
+        skip_ingest: bool,
+    },
+    /// Last ingest runs, the outbox by state, subscribers by state.
+    Status,
     /// Measure quality.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -253,36 +264,21 @@ async fn main() -> Result<()> {
             list_papers(config, date, limit).await
         }
         Command::Digest(DigestCommand::Compose { date }) => {
-            let store = Store::connect(&config.database_url).await?;
-            let catalogue = paperboy::domain::TopicCatalogue::from_toml(&config.topics_toml()?)?;
+            let subs = Subscriptions::start(config).await?;
             let day = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            let r = paperboy::digest::compose(&store, &config, &catalogue, day, now()).await?;
-            println!(
-                "{day}: {} papers, {} readers: {} composed ({} trending instead), {} already composed, {} nothing matched, {} not due",
-                r.papers,
-                r.readers,
-                r.composed,
-                r.trending,
-                r.already_composed,
-                r.nothing_matched,
-                r.not_due
-            );
-            if let Some(note) = r.note {
-                println!("{note}");
-            }
+            compose_day(&subs, day).await?;
+            subs.store.close().await;
             Ok(())
         }
         Command::Digest(DigestCommand::Deliver) => {
             let subs = Subscriptions::start(config).await?;
             eprintln!("{}", subs.mailer.describe());
-            let r = paperboy::digest::deliver(&subs).await?;
-            println!(
-                "{} sent, {} deferred, {} bounced, {} failed, {} skipped",
-                r.sent, r.deferred, r.bounced, r.failed, r.skipped
-            );
+            deliver_now(&subs).await?;
             subs.store.close().await;
             Ok(())
         }
+        Command::RunDaily { date, skip_ingest } => run_daily(config, date, skip_ingest).await,
+        Command::Status => status(config).await,
         Command::Eval(EvalCommand::Matching { data, seed }) => eval_matching(&config, &data, seed),
         Command::Bench(BenchCommand::Matching {
             readers,
@@ -602,6 +598,87 @@ fn eval_matching(config: &Config, data: &std::path::Path, seed: u64) -> Result<(
 
 /// The longest range one command fetches.
 const MAX_RANGE_DAYS: i64 = 366;
+
+async fn deliver_now(subs: &Subscriptions) -> Result<()> {
+    let r = paperboy::digest::deliver(subs).await?;
+    println!(
+        "{} sent, {} deferred, {} bounced, {} failed, {} skipped",
+        r.sent, r.deferred, r.bounced, r.failed, r.skipped
+    );
+    Ok(())
+}
+
+async fn compose_day(subs: &Subscriptions, day: chrono::NaiveDate) -> Result<()> {
+    let r =
+        paperboy::digest::compose(&subs.store, &subs.config, &subs.catalogue, day, now()).await?;
+    println!(
+        "{day}: {} papers, {} readers: {} composed ({} trending instead), {} already composed, {} nothing matched, {} not due",
+        r.papers,
+        r.readers,
+        r.composed,
+        r.trending,
+        r.already_composed,
+        r.nothing_matched,
+        r.not_due
+    );
+    if let Some(note) = r.note {
+        println!("{note}");
+    }
+    Ok(())
+}
+
+async fn run_daily(
+    config: Config,
+    date: Option<chrono::NaiveDate>,
+    skip_ingest: bool,
+) -> Result<()> {
+    let day = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let subs = Subscriptions::start(config.clone()).await?;
+    if !skip_ingest && subs.store.papers(Some(day), 1).await?.is_empty() {
+        // A source that fails is reported; the day goes on with what the others gave.
+        if let Err(e) = ingest_sources(config, SourceArg::All, Some(day), None).await {
+            eprintln!("ingest: {e:#}");
+        }
+    }
+    compose_day(&subs, day).await?;
+    deliver_now(&subs).await?;
+    subs.store.close().await;
+    Ok(())
+}
+
+async fn status(config: Config) -> Result<()> {
+    let store = Store::connect(&config.database_url).await?;
+    println!("ingest runs (latest first):");
+    for r in store.recent_runs(10).await? {
+        let outcome = match (&r.error, r.finished_at) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, Some(_)) => format!("{} new, {} updated", r.new_papers, r.updated_papers),
+            (None, None) => "running (or interrupted)".into(),
+        };
+        println!(
+            "  {} {} {}: {outcome}",
+            chrono::DateTime::from_timestamp(r.started_at, 0)
+                .map_or(String::new(), |t| t.to_rfc3339()),
+            r.source,
+            r.day.as_deref().unwrap_or("file")
+        );
+    }
+    let outbox: Vec<String> = store
+        .digest_counts()
+        .await?
+        .into_iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    println!("outbox: {}", outbox.join(", "));
+    let readers: Vec<String> = store
+        .counts_by_status()
+        .await?
+        .into_iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect();
+    println!("subscribers: {}", readers.join(", "));
+    Ok(())
+}
 
 async fn ingest_sources(
     config: Config,

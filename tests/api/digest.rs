@@ -309,4 +309,22 @@ async fn deliver_the_day(backend: Backend) {
         .await
         .unwrap();
     assert!(ada_next.is_none(), "no mail the day after unsubscribing");
+
+    // run-daily: the day is composed already, so it only delivers what is due.
+    let (ok, out, err) = run(&["run-daily", "--date", "2026-05-09", "--skip-ingest"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("0 composed") && out.contains("1 sent"),
+        "{out}"
+    );
+    let (ok, out, _) = run(&["status"]);
+    assert!(ok);
+    assert!(
+        out.contains("outbox: pending 0, sending 0, sent 3, bounced 1, failed 0, skipped 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hugging_face 2026-05-09: 0 new, 37 updated"),
+        "{out}"
+    );
 }
