@@ -73,6 +73,17 @@ enum Command {
     },
     /// Last ingest runs, the outbox by state, subscribers by state.
     Status,
+    /// Render the digest a reader gets for a day (from the outbox, or as it would be
+    /// composed now), without sending or storing anything.
+    Preview {
+        #[arg(long)]
+        email: String,
+        /// The day (YYYY-MM-DD); default today (UTC).
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        #[arg(long, value_enum, default_value_t = PreviewFormat::Text)]
+        format: PreviewFormat,
+    },
     /// Measure quality.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -137,6 +148,16 @@ enum PapersCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PreviewFormat {
+    /// The subject and the plain-text part.
+    Text,
+    /// The HTML part.
+    Html,
+    /// The whole message as it would be sent.
+    Eml,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -279,6 +300,11 @@ async fn main() -> Result<()> {
         }
         Command::RunDaily { date, skip_ingest } => run_daily(config, date, skip_ingest).await,
         Command::Status => status(config).await,
+        Command::Preview {
+            email,
+            date,
+            format,
+        } => preview(config, &email, date, format).await,
         Command::Eval(EvalCommand::Matching { data, seed }) => eval_matching(&config, &data, seed),
         Command::Bench(BenchCommand::Matching {
             readers,
@@ -643,6 +669,64 @@ async fn run_daily(
     compose_day(&subs, day).await?;
     deliver_now(&subs).await?;
     subs.store.close().await;
+    Ok(())
+}
+
+async fn preview(
+    config: Config,
+    email: &str,
+    date: Option<chrono::NaiveDate>,
+    format: PreviewFormat,
+) -> Result<()> {
+    let day = date.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let subs = Subscriptions::start(config).await?;
+    let address = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("{email}: {e}"))?;
+    let reader = subs
+        .store
+        .find_by_email(&address)
+        .await?
+        .with_context(|| format!("no subscriber {address}"))?;
+    let content = match subs.store.digest_for(reader.id, day).await? {
+        Some(d) => Some(d.content),
+        None => {
+            match paperboy::digest::Composer::new(&subs.store, &subs.config, &subs.catalogue, day)
+                .await?
+            {
+                Some(mut c) => c.preview(&subs.store, &reader).await?,
+                None => bail!(
+                    "no papers are stored for {day}: run `paperboy ingest --date {day}` first"
+                ),
+            }
+        }
+    };
+    let Some(content) = content else {
+        bail!("{address} gets no mail for {day}: nothing matched, and they asked for nothing then");
+    };
+    let top = subs.store.papers(Some(day), 1).await?.pop();
+    let view = paperboy::digest::view(&subs, &reader, day, &content, top.as_ref()).await?;
+    let mail = subs.mailer.render_digest(&view)?;
+    match format {
+        PreviewFormat::Text => println!("Subject: {}\n\n{}", mail.subject, mail.text),
+        PreviewFormat::Html => println!("{}", mail.html),
+        PreviewFormat::Eml => {
+            let message_id =
+                paperboy::digest::message_id(day, &reader.public_id, &subs.config.base_url);
+            let list_id =
+                paperboy::digest::list_id(&subs.config.operator.name, &subs.config.base_url);
+            let message = subs.mailer.digest_message(
+                &reader.email,
+                &mail.subject,
+                mail.html,
+                mail.text,
+                &paperboy::mail::DigestHeaders {
+                    message_id: &message_id,
+                    unsubscribe_url: &view.unsubscribe_url,
+                    list_id: &list_id,
+                },
+            )?;
+            std::io::stdout().write_all(&message.formatted())?;
+        }
+    }
     Ok(())
 }
 

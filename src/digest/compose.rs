@@ -83,6 +83,137 @@ fn due(s: &Subscriber, day: NaiveDate) -> bool {
     }
 }
 
+/// A day's papers analysed for matching, and what each reader gets from them.
+pub struct Composer {
+    day: NaiveDate,
+    papers: Vec<StoredPaper>,
+    index: Day,
+    /// "More like these": each liked paper is analysed once per run.
+    liked: HashMap<ArxivId, Vec<(u32, f32)>>,
+    scratch: Scratch,
+}
+
+impl Composer {
+    /// Analyse the papers featured on `day`; `None` when there are none.
+    pub async fn new(
+        store: &Store,
+        config: &Config,
+        catalogue: &TopicCatalogue,
+        day: NaiveDate,
+    ) -> Result<Option<Self>, DigestError> {
+        let papers = store.papers(Some(day), 100_000).await?;
+        if papers.is_empty() {
+            return Ok(None);
+        }
+        let on_day: std::collections::HashSet<&str> =
+            papers.iter().map(|p| p.paper.id.as_str()).collect();
+        let others = store.papers(None, CORPUS).await?;
+        let corpus: Vec<(&str, &str)> = others
+            .iter()
+            .filter(|p| !on_day.contains(p.paper.id.as_str()))
+            .map(|p| (p.paper.title.as_str(), p.paper.abstract_text.as_str()))
+            .collect();
+        let docs: Vec<Doc<'_>> = papers.iter().map(|p| doc(p, day)).collect();
+        let index = Day::new(&docs, &corpus, catalogue, config.matching.clone());
+        Ok(Some(Self {
+            day,
+            papers,
+            index,
+            liked: HashMap::new(),
+            scratch: Scratch::default(),
+        }))
+    }
+
+    /// Analyse the liked papers of these readers that are not analysed yet.
+    async fn learn_likes(
+        &mut self,
+        store: &Store,
+        readers: &[Subscriber],
+    ) -> Result<(), DigestError> {
+        let missing: Vec<ArxivId> = readers
+            .iter()
+            .flat_map(|r| r.interests.liked.iter())
+            .filter(|id| !self.liked.contains_key(*id))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            for p in store.papers_by_ids(&missing).await? {
+                let v = self.index.vector(&p.paper.title, &p.paper.abstract_text);
+                self.liked.insert(p.paper.id.clone(), v);
+            }
+        }
+        Ok(())
+    }
+
+    /// What one reader gets: their papers not sent to them before (a newer arXiv version
+    /// is flagged), or the day's trending papers if nothing matched and they asked for
+    /// that, or nothing.
+    fn choose(
+        &mut self,
+        r: &Subscriber,
+        sent: &HashMap<String, Option<u32>>,
+    ) -> Option<DigestContent> {
+        let likes: Vec<&[(u32, f32)]> = r
+            .interests
+            .liked
+            .iter()
+            .filter_map(|id| self.liked.get(id).map(Vec::as_slice))
+            .collect();
+        let profile = self.index.profile(&r.interests, &likes);
+        let n = usize::from(r.prefs.papers_per_digest);
+        let papers = &self.papers;
+        let fresh = |m: Vec<Match>| -> Vec<DigestEntry> {
+            m.into_iter()
+                .filter_map(|m| {
+                    let p = &papers[m.paper].paper;
+                    let new_version = match sent.get(p.id.as_str()) {
+                        None => false,
+                        Some(before) if p.version > *before && before.is_some() => true,
+                        Some(_) => return None,
+                    };
+                    Some(DigestEntry {
+                        paper: p.id.clone(),
+                        version: p.version,
+                        new_version,
+                        reasons: m.reasons,
+                    })
+                })
+                .take(n)
+                .collect()
+        };
+        let content = |kind, entries: Vec<DigestEntry>| {
+            (!entries.is_empty()).then_some(DigestContent { kind, entries })
+        };
+        if let Pick::Personal(m) = self
+            .index
+            .pick(&profile, n + SPARE, false, &mut self.scratch)
+            && let Some(c) = content(DigestKind::Personal, fresh(m))
+        {
+            return Some(c);
+        }
+        if r.prefs.send_when_empty
+            && let Pick::Trending(m) = self
+                .index
+                .pick(&profile, n + SPARE, true, &mut self.scratch)
+        {
+            return content(DigestKind::Trending, fresh(m));
+        }
+        None
+    }
+
+    /// What `reader` would get for this day, without writing anything.
+    pub async fn preview(
+        &mut self,
+        store: &Store,
+        reader: &Subscriber,
+    ) -> Result<Option<DigestContent>, DigestError> {
+        self.learn_likes(store, std::slice::from_ref(reader))
+            .await?;
+        let sent = store.sent_papers(reader.id, reader.id).await?;
+        Ok(self.choose(reader, sent.get(&reader.id).unwrap_or(&HashMap::new())))
+    }
+}
+
 /// Compose `day` for every active reader who is due and has no digest for it yet.
 pub async fn compose(
     store: &Store,
@@ -95,26 +226,14 @@ pub async fn compose(
         day: Some(day),
         ..Default::default()
     };
-    let papers = store.papers(Some(day), 100_000).await?;
-    report.papers = papers.len();
-    if papers.is_empty() {
+    let Some(mut composer) = Composer::new(store, config, catalogue, day).await? else {
         report.note = Some(format!(
             "no papers were announced for {day} (run `paperboy ingest --date {day}` first, or it is a weekend or holiday)"
         ));
         return Ok(report);
-    }
-    let on_day: std::collections::HashSet<&str> =
-        papers.iter().map(|p| p.paper.id.as_str()).collect();
-    let others = store.papers(None, CORPUS).await?;
-    let corpus: Vec<(&str, &str)> = others
-        .iter()
-        .filter(|p| !on_day.contains(p.paper.id.as_str()))
-        .map(|p| (p.paper.title.as_str(), p.paper.abstract_text.as_str()))
-        .collect();
-    let docs: Vec<Doc<'_>> = papers.iter().map(|p| doc(p, day)).collect();
-    let index = Day::new(&docs, &corpus, catalogue, config.matching.clone());
-    let mut liked: HashMap<ArxivId, Vec<(u32, f32)>> = HashMap::new();
-    let mut scratch = Scratch::default();
+    };
+    report.papers = composer.papers.len();
+    let no_sent = HashMap::new();
     let mut after = 0;
     loop {
         let readers = store
@@ -130,78 +249,15 @@ pub async fn compose(
         };
         after = last.id;
         let sent = store.sent_papers(first.id, last.id).await?;
-        // "More like these": each liked paper is analysed once per run.
-        let missing: Vec<ArxivId> = readers
-            .iter()
-            .flat_map(|r| r.interests.liked.iter())
-            .filter(|id| !liked.contains_key(*id))
-            .cloned()
-            .collect();
-        if !missing.is_empty() {
-            for p in store.papers_by_ids(&missing).await? {
-                let v = index.vector(&p.paper.title, &p.paper.abstract_text);
-                liked.insert(p.paper.id.clone(), v);
-            }
-        }
+        composer.learn_likes(store, &readers).await?;
         let mut batch = Vec::new();
         for r in &readers {
             report.readers += 1;
-            if !due(r, day) {
+            if !due(r, composer.day) {
                 report.not_due += 1;
                 continue;
             }
-            let likes: Vec<&[(u32, f32)]> = r
-                .interests
-                .liked
-                .iter()
-                .filter_map(|id| liked.get(id).map(Vec::as_slice))
-                .collect();
-            let profile = index.profile(&r.interests, &likes);
-            let n = usize::from(r.prefs.papers_per_digest);
-            let no_sent = HashMap::new();
-            let sent = sent.get(&r.id).unwrap_or(&no_sent);
-            let fresh = |m: Vec<Match>| -> Vec<DigestEntry> {
-                m.into_iter()
-                    .filter_map(|m| {
-                        let p = &papers[m.paper].paper;
-                        let new_version = match sent.get(p.id.as_str()) {
-                            None => false,
-                            Some(before) if p.version > *before && before.is_some() => true,
-                            Some(_) => return None,
-                        };
-                        Some(DigestEntry {
-                            paper: p.id.clone(),
-                            version: p.version,
-                            new_version,
-                            reasons: m.reasons,
-                        })
-                    })
-                    .take(n)
-                    .collect()
-            };
-            let mut content = match index.pick(&profile, n + SPARE, false, &mut scratch) {
-                Pick::Personal(m) => {
-                    Some(fresh(m))
-                        .filter(|e| !e.is_empty())
-                        .map(|entries| DigestContent {
-                            kind: DigestKind::Personal,
-                            entries,
-                        })
-                }
-                Pick::Trending(_) | Pick::Nothing => None,
-            };
-            if content.is_none()
-                && r.prefs.send_when_empty
-                && let Pick::Trending(m) = index.pick(&profile, n + SPARE, true, &mut scratch)
-            {
-                content = Some(fresh(m))
-                    .filter(|e| !e.is_empty())
-                    .map(|entries| DigestContent {
-                        kind: DigestKind::Trending,
-                        entries,
-                    });
-            }
-            let Some(content) = content else {
+            let Some(content) = composer.choose(r, sent.get(&r.id).unwrap_or(&no_sent)) else {
                 report.nothing_matched += 1;
                 continue;
             };

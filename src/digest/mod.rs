@@ -3,7 +3,7 @@
 mod compose;
 mod deliver;
 
-pub use compose::{ComposeReport, compose, message_id};
+pub use compose::{ComposeReport, Composer, compose, message_id};
 pub use deliver::{DeliverReport, deliver, list_id};
 
 use std::collections::HashMap;

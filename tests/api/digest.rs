@@ -51,6 +51,46 @@ async fn compose_a_day_once(backend: Backend) {
     )
     .await;
 
+    // A preview renders what a reader would get, and stores nothing.
+    let preview = |email: &str, format: &str| {
+        run(&[
+            "preview",
+            "--email",
+            email,
+            "--date",
+            "2026-05-08",
+            "--format",
+            format,
+        ])
+    };
+    let (ok, out, err) = preview("diffusion@example.com", "text");
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("Subject: Your papers for Fri 8 May: 3 new, led by "),
+        "{out}"
+    );
+    assert!(
+        out.contains("https://huggingface.co/papers/2605.06548"),
+        "{out}"
+    );
+    let (ok, eml, _) = preview("diffusion@example.com", "eml");
+    assert!(
+        ok && eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+        "{eml}"
+    );
+    let (ok, html, _) = preview("fallback@example.com", "html");
+    assert!(
+        ok && html.contains("<table") && html.contains("style="),
+        "{html}"
+    );
+    let (ok, _, err) = preview("quiet@example.com", "text");
+    assert!(!ok && err.contains("gets no mail for 2026-05-08"), "{err}");
+    let (ok, _, err) = preview("nobody@example.com", "text");
+    assert!(
+        !ok && err.contains("no subscriber nobody@example.com"),
+        "{err}"
+    );
+
     let (ok, out, err) = run(&["digest", "compose", "--date", "2026-05-08"]);
     assert!(ok, "{err}");
     assert!(
