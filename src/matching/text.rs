@@ -220,8 +220,13 @@ impl Analyzer {
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
         {
-            let lower = word.to_lowercase();
-            if is_stop(&lower) || lower.chars().count() > 40 {
+            // Lower-casing can add combining marks ("İ" → "i̇"): keep letters and digits.
+            let lower: String = word
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect();
+            if lower.is_empty() || is_stop(&lower) || lower.chars().count() > 40 {
                 out.push(None);
             } else {
                 out.push(Some(self.stemmer.stem(&lower).into_owned()));
@@ -235,10 +240,19 @@ impl Analyzer {
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
         {
-            let lower = word.to_lowercase();
+            // Lower-casing can add combining marks ("İ" → "i̇"): keep letters and digits.
+            let lower: String = word
+                .to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect();
             // Single characters and very long runs (hashes, URLs) carry no topic.
             let n = lower.chars().count();
-            if is_stop(&lower) || n < 2 && !lower.chars().all(|c| c.is_ascii_digit()) || n > 40 {
+            if n == 0
+                || is_stop(&lower)
+                || n < 2 && !lower.chars().all(|c| c.is_ascii_digit())
+                || n > 40
+            {
                 continue;
             }
             f(self.stemmer.stem(&lower).into_owned());
