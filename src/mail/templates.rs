@@ -215,8 +215,13 @@ fn inline_template(
 
 /// The template a template extends.
 fn parent(source: &str) -> Option<&str> {
-    let start = source.find("{% extends")? + "{% extends".len();
-    let rest = source[start..].trim_start();
+    // The first tag that is an `extends`, as tera requires it to be.
+    let rest = source.split("{%").skip(1).find_map(|tag| {
+        tag.trim_start_matches('-')
+            .trim_start()
+            .strip_prefix("extends ")
+    })?;
+    let rest = rest.trim_start();
     let quote = rest.chars().next().filter(|c| matches!(c, '"' | '\''))?;
     rest[1..].split(quote).next()
 }
@@ -491,6 +496,17 @@ mod tests {
         ] {
             assert!(mask(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn finds_the_parent_template() {
+        assert_eq!(
+            parent("{% extends \"layout.html\" %}x"),
+            Some("layout.html")
+        );
+        assert_eq!(parent("{%- extends 'a.html' -%}"), Some("a.html"));
+        assert_eq!(parent("<p>{{ x }}</p>{% if y %}{% endif %}"), None);
+        assert_eq!(parent("{% block extends_me %}{% endblock %}"), None);
     }
 
     #[test]
