@@ -120,6 +120,17 @@ pub struct RenderedMail {
 }
 
 impl DigestView {
+    /// The line mail clients show after the subject: the first titles.
+    fn preheader(&self) -> String {
+        let titles: Vec<&str> = self
+            .papers
+            .iter()
+            .take(3)
+            .map(|p| p.title.as_str())
+            .collect();
+        titles.join(" · ")
+    }
+
     /// The top trending paper when the list is thin, unless it is already in the list.
     fn header_trending(&self) -> Option<&DigestPaper> {
         self.top_trending
@@ -163,6 +174,7 @@ impl Templates {
         ctx.insert("date_long", &view.date.format("%A %-d %B %Y").to_string());
         ctx.insert("count", &view.papers.len());
         ctx.insert("header_trending", &view.header_trending());
+        ctx.insert("preheader", &view.preheader());
         let html = self.render_html("digest.html", &ctx)?;
         let text = self.render_text("digest.txt", &ctx)?;
         Ok(RenderedMail {
@@ -215,10 +227,12 @@ fn and_list(items: &[String]) -> String {
 
 /// "A, B, C et al." beyond three authors; "" for none.
 pub fn shorten_authors(authors: &[String]) -> String {
+    // Papers can have hundreds of authors: clean only the ones shown, and one more.
     let names: Vec<String> = authors
         .iter()
         .map(|a| plain(a))
         .filter(|a| !a.is_empty())
+        .take(AUTHORS_SHOWN + 1)
         .collect();
     if names.len() > AUTHORS_SHOWN {
         format!("{} et al.", names[..AUTHORS_SHOWN].join(", "))
@@ -231,7 +245,8 @@ pub fn shorten_authors(authors: &[String]) -> String {
 /// [`SUMMARY_MAX`] characters; a first sentence longer than that is cut at a word and gets
 /// an ellipsis. Control characters are dropped and whitespace collapsed.
 pub fn summarize(text: &str) -> String {
-    let text = plain(text);
+    // Enough text to see a sentence end after the limit; abstracts run to 2,000 characters.
+    let text = plain_prefix(text, SUMMARY_MAX + 100);
     if text.is_empty() {
         return text;
     }
@@ -345,25 +360,42 @@ fn short_title(title: &str, budget: usize) -> String {
     cut_at_word(title, budget)
 }
 
-/// Plain text from a source's string: control and bidirectional-override characters
-/// dropped (they could reorder or hide text, or split a header), whitespace collapsed.
+/// Plain text from a source's string: control and invisible formatting characters
+/// (bidirectional overrides, zero-width ones) dropped, since they could reorder or hide text
+/// or split a header; whitespace collapsed.
 fn plain(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut space = false;
-    for c in s.chars() {
-        if c.is_whitespace() || c.is_control() {
-            space = !out.is_empty();
-            continue;
+    plain_prefix(s, usize::MAX)
+}
+
+/// [`plain`] of the start of `s`: stops after the word that reaches `max_chars`.
+fn plain_prefix(s: &str, max_chars: usize) -> String {
+    let invisible = |c: char| matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}');
+    let mut out = String::with_capacity(s.len().min(max_chars.saturating_add(64)));
+    let mut chars = 0;
+    for word in s.split(|c: char| c.is_whitespace() || c.is_control()) {
+        if chars >= max_chars {
+            break;
         }
-        if matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-        {
-            continue;
-        }
-        if space {
+        let before = out.len();
+        let space = usize::from(before > 0);
+        if space == 1 {
             out.push(' ');
-            space = false;
         }
-        out.push(c);
+        if word.is_ascii() {
+            out.push_str(word);
+            chars += word.len();
+        } else {
+            for c in word.chars().filter(|c| !invisible(*c)) {
+                out.push(c);
+                chars += 1;
+            }
+        }
+        if out.len() == before + space {
+            // An empty (or all invisible) word: no space for it.
+            out.truncate(before);
+        } else {
+            chars += space;
+        }
     }
     out
 }
@@ -499,6 +531,16 @@ mod tests {
             DigestPaper::new(&p, &[]).summary,
             "The source's own summary."
         );
+    }
+
+    #[test]
+    fn plain_text_drops_controls_and_invisible_characters() {
+        assert_eq!(plain("  a\r\n\tb\u{0}c  "), "a b c");
+        assert_eq!(plain("x \u{202E}\u{200B} y\u{FEFF}z"), "x yz");
+        assert_eq!(plain("Ünï  cödé"), "Ünï cödé");
+        assert_eq!(plain(""), "");
+        // A prefix stops after the word that reaches the limit.
+        assert_eq!(plain_prefix("one two three four", 5), "one two");
     }
 
     #[test]

@@ -127,11 +127,6 @@ impl Mailer {
         }
     }
 
-    /// The loaded templates.
-    pub fn templates(&self) -> &Templates {
-        &self.templates
-    }
-
     /// Render a digest: subject, HTML (CSS inlined) and text.
     pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, MailError> {
         self.templates.render_digest(view)
@@ -240,15 +235,20 @@ impl lettre::message::header::Header for ListUnsubscribePost {
 /// default also escapes `/`, which mangles every URL in an href for no gain.)
 pub fn escape_html(input: &str) -> String {
     let mut out = String::with_capacity(input.len() + input.len() / 8);
-    for c in input.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
+    let mut done = 0;
+    for (i, b) in input.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#x27;",
+            _ => continue,
+        };
+        out.push_str(&input[done..i]);
+        out.push_str(entity);
+        done = i + 1;
     }
+    out.push_str(&input[done..]);
     out
 }

@@ -215,8 +215,13 @@ fn inline_template(
 
 /// The template a template extends.
 fn parent(source: &str) -> Option<&str> {
-    let start = source.find("{% extends")? + "{% extends".len();
-    let rest = source[start..].trim_start();
+    // The first tag that is an `extends`, as tera requires it to be.
+    let rest = source.split("{%").skip(1).find_map(|tag| {
+        tag.trim_start_matches('-')
+            .trim_start()
+            .strip_prefix("extends ")
+    })?;
+    let rest = rest.trim_start();
     let quote = rest.chars().next().filter(|c| matches!(c, '"' | '\''))?;
     rest[1..].split(quote).next()
 }
@@ -423,9 +428,10 @@ fn unmask(inlined: &str, tags: &[&str]) -> Result<String, String> {
     Ok(out)
 }
 
-/// `wrap(width=72, indent=0)`: text wrapped at word boundaries to `width` columns, lines
-/// after the first indented by `indent` spaces (the first line is taken to start at that
-/// column too). Words longer than a line, such as links, are never broken.
+/// `wrap(width=72, indent=0, first=indent)`: text wrapped at word boundaries to `width`
+/// columns, lines after the first indented by `indent` spaces; the first line is taken to
+/// start at column `first` (after what the template wrote before it). Words longer than a
+/// line, such as links, are never broken.
 fn wrap_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Value> {
     let text = value
         .as_str()
@@ -440,24 +446,31 @@ fn wrap_filter(value: &Value, args: &HashMap<String, Value>) -> tera::Result<Val
     };
     let width = number("width", 72)? as usize;
     let indent = number("indent", 0)? as usize;
-    Ok(Value::String(wrap(text, width, indent)))
+    let first = number("first", indent as u64)? as usize;
+    Ok(Value::String(wrap(text, width, indent, first)))
 }
 
-pub(super) fn wrap(text: &str, width: usize, indent: usize) -> String {
+pub(super) fn wrap(text: &str, width: usize, indent: usize, first: usize) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 16);
-    let mut column = indent;
+    let mut column = first;
+    let mut line_empty = true;
     for word in text.split_whitespace() {
-        let len = word.chars().count();
-        if column > indent && column + 1 + len > width {
+        let len = if word.is_ascii() {
+            word.len()
+        } else {
+            word.chars().count()
+        };
+        if !line_empty && column + 1 + len > width {
             out.push('\n');
             out.extend(std::iter::repeat_n(' ', indent));
             column = indent;
-        } else if column > indent {
+        } else if !line_empty {
             out.push(' ');
             column += 1;
         }
         out.push_str(word);
         column += len;
+        line_empty = false;
     }
     out
 }
@@ -486,6 +499,17 @@ mod tests {
     }
 
     #[test]
+    fn finds_the_parent_template() {
+        assert_eq!(
+            parent("{% extends \"layout.html\" %}x"),
+            Some("layout.html")
+        );
+        assert_eq!(parent("{%- extends 'a.html' -%}"), Some("a.html"));
+        assert_eq!(parent("<p>{{ x }}</p>{% if y %}{% endif %}"), None);
+        assert_eq!(parent("{% block extends_me %}{% endblock %}"), None);
+    }
+
+    #[test]
     fn a_moved_tag_is_an_error() {
         // Text in a table is moved out of it by the parser: the placeholder order breaks.
         let tags = ["{{ a }}", "{{ b }}"];
@@ -502,7 +526,7 @@ mod tests {
     #[test]
     fn wraps_at_words_and_keeps_links_whole() {
         let text = "one two three four five six seven eight nine ten eleven twelve";
-        let wrapped = wrap(text, 20, 3);
+        let wrapped = wrap(text, 20, 3, 3);
         assert!(
             wrapped
                 .lines()
@@ -514,7 +538,12 @@ mod tests {
             text
         );
         let link = "https://example.com/a/very/long/path/that/does/not/fit";
-        assert_eq!(wrap(&format!("see {link}"), 20, 0), format!("see\n{link}"));
+        assert_eq!(
+            wrap(&format!("see {link}"), 20, 0, 0),
+            format!("see\n{link}")
+        );
+        // The first line starts after what the template wrote before it.
+        assert_eq!(wrap("aaa bbb ccc", 11, 2, 5), "aaa\n  bbb ccc");
     }
 
     #[test]
