@@ -445,12 +445,13 @@ fn bench_matching(
     let t_day = started.elapsed();
     let started = Instant::now();
     // Each liked paper is analysed once per run, however many readers liked it.
-    let mut liked: std::collections::HashMap<u32, Vec<(u32, f32)>> = Default::default();
+    let mut liked: std::collections::HashMap<u32, paperboy::matching::LikedPaper> =
+        Default::default();
     for r in &population {
         for &i in &r.liked {
             liked.entry(i).or_insert_with(|| {
                 let rec = &records[i as usize];
-                day.vector(&rec.title, &rec.abstract_text)
+                day.liked_paper(&rec.title, &rec.abstract_text)
             });
         }
     }
@@ -470,8 +471,8 @@ fn bench_matching(
                     let mut scratch = Scratch::default();
                     let mut t = [0u64; 5];
                     for r in part {
-                        let likes: Vec<&[(u32, f32)]> =
-                            r.liked.iter().map(|i| liked[i].as_slice()).collect();
+                        let likes: Vec<&paperboy::matching::LikedPaper> =
+                            r.liked.iter().map(|i| &liked[i]).collect();
                         let profile = day.profile(&r.interests, &likes);
                         let chosen =
                             match day.pick(&profile, r.papers, r.trending_when_empty, &mut scratch)

@@ -11,7 +11,7 @@ use crate::domain::{
     ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, Subscriber, SubscriberStatus,
     TopicCatalogue,
 };
-use crate::matching::{Day, Doc, Match, Pick, Scratch};
+use crate::matching::{Day, Doc, LikedPaper, Match, Pick, Scratch};
 use crate::store::{ListFilter, NewDigest, Store, StoredPaper};
 
 /// Readers read and written per batch.
@@ -89,7 +89,7 @@ pub struct Composer {
     papers: Vec<StoredPaper>,
     index: Day,
     /// "More like these": each liked paper is analysed once per run.
-    liked: HashMap<ArxivId, Vec<(u32, f32)>>,
+    liked: HashMap<ArxivId, LikedPaper>,
     scratch: Scratch,
 }
 
@@ -138,7 +138,9 @@ impl Composer {
             .collect();
         if !missing.is_empty() {
             for p in store.papers_by_ids(&missing).await? {
-                let v = self.index.vector(&p.paper.title, &p.paper.abstract_text);
+                let v = self
+                    .index
+                    .liked_paper(&p.paper.title, &p.paper.abstract_text);
                 self.liked.insert(p.paper.id.clone(), v);
             }
         }
@@ -153,11 +155,11 @@ impl Composer {
         r: &Subscriber,
         sent: &HashMap<String, Option<u32>>,
     ) -> Option<DigestContent> {
-        let likes: Vec<&[(u32, f32)]> = r
+        let likes: Vec<&LikedPaper> = r
             .interests
             .liked
             .iter()
-            .filter_map(|id| self.liked.get(id).map(Vec::as_slice))
+            .filter_map(|id| self.liked.get(id))
             .collect();
         let profile = self.index.profile(&r.interests, &likes);
         let n = usize::from(r.prefs.papers_per_digest);

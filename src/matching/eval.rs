@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Day, Doc, Profile, Weights};
+use super::{Day, Doc, LikedPaper, Profile, Weights};
 use crate::domain::{Interests, TopicCatalogue, TopicId};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -230,9 +230,11 @@ pub fn evaluate(
                 })
                 .collect();
             let index = Day::new(&docs, &corpus, catalogue, weights.clone());
-            let liked_vectors = |day: &Day| -> Vec<Vec<(u32, f32)>> {
-                liked_texts.iter().map(|(t, a)| day.vector(t, a)).collect()
-            };
+            let liked_papers: Vec<LikedPaper> = liked_texts
+                .iter()
+                .map(|(t, a)| index.liked_paper(t, a))
+                .collect();
+            let liked_refs: Vec<&LikedPaper> = liked_papers.iter().collect();
             let order = |p: &Profile<'_>| {
                 index
                     .rank(p, DAY_SIZE)
@@ -242,7 +244,7 @@ pub fn evaluate(
             };
             if !topics.is_empty() {
                 tr.push(metrics_for(
-                    &order(&index.profile(&interests, &[] as &[Vec<(u32, f32)>])),
+                    &order(&index.profile(&interests, &[])),
                     &day,
                     category,
                 ));
@@ -253,7 +255,7 @@ pub fn evaluate(
                 ));
             }
             lr.push(metrics_for(
-                &order(&index.profile(&Interests::default(), &liked_vectors(&index))),
+                &order(&index.profile(&Interests::default(), &liked_refs)),
                 &day,
                 category,
             ));

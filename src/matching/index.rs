@@ -78,6 +78,11 @@ pub(crate) type Postings = Vec<(u32, f32)>;
 pub(crate) struct Term {
     pub text: String,
     pub hits: Postings,
+    /// Its term ids (`None` where a stop word stands), weight and idf, to score texts that
+    /// are not among the day's papers (a reader's liked papers).
+    pub pattern: Vec<Option<u32>>,
+    pub weight: f32,
+    pub idf: f32,
 }
 
 /// A catalogue topic compiled against the day.
@@ -96,7 +101,7 @@ pub(crate) struct CompiledTopic {
 pub struct Day {
     pub(crate) analyzer: Analyzer,
     pub(crate) weights: Weights,
-    vocab: HashMap<String, u32>,
+    pub(crate) vocab: HashMap<String, u32>,
     pub(crate) idf: Vec<f32>,
     /// Field token streams with stop-word gaps, per paper, for phrases.
     fields: Vec<[Vec<Option<u32>>; 3]>,
@@ -107,6 +112,7 @@ pub struct Day {
     places: Vec<Vec<(u32, u8, u32)>>,
     /// K1 · (1 − B + B · len / avg_len) per paper.
     len_norm: Vec<f32>,
+    avg_len: f32,
     /// term → (paper, weight in the paper's L2-normalised TF-IDF vector).
     pub(crate) vectors: Vec<Postings>,
     /// Each paper's TF-IDF vector, for explaining a match.
@@ -120,6 +126,9 @@ pub struct Day {
     /// Lower-cased author name → papers.
     pub(crate) authors: HashMap<String, Vec<u32>>,
     pub(crate) topics: HashMap<String, CompiledTopic>,
+    /// Catalogue topic ids in catalogue order.
+    pub(crate) topic_order: Vec<String>,
+    pub(crate) similar: super::similar::DayStats,
 }
 
 impl Day {
@@ -208,8 +217,14 @@ impl Day {
             .map(|l| K1 * (1.0 - B + B * l / avg_len))
             .collect();
 
-        // TF-IDF vectors over title and abstract, for "more like these".
+        // TF-IDF vectors over title and abstract, for "more like these". Single letters
+        // (variable names, list markers) carry no topic; numbers may.
+        let mut usable = vec![false; tf.len()];
+        for (w, id) in &vocab {
+            usable[*id as usize] = w.chars().count() > 1 || w.chars().all(|c| c.is_ascii_digit());
+        }
         for v in &mut doc_vectors {
+            v.retain(|(t, _)| usable[*t as usize]);
             for (t, f) in v.iter_mut() {
                 *f = (1.0 + f.ln()) * idf[*t as usize];
             }
@@ -281,6 +296,7 @@ impl Day {
             tf,
             places,
             len_norm,
+            avg_len,
             vectors,
             doc_vectors,
             popularity: trend,
@@ -288,12 +304,19 @@ impl Day {
             by_popularity,
             authors,
             topics: HashMap::new(),
+            topic_order: catalogue
+                .topics()
+                .iter()
+                .map(|t| t.id.to_string())
+                .collect(),
+            similar: super::similar::DayStats::empty(),
         };
         day.topics = catalogue
             .topics()
             .iter()
             .map(|t| (t.id.to_string(), day.compile_topic(t)))
             .collect();
+        day.similar = super::similar::DayStats::new(&day);
         day
     }
 
@@ -348,21 +371,23 @@ impl Day {
     }
 
     /// The papers a keyword or phrase occurs in, with its BM25 contribution times `weight`;
-    /// `None` when no paper of the day has it.
+    /// `None` when a word of it occurs in no paper of the day.
     pub(crate) fn term(&self, text: &str, weight: f32) -> Option<Term> {
         let pattern = self.pattern(text)?;
-        let hits: Postings = match pattern.as_slice() {
-            [Some(word)] => {
-                let idf = self.idf[*word as usize];
-                self.tf[*word as usize]
-                    .iter()
-                    .map(|&(d, tf)| (d, weight * self.bm25(d, tf, idf)))
-                    .collect()
-            }
+        let idf = match pattern.as_slice() {
+            [Some(word)] => self.idf[*word as usize],
             phrase => {
                 let words: Vec<u32> = phrase.iter().flatten().copied().collect();
-                let idf = PHRASE_IDF * words.iter().map(|w| self.idf[*w as usize]).sum::<f32>()
-                    / words.len() as f32;
+                PHRASE_IDF * words.iter().map(|w| self.idf[*w as usize]).sum::<f32>()
+                    / words.len().max(1) as f32
+            }
+        };
+        let hits: Postings = match pattern.as_slice() {
+            [Some(word)] => self.tf[*word as usize]
+                .iter()
+                .map(|&(d, tf)| (d, weight * self.bm25(d, tf, idf)))
+                .collect(),
+            phrase => {
                 // The phrase can only stand where its rarest word stands.
                 let (offset, rarest) = phrase
                     .iter()
@@ -394,14 +419,22 @@ impl Day {
                 hits
             }
         };
-        (!hits.is_empty()).then(|| Term {
+        Some(Term {
             text: text.to_string(),
             hits,
+            pattern,
+            weight,
+            idf,
         })
     }
 
     fn bm25(&self, doc: u32, tf: f32, idf: f32) -> f32 {
-        idf * tf * (K1 + 1.0) / (tf + self.len_norm[doc as usize])
+        bm25(tf, idf, self.len_norm[doc as usize])
+    }
+
+    /// BM25's length normalisation for a text of this (field-weighted) length.
+    pub(crate) fn len_norm_of(&self, len: f32) -> f32 {
+        K1 * (1.0 - B + B * len / self.avg_len)
     }
 
     /// The L2-normalised TF-IDF vector of a text (title and abstract), in this day's
@@ -427,6 +460,10 @@ impl Day {
     }
 }
 
+pub(crate) fn bm25(tf: f32, idf: f32, len_norm: f32) -> f32 {
+    idf * tf * (K1 + 1.0) / (tf + len_norm)
+}
+
 /// Author names compare case- and space-insensitively.
 pub(crate) fn normalise_name(name: &str) -> String {
     name.split_whitespace()
@@ -446,21 +483,4 @@ pub(crate) fn normalise(v: &mut Vector) {
     for x in v.iter_mut() {
         x.1 /= norm;
     }
-}
-
-/// Dot product of two sparse vectors sorted by term.
-pub(crate) fn dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
-    let (mut i, mut j, mut s) = (0, 0, 0.0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                s += a[i].1 * b[j].1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    s
 }

@@ -5,8 +5,10 @@ pub mod bench;
 pub mod eval;
 mod index;
 mod rank;
+mod similar;
 mod text;
 
 pub use index::{Day, Doc, Weights};
 pub use rank::{Match, Pick, Profile, Reason, Scratch};
+pub use similar::LikedPaper;
 pub use text::Analyzer;

@@ -1,16 +1,16 @@
 //! A reader's interests compiled against a day, scored through the day's inverted lists,
 //! and their top N with the reasons each paper was chosen.
 
-use super::index::{CompiledTopic, Day, Term, Vector, dot, normalise, normalise_name};
+use super::index::{CompiledTopic, Day, Term, normalise_name};
+use super::similar::{self, Liked, LikedPaper};
 use crate::domain::Interests;
 pub use crate::domain::Reason;
 
 /// Pinned authors' papers come before everything else.
 const PINNED: f32 = 10.0;
-/// "More like these" cosine similarity, scaled to sit next to BM25 scores.
-const LIKED_SCALE: f32 = 10.0;
-/// Below this cosine, a liked-paper similarity is not named as a reason.
-const LIKED_REASON: f32 = 0.1;
+/// "More like these" (standard deviations above the day's mean), scaled to sit next to
+/// BM25 scores.
+const LIKED_SCALE: f32 = 2.0;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Match {
@@ -41,7 +41,7 @@ pub struct Profile<'d> {
     blocked: Vec<u32>,
     /// Papers by pinned authors, sorted, with the author that pinned them.
     pinned: Vec<(u32, String)>,
-    liked: Option<Vector>,
+    liked: Option<Liked>,
     /// 0 = all personal, 1 = all trending.
     blend: f32,
 }
@@ -93,13 +93,9 @@ impl Scratch {
 }
 
 impl Day {
-    /// Compile a reader's interests against this day. `liked` are the TF-IDF vectors
-    /// ([`Day::vector`]) of the papers the reader liked.
-    pub fn profile<L: AsRef<[(u32, f32)]>>(
-        &self,
-        interests: &Interests,
-        liked: &[L],
-    ) -> Profile<'_> {
+    /// Compile a reader's interests against this day. `liked` are the papers the reader
+    /// liked, analysed with [`Day::liked_paper`].
+    pub fn profile(&self, interests: &Interests, liked: &[&LikedPaper]) -> Profile<'_> {
         let mut own = Vec::new();
         let mut blocked = Vec::new();
         for k in interests.keyword_terms() {
@@ -128,17 +124,7 @@ impl Day {
             }
         }
         pinned.sort_unstable_by_key(|p| p.0);
-        let liked = (!liked.is_empty()).then(|| {
-            let mut centroid: std::collections::HashMap<u32, f32> = Default::default();
-            for v in liked {
-                for (t, w) in v.as_ref() {
-                    *centroid.entry(*t).or_default() += w;
-                }
-            }
-            let mut v: Vector = centroid.into_iter().collect();
-            normalise(&mut v);
-            v
-        });
+        let liked = (!liked.is_empty()).then(|| similar::score(self, liked));
         Profile {
             topics: interests
                 .topics
@@ -176,10 +162,8 @@ impl Day {
         }
         if let Some(liked) = &p.liked {
             let scale = self.weights.liked * LIKED_SCALE;
-            for &(t, q) in liked {
-                for &(d, w) in &self.vectors[t as usize] {
-                    s.add(d, scale * q * w);
-                }
+            for (d, x) in liked.scores.iter().enumerate() {
+                s.add(d as u32, scale * x);
             }
         }
         for (d, _) in &p.pinned {
@@ -318,11 +302,11 @@ impl Day {
             });
         }
         if let Some(liked) = &p.liked
-            && dot(liked, &self.doc_vectors[d as usize]) > LIKED_REASON
+            && liked.is_match(d)
         {
             out.push(Reason {
                 interest: "papers you liked".into(),
-                words: Vec::new(),
+                words: liked.words(self, d),
             });
         }
         if out.is_empty() {
@@ -345,7 +329,7 @@ mod tests {
     use crate::domain::{InterestsForm, TopicCatalogue};
     use crate::matching::{Doc, Weights};
 
-    const NO_LIKES: &[Vec<(u32, f32)>] = &[];
+    const NO_LIKES: &[&LikedPaper] = &[];
 
     fn catalogue() -> TopicCatalogue {
         TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap()
@@ -527,11 +511,11 @@ mod tests {
                 .words
                 .contains(&"quantum error correction".to_string())
         );
-        let liked = [day.vector(
+        let liked = day.liked_paper(
             "Latent diffusion for images",
             "Image generation with diffusion models.",
-        )];
-        let p = day.profile(&Interests::default(), &liked);
+        );
+        let p = day.profile(&Interests::default(), &[&liked]);
         let ranked = day.rank(&p, 2);
         assert_eq!(ranked[0].paper, 1);
         assert_eq!(ranked[0].reasons[0].interest, "papers you liked");
