@@ -115,7 +115,11 @@ impl Handler for Collect {
 
 impl MailSink {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// A server on a listener the test chose (e.g. the port of a server that was down).
+    pub fn start_on(listener: TcpListener) -> Self {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(Mutex::new(Faults::default()));
