@@ -433,6 +433,7 @@ fn bench_matching(
                 comments: 0,
                 stars: 0,
                 age_days: None,
+                organization: None,
             }
         })
         .collect();

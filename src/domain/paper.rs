@@ -179,6 +179,9 @@ pub struct Paper {
     pub keywords: Vec<String>,
     /// The source's short summary (Hugging Face `ai_summary`).
     pub summary: Option<String>,
+    /// The organisation the source credits (Hugging Face `organization`), its full name.
+    #[serde(default)]
+    pub organization: Option<String>,
     pub source: PaperSource,
 }
 
@@ -202,6 +205,7 @@ impl Paper {
             project_page: None,
             keywords: Vec::new(),
             summary: None,
+            organization: None,
             source,
         }
     }

@@ -16,6 +16,13 @@ struct Item {
     paper: HfPaper,
     #[serde(rename = "numComments")]
     num_comments: Option<i64>,
+    organization: Option<HfOrganization>,
+}
+
+#[derive(Deserialize)]
+struct HfOrganization {
+    name: Option<String>,
+    fullname: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -37,6 +44,7 @@ struct HfPaper {
     ai_summary: Option<String>,
     #[serde(rename = "ai_keywords", default)]
     ai_keywords: Vec<String>,
+    organization: Option<HfOrganization>,
 }
 
 #[derive(Deserialize)]
@@ -264,6 +272,12 @@ fn to_paper(item: Item, day: Option<NaiveDate>) -> Result<Paper, crate::domain::
         .ai_summary
         .map(|s| clean_text(&s))
         .filter(|s| !s.is_empty());
+    paper.organization = p
+        .organization
+        .or(item.organization)
+        .and_then(|o| o.fullname.or(o.name))
+        .map(|o| clean_text(&o))
+        .filter(|o| !o.is_empty() && o.chars().count() <= 200);
     paper.keywords = p
         .ai_keywords
         .iter()

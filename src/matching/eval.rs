@@ -227,6 +227,7 @@ pub fn evaluate(
                     comments: 0,
                     stars: 0,
                     age_days: None,
+                    organization: None,
                 })
                 .collect();
             let index = Day::new(&docs, &corpus, catalogue, weights.clone());

@@ -65,6 +65,8 @@ pub struct Doc<'a> {
     pub stars: i64,
     /// Days since the paper was first published, when known.
     pub age_days: Option<u32>,
+    /// The organisation the source credits; readers pin or mute it like an author.
+    pub organization: Option<&'a str>,
 }
 
 /// A sparse vector sorted by term id.
@@ -123,7 +125,7 @@ pub struct Day {
     pub(crate) freshness: Vec<f32>,
     /// Papers by popularity, most popular first (ties by paper order).
     pub(crate) by_popularity: Vec<u32>,
-    /// Lower-cased author name → papers.
+    /// Lower-cased author (or organisation) name → papers.
     pub(crate) authors: HashMap<String, Vec<u32>>,
     pub(crate) topics: HashMap<String, CompiledTopic>,
     /// Catalogue topic ids in catalogue order.
@@ -270,7 +272,7 @@ impl Day {
         });
         let mut authors: HashMap<String, Vec<u32>> = HashMap::new();
         for (i, d) in docs.iter().enumerate() {
-            for a in d.authors {
+            for a in d.authors.iter().map(String::as_str).chain(d.organization) {
                 let list = authors.entry(normalise_name(a)).or_default();
                 if list.last() != Some(&(i as u32)) {
                     list.push(i as u32);

@@ -345,6 +345,7 @@ mod tests {
             comments: 0,
             stars: 0,
             age_days: None,
+            organization: None,
         }
     }
 
@@ -433,6 +434,31 @@ mod tests {
         };
         let ranked = day.rank(&day.profile(&interests(muted), NO_LIKES), 4);
         assert_eq!(papers(&ranked), [1]);
+    }
+
+    #[test]
+    fn organisations_pin_and_mute_like_authors() {
+        let none: Vec<String> = vec![];
+        let docs = [
+            doc("Robot grasping", "Grasping objects.", &none, 50),
+            Doc {
+                organization: Some("Ai2"),
+                ..doc("Language models", "Open data for pretraining.", &none, 1)
+            },
+        ];
+        let day = Day::new(&docs, &[], &catalogue(), Weights::default());
+        let pin = interests(InterestsForm {
+            keywords: "grasping",
+            authors: "ai2",
+            ..Default::default()
+        });
+        assert_eq!(papers(&day.rank(&day.profile(&pin, NO_LIKES), 2))[0], 1);
+        let mute = interests(InterestsForm {
+            keywords: "pretraining grasping",
+            muted_authors: "AI2",
+            ..Default::default()
+        });
+        assert_eq!(papers(&day.rank(&day.profile(&mute, NO_LIKES), 2)), [0]);
     }
 
     #[test]
@@ -532,6 +558,7 @@ mod tests {
         let none: Vec<String> = vec![];
         let aged = |age| Doc {
             age_days: Some(age),
+            organization: None,
             ..doc("Robot grasping", "Grasping with a robot hand.", &none, 10)
         };
         let docs = [aged(30), aged(1), aged(8)];

@@ -304,6 +304,7 @@ mod tests {
             comments: 0,
             stars: 0,
             age_days: None,
+            organization: None,
         }
     }
 

@@ -51,13 +51,14 @@ struct Row {
     project_page: Option<String>,
     keywords: String,
     summary: Option<String>,
+    organization: Option<String>,
     sources: String,
     first_seen_at: i64,
 }
 
 const COLUMNS: &str = "p.id, p.version, p.title, p.abstract, p.authors, p.categories, p.published, p.upvotes, \
     p.comments, p.popularity_seen_at, p.github_repo, p.github_stars, p.project_page, p.keywords, p.summary, \
-    p.sources, p.first_seen_at";
+    p.organization, p.sources, p.first_seen_at";
 
 fn json_list(v: &[String]) -> String {
     serde_json::to_string(v).expect("strings serialise")
@@ -95,6 +96,7 @@ impl TryFrom<Row> for StoredPaper {
         paper.project_page = r.project_page.clone();
         paper.keywords = list(&r.keywords, "keywords")?;
         paper.summary = r.summary.clone();
+        paper.organization = r.organization.clone();
         Ok(StoredPaper {
             paper,
             sources,
@@ -127,8 +129,8 @@ impl Store {
                 sqlx::query(
                     "INSERT INTO papers (id, version, title, abstract, authors, categories, published, upvotes, \
                        comments, popularity_seen_at, github_repo, github_stars, project_page, keywords, summary, \
-                       sources, first_seen_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) \
+                       sources, first_seen_at, updated_at, organization) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18) \
                      ON CONFLICT (id) DO UPDATE SET \
                        version = CASE WHEN papers.version IS NULL OR excluded.version > papers.version \
                                  THEN COALESCE(excluded.version, papers.version) ELSE papers.version END, \
@@ -145,6 +147,7 @@ impl Store {
                        project_page = COALESCE(excluded.project_page, papers.project_page), \
                        keywords = CASE WHEN excluded.keywords <> '[]' THEN excluded.keywords ELSE papers.keywords END, \
                        summary = COALESCE(excluded.summary, papers.summary), \
+                       organization = COALESCE(excluded.organization, papers.organization), \
                        sources = excluded.sources, \
                        updated_at = excluded.updated_at")
                     .bind(p.id.as_str())
@@ -164,6 +167,7 @@ impl Store {
                     .bind(&p.summary)
                     .bind(json_list(&sources))
                     .bind(now)
+                    .bind(&p.organization)
                     .execute(&mut *tx).await?;
                 if let Some(d) = p.featured_on {
                     sqlx::query(

@@ -152,6 +152,33 @@ async fn compose_a_day_once(backend: Backend) {
         "{out}"
     );
 
+    // Organisations pin like authors (Hugging Face credits 2605.06416 and 2605.06200 to
+    // Tencent, read off the capture).
+    app.subscribe_and_confirm(
+        "org@example.com",
+        &[("keywords", "diffusion"), ("authors", "tencent")],
+    )
+    .await;
+    let (ok, out, err) = run(&[
+        "preview",
+        "--email",
+        "org@example.com",
+        "--date",
+        "2026-05-08",
+    ]);
+    assert!(ok, "{err}");
+    let first_two: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("https://huggingface.co/papers/"))
+        .take(2)
+        .collect();
+    assert!(
+        first_two
+            .iter()
+            .all(|l| l.contains("2605.06416") || l.contains("2605.06200")),
+        "{out}"
+    );
+
     // A later day with the same papers: what was sent is not sent again.
     let (ok, _, err) = run(&["ingest", "--file", HF_DAY, "--date", "2026-05-09"]);
     assert!(ok, "{err}");
