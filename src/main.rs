@@ -434,6 +434,7 @@ fn bench_matching(
                 stars: 0,
                 age_days: None,
                 organization: None,
+                categories: &[],
             }
         })
         .collect();

@@ -74,6 +74,7 @@ fn doc(p: &StoredPaper, day: NaiveDate) -> Doc<'_> {
             .published
             .map(|d| (day - d).num_days().clamp(0, u32::MAX as i64) as u32),
         organization: p.organization.as_deref(),
+        categories: &p.categories,
     }
 }
 

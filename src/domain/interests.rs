@@ -46,6 +46,9 @@ pub struct Interests {
     /// Authors whose papers are never sent.
     #[serde(default)]
     pub muted_authors: Vec<String>,
+    /// arXiv categories (`cs.RO`, `hep-th`): their papers match.
+    #[serde(default)]
+    pub categories: Vec<String>,
     /// The dial from all personal (0) to all trending (100).
     #[serde(default = "default_trending")]
     pub trending: u8,
@@ -63,6 +66,7 @@ impl Default for Interests {
             authors: Vec::new(),
             liked: Vec::new(),
             muted_authors: Vec::new(),
+            categories: Vec::new(),
             trending: DEFAULT_TRENDING,
         }
     }
@@ -77,6 +81,8 @@ pub struct InterestsForm<'a> {
     /// arXiv ids or links, separated by spaces, commas or lines.
     pub liked: &'a str,
     pub muted_authors: &'a str,
+    /// arXiv categories, separated by spaces or commas.
+    pub categories: &'a str,
     /// 0–100; blank takes the default.
     pub trending: Option<&'a str>,
 }
@@ -101,10 +107,14 @@ pub enum InterestsError {
     BadAuthor,
     #[error("at most {MAX_LIKED} liked papers")]
     TooManyLiked,
+    #[error("at most {MAX_LIKED} arXiv categories")]
+    TooManyCategories,
     #[error(
         "{0:?} is not an arXiv id or link (like 2405.01234 or https://arxiv.org/abs/2405.01234)"
     )]
     BadLiked(String),
+    #[error("{0:?} is not an arXiv category (like cs.RO, stat.ML or hep-th)")]
+    BadCategory(String),
     #[error("the trending dial is a whole number from 0 (all yours) to 100 (all trending)")]
     Trending,
     #[error("pick at least one topic or enter a keyword, phrase, author or liked paper")]
@@ -140,6 +150,7 @@ impl Interests {
         let authors = parse_authors(form.authors).map_err(|e| ("authors", e))?;
         let liked = parse_liked(form.liked).map_err(|e| ("liked", e))?;
         let muted_authors = parse_authors(form.muted_authors).map_err(|e| ("muted_authors", e))?;
+        let categories = parse_categories(form.categories).map_err(|e| ("categories", e))?;
         let trending = match form.trending.map(str::trim).filter(|s| !s.is_empty()) {
             None => DEFAULT_TRENDING,
             Some(t) => t
@@ -154,11 +165,13 @@ impl Interests {
             authors,
             liked,
             muted_authors,
+            categories,
             trending,
         };
         if interests.topics.is_empty()
             && interests.authors.is_empty()
             && interests.liked.is_empty()
+            && interests.categories.is_empty()
             && !keywords.iter().any(|k| !k.excluded)
         {
             return Err(("topics", InterestsError::Nothing));
@@ -234,6 +247,42 @@ pub fn parse_keywords(input: &str) -> Result<Vec<Keyword>, InterestsError> {
         }
         if out.len() > MAX_KEYWORDS {
             return Err(InterestsError::TooManyKeywords);
+        }
+    }
+    Ok(out)
+}
+
+/// arXiv categories: an archive (`hep-th`, `cs`) optionally with a subject class (`cs.RO`,
+/// `math.AP`, `cond-mat.mes-hall`). Matched without regard to case.
+fn parse_categories(input: &str) -> Result<Vec<String>, InterestsError> {
+    let mut out: Vec<String> = Vec::new();
+    for raw in input.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+        if raw.is_empty() {
+            continue;
+        }
+        let bad = || InterestsError::BadCategory(raw.chars().take(30).collect());
+        let (archive, class) = match raw.split_once('.') {
+            Some((a, c)) => (a.to_lowercase(), Some(c)),
+            None => (raw.to_lowercase(), None),
+        };
+        let archive_ok = (2..=12).contains(&archive.len())
+            && archive.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            && !archive.starts_with('-');
+        let class_ok = class.is_none_or(|c| {
+            (1..=8).contains(&c.len()) && c.chars().all(|c| c.is_ascii_alphabetic() || c == '-')
+        });
+        if !archive_ok || !class_ok {
+            return Err(bad());
+        }
+        let cat = match class {
+            Some(c) => format!("{archive}.{c}"),
+            None => archive,
+        };
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&cat)) {
+            out.push(cat);
+        }
+        if out.len() > MAX_LIKED {
+            return Err(InterestsError::TooManyCategories);
         }
     }
     Ok(out)
@@ -321,6 +370,7 @@ mod tests {
         let form = InterestsForm {
             liked: "https://arxiv.org/abs/2405.01234v2, arXiv:2405.01234\n2310.00001",
             muted_authors: "Some One",
+            categories: "cs.RO, hep-th cond-mat.mes-hall CS.ro",
             trending: Some(" 0 "),
             ..Default::default()
         };
@@ -330,6 +380,7 @@ mod tests {
             ["2405.01234", "2310.00001"]
         );
         assert_eq!(i.muted_authors, ["Some One"]);
+        assert_eq!(i.categories, ["cs.RO", "hep-th", "cond-mat.mes-hall"]);
         assert_eq!(i.trending, 0);
         let bad = |form: InterestsForm<'_>| Interests::parse(&cat, &form).unwrap_err();
         assert_eq!(
@@ -338,6 +389,13 @@ mod tests {
                 ..form
             }),
             ("liked", InterestsError::BadLiked("not-an-id".into()))
+        );
+        assert_eq!(
+            bad(InterestsForm {
+                categories: "cs.RO <b>",
+                ..form
+            }),
+            ("categories", InterestsError::BadCategory("<b>".into()))
         );
         assert_eq!(
             bad(InterestsForm {
@@ -351,6 +409,7 @@ mod tests {
             bad(InterestsForm {
                 muted_authors: "",
                 liked: "",
+                categories: "",
                 keywords: "-medical",
                 ..form
             }),

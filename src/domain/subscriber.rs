@@ -204,8 +204,11 @@ pub struct SubscriptionInput {
     /// "More like these": arXiv ids or links of papers you liked.
     #[schema(example = "2405.01234 https://arxiv.org/abs/2310.06825")]
     pub liked: String,
-    /// Muted author names: their papers are never sent.
+    /// Muted author or organisation names: their papers are never sent.
     pub muted_authors: String,
+    /// arXiv categories (`cs.RO hep-th`): their papers match.
+    #[schema(example = "cs.RO stat.ML")]
+    pub categories: String,
     /// 0 (only what matches you) … 100 (only what is trending); default 20.
     pub trending: Option<String>,
     /// `daily` (default) or `weekly`.
@@ -273,6 +276,7 @@ pub fn parse_profile(
         authors: &input.authors,
         liked: &input.liked,
         muted_authors: &input.muted_authors,
+        categories: &input.categories,
         trending: input.trending.as_deref(),
     };
     let interests = Interests::parse(catalogue, &form)

@@ -167,6 +167,7 @@ pub fn population(
                 authors,
                 liked: Vec::new(),
                 muted_authors,
+                categories: Vec::new(),
                 trending: DIAL[pick(&mut rng, DIAL.len() as u64) as usize],
             },
             liked,

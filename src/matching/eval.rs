@@ -228,6 +228,7 @@ pub fn evaluate(
                     stars: 0,
                     age_days: None,
                     organization: None,
+                    categories: &[],
                 })
                 .collect();
             let index = Day::new(&docs, &corpus, catalogue, weights.clone());

@@ -67,6 +67,8 @@ pub struct Doc<'a> {
     pub age_days: Option<u32>,
     /// The organisation the source credits; readers pin or mute it like an author.
     pub organization: Option<&'a str>,
+    /// arXiv categories.
+    pub categories: &'a [String],
 }
 
 /// A sparse vector sorted by term id.
@@ -128,6 +130,8 @@ pub struct Day {
     /// Lower-cased author (or organisation) name → papers.
     pub(crate) authors: HashMap<String, Vec<u32>>,
     pub(crate) topics: HashMap<String, CompiledTopic>,
+    /// Lower-cased arXiv category, and archive alone (`cs`, `hep-th`) → papers.
+    pub(crate) categories: HashMap<String, Vec<u32>>,
     /// Catalogue topic ids in catalogue order.
     pub(crate) topic_order: Vec<String>,
     pub(crate) similar: super::similar::DayStats,
@@ -289,6 +293,19 @@ impl Day {
                 }
             }
         }
+        let mut categories: HashMap<String, Vec<u32>> = HashMap::new();
+        for (i, d) in docs.iter().enumerate() {
+            for c in d.categories {
+                let c = c.to_lowercase();
+                let archive = c.split('.').next().unwrap_or_default().to_string();
+                for key in [c, archive] {
+                    let list = categories.entry(key).or_default();
+                    if list.last() != Some(&(i as u32)) {
+                        list.push(i as u32);
+                    }
+                }
+            }
+        }
         let mut day = Self {
             analyzer,
             weights,
@@ -306,6 +323,7 @@ impl Day {
             by_popularity,
             authors,
             topics: HashMap::new(),
+            categories,
             topic_order: catalogue
                 .topics()
                 .iter()

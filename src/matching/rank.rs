@@ -6,6 +6,8 @@ use super::similar::{self, Liked, LikedPaper};
 use crate::domain::Interests;
 pub use crate::domain::Reason;
 
+/// A paper in one of the reader's arXiv categories scores like this many own-keyword hits.
+const CATEGORY: f32 = 3.0;
 /// Pinned authors' papers come before everything else.
 const PINNED: f32 = 10.0;
 /// "More like these" (standard deviations above the day's mean), scaled to sit next to
@@ -41,6 +43,8 @@ pub struct Profile<'d> {
     blocked: Vec<u32>,
     /// Papers by pinned authors, sorted, with the author that pinned them.
     pinned: Vec<(u32, String)>,
+    /// Papers in the reader's arXiv categories, sorted, with the category.
+    in_categories: Vec<(u32, String)>,
     liked: Option<Liked>,
     /// 0 = all personal, 1 = all trending.
     blend: f32,
@@ -124,6 +128,13 @@ impl Day {
             }
         }
         pinned.sort_unstable_by_key(|p| p.0);
+        let mut in_categories: Vec<(u32, String)> = Vec::new();
+        for c in &interests.categories {
+            for d in self.categories.get(&c.to_lowercase()).into_iter().flatten() {
+                in_categories.push((*d, c.clone()));
+            }
+        }
+        in_categories.sort_unstable_by_key(|p| p.0);
         let liked = (!liked.is_empty()).then(|| similar::score(self, liked));
         Profile {
             topics: interests
@@ -134,6 +145,7 @@ impl Day {
             own,
             blocked,
             pinned,
+            in_categories,
             liked,
             blend: f32::from(interests.trending.min(100)) / 100.0,
         }
@@ -168,6 +180,13 @@ impl Day {
         }
         for (d, _) in &p.pinned {
             s.add(*d, 0.0);
+        }
+        let category = CATEGORY * self.weights.own_keyword;
+        for (i, (d, _)) in p.in_categories.iter().enumerate() {
+            // A paper in two of the reader's categories counts once.
+            if i == 0 || p.in_categories[i - 1].0 != *d {
+                s.add(*d, category);
+            }
         }
         let max_rel = s
             .touched
@@ -301,6 +320,18 @@ impl Day {
                 words,
             });
         }
+        let cats: Vec<String> = p
+            .in_categories
+            .iter()
+            .filter(|x| x.0 == d)
+            .map(|x| x.1.clone())
+            .collect();
+        if !cats.is_empty() {
+            out.push(Reason {
+                interest: "your arXiv categories".into(),
+                words: cats,
+            });
+        }
         if let Some(liked) = &p.liked
             && liked.is_match(d)
         {
@@ -346,6 +377,7 @@ mod tests {
             stars: 0,
             age_days: None,
             organization: None,
+            categories: &[],
         }
     }
 
@@ -462,6 +494,44 @@ mod tests {
     }
 
     #[test]
+    fn arxiv_categories_match_by_class_or_archive() {
+        let none: Vec<String> = vec![];
+        let ro = vec!["cs.RO".to_string(), "cs.LG".to_string()];
+        let th = vec!["hep-th".to_string()];
+        let docs = [
+            Doc {
+                categories: &ro,
+                ..doc("Legged locomotion", "Walking.", &none, 0)
+            },
+            Doc {
+                categories: &th,
+                ..doc("String dualities", "Branes.", &none, 0)
+            },
+            doc("Unlabelled", "No categories.", &none, 0),
+        ];
+        let day = Day::new(&docs, &[], &catalogue(), Weights::default());
+        let at = |categories: &str| {
+            let i = interests(InterestsForm {
+                categories,
+                trending: Some("0"),
+                ..Default::default()
+            });
+            day.rank(&day.profile(&i, NO_LIKES), 3)
+        };
+        let ro_match = at("CS.ro");
+        assert_eq!(papers(&ro_match), [0]);
+        assert_eq!(
+            ro_match[0].reasons,
+            [Reason {
+                interest: "your arXiv categories".into(),
+                words: vec!["cs.ro".into()]
+            }]
+        );
+        assert_eq!(papers(&at("cs")), [0], "an archive takes all its classes");
+        assert_eq!(papers(&at("hep-th cs.LG cs.RO")), [0, 1]);
+    }
+
+    #[test]
     fn the_trending_dial_and_the_empty_day() {
         let day = graph_day();
         let at = |trending: &str| {
@@ -559,6 +629,7 @@ mod tests {
         let aged = |age| Doc {
             age_days: Some(age),
             organization: None,
+            categories: &[],
             ..doc("Robot grasping", "Grasping with a robot hand.", &none, 10)
         };
         let docs = [aged(30), aged(1), aged(8)];

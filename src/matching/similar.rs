@@ -305,6 +305,7 @@ mod tests {
             stars: 0,
             age_days: None,
             organization: None,
+            categories: &[],
         }
     }
 

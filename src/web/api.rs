@@ -71,6 +71,8 @@ pub struct SubscriptionView {
     /// arXiv ids of papers the reader liked ("more like these").
     pub liked: Vec<String>,
     pub muted_authors: Vec<String>,
+    /// arXiv categories.
+    pub categories: Vec<String>,
     /// 0 (all personal) … 100 (all trending).
     pub trending: u8,
     /// `daily` or `weekly`.
@@ -100,6 +102,7 @@ impl From<&Subscriber> for SubscriptionView {
             authors: s.interests.authors.clone(),
             liked: s.interests.liked.iter().map(ToString::to_string).collect(),
             muted_authors: s.interests.muted_authors.clone(),
+            categories: s.interests.categories.clone(),
             trending: s.interests.trending,
             frequency: s.prefs.frequency_name().into(),
             weekday: s.prefs.weekday().map(|d| weekday_name(d).into()),
@@ -360,6 +363,7 @@ pub struct FlatSubscriber<'a> {
     authors: String,
     liked: String,
     muted_authors: String,
+    categories: String,
     trending: u8,
     frequency: &'a str,
     weekday: Option<&'a str>,
@@ -388,6 +392,7 @@ impl AdminSubscriber {
             authors: v.authors.join("; "),
             liked: v.liked.join(" "),
             muted_authors: v.muted_authors.join("; "),
+            categories: v.categories.join(" "),
             trending: v.trending,
             frequency: &v.frequency,
             weekday: v.weekday.as_deref(),

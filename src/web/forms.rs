@@ -37,6 +37,7 @@ impl Submission {
                 "authors" => s.input.authors = v,
                 "liked" => s.input.liked = v,
                 "muted_authors" => s.input.muted_authors = v,
+                "categories" => s.input.categories = v,
                 "trending" => s.input.trending = Some(v),
                 "frequency" => s.input.frequency = Some(v),
                 "weekday" => s.input.weekday = Some(v),

@@ -194,6 +194,9 @@ pub fn values_of(s: Option<&Subscriber>) -> SubscriptionInput {
         muted_authors: s
             .map(|s| s.interests.muted_authors.join("\n"))
             .unwrap_or_default(),
+        categories: s
+            .map(|s| s.interests.categories.join(" "))
+            .unwrap_or_default(),
         trending: Some(
             s.map_or(crate::domain::DEFAULT_TRENDING, |s| s.interests.trending)
                 .to_string(),

@@ -71,7 +71,7 @@ async fn subscription_by_token(backend: Backend) {
     let r = app
         .client
         .put(&url)
-        .json(&json!({"liked": "https://arxiv.org/abs/2405.01234v2 2310.06825", "muted_authors": "Some One", "trending": "70"}))
+        .json(&json!({"liked": "https://arxiv.org/abs/2405.01234v2 2310.06825", "muted_authors": "Some One", "categories": "cs.RO hep-th", "trending": "70"}))
         .send()
         .await
         .unwrap();
@@ -80,6 +80,7 @@ async fn subscription_by_token(backend: Backend) {
     assert_eq!(view["liked"], json!(["2405.01234", "2310.06825"]));
     assert_eq!(view["muted_authors"], json!(["Some One"]));
     assert_eq!(view["trending"], 70);
+    assert_eq!(view["categories"], json!(["cs.RO", "hep-th"]));
     for (body, field, says) in [
         (
             json!({"liked": "2405.01234 <script>"}),
