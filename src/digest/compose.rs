@@ -46,14 +46,7 @@ pub struct ComposeReport {
 /// The stable `Message-ID` of a reader's digest for a day: a retry or a resend after a
 /// crash carries the same one, so the receiving side can tell it is the same mail.
 pub fn message_id(day: NaiveDate, subscriber_public_id: &str, base_url: &str) -> String {
-    let host = base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or(base_url)
-        .split(['/', ':'])
-        .next()
-        .filter(|h| !h.is_empty())
-        .unwrap_or("paperboy.invalid");
+    let host = super::host_of(base_url);
     format!(
         "<digest.{}.{subscriber_public_id}@{host}>",
         day.format("%Y%m%d")

@@ -170,13 +170,7 @@ fn retry(cfg: &DeliveryConfig, digest: &ClaimedDigest, error: String) -> Outcome
 
 /// `List-Id`: the operator's name and the site's host.
 pub fn list_id(operator: &str, base_url: &str) -> String {
-    let host = base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or(base_url)
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("paperboy.invalid");
+    let host = super::host_of(base_url);
     let name: String = operator
         .chars()
         .filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '"'))

@@ -53,6 +53,18 @@ pub async fn view(
     })
 }
 
+/// The host of the service's public URL, for `Message-ID` and `List-Id`.
+fn host_of(base_url: &str) -> &str {
+    base_url
+        .split("://")
+        .nth(1)
+        .unwrap_or(base_url)
+        .split(['/', ':'])
+        .next()
+        .filter(|h| !h.is_empty())
+        .unwrap_or("paperboy.invalid")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
     #[error(transparent)]
