@@ -31,6 +31,15 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub matching: crate::matching::Weights,
     pub delivery: DeliveryConfig,
+    pub schedule: ScheduleConfig,
+}
+
+/// When `serve` runs the daily job.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub enabled: bool,
+    pub cron: String,
 }
 
 /// How the outbox is delivered.

@@ -639,7 +639,7 @@ async fn deliver_now(subs: &Subscriptions) -> Result<()> {
 
 async fn compose_day(subs: &Subscriptions, day: chrono::NaiveDate) -> Result<()> {
     let r =
-        paperboy::digest::compose(&subs.store, &subs.config, &subs.catalogue, day, now()).await?;
+        paperboy::digest::compose(&subs.store, &subs.config, &subs.catalogue, day, None).await?;
     println!(
         "{day}: {} papers, {} readers: {} composed ({} trending instead), {} already composed, {} nothing matched, {} not due",
         r.papers,
@@ -764,6 +764,22 @@ async fn status(config: Config) -> Result<()> {
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
     println!("subscribers: {}", readers.join(", "));
+    if config.schedule.enabled {
+        let schedule = paperboy::scheduler::Schedule::parse(&config.schedule.cron)?;
+        match schedule.next_after(chrono::Utc::now()) {
+            Some(next) => println!(
+                "next scheduled run: {} (cron {:?}, `serve` runs it)",
+                next.to_rfc3339(),
+                config.schedule.cron
+            ),
+            None => println!(
+                "next scheduled run: never (cron {:?})",
+                config.schedule.cron
+            ),
+        }
+    } else {
+        println!("next scheduled run: none (schedule.enabled is false)");
+    }
     Ok(())
 }
 
@@ -870,6 +886,17 @@ async fn serve(config: Config) -> Result<()> {
         listener.local_addr()?,
         subs.config.base_url
     );
+    if subs.config.schedule.enabled {
+        let schedule = paperboy::scheduler::Schedule::parse(&subs.config.schedule.cron)?;
+        if let Some(next) = schedule.next_after(chrono::Utc::now()) {
+            tracing::info!(next = %next, cron = %subs.config.schedule.cron, "daily job scheduled");
+        }
+        tokio::spawn(paperboy::scheduler::run(subs.clone(), schedule));
+    } else {
+        tracing::info!(
+            "schedule.enabled is false: run `paperboy run-daily` from your own scheduler"
+        );
+    }
     let purger = subs.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));

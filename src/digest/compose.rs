@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use super::DigestError;
 use crate::config::Config;
@@ -71,10 +71,23 @@ fn doc(p: &StoredPaper, day: NaiveDate) -> Doc<'_> {
     }
 }
 
-fn due(s: &Subscriber, day: NaiveDate) -> bool {
-    match s.prefs.frequency {
-        Frequency::Daily => true,
-        Frequency::Weekly(w) => day.weekday() == w,
+/// Is the reader due for `day`'s digest? With `at` (the scheduler's tick), only once their
+/// local delivery hour has come, and weekly readers on their local weekday; without it (an
+/// operator composing a day by hand), weekly readers on the day's weekday.
+pub fn due(s: &Subscriber, day: NaiveDate, at: Option<DateTime<Utc>>) -> bool {
+    match at {
+        None => match s.prefs.frequency {
+            Frequency::Daily => true,
+            Frequency::Weekly(w) => day.weekday() == w,
+        },
+        Some(t) => {
+            let local = t.with_timezone(&s.prefs.timezone);
+            local.hour() >= u32::from(s.prefs.hour)
+                && match s.prefs.frequency {
+                    Frequency::Daily => true,
+                    Frequency::Weekly(w) => local.weekday() == w,
+                }
+        }
     }
 }
 
@@ -211,14 +224,16 @@ impl Composer {
     }
 }
 
-/// Compose `day` for every active reader who is due and has no digest for it yet.
+/// Compose `day` for every active reader who is due (see [`due`]) and has no digest for it
+/// yet.
 pub async fn compose(
     store: &Store,
     config: &Config,
     catalogue: &TopicCatalogue,
     day: NaiveDate,
-    now: i64,
+    at: Option<DateTime<Utc>>,
 ) -> Result<ComposeReport, DigestError> {
+    let now = at.unwrap_or_else(Utc::now).timestamp();
     let mut report = ComposeReport {
         day: Some(day),
         ..Default::default()
@@ -250,7 +265,7 @@ pub async fn compose(
         let mut batch = Vec::new();
         for r in &readers {
             report.readers += 1;
-            if !due(r, composer.day) {
+            if !due(r, composer.day, at) {
                 report.not_due += 1;
                 continue;
             }
@@ -285,6 +300,62 @@ pub async fn compose(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{DeliveryPrefs, EmailAddress, Interests};
+
+    fn reader(hour: u8, tz: chrono_tz::Tz, frequency: Frequency) -> Subscriber {
+        Subscriber {
+            id: 1,
+            public_id: "p".into(),
+            email: EmailAddress::parse("a@example.com").unwrap(),
+            status: SubscriberStatus::Active,
+            interests: Interests::default(),
+            prefs: DeliveryPrefs {
+                hour,
+                timezone: tz,
+                frequency,
+                ..DeliveryPrefs::default()
+            },
+            created_at: 0,
+            updated_at: 0,
+            consent_at: 0,
+            consent_ip: None,
+            confirmed_at: None,
+            unsubscribed_at: None,
+            suppressed_at: None,
+            suppression_reason: None,
+        }
+    }
+
+    #[test]
+    fn due_at_the_readers_local_hour_and_weekday() {
+        let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(); // a Friday
+        let at = |h: u32| Some(day.and_hms_opt(h, 0, 0).unwrap().and_utc());
+        let berlin7 = reader(7, chrono_tz::Europe::Berlin, Frequency::Daily);
+        assert!(!due(&berlin7, day, at(4)), "06:00 in Berlin");
+        assert!(due(&berlin7, day, at(5)), "07:00 in Berlin");
+        let tokyo_weekly = reader(
+            9,
+            chrono_tz::Asia::Tokyo,
+            Frequency::Weekly(chrono::Weekday::Sat),
+        );
+        assert!(!due(&tokyo_weekly, day, at(10)), "19:00 Friday in Tokyo");
+        assert!(!due(&tokyo_weekly, day, at(23)), "08:00 Saturday: before 9");
+        let saturday = day
+            .succ_opt()
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc();
+        assert!(
+            due(&tokyo_weekly, day, Some(saturday)),
+            "09:00 Saturday in Tokyo"
+        );
+        assert!(
+            !due(&tokyo_weekly, day, None),
+            "by hand: the day's weekday, Friday"
+        );
+        assert!(due(&berlin7, day, None));
+    }
 
     #[test]
     fn message_ids_are_stable_and_name_the_host() {

@@ -12,7 +12,8 @@ on_both_databases!(
     compose_a_day_once,
     deliver_the_day,
     smtp_down_then_back,
-    two_instances_and_a_kill
+    two_instances_and_a_kill,
+    the_schedule_meets_each_readers_hour
 );
 
 const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
@@ -528,5 +529,71 @@ async fn two_instances_and_a_kill(backend: Backend) {
     assert!(
         twice <= 1,
         "{twice} repeated mails: more than the one in-flight window"
+    );
+}
+
+/// The scheduler's hourly job: each reader's digest is composed and sent once their local
+/// delivery hour has come, and only once.
+async fn the_schedule_meets_each_readers_hour(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = cli(
+        &app,
+        dir.path(),
+        &["ingest", "--file", HF_DAY, "--date", "2026-05-08"],
+    );
+    assert!(ok, "{err}");
+    for (email, hour, tz) in [
+        ("berlin@example.com", "7", "Europe/Berlin"),
+        ("noon@example.com", "12", "UTC"),
+    ] {
+        app.subscribe_and_confirm(
+            email,
+            &[
+                ("keywords", "agents"),
+                ("delivery_hour", hour),
+                ("timezone", tz),
+            ],
+        )
+        .await;
+    }
+    let at = |h: u32| {
+        NaiveDate::from_ymd_opt(2026, 5, 8)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+            .and_utc()
+    };
+    let job = |h| paperboy::scheduler::daily_job(&app.subs, at(h));
+    let r = job(4).await.unwrap();
+    assert_eq!((r.composed.composed, r.composed.not_due), (0, 2));
+    let r = job(5).await.unwrap();
+    assert_eq!(
+        (r.composed.composed, r.delivered.sent),
+        (1, 1),
+        "07:00 in Berlin"
+    );
+    assert_eq!(
+        app.smtp.wait_for("berlin@example.com", 2).await.len(),
+        2,
+        "confirmation + digest"
+    );
+    let r = job(6).await.unwrap();
+    assert_eq!(
+        (
+            r.composed.composed,
+            r.composed.already_composed,
+            r.delivered.sent
+        ),
+        (0, 1, 0)
+    );
+    let r = job(12).await.unwrap();
+    assert_eq!((r.composed.composed, r.delivered.sent), (1, 1), "noon UTC");
+    assert_eq!(
+        app.smtp.to("berlin@example.com").len(),
+        2,
+        "Berlin only once"
     );
 }

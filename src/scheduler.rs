@@ -1,0 +1,132 @@
+//! The daily job on a cron expression (default: hourly): ingest the day if no papers are
+//! stored for it, compose for every reader whose local delivery hour has come, deliver.
+//! Composing is idempotent per (reader, day), so each tick adds only the readers whose hour
+//! came since the last one, and several instances can tick at once.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+
+use crate::digest::{self, ComposeReport, DeliverReport, DigestError};
+use crate::ingest::Ingestor;
+use crate::subscriptions::Subscriptions;
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "schedule.cron {expr:?} is not a cron expression ({reason}); write five fields, e.g. \"0 * * * *\" for hourly"
+)]
+pub struct ScheduleError {
+    expr: String,
+    reason: String,
+}
+
+/// When the daily job runs.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    cron: Cron,
+}
+
+impl Schedule {
+    pub fn parse(expr: &str) -> Result<Self, ScheduleError> {
+        Cron::from_str(expr.trim())
+            .map(|cron| Self { cron })
+            .map_err(|e| ScheduleError {
+                expr: expr.chars().take(80).collect(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// The first run strictly after `t`.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron.find_next_occurrence(&t, false).ok()
+    }
+}
+
+/// What one run of the daily job did.
+#[derive(Debug, Default)]
+pub struct JobReport {
+    /// Ingest failures (the day goes on with what was stored).
+    pub ingest_errors: Vec<String>,
+    pub composed: ComposeReport,
+    pub delivered: DeliverReport,
+}
+
+/// One run of the daily job at `now`.
+pub async fn daily_job(subs: &Subscriptions, now: DateTime<Utc>) -> Result<JobReport, DigestError> {
+    let mut report = JobReport::default();
+    let day = now.date_naive();
+    if subs.store.papers(Some(day), 1).await?.is_empty() {
+        match Ingestor::new(subs.store.clone(), &subs.config.ingest) {
+            Ok(ingestor) => {
+                if let Err(e) = ingestor.huggingface_day(day).await {
+                    report.ingest_errors.push(format!("huggingface {day}: {e}"));
+                }
+                if let Err(e) = ingestor.arxiv_feed().await {
+                    report.ingest_errors.push(format!("arxiv rss: {e}"));
+                }
+            }
+            Err(e) => report.ingest_errors.push(e.to_string()),
+        }
+    }
+    report.composed =
+        digest::compose(&subs.store, &subs.config, &subs.catalogue, day, Some(now)).await?;
+    report.delivered = digest::deliver(subs).await?;
+    Ok(report)
+}
+
+/// Run the daily job on the schedule until the process ends.
+pub async fn run(subs: Subscriptions, schedule: Schedule) {
+    loop {
+        let Some(next) = schedule.next_after(Utc::now()) else {
+            tracing::warn!("the schedule has no next run: the daily job stops");
+            return;
+        };
+        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        match daily_job(&subs, Utc::now()).await {
+            Ok(r) => {
+                for e in &r.ingest_errors {
+                    tracing::warn!(error = %e, "ingest failed; composing with what is stored");
+                }
+                let c = &r.composed;
+                let d = &r.delivered;
+                tracing::info!(
+                    papers = c.papers,
+                    composed = c.composed,
+                    trending = c.trending,
+                    nothing_matched = c.nothing_matched,
+                    not_due = c.not_due,
+                    sent = d.sent,
+                    deferred = d.deferred,
+                    bounced = d.bounced,
+                    failed = d.failed,
+                    note = c.note.as_deref().unwrap_or(""),
+                    "daily job"
+                );
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the daily job failed; it runs again at the next tick")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hourly_by_default_and_a_clear_error() {
+        let s = Schedule::parse("0 * * * *").unwrap();
+        let t = DateTime::parse_from_rfc3339("2026-05-08T10:15:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            s.next_after(t).unwrap().to_rfc3339(),
+            "2026-05-08T11:00:00+00:00"
+        );
+        let e = Schedule::parse("every hour").unwrap_err().to_string();
+        assert!(e.contains("\"every hour\" is not a cron expression"), "{e}");
+    }
+}
