@@ -1,0 +1,185 @@
+//! Delivery benchmark: digests delivered per second (claim, render, send over SMTP, record)
+//! into Postfix's `smtp-sink`, at concurrency 1, 4 and 16, next to what Postfix's own load
+//! generator `smtp-source` pushes into the same sink with messages of the same size.
+//!
+//!     apt-get install postfix      # for smtp-sink and smtp-source
+//!     cargo bench --bench deliver  # BENCH_DIGESTS (default 3000) per row
+
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use paperboy::config::Config;
+use paperboy::domain::{NewSubscription, SubscriptionInput};
+use paperboy::subscriptions::Subscriptions;
+
+const HF_DAY: &[u8] = include_bytes!("../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
+const SINK: &str = "/usr/sbin/smtp-sink";
+const SOURCE: &str = "/usr/sbin/smtp-source";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Sink(std::process::Child);
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sink(port: u16) -> Sink {
+    let child = Command::new(SINK)
+        .args(["-u", "root", &format!("127.0.0.1:{port}"), "256"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("smtp-sink (apt-get install postfix)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Sink(child)
+}
+
+/// Readers with a composed digest each, on a fresh SQLite file; returns the app and the
+/// size of one rendered message.
+async fn outbox(dir: &std::path::Path, port: u16, concurrency: usize, n: usize) -> Subscriptions {
+    let pairs: Vec<(&str, toml::Value)> = vec![
+        (
+            "database_url",
+            format!("sqlite://{}", dir.join("bench.db").display()).into(),
+        ),
+        ("base_url", "https://papers.example.org".into()),
+        ("secret", "bench-secret-bench-secret-bench-secret-0".into()),
+        ("smtp_url", format!("smtp://127.0.0.1:{port}").into()),
+        ("mail_from", "Paper Boy <digest@papers.example.org>".into()),
+        ("data_dir", dir.display().to_string().into()),
+        ("mail.pool_size", (concurrency as i64).into()),
+        ("delivery.concurrency", (concurrency as i64).into()),
+        ("delivery.batch", 256.into()),
+    ];
+    let config = Config::with_overrides(&pairs).unwrap();
+    let subs = Subscriptions::start(config).await.unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    paperboy::ingest::import(
+        &subs.store,
+        HF_DAY,
+        paperboy::ingest::Format::HfApi,
+        Some(day),
+        "bench",
+    )
+    .await
+    .unwrap();
+    let keywords = [
+        "agents",
+        "diffusion",
+        "reasoning",
+        "benchmark",
+        "video",
+        "reward",
+    ];
+    for i in 0..n {
+        let input = SubscriptionInput {
+            email: format!("reader{i}@example.org"),
+            keywords: format!("{} {}", keywords[i % 6], keywords[(i / 6) % 6]),
+            ..Default::default()
+        };
+        let new = NewSubscription::parse(&input, &subs.catalogue).unwrap();
+        let (s, _) = subs.store.subscribe(&new, None, 1).await.unwrap();
+        subs.store.confirm(s.id, 1).await.unwrap();
+    }
+    let r = paperboy::digest::compose(&subs.store, &subs.config, &subs.catalogue, day, None)
+        .await
+        .unwrap();
+    assert_eq!(r.composed as usize, n);
+    subs
+}
+
+fn main() {
+    if !std::path::Path::new(SINK).exists() {
+        eprintln!("{SINK} is missing: apt-get install postfix");
+        return;
+    }
+    let n: usize = std::env::var("BENCH_DIGESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("| sender | concurrency | messages | seconds | messages/s |");
+    println!("|---|---:|---:|---:|---:|");
+    let mut size = 20_000;
+    for concurrency in [1, 4, 16] {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let _sink = sink(port);
+        let subs = rt.block_on(outbox(dir.path(), port, concurrency, n));
+        let start = Instant::now();
+        let r = rt.block_on(paperboy::digest::deliver(&subs)).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(r.sent as usize, n, "{r:?}");
+        println!(
+            "| paperboy (SQLite) | {concurrency} | {n} | {secs:.2} | {:.0} |",
+            n as f64 / secs
+        );
+        if concurrency == 1 {
+            // The size of a real digest, for smtp-source.
+            let reader = rt
+                .block_on(subs.store.find_by_email(
+                    &paperboy::domain::EmailAddress::parse("reader0@example.org").unwrap(),
+                ))
+                .unwrap()
+                .unwrap();
+            let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+            let d = rt
+                .block_on(subs.store.digest_for(reader.id, day))
+                .unwrap()
+                .unwrap();
+            let view = rt
+                .block_on(paperboy::digest::view(
+                    &subs, &reader, day, &d.content, None,
+                ))
+                .unwrap();
+            let m = subs.mailer.render_digest(&view).unwrap();
+            size = m.html.len() + m.text.len() + 1500;
+        }
+    }
+    if std::path::Path::new(SOURCE).exists() {
+        for concurrency in [1, 4, 16] {
+            let port = free_port();
+            let _sink = sink(port);
+            let start = Instant::now();
+            let status = Command::new(SOURCE)
+                .args([
+                    "-s",
+                    &concurrency.to_string(),
+                    "-m",
+                    &n.to_string(),
+                    "-l",
+                    &size.to_string(),
+                    "-d",
+                    &format!("127.0.0.1:{port}"),
+                ])
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            assert!(status.success());
+            println!(
+                "| smtp-source ({size} B messages) | {concurrency} | {n} | {secs:.2} | {:.0} |",
+                n as f64 / secs
+            );
+        }
+    }
+}
