@@ -14,10 +14,13 @@ use tokio::task::JoinSet;
 
 use super::DigestError;
 use crate::config::DeliveryConfig;
-use crate::domain::SubscriberStatus;
+use crate::domain::{ArxivId, SubscriberStatus};
 use crate::mail::{DigestHeaders, MailError};
 use crate::store::{ClaimedDigest, Outcome, StoredPaper};
 use crate::subscriptions::{Subscriptions, now};
+
+/// The papers read so far in a delivery run, by id.
+type Papers = Arc<tokio::sync::RwLock<HashMap<ArxivId, StoredPaper>>>;
 
 /// What one delivery run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -49,6 +52,7 @@ pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError>
         .map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r))));
     let trending: Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>> =
         Default::default();
+    let papers: Papers = Default::default();
     let mut report = DeliverReport::default();
     loop {
         let claimed = subs
@@ -64,9 +68,10 @@ pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError>
             if let Some(l) = &limiter {
                 l.until_ready().await;
             }
-            let (subs, cfg, trending) = (subs.clone(), cfg.clone(), trending.clone());
+            let (subs, cfg, trending, papers) =
+                (subs.clone(), cfg.clone(), trending.clone(), papers.clone());
             tasks.spawn(async move {
-                let outcome = deliver_one(&subs, &cfg, &digest, &trending).await;
+                let outcome = deliver_one(&subs, &cfg, &digest, &trending, &papers).await;
                 let recorded = subs.store.record_delivery(digest.id, &outcome, now()).await;
                 drop(permit);
                 recorded.map(|_| outcome)
@@ -85,6 +90,7 @@ async fn deliver_one(
     cfg: &DeliveryConfig,
     digest: &ClaimedDigest,
     trending: &tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>,
+    papers: &Papers,
 ) -> Outcome {
     let reader = match subs.store.find_by_id(digest.subscriber_id).await {
         Ok(Some(r)) => r,
@@ -116,9 +122,38 @@ async fn deliver_one(
             }
         }
     };
-    let view = match super::view(subs, &reader, digest.day, &digest.content, top.as_ref()).await {
-        Ok(v) => v,
-        Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
+    // Readers share the day's papers: each is read once per run.
+    let missing: Vec<ArxivId> = {
+        let known = papers.read().await;
+        digest
+            .content
+            .entries
+            .iter()
+            .filter(|e| !known.contains_key(&e.paper))
+            .map(|e| e.paper.clone())
+            .collect()
+    };
+    if !missing.is_empty() {
+        match subs.store.papers_by_ids(&missing).await {
+            Ok(found) => {
+                let mut known = papers.write().await;
+                for p in found {
+                    known.insert(p.paper.id.clone(), p);
+                }
+            }
+            Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
+        }
+    }
+    let view = {
+        let known = papers.read().await;
+        super::view_of(
+            subs,
+            &reader,
+            digest.day,
+            &digest.content,
+            top.as_ref(),
+            &known,
+        )
     };
     let mailed = subs.mailer.render_digest(&view).and_then(|m| {
         subs.mailer.digest_message(

@@ -26,11 +26,28 @@ pub async fn view(
     top: Option<&StoredPaper>,
 ) -> Result<DigestView, StoreError> {
     let ids: Vec<ArxivId> = content.entries.iter().map(|e| e.paper.clone()).collect();
-    let papers = subs.store.papers_by_ids(&ids).await?;
-    let by_id: HashMap<&ArxivId, &StoredPaper> = papers.iter().map(|p| (&p.paper.id, p)).collect();
+    let papers: HashMap<ArxivId, StoredPaper> = subs
+        .store
+        .papers_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.paper.id.clone(), p))
+        .collect();
+    Ok(view_of(subs, reader, day, content, top, &papers))
+}
+
+/// [`view`] with the papers at hand (delivery reads each paper once per run).
+pub fn view_of(
+    subs: &Subscriptions,
+    reader: &Subscriber,
+    day: NaiveDate,
+    content: &DigestContent,
+    top: Option<&StoredPaper>,
+    by_id: &HashMap<ArxivId, StoredPaper>,
+) -> DigestView {
     let token = subs.manage_token(reader);
     let base = &subs.config.base_url;
-    Ok(DigestView {
+    DigestView {
         date: day,
         papers: content
             .entries
@@ -50,7 +67,7 @@ pub async fn view(
         browser_url: format!("{base}/digests/{token}/{day}"),
         operator_name: subs.config.operator.name.clone(),
         operator_address: subs.config.operator.postal_address.clone(),
-    })
+    }
 }
 
 /// The host of the service's public URL, for `Message-ID` and `List-Id`.
