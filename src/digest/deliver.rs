@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 
 use super::DigestError;
 use crate::config::DeliveryConfig;
-use crate::domain::{ArxivId, SubscriberStatus};
+use crate::domain::{ArxivId, Subscriber, SubscriberStatus};
 use crate::mail::{DigestHeaders, MailError};
 use crate::store::{ClaimedDigest, Outcome, StoredPaper};
 use crate::subscriptions::{Subscriptions, now};
@@ -62,8 +62,18 @@ pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError>
         if claimed.is_empty() {
             break;
         }
+        // The batch's readers in one query.
+        let ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
+        let mut readers: HashMap<i64, Subscriber> = subs
+            .store
+            .find_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r))
+            .collect();
         let mut tasks = JoinSet::new();
         for digest in claimed {
+            let reader = readers.remove(&digest.subscriber_id);
             let permit = permits.clone().acquire_owned().await.expect("never closed");
             if let Some(l) = &limiter {
                 l.until_ready().await;
@@ -71,7 +81,7 @@ pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError>
             let (subs, cfg, trending, papers) =
                 (subs.clone(), cfg.clone(), trending.clone(), papers.clone());
             tasks.spawn(async move {
-                let outcome = deliver_one(&subs, &cfg, &digest, &trending, &papers).await;
+                let outcome = deliver_one(&subs, &cfg, &digest, reader, &trending, &papers).await;
                 let recorded = subs.store.record_delivery(digest.id, &outcome, now()).await;
                 drop(permit);
                 recorded.map(|_| outcome)
@@ -89,17 +99,14 @@ async fn deliver_one(
     subs: &Subscriptions,
     cfg: &DeliveryConfig,
     digest: &ClaimedDigest,
+    reader: Option<Subscriber>,
     trending: &tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>,
     papers: &Papers,
 ) -> Outcome {
-    let reader = match subs.store.find_by_id(digest.subscriber_id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return Outcome::Skipped {
-                why: "the reader was erased".into(),
-            };
-        }
-        Err(e) => return retry(cfg, digest, format!("reading the reader: {e}")),
+    let Some(reader) = reader else {
+        return Outcome::Skipped {
+            why: "the reader was erased".into(),
+        };
     };
     if reader.status != SubscriberStatus::Active {
         return Outcome::Skipped {

@@ -223,6 +223,29 @@ impl Store {
         row.map(Subscriber::try_from).transpose()
     }
 
+    /// The subscribers among `ids` (one query; unknown ids are left out).
+    pub async fn find_by_ids(&self, ids: &[i64]) -> Result<Vec<Subscriber>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {COLUMNS} FROM subscribers WHERE id IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<Row> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for r in rows {
+                out.push(Subscriber::try_from(r)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Mark confirmed: active, and no longer suppressed (its owner has just proven the
     /// mailbox works). Returns false when the subscriber is not pending or suppressed.
     pub async fn confirm(&self, id: i64, now: i64) -> Result<bool, StoreError> {
