@@ -419,22 +419,14 @@ fn bench_matching(
     let population = bench::population(&catalogue, &records, readers, seed);
     let t_population = started.elapsed();
     let day_records = bench::sample(records.len(), papers, seed);
-    let no_keywords: Vec<String> = Vec::new();
     let docs: Vec<Doc<'_>> = day_records
         .iter()
         .map(|&i| {
             let r = &records[i];
             Doc {
-                title: &r.title,
-                abstract_text: &r.abstract_text,
-                keywords: &no_keywords,
                 authors: &r.authors,
                 upvotes: r.upvotes,
-                comments: 0,
-                stars: 0,
-                age_days: None,
-                organization: None,
-                categories: &[],
+                ..Doc::text(&r.title, &r.abstract_text)
             }
         })
         .collect();

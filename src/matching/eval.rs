@@ -218,18 +218,7 @@ pub fn evaluate(
             let day: Vec<&Record> = picks.iter().map(|&i| &records[rest[i]]).collect();
             let docs: Vec<Doc<'_>> = day
                 .iter()
-                .map(|r| Doc {
-                    title: &r.title,
-                    abstract_text: &r.abstract_text,
-                    keywords: &[],
-                    authors: &[],
-                    upvotes: 0,
-                    comments: 0,
-                    stars: 0,
-                    age_days: None,
-                    organization: None,
-                    categories: &[],
-                })
+                .map(|r| Doc::text(&r.title, &r.abstract_text))
                 .collect();
             let index = Day::new(&docs, &corpus, catalogue, weights.clone());
             let liked_papers: Vec<LikedPaper> = liked_texts

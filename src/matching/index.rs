@@ -71,6 +71,24 @@ pub struct Doc<'a> {
     pub categories: &'a [String],
 }
 
+impl<'a> Doc<'a> {
+    /// A paper known by its title and abstract only; the rest empty.
+    pub fn text(title: &'a str, abstract_text: &'a str) -> Self {
+        Self {
+            title,
+            abstract_text,
+            keywords: &[],
+            authors: &[],
+            upvotes: 0,
+            comments: 0,
+            stars: 0,
+            age_days: None,
+            organization: None,
+            categories: &[],
+        }
+    }
+}
+
 /// A sparse vector sorted by term id.
 pub(crate) type Vector = Vec<(u32, f32)>;
 /// Papers (by index, ascending) and a score each.

@@ -368,16 +368,9 @@ mod tests {
 
     fn doc<'a>(title: &'a str, abs: &'a str, authors: &'a [String], upvotes: i64) -> Doc<'a> {
         Doc {
-            title,
-            abstract_text: abs,
-            keywords: &[],
             authors,
             upvotes,
-            comments: 0,
-            stars: 0,
-            age_days: None,
-            organization: None,
-            categories: &[],
+            ..Doc::text(title, abs)
         }
     }
 

@@ -295,18 +295,7 @@ mod tests {
     use crate::matching::{Day, Doc, Weights};
 
     fn doc<'a>(title: &'a str, abs: &'a str) -> Doc<'a> {
-        Doc {
-            title,
-            abstract_text: abs,
-            keywords: &[],
-            authors: &[],
-            upvotes: 0,
-            comments: 0,
-            stars: 0,
-            age_days: None,
-            organization: None,
-            categories: &[],
-        }
+        Doc::text(title, abs)
     }
 
     #[test]
