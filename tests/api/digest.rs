@@ -13,6 +13,7 @@ on_both_databases!(
     deliver_the_day,
     smtp_down_then_back,
     two_instances_and_a_kill,
+    a_closed_or_dropped_connection_is_retried,
     the_schedule_meets_each_readers_hour
 );
 
@@ -596,4 +597,42 @@ async fn the_schedule_meets_each_readers_hour(backend: Backend) {
         2,
         "Berlin only once"
     );
+}
+
+/// The connection drops in the middle of a message, or the server answers 421 and hangs
+/// up: those digests wait and go out on a later run, once each.
+async fn a_closed_or_dropped_connection_is_retried(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let emails = readers_with_a_digest(&app, dir.path(), 4).await;
+    let dropper = crate::helpers::dropping_smtp_server().await;
+    let (ok, out, err) = paperboy_with(
+        &app.subs.config.database_url,
+        dir.path(),
+        &["digest", "deliver"],
+        &[
+            ("PAPERBOY_SMTP_URL", format!("smtp://{dropper}")),
+            ("PAPERBOY_BASE_URL", app.base.clone()),
+            ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
+            ("PAPERBOY_MAIL__TIMEOUT_SECONDS", "5".into()),
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("0 sent, 4 deferred, 0 bounced, 0 failed"),
+        "{out}"
+    );
+    app.smtp.faults.lock().unwrap().close = 1;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (ok, out, err) = cli(&app, dir.path(), &["digest", "deliver"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("3 sent, 1 deferred, 0 bounced"), "{out}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (ok, out, _) = cli(&app, dir.path(), &["digest", "deliver"]);
+    assert!(ok && out.contains("1 sent, 0 deferred"), "{out}");
+    for e in &emails {
+        assert_eq!(app.smtp.to(e).len(), 1, "{e}");
+    }
 }

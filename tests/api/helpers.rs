@@ -53,6 +53,8 @@ pub struct Faults {
     pub reject: Vec<String>,
     /// Answer this many DATA commands with 451 (try again later) before accepting.
     pub defer: usize,
+    /// Answer this many DATA commands with 421 and close the connection.
+    pub close: usize,
 }
 
 /// A real SMTP server (mailin-embedded) on a loopback port; every accepted message is kept.
@@ -93,6 +95,10 @@ impl Handler for Collect {
             if f.defer > 0 {
                 f.defer -= 1;
                 return response::Response::custom(451, "4.3.0 try again later".into());
+            }
+            if f.close > 0 {
+                f.close -= 1;
+                return response::Response::custom(421, "4.3.2 shutting down".into());
             }
         }
         self.to = to.to_vec();
@@ -422,4 +428,46 @@ pub fn hf_page(daily_papers: Option<&str>, cards: &[(&str, &str, i64, i64)]) -> 
         );
     }
     page + "</div></body></html>"
+}
+
+/// An SMTP server that takes every command, then hangs up in the middle of each message
+/// body (mailin-embedded cannot: it answers a failing body with a 554). Returns its address.
+pub async fn dropping_smtp_server() -> SocketAddr {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 dropper ESMTP\r\n").await;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.to_ascii_uppercase();
+                    let reply: &[u8] = if verb.starts_with("EHLO") {
+                        b"250-dropper\r\n250 8BITMIME\r\n"
+                    } else if verb.starts_with("DATA") {
+                        b"354 go ahead\r\n"
+                    } else if verb.starts_with("QUIT") {
+                        b"221 bye\r\n"
+                    } else if line.starts_with("Subject:") || line.starts_with("Content-Type:") {
+                        // Inside the body: hang up.
+                        return;
+                    } else if verb.starts_with("MAIL")
+                        || verb.starts_with("RCPT")
+                        || verb.starts_with("RSET")
+                        || verb.starts_with("NOOP")
+                    {
+                        b"250 ok\r\n"
+                    } else {
+                        continue;
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
 }
