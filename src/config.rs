@@ -120,6 +120,10 @@ pub struct MailConfig {
     pub timeout_seconds: u64,
     /// Folder of the operator's own mail templates; empty: the built-in ones.
     pub templates_dir: PathBuf,
+    /// DKIM signing: all three set, or none.
+    pub dkim_domain: String,
+    pub dkim_selector: String,
+    pub dkim_key_file: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]

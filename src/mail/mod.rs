@@ -31,6 +31,8 @@ pub enum MailError {
     SmtpUrl(String),
     #[error("cannot create the mail folder {0}: {1}")]
     Folder(String, std::io::Error),
+    #[error("DKIM: {0}")]
+    Dkim(String),
     #[error("mail template {name}: {source}")]
     Template { name: String, source: tera::Error },
     #[error("mail templates folder {0}: {1}")]
@@ -57,6 +59,7 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     templates: Templates,
+    dkim: Option<lettre::message::dkim::DkimConfig>,
     /// Where `.eml` files go when there is no SMTP relay.
     pub file_folder: Option<PathBuf>,
 }
@@ -106,6 +109,7 @@ impl Mailer {
             from,
             templates,
             file_folder,
+            dkim: dkim_config(&config.mail)?,
         })
     }
 
@@ -160,7 +164,10 @@ impl Mailer {
             .map_err(|e| MailError::Build(e.to_string()))
     }
 
-    pub async fn send(&self, message: Message) -> Result<(), MailError> {
+    pub async fn send(&self, mut message: Message) -> Result<(), MailError> {
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
         match &self.transport {
             Transport::Pool(pool) => pool.send(message.envelope(), &message.formatted()).await,
             Transport::Tls(t) => t.send(message).await.map(|_| ()).map_err(|e| {
@@ -196,6 +203,46 @@ impl Mailer {
             ),
             _ => "mail goes to the configured SMTP relay".into(),
         }
+    }
+}
+
+/// The DKIM key from config: all of domain, selector and key file, or none.
+fn dkim_config(
+    mail: &crate::config::MailConfig,
+) -> Result<Option<lettre::message::dkim::DkimConfig>, MailError> {
+    use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+    let key_file = mail.dkim_key_file.as_os_str();
+    match (
+        mail.dkim_domain.trim(),
+        mail.dkim_selector.trim(),
+        key_file.is_empty(),
+    ) {
+        ("", "", true) => Ok(None),
+        (domain, selector, false) if !domain.is_empty() && !selector.is_empty() => {
+            let text = std::fs::read_to_string(&mail.dkim_key_file).map_err(|e| {
+                MailError::Dkim(format!("cannot read {}: {e}", mail.dkim_key_file.display()))
+            })?;
+            let algorithm = if text.contains("BEGIN RSA PRIVATE KEY") {
+                DkimSigningAlgorithm::Rsa
+            } else {
+                DkimSigningAlgorithm::Ed25519
+            };
+            let key = DkimSigningKey::new(text.trim(), algorithm).map_err(|e| {
+                MailError::Dkim(format!(
+                    "{} is neither a PKCS#1 RSA PEM (openssl genrsa -traditional 2048) nor a base64 Ed25519 key: {e}",
+                    mail.dkim_key_file.display()
+                ))
+            })?;
+            Ok(Some(DkimConfig::default_config(
+                selector.to_string(),
+                domain.to_string(),
+                key,
+            )))
+        }
+        _ => Err(MailError::Dkim(
+            "set all of mail.dkim_domain, mail.dkim_selector and mail.dkim_key_file, or none"
+                .into(),
+        )),
     }
 }
 

@@ -14,6 +14,7 @@ on_both_databases!(
     smtp_down_then_back,
     two_instances_and_a_kill,
     a_closed_or_dropped_connection_is_retried,
+    dkim_signs_every_mail,
     the_schedule_meets_each_readers_hour
 );
 
@@ -635,4 +636,92 @@ async fn a_closed_or_dropped_connection_is_retried(backend: Backend) {
     for e in &emails {
         assert_eq!(app.smtp.to(e).len(), 1, "{e}");
     }
+}
+
+/// With a DKIM key configured every mail carries a signature over its headers and body.
+async fn dkim_signs_every_mail(backend: Backend) {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("dkim.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let Some(app) = crate::helpers::spawn_app_with(
+        backend,
+        &[
+            ("mail.dkim_domain", "paperboy.test".into()),
+            ("mail.dkim_selector", "mail2026".into()),
+            ("mail.dkim_key_file", key.display().to_string().into()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    app.subscribe_and_confirm("signed@example.com", &[("keywords", "agents")])
+        .await;
+    let mail = &app.smtp.to("signed@example.com")[0];
+    let parsed = mail.parsed();
+    let sig = parsed
+        .header_raw("DKIM-Signature")
+        .expect("a DKIM-Signature header")
+        .split_whitespace()
+        .collect::<String>();
+    for tag in [
+        "a=rsa-sha256",
+        "d=paperboy.test",
+        "s=mail2026",
+        "c=simple/relaxed",
+    ] {
+        assert!(sig.contains(tag), "{tag} in {sig}");
+    }
+    // The body hash is the relaxed body's SHA-256 (RFC 6376 3.4.4).
+    let raw = String::from_utf8_lossy(&mail.data).to_string();
+    let body = raw.split_once("\r\n\r\n").unwrap().1;
+    // Runs of spaces and tabs become one space; trailing ones go.
+    let relax = |l: &str| {
+        let mut out = String::new();
+        let mut space = false;
+        for c in l.chars() {
+            if c == ' ' || c == '\t' {
+                space = true;
+            } else {
+                if space {
+                    out.push(' ');
+                    space = false;
+                }
+                out.push(c);
+            }
+        }
+        out
+    };
+    let mut lines: Vec<String> = body.split("\r\n").map(relax).collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let canonical = lines.iter().map(|l| format!("{l}\r\n")).collect::<String>();
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let bh = base64::engine::general_purpose::STANDARD
+        .encode(sha2::Sha256::digest(canonical.as_bytes()));
+    assert!(sig.contains(&format!("bh={bh};")), "bh={bh} in {sig}");
+
+    // Half a DKIM configuration is refused at start, saying what is missing.
+    let pairs = [("mail.dkim_domain", toml::Value::from("paperboy.test"))];
+    let config = paperboy::config::Config::with_overrides(&pairs).unwrap();
+    let err = paperboy::mail::Mailer::from_config(&config)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("set all of mail.dkim_domain, mail.dkim_selector and mail.dkim_key_file"),
+        "{err}"
+    );
 }
