@@ -48,6 +48,8 @@ impl Schedule {
 pub struct JobReport {
     /// Ingest failures (the day goes on with what was stored).
     pub ingest_errors: Vec<String>,
+    /// Another instance held the right to compose; this one only delivered.
+    pub composed_elsewhere: bool,
     pub composed: ComposeReport,
     pub delivered: DeliverReport,
 }
@@ -56,23 +58,43 @@ pub struct JobReport {
 pub async fn daily_job(subs: &Subscriptions, now: DateTime<Utc>) -> Result<JobReport, DigestError> {
     let mut report = JobReport::default();
     let day = now.date_naive();
-    if subs.store.papers(Some(day), 1).await?.is_empty() {
-        match Ingestor::new(subs.store.clone(), &subs.config.ingest) {
-            Ok(ingestor) => {
-                if let Err(e) = ingestor.huggingface_day(day).await {
-                    report.ingest_errors.push(format!("huggingface {day}: {e}"));
-                }
-                if let Err(e) = ingestor.arxiv_feed().await {
-                    report.ingest_errors.push(format!("arxiv rss: {e}"));
-                }
-            }
-            Err(e) => report.ingest_errors.push(e.to_string()),
-        }
-    }
-    report.composed =
-        digest::compose(&subs.store, &subs.config, &subs.catalogue, day, Some(now)).await?;
+
+    // One instance composes (and ingests) while every instance delivers.
+    let Some(lock) = subs.store.try_compose_lock().await? else {
+        report.composed_elsewhere = true;
+        report.delivered = digest::deliver(subs).await?;
+        return Ok(report);
+    };
+    let ingested = ingest_if_missing(subs, day, &mut report).await;
+    let composed =
+        digest::compose(&subs.store, &subs.config, &subs.catalogue, day, Some(now)).await;
+    lock.release().await;
+    ingested?;
+    report.composed = composed?;
     report.delivered = digest::deliver(subs).await?;
     Ok(report)
+}
+
+async fn ingest_if_missing(
+    subs: &Subscriptions,
+    day: chrono::NaiveDate,
+    report: &mut JobReport,
+) -> Result<(), DigestError> {
+    if !subs.store.papers(Some(day), 1).await?.is_empty() {
+        return Ok(());
+    }
+    match Ingestor::new(subs.store.clone(), &subs.config.ingest) {
+        Ok(ingestor) => {
+            if let Err(e) = ingestor.huggingface_day(day).await {
+                report.ingest_errors.push(format!("huggingface {day}: {e}"));
+            }
+            if let Err(e) = ingestor.arxiv_feed().await {
+                report.ingest_errors.push(format!("arxiv rss: {e}"));
+            }
+        }
+        Err(e) => report.ingest_errors.push(e.to_string()),
+    }
+    Ok(())
 }
 
 /// Run the daily job on the schedule until the process ends.
@@ -92,6 +114,7 @@ pub async fn run(subs: Subscriptions, schedule: Schedule) {
                 let c = &r.composed;
                 let d = &r.delivered;
                 tracing::info!(
+                    composed_elsewhere = r.composed_elsewhere,
                     papers = c.papers,
                     composed = c.composed,
                     trending = c.trending,

@@ -324,3 +324,53 @@ impl Store {
             .bind(digest_id).fetch_all(pool).await)?)
     }
 }
+
+/// Held while one instance composes; on PostgreSQL a session advisory lock, released when
+/// the guard is released or dropped (its connection is closed then). SQLite has one
+/// machine and one writer: the guard is always granted.
+pub struct ComposeLock {
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+/// Any fixed number: the advisory lock's key for composing.
+const COMPOSE_LOCK: i64 = 0x7061_7065_7262_6f79; // "paperboy"
+
+impl ComposeLock {
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(COMPOSE_LOCK)
+                .execute(&mut *conn)
+                .await;
+            if unlocked.is_err() {
+                conn.close_on_drop();
+            }
+        }
+    }
+}
+
+impl Drop for ComposeLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            // Closing the session releases its advisory locks.
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl Store {
+    /// The right to compose, if no other instance holds it.
+    pub async fn try_compose_lock(&self) -> Result<Option<ComposeLock>, StoreError> {
+        match &self.pool {
+            Pool::Sqlite { .. } => Ok(Some(ComposeLock { conn: None })),
+            Pool::Postgres(p) => {
+                let mut conn = p.acquire().await?;
+                let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(COMPOSE_LOCK)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(got.then_some(ComposeLock { conn: Some(conn) }))
+            }
+        }
+    }
+}

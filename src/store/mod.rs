@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use digests::{ClaimedDigest, NewDigest, Outcome, StoredDigest};
+pub use digests::{ClaimedDigest, ComposeLock, NewDigest, Outcome, StoredDigest};
 pub use papers::{IngestRun, StoredPaper, UpsertCounts};
 pub use subscribers::{ListFilter, SubscribeOutcome};
 

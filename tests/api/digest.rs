@@ -569,7 +569,14 @@ async fn the_schedule_meets_each_readers_hour(backend: Backend) {
             .and_utc()
     };
     let job = |h| paperboy::scheduler::daily_job(&app.subs, at(h));
+    // While another instance holds the right to compose (PostgreSQL's advisory lock), this
+    // one only delivers.
+    let held = app.subs.store.try_compose_lock().await.unwrap().unwrap();
     let r = job(4).await.unwrap();
+    assert_eq!(r.composed_elsewhere, matches!(backend, Backend::Postgres));
+    held.release().await;
+    let r = job(4).await.unwrap();
+    assert!(!r.composed_elsewhere);
     assert_eq!((r.composed.composed, r.composed.not_due), (0, 2));
     let r = job(5).await.unwrap();
     assert_eq!(
