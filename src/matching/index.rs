@@ -475,23 +475,12 @@ impl Day {
         K1 * (1.0 - B + B * len / self.avg_len)
     }
 
-    /// The L2-normalised TF-IDF vector of a text (title and abstract), in this day's
+    /// The L2-normalised TF-IDF vector of field-weighted term frequencies, in this day's
     /// vocabulary: what "more like these" compares.
-    pub fn vector(&self, title: &str, abstract_text: &str) -> Vec<(u32, f32)> {
-        let mut tf: HashMap<u32, f32> = HashMap::new();
-        for (text, w) in [
-            (title, self.weights.title),
-            (abstract_text, self.weights.abstract_text),
-        ] {
-            for t in self.analyzer.tokens(text) {
-                if let Some(id) = self.vocab.get(&t) {
-                    *tf.entry(*id).or_default() += w;
-                }
-            }
-        }
+    pub(crate) fn tfidf(&self, tf: &HashMap<u32, f32>) -> Vector {
         let mut v: Vector = tf
-            .into_iter()
-            .map(|(t, f)| (t, (1.0 + f.ln()) * self.idf[t as usize]))
+            .iter()
+            .map(|(t, f)| (*t, (1.0 + f.ln()) * self.idf[*t as usize]))
             .collect();
         normalise(&mut v);
         v

@@ -164,7 +164,7 @@ impl Day {
             }
         }
         LikedPaper {
-            vector: self.vector(title, abstract_text),
+            vector: self.tfidf(&tf),
             topic_z,
             surface,
         }

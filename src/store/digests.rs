@@ -207,33 +207,23 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ClaimedDigest>, StoreError> {
         const DUE: &str = "(status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1)";
-        let rows: Vec<Row> = match &self.pool {
-            Pool::Sqlite { write, .. } => {
-                let sql = format!(
-                    "UPDATE digests SET status = 'sending', lease_until = $1 + $2, attempts = attempts + 1 \
-                     WHERE id IN (SELECT id FROM digests WHERE {DUE} ORDER BY id LIMIT $3) RETURNING {COLUMNS}"
-                );
-                sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(now)
-                    .bind(lease_seconds)
-                    .bind(limit)
-                    .fetch_all(write)
-                    .await?
-            }
-            Pool::Postgres(p) => {
-                let sql = format!(
-                    "UPDATE digests SET status = 'sending', lease_until = $1 + $2, attempts = attempts + 1 \
-                     WHERE id IN (SELECT id FROM digests WHERE {DUE} ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-                     RETURNING {COLUMNS}"
-                );
-                sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                    .bind(now)
-                    .bind(lease_seconds)
-                    .bind(limit)
-                    .fetch_all(p)
-                    .await?
-            }
+        // PostgreSQL: concurrent workers skip each other's rows. SQLite: its one writer
+        // serialises claims already.
+        let skip_locked = match self.pool {
+            Pool::Sqlite { .. } => "",
+            Pool::Postgres(_) => "FOR UPDATE SKIP LOCKED",
         };
+        let sql = format!(
+            "UPDATE digests SET status = 'sending', lease_until = $1 + $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM digests WHERE {DUE} ORDER BY id LIMIT $3 {skip_locked}) \
+             RETURNING {COLUMNS}"
+        );
+        let rows: Vec<Row> = on_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(now)
+            .bind(lease_seconds)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
         let mut out = rows
             .into_iter()
             .map(|r| {
