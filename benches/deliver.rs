@@ -147,9 +147,7 @@ fn main() {
                 .unwrap()
                 .unwrap();
             let view = rt
-                .block_on(paperboy::digest::view(
-                    &subs, &reader, day, &d.content, None,
-                ))
+                .block_on(paperboy::digest::view(&subs, &reader, day, &d.content))
                 .unwrap();
             let m = subs.mailer.render_digest(&view).unwrap();
             size = m.html.len() + m.text.len() + 1500;

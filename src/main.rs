@@ -697,8 +697,7 @@ async fn preview(
     let Some(content) = content else {
         bail!("{address} gets no mail for {day}: nothing matched, and they asked for nothing then");
     };
-    let top = subs.store.papers(Some(day), 1).await?.pop();
-    let view = paperboy::digest::view(&subs, &reader, day, &content, top.as_ref()).await?;
+    let view = paperboy::digest::view(&subs, &reader, day, &content).await?;
     let mail = subs.mailer.render_digest(&view)?;
     match format {
         PreviewFormat::Text => println!("Subject: {}\n\n{}", mail.subject, mail.text),

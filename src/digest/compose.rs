@@ -194,21 +194,17 @@ impl Composer {
         let content = |kind, entries: Vec<DigestEntry>| {
             (!entries.is_empty()).then_some(DigestContent { kind, entries })
         };
-        if let Pick::Personal(m) = self
-            .index
-            .pick(&profile, n + SPARE, false, &mut self.scratch)
-            && let Some(c) = content(DigestKind::Personal, fresh(m))
-        {
-            return Some(c);
+        // One ranking: the reader's papers, or (nothing matched) the trending ones if asked.
+        match self.index.pick(
+            &profile,
+            n + SPARE,
+            r.prefs.send_when_empty,
+            &mut self.scratch,
+        ) {
+            Pick::Personal(m) => content(DigestKind::Personal, fresh(m)),
+            Pick::Trending(m) => content(DigestKind::Trending, fresh(m)),
+            Pick::Nothing => None,
         }
-        if r.prefs.send_when_empty
-            && let Pick::Trending(m) = self
-                .index
-                .pick(&profile, n + SPARE, true, &mut self.scratch)
-        {
-            return content(DigestKind::Trending, fresh(m));
-        }
-        None
     }
 
     /// What `reader` would get for this day, without writing anything.

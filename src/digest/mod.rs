@@ -15,16 +15,15 @@ use crate::mail::{DigestPaper, DigestView};
 use crate::store::{StoreError, StoredPaper};
 use crate::subscriptions::Subscriptions;
 
-/// What a reader's digest shows, from what the outbox holds: the mail, the "view in
-/// browser" page and `paperboy preview` all build it here. `top` is the day's most upvoted
-/// paper, shown when the reader's own list is thin.
+/// What a reader's digest shows, from what the outbox holds, for the "view in browser" page
+/// and `paperboy preview`; delivery, which reads each paper once per run, uses [`view_of`].
 pub async fn view(
     subs: &Subscriptions,
     reader: &Subscriber,
     day: NaiveDate,
     content: &DigestContent,
-    top: Option<&StoredPaper>,
 ) -> Result<DigestView, StoreError> {
+    let top = subs.store.papers(Some(day), 1).await?.pop();
     let ids: Vec<ArxivId> = content.entries.iter().map(|e| e.paper.clone()).collect();
     let papers: HashMap<ArxivId, StoredPaper> = subs
         .store
@@ -33,10 +32,11 @@ pub async fn view(
         .into_iter()
         .map(|p| (p.paper.id.clone(), p))
         .collect();
-    Ok(view_of(subs, reader, day, content, top, &papers))
+    Ok(view_of(subs, reader, day, content, top.as_ref(), &papers))
 }
 
-/// [`view`] with the papers at hand (delivery reads each paper once per run).
+/// [`view`] with the papers at hand. `top` is the day's most upvoted paper, shown when the
+/// reader's own list is thin.
 pub fn view_of(
     subs: &Subscriptions,
     reader: &Subscriber,

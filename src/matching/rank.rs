@@ -289,12 +289,13 @@ impl Day {
     /// Why paper `d` is in a reader's list: only computed for the few papers chosen.
     fn reasons(&self, p: &Profile<'_>, d: u32) -> Vec<Reason> {
         let mut out = Vec::new();
-        let authors: Vec<String> = p
-            .pinned
-            .iter()
-            .filter(|x| x.0 == d)
-            .map(|x| x.1.clone())
-            .collect();
+        let labels = |list: &[(u32, String)]| -> Vec<String> {
+            list.iter()
+                .filter(|x| x.0 == d)
+                .map(|x| x.1.clone())
+                .collect()
+        };
+        let authors = labels(&p.pinned);
         if !authors.is_empty() {
             out.push(Reason {
                 interest: "your authors".into(),
@@ -320,12 +321,7 @@ impl Day {
                 words,
             });
         }
-        let cats: Vec<String> = p
-            .in_categories
-            .iter()
-            .filter(|x| x.0 == d)
-            .map(|x| x.1.clone())
-            .collect();
+        let cats = labels(&p.in_categories);
         if !cats.is_empty() {
             out.push(Reason {
                 interest: "your arXiv categories".into(),

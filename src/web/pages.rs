@@ -370,12 +370,7 @@ async fn digest_page(
         .await
         .map_err(ServiceError::from)?
         .ok_or_else(not_found)?;
-    let top = store
-        .papers(Some(day), 1)
-        .await
-        .map_err(ServiceError::from)?
-        .pop();
-    let view = crate::digest::view(&state.subs, &s, day, &digest.content, top.as_ref())
+    let view = crate::digest::view(&state.subs, &s, day, &digest.content)
         .await
         .map_err(ServiceError::from)?;
     let mail = state
