@@ -54,10 +54,11 @@ pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError>
         Default::default();
     let papers: Papers = Default::default();
     let mut report = DeliverReport::default();
+    let started = now();
     loop {
         let claimed = subs
             .store
-            .claim_digests(now(), cfg.lease_seconds, cfg.batch.max(1))
+            .claim_digests(now(), started, cfg.lease_seconds, cfg.batch.max(1))
             .await?;
         if claimed.is_empty() {
             break;

@@ -197,16 +197,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Claim up to `limit` digests that are due (or whose worker's lease ran out) for
-    /// `lease_seconds`. On PostgreSQL, concurrent workers skip each other's rows; on
+    /// Claim up to `limit` digests that were due by `due_by` (or whose worker's lease ran
+    /// out) for `lease_seconds`. A delivery run passes its start as `due_by`, so a digest it
+    /// deferred is not tried again in the same run. On PostgreSQL, concurrent workers skip each other's rows; on
     /// SQLite the single writer serialises claims.
     pub async fn claim_digests(
         &self,
         now: i64,
+        due_by: i64,
         lease_seconds: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedDigest>, StoreError> {
-        const DUE: &str = "(status = 'pending' AND next_attempt_at <= $1) OR (status = 'sending' AND lease_until < $1)";
+        const DUE: &str = "(status = 'pending' AND next_attempt_at <= $4) OR (status = 'sending' AND lease_until < $1)";
         // PostgreSQL: concurrent workers skip each other's rows. SQLite: its one writer
         // serialises claims already.
         let skip_locked = match self.pool {
@@ -222,6 +224,7 @@ impl Store {
             .bind(now)
             .bind(lease_seconds)
             .bind(limit)
+            .bind(due_by)
             .fetch_all(pool)
             .await)?;
         let mut out = rows
