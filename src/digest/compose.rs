@@ -1,25 +1,24 @@
 //! Compose a day: match every due reader against the day's papers and write one outbox row
 //! per reader, holding the chosen papers and their reasons.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use super::DigestError;
 use crate::config::Config;
 use crate::domain::{
-    ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, Subscriber, SubscriberStatus,
-    TopicCatalogue,
+    ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, Subscriber, TopicCatalogue,
 };
 use crate::matching::{Day, Doc, LikedPaper, Match, Pick, Scratch};
-use crate::store::{ListFilter, NewDigest, Store, StoredPaper};
+use crate::store::{NewDigest, Store, StoredPaper};
 
 /// Readers read and written per batch.
 const BATCH: i64 = 1000;
+/// Digests written a transaction, at most (plus one batch).
+const WRITE_GROUP: usize = 10_000;
 /// Other stored papers whose words sharpen the day's document frequencies.
 const CORPUS: i64 = 5000;
-/// Extra candidates ranked per reader, so that papers already sent can be dropped.
-const SPARE: usize = 20;
 
 /// What composing a day did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,10 +94,24 @@ pub fn due(s: &Subscriber, day: NaiveDate, at: Option<DateTime<Utc>>) -> bool {
 pub struct Composer {
     day: NaiveDate,
     papers: Vec<StoredPaper>,
+    /// Paper id to its place in `papers`.
+    place: HashMap<String, u32>,
     index: Day,
     /// "More like these": each liked paper is analysed once per run.
     liked: HashMap<ArxivId, LikedPaper>,
-    scratch: Scratch,
+    /// Of the day's papers, those some reader was sent before: only they need a look at
+    /// what each reader was sent.
+    sent_before: Vec<ArxivId>,
+}
+
+/// The papers (and versions) a reader was sent before, among the day's.
+type Sent = HashMap<String, Option<u32>>;
+
+/// One reader's part in a composing run.
+enum Choice {
+    NotDue,
+    Nothing,
+    Digest(DigestContent),
 }
 
 impl Composer {
@@ -113,98 +126,121 @@ impl Composer {
         if papers.is_empty() {
             return Ok(None);
         }
-        let on_day: std::collections::HashSet<&str> =
-            papers.iter().map(|p| p.paper.id.as_str()).collect();
+        let place: HashMap<String, u32> = papers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.paper.id.as_str().to_string(), i as u32))
+            .collect();
         let others = store.papers(None, CORPUS).await?;
         let corpus: Vec<(&str, &str)> = others
             .iter()
-            .filter(|p| !on_day.contains(p.paper.id.as_str()))
+            .filter(|p| !place.contains_key(p.paper.id.as_str()))
             .map(|p| (p.paper.title.as_str(), p.paper.abstract_text.as_str()))
             .collect();
         let docs: Vec<Doc<'_>> = papers.iter().map(|p| doc(p, day)).collect();
         let index = Day::new(&docs, &corpus, catalogue, config.matching.clone());
+        let ids: Vec<ArxivId> = papers.iter().map(|p| p.paper.id.clone()).collect();
+        let sent_before = store.papers_sent_before(&ids).await?;
         Ok(Some(Self {
             day,
             papers,
+            place,
             index,
             liked: HashMap::new(),
-            scratch: Scratch::default(),
+            sent_before,
         }))
     }
 
-    /// Analyse the liked papers of these readers that are not analysed yet.
-    async fn learn_likes(
-        &mut self,
-        store: &Store,
-        readers: &[Subscriber],
-    ) -> Result<(), DigestError> {
-        let missing: Vec<ArxivId> = readers
-            .iter()
-            .flat_map(|r| r.interests.liked.iter())
-            .filter(|id| !self.liked.contains_key(*id))
-            .cloned()
-            .collect();
-        if !missing.is_empty() {
-            for p in store.papers_by_ids(&missing).await? {
+    /// Analyse liked papers ("more like these"), once each.
+    fn learn(&mut self, liked: &[StoredPaper]) {
+        for p in liked {
+            if !self.liked.contains_key(&p.paper.id) {
                 let v = self
                     .index
                     .liked_paper(&p.paper.title, &p.paper.abstract_text);
                 self.liked.insert(p.paper.id.clone(), v);
             }
         }
-        Ok(())
     }
 
     /// What one reader gets: their papers not sent to them before (a newer arXiv version
-    /// is flagged), or the day's trending papers if nothing matched and they asked for
-    /// that, or nothing.
-    fn choose(
-        &mut self,
-        r: &Subscriber,
-        sent: &HashMap<String, Option<u32>>,
-    ) -> Option<DigestContent> {
+    /// is flagged), or, when none is left and they asked for it, the day's trending papers
+    /// they have not had; or nothing.
+    fn choose(&self, r: &Subscriber, sent: &Sent, scratch: &mut Scratch) -> Option<DigestContent> {
         let likes: Vec<&LikedPaper> = r
             .interests
             .liked
             .iter()
             .filter_map(|id| self.liked.get(id))
             .collect();
-        let profile = self.index.profile(&r.interests, &likes);
+        let mut profile = self.index.profile(&r.interests, &likes);
+        // A paper sent before stays out, unless arXiv has a newer version of it since.
+        profile.exclude(sent.iter().filter_map(|(id, before)| {
+            let d = *self.place.get(id.as_str())?;
+            let now = self.papers[d as usize].paper.version;
+            let newer = before.is_some() && now > *before;
+            (!newer).then_some(d)
+        }));
         let n = usize::from(r.prefs.papers_per_digest);
-        let papers = &self.papers;
-        let fresh = |m: Vec<Match>| -> Vec<DigestEntry> {
+        let entries = |m: Vec<Match>| -> Vec<DigestEntry> {
             m.into_iter()
-                .filter_map(|m| {
-                    let p = &papers[m.paper].paper;
-                    let new_version = match sent.get(p.id.as_str()) {
-                        None => false,
-                        Some(before) if p.version > *before && before.is_some() => true,
-                        Some(_) => return None,
-                    };
-                    Some(DigestEntry {
+                .map(|m| {
+                    let p = &self.papers[m.paper].paper;
+                    DigestEntry {
                         paper: p.id.clone(),
                         version: p.version,
-                        new_version,
+                        new_version: sent.contains_key(p.id.as_str()),
                         reasons: m.reasons,
-                    })
+                    }
                 })
-                .take(n)
                 .collect()
         };
-        let content = |kind, entries: Vec<DigestEntry>| {
-            (!entries.is_empty()).then_some(DigestContent { kind, entries })
+        let (kind, m) = match self
+            .index
+            .pick(&profile, n, r.prefs.send_when_empty, scratch)
+        {
+            Pick::Personal(m) => (DigestKind::Personal, m),
+            Pick::Trending(m) => (DigestKind::Trending, m),
+            Pick::Nothing => return None,
         };
-        // One ranking: the reader's papers, or (nothing matched) the trending ones if asked.
-        match self.index.pick(
-            &profile,
-            n + SPARE,
-            r.prefs.send_when_empty,
-            &mut self.scratch,
-        ) {
-            Pick::Personal(m) => content(DigestKind::Personal, fresh(m)),
-            Pick::Trending(m) => content(DigestKind::Trending, fresh(m)),
-            Pick::Nothing => None,
-        }
+        let entries = entries(m);
+        (!entries.is_empty()).then_some(DigestContent { kind, entries })
+    }
+
+    /// Each reader's part, on every core: readers are split into one run of readers a
+    /// thread, each thread with its own working memory.
+    fn choose_all(&self, batch: &Batch, at: Option<DateTime<Utc>>) -> Vec<Choice> {
+        let no_sent = Sent::new();
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = batch.readers.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let workers: Vec<_> = batch
+                .readers
+                .chunks(chunk)
+                .map(|part| {
+                    let no_sent = &no_sent;
+                    s.spawn(move || {
+                        let mut scratch = Scratch::default();
+                        part.iter()
+                            .map(|r| {
+                                if !due(r, self.day, at) {
+                                    return Choice::NotDue;
+                                }
+                                let sent = batch.sent.get(&r.id).unwrap_or(no_sent);
+                                match self.choose(r, sent, &mut scratch) {
+                                    Some(c) => Choice::Digest(c),
+                                    None => Choice::Nothing,
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("a composing thread panicked"))
+                .collect()
+        })
     }
 
     /// What `reader` would get for this day, without writing anything.
@@ -213,15 +249,88 @@ impl Composer {
         store: &Store,
         reader: &Subscriber,
     ) -> Result<Option<DigestContent>, DigestError> {
-        self.learn_likes(store, std::slice::from_ref(reader))
-            .await?;
-        let sent = store.sent_papers(reader.id, reader.id).await?;
-        Ok(self.choose(reader, sent.get(&reader.id).unwrap_or(&HashMap::new())))
+        let liked = store.papers_by_ids(&reader.interests.liked).await?;
+        self.learn(&liked);
+        let sent = sent(store, &self.sent_before, reader.id, reader.id).await?;
+        Ok(self.choose(
+            reader,
+            sent.get(&reader.id).unwrap_or(&Sent::new()),
+            &mut Scratch::default(),
+        ))
     }
 }
 
+/// Readers to match, what they were sent before, and where the next batch starts.
+struct Batch {
+    readers: Vec<Subscriber>,
+    sent: HashMap<i64, Sent>,
+    /// The last reader id looked at.
+    last: i64,
+    /// Active readers looked at, including those that already had a digest.
+    looked_at: u64,
+    /// Papers these readers liked that no earlier batch did.
+    new_likes: Vec<StoredPaper>,
+}
+
+/// The next active readers after `after` that have no digest for `day` yet (a rerun or
+/// another instance made those), with what they were sent of `sent_before`; `None` past
+/// the last reader.
+async fn next_batch(
+    store: &Store,
+    day: NaiveDate,
+    sent_before: &[ArxivId],
+    liked_so_far: &mut HashSet<ArxivId>,
+    after: i64,
+) -> Result<Option<Batch>, DigestError> {
+    let rows = store.readers_for_day(day, after, BATCH).await?;
+    let Some(last) = rows.last().map(|r| r.0.id) else {
+        return Ok(None);
+    };
+    let looked_at = rows.len() as u64;
+    let readers: Vec<Subscriber> = rows
+        .into_iter()
+        .filter_map(|(r, composed)| (!composed).then_some(r))
+        .collect();
+    let sent = match (readers.first(), readers.last()) {
+        (Some(f), Some(l)) => sent(store, sent_before, f.id, l.id).await?,
+        _ => HashMap::new(),
+    };
+    let new: Vec<ArxivId> = readers
+        .iter()
+        .flat_map(|r| r.interests.liked.iter())
+        .filter(|id| liked_so_far.insert((*id).clone()))
+        .cloned()
+        .collect();
+    let new_likes = if new.is_empty() {
+        Vec::new()
+    } else {
+        store.papers_by_ids(&new).await?
+    };
+    Ok(Some(Batch {
+        readers,
+        sent,
+        last,
+        looked_at,
+        new_likes,
+    }))
+}
+
+/// What the readers with ids in `first..=last` were sent of `sent_before`.
+async fn sent(
+    store: &Store,
+    sent_before: &[ArxivId],
+    first: i64,
+    last: i64,
+) -> Result<HashMap<i64, Sent>, DigestError> {
+    if sent_before.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(store.sent_papers(first, last, sent_before).await?)
+}
+
 /// Compose `day` for every active reader who is due (see [`due`]) and has no digest for it
-/// yet.
+/// yet. Three things overlap: reading the next batch of readers, matching this one (on
+/// blocking threads, so the runtime keeps serving) and writing what was matched before.
 pub async fn compose(
     store: &Store,
     config: &Config,
@@ -241,62 +350,98 @@ pub async fn compose(
         return Ok(report);
     };
     report.papers = composer.papers.len();
-    let no_sent = HashMap::new();
-    let mut after = 0;
-    loop {
-        let readers = store
-            .list(&ListFilter {
-                status: Some(SubscriberStatus::Active),
-                email_contains: None,
-                after_id: Some(after),
-                limit: BATCH,
-            })
-            .await?;
-        let (Some(first), Some(last)) = (readers.first(), readers.last()) else {
-            break;
-        };
-        after = last.id;
-        let sent = store.sent_papers(first.id, last.id).await?;
-        composer.learn_likes(store, &readers).await?;
-        let mut batch = Vec::new();
-        for r in &readers {
-            report.readers += 1;
-            if !due(r, composer.day, at) {
-                report.not_due += 1;
-                continue;
+    let (to_writer, mut from_matcher) = tokio::sync::mpsc::channel::<Vec<NewDigest>>(4);
+    let mut written = ComposeReport::default();
+    // The writer takes whatever batches have queued up as one transaction: each rewrites
+    // the last page of every paper's range in sent_papers, so fewer, larger ones write less.
+    let writer = async {
+        while let Some(mut group) = from_matcher.recv().await {
+            while group.len() < WRITE_GROUP {
+                match from_matcher.try_recv() {
+                    Ok(more) => group.extend(more),
+                    Err(_) => break,
+                }
             }
-            let Some(content) = composer.choose(r, sent.get(&r.id).unwrap_or(&no_sent)) else {
-                report.nothing_matched += 1;
-                continue;
-            };
-            batch.push(NewDigest {
-                subscriber_id: r.id,
-                day,
-                message_id: message_id(day, &r.public_id, &config.base_url),
-                content,
-            });
+            write(store, &mut written, group, now).await?;
         }
-        let inserted: std::collections::HashSet<i64> = store
-            .insert_digests(&batch, now)
-            .await?
-            .into_iter()
-            .collect();
-        report.composed += inserted.len() as u64;
-        report.already_composed += (batch.len() - inserted.len()) as u64;
-        report.trending += batch
-            .iter()
-            .filter(|d| {
-                d.content.kind == DigestKind::Trending && inserted.contains(&d.subscriber_id)
-            })
-            .count() as u64;
-    }
+        Ok::<_, DigestError>(())
+    };
+    let matcher = async {
+        // Reading goes on while the matcher holds the composer.
+        let sent_before = composer.sent_before.clone();
+        let mut liked_so_far = HashSet::new();
+        let mut next = next_batch(store, day, &sent_before, &mut liked_so_far, 0).await?;
+        while let Some(batch) = next.take() {
+            report.readers += batch.looked_at;
+            report.already_composed += batch.looked_at - batch.readers.len() as u64;
+            let after = batch.last;
+            let matching = tokio::task::spawn_blocking(move || {
+                composer.learn(&batch.new_likes);
+                let choices = composer.choose_all(&batch, at);
+                (composer, batch, choices)
+            });
+            let reading = next_batch(store, day, &sent_before, &mut liked_so_far, after);
+            let (matched, read) = tokio::join!(matching, reading);
+            let (c, batch, choices) = matched.expect("composing panicked");
+            composer = c;
+            let mut digests = Vec::new();
+            for (r, choice) in batch.readers.iter().zip(choices) {
+                match choice {
+                    Choice::NotDue => report.not_due += 1,
+                    Choice::Nothing => report.nothing_matched += 1,
+                    Choice::Digest(content) => digests.push(NewDigest {
+                        subscriber_id: r.id,
+                        day,
+                        message_id: message_id(day, &r.public_id, &config.base_url),
+                        content,
+                    }),
+                }
+            }
+            if to_writer.send(digests).await.is_err() {
+                break; // The writer failed: its error is the run's.
+            }
+            next = read?;
+        }
+        drop(to_writer);
+        Ok::<_, DigestError>(())
+    };
+    let (matched, wrote) = tokio::join!(matcher, writer);
+    wrote?;
+    matched?;
+    report.composed = written.composed;
+    report.already_composed += written.already_composed;
+    report.trending = written.trending;
     Ok(report)
+}
+
+/// Put a batch's digests in the outbox and count what happened.
+async fn write(
+    store: &Store,
+    report: &mut ComposeReport,
+    batch: Vec<NewDigest>,
+    now: i64,
+) -> Result<(), DigestError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let inserted: HashSet<i64> = store
+        .insert_digests(&batch, now)
+        .await?
+        .into_iter()
+        .collect();
+    report.composed += inserted.len() as u64;
+    report.already_composed += (batch.len() - inserted.len()) as u64;
+    report.trending += batch
+        .iter()
+        .filter(|d| d.content.kind == DigestKind::Trending && inserted.contains(&d.subscriber_id))
+        .count() as u64;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{DeliveryPrefs, EmailAddress, Interests};
+    use crate::domain::{DeliveryPrefs, EmailAddress, Interests, SubscriberStatus};
 
     fn reader(hour: u8, tz: chrono_tz::Tz, frequency: Frequency) -> Subscriber {
         Subscriber {

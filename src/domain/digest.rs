@@ -8,13 +8,23 @@ use serde::{Deserialize, Serialize};
 
 use super::paper::ArxivId;
 
+// The outbox holds a million of these a day, so they are stored with one-letter keys and
+// without default values; the long names of earlier rows are still read.
+
 /// Why a paper was chosen for a reader.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     /// The interest that matched: a topic's name, "your keywords", "your authors",
     /// "papers you liked", "trending today".
+    #[serde(rename = "i", alias = "interest")]
     pub interest: String,
     /// The words (or authors) it matched on.
+    #[serde(
+        rename = "w",
+        alias = "words",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub words: Vec<String>,
 }
 
@@ -30,18 +40,33 @@ pub enum DigestKind {
 /// One paper in a digest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestEntry {
+    #[serde(rename = "p", alias = "paper")]
     pub paper: ArxivId,
+    #[serde(
+        rename = "v",
+        alias = "version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version: Option<u32>,
     /// A newer arXiv version of a paper this reader was sent before.
-    #[serde(default)]
+    #[serde(
+        rename = "n",
+        alias = "new_version",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub new_version: bool,
+    #[serde(rename = "r", alias = "reasons", default)]
     pub reasons: Vec<Reason>,
 }
 
 /// What one digest holds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DigestContent {
+    #[serde(rename = "k", alias = "kind")]
     pub kind: DigestKind,
+    #[serde(rename = "e", alias = "entries")]
     pub entries: Vec<DigestEntry>,
 }
 
@@ -125,5 +150,36 @@ mod tests {
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<DigestContent>(&json).unwrap(), c);
         assert!(serde_json::from_str::<DigestContent>(r#"{"kind":"x","entries":[]}"#).is_err());
+        assert!(serde_json::from_str::<DigestContent>(r#"{"k":"personal"}"#).is_err());
+    }
+
+    #[test]
+    fn content_is_stored_compactly_and_earlier_rows_still_read() {
+        let entry = |new_version, words: &[&str]| DigestEntry {
+            paper: ArxivId::parse("2405.01234").unwrap(),
+            version: None,
+            new_version,
+            reasons: vec![Reason {
+                interest: "trending today".into(),
+                words: words.iter().map(|w| w.to_string()).collect(),
+            }],
+        };
+        let c = DigestContent {
+            kind: DigestKind::Trending,
+            entries: vec![entry(false, &[])],
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"k":"trending","e":[{"p":"2405.01234","r":[{"i":"trending today"}]}]}"#
+        );
+        let earlier = r#"{"kind":"personal","entries":[{"paper":"2405.01234","version":null,
+            "new_version":true,"reasons":[{"interest":"trending today","words":["graph"]}]}]}"#;
+        assert_eq!(
+            serde_json::from_str::<DigestContent>(earlier).unwrap(),
+            DigestContent {
+                kind: DigestKind::Personal,
+                entries: vec![entry(true, &["graph"])],
+            }
+        );
     }
 }

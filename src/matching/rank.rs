@@ -50,6 +50,16 @@ pub struct Profile<'d> {
     blend: f32,
 }
 
+impl Profile<'_> {
+    /// Leave these papers out: they are neither ranked nor offered as trending (papers the
+    /// reader was sent before).
+    pub fn exclude(&mut self, docs: impl IntoIterator<Item = u32>) {
+        self.blocked.extend(docs);
+        self.blocked.sort_unstable();
+        self.blocked.dedup();
+    }
+}
+
 /// Per-thread working memory, reused from one reader to the next so that matching a reader
 /// allocates almost nothing.
 #[derive(Default)]
@@ -557,6 +567,34 @@ mod tests {
             "most popular, excluded words respected"
         );
         assert_eq!(t[0].reasons[0].interest, "trending today");
+    }
+
+    #[test]
+    fn excluded_papers_leave_both_the_matches_and_the_trending_list() {
+        let day = graph_day();
+        let mut s = Scratch::default();
+        let mut p = day.profile(
+            &interests(InterestsForm {
+                keywords: "traffic",
+                ..Default::default()
+            }),
+            NO_LIKES,
+        );
+        assert!(matches!(day.pick(&p, 3, true, &mut s), Pick::Personal(m) if m[0].paper == 1));
+        p.exclude([1, 0]);
+        assert_eq!(
+            day.pick(&p, 3, false, &mut s),
+            Pick::Nothing,
+            "the one match was sent"
+        );
+        let Pick::Trending(t) = day.pick(&p, 3, true, &mut s) else {
+            panic!("expected the trending fallback");
+        };
+        assert_eq!(
+            papers(&t),
+            [2, 3],
+            "by popularity, without the papers left out"
+        );
     }
 
     #[test]

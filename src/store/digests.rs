@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 
 use super::{Pool, Store, StoreError, on_pool, on_writer};
-use crate::domain::{DigestContent, DigestStatus};
+use crate::domain::{ArxivId, DigestContent, DigestStatus};
 
 /// A digest to put in the outbox.
 #[derive(Clone, Debug)]
@@ -143,35 +143,65 @@ impl Store {
         digests: &[NewDigest],
         now: i64,
     ) -> Result<Vec<i64>, StoreError> {
+        // The rows travel as one JSON array a statement: binding thousands of parameters
+        // costs sqlx-sqlite time quadratic in their number, and a statement a row costs a
+        // round trip each.
+        let (rows_of, digest_rows, paper_rows) = match self.pool {
+            Pool::Sqlite { .. } => (
+                "json_each($1) WHERE true",
+                "value ->> 0, $2, value ->> 1, value ->> 2",
+                "value ->> 0, value ->> 1, value ->> 2",
+            ),
+            Pool::Postgres(_) => (
+                "jsonb_array_elements($1::jsonb) AS value",
+                "(value ->> 0)::bigint, $2, value ->> 1, value ->> 2",
+                "value ->> 0, (value ->> 1)::bigint, (value ->> 2)::bigint",
+            ),
+        };
+        let insert_digests = format!(
+            "INSERT INTO digests (subscriber_id, day, content, message_id, status, next_attempt_at, created_at) \
+             SELECT {digest_rows}, 'pending', $3, $3 FROM {rows_of} \
+             ON CONFLICT (subscriber_id, day) DO NOTHING RETURNING subscriber_id"
+        );
+        let insert_sent = format!(
+            "INSERT INTO sent_papers (paper_id, subscriber_id, version, day) \
+             SELECT {paper_rows}, $2 FROM {rows_of} \
+             ON CONFLICT (paper_id, subscriber_id) DO UPDATE SET version = excluded.version, day = excluded.day"
+        );
+        let mut days: Vec<NaiveDate> = digests.iter().map(|d| d.day).collect();
+        days.sort_unstable();
+        days.dedup();
         let inserted = on_writer!(self, pool => async {
             let mut tx = pool.begin().await?;
-            let mut inserted = Vec::new();
-            for d in digests {
-                let content = serde_json::to_string(&d.content).expect("digest content serialises");
-                let id: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO digests (subscriber_id, day, content, message_id, status, next_attempt_at, created_at) \
-                     VALUES ($1, $2, $3, $4, 'pending', $5, $5) \
-                     ON CONFLICT (subscriber_id, day) DO NOTHING RETURNING id")
-                    .bind(d.subscriber_id)
-                    .bind(day(d.day))
-                    .bind(content)
-                    .bind(&d.message_id)
+            let mut inserted: Vec<i64> = Vec::new();
+            for on in &days {
+                let of_day: Vec<&NewDigest> = digests.iter().filter(|d| d.day == *on).collect();
+                // The content as a string in the array: the database stores it as it is
+                // rather than parsing and printing it again.
+                let rows: Vec<(i64, String, &str)> = of_day
+                    .iter()
+                    .map(|d| (d.subscriber_id, serde_json::to_string(&d.content).expect("content serialises"), d.message_id.as_str()))
+                    .collect();
+                let new: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(insert_digests.clone()))
+                    .bind(serde_json::to_string(&rows).expect("digests serialise"))
+                    .bind(day(*on))
                     .bind(now)
-                    .fetch_optional(&mut *tx).await?;
-                if id.is_none() {
-                    continue;
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let new_set: std::collections::HashSet<i64> = new.iter().copied().collect();
+                let sent: Vec<(&str, i64, Option<u32>)> = of_day
+                    .iter()
+                    .filter(|d| new_set.contains(&d.subscriber_id))
+                    .flat_map(|d| d.content.entries.iter().map(|e| (e.paper.as_str(), d.subscriber_id, e.version)))
+                    .collect();
+                if !sent.is_empty() {
+                    sqlx::query(sqlx::AssertSqlSafe(insert_sent.clone()))
+                        .bind(serde_json::to_string(&sent).expect("papers serialise"))
+                        .bind(day(*on))
+                        .execute(&mut *tx)
+                        .await?;
                 }
-                inserted.push(d.subscriber_id);
-                for e in &d.content.entries {
-                    sqlx::query(
-                        "INSERT INTO sent_papers (subscriber_id, paper_id, version, day) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (subscriber_id, paper_id) DO UPDATE SET version = excluded.version, day = excluded.day")
-                        .bind(d.subscriber_id)
-                        .bind(e.paper.as_str())
-                        .bind(e.version.map(i64::from))
-                        .bind(day(d.day))
-                        .execute(&mut *tx).await?;
-                }
+                inserted.extend(new);
             }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(inserted)
@@ -179,20 +209,56 @@ impl Store {
         Ok(inserted)
     }
 
-    /// The papers (and versions) already sent to the subscribers with ids in `first..=last`.
+    /// Of `papers`, those sent to any reader before: on most days none of the day's papers,
+    /// so composing asks nothing more.
+    pub async fn papers_sent_before(&self, papers: &[ArxivId]) -> Result<Vec<ArxivId>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in papers.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT paper_id FROM sent_papers WHERE paper_id IN ({})",
+                marks.join(", ")
+            );
+            let rows: Vec<String> = on_pool!(self, pool => {
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(pool).await
+            })?;
+            out.extend(rows.iter().filter_map(|id| ArxivId::parse(id).ok()));
+        }
+        Ok(out)
+    }
+
+    /// Which of `papers` (and which versions) were sent to the subscribers with ids in
+    /// `first..=last`.
     pub async fn sent_papers(
         &self,
         first: i64,
         last: i64,
+        papers: &[ArxivId],
     ) -> Result<HashMap<i64, HashMap<String, Option<u32>>>, StoreError> {
-        let rows: Vec<(i64, String, Option<i64>)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT subscriber_id, paper_id, version FROM sent_papers WHERE subscriber_id BETWEEN $1 AND $2")
-            .bind(first).bind(last).fetch_all(pool).await)?;
         let mut out: HashMap<i64, HashMap<String, Option<u32>>> = HashMap::new();
-        for (s, p, v) in rows {
-            out.entry(s)
-                .or_default()
-                .insert(p, v.and_then(|v| u32::try_from(v).ok()));
+        for chunk in papers.chunks(500) {
+            let marks: Vec<String> = (3..chunk.len() + 3).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT subscriber_id, paper_id, version FROM sent_papers \
+                 WHERE paper_id IN ({}) AND subscriber_id BETWEEN $1 AND $2",
+                marks.join(", ")
+            );
+            let rows: Vec<(i64, String, Option<i64>)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(first).bind(last);
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (s, p, v) in rows {
+                out.entry(s)
+                    .or_default()
+                    .insert(p, v.and_then(|v| u32::try_from(v).ok()));
+            }
         }
         Ok(out)
     }

@@ -92,9 +92,11 @@ impl Store {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
             }
+            // The writer keeps 64 MiB of pages: composing a day appends to the range of each
+            // of the day's papers in sent_papers, a few thousand pages touched again and again.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
-                .connect_with(opts.clone())
+                .connect_with(opts.clone().pragma("cache_size", "-65536"))
                 .await?;
             let read = SqlitePoolOptions::new()
                 .max_connections(8)

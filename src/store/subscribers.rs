@@ -391,6 +391,34 @@ impl Store {
         rows.into_iter().map(Subscriber::try_from).collect()
     }
 
+    /// The next active readers in id order after `after`, each with whether it already has
+    /// a digest for `on` (a rerun, another instance): those need no matching.
+    pub async fn readers_for_day(
+        &self,
+        on: chrono::NaiveDate,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(Subscriber, bool)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct WithDigest {
+            #[sqlx(flatten)]
+            row: Row,
+            composed: bool,
+        }
+        let sql = format!(
+            "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM digests d WHERE d.subscriber_id = subscribers.id AND d.day = $1) AS composed \
+             FROM subscribers WHERE status = 'active' AND id > $2 ORDER BY id LIMIT $3"
+        );
+        let rows: Vec<WithDigest> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(on.format("%Y-%m-%d").to_string())
+            .bind(after)
+            .bind(limit.clamp(1, 10_000))
+            .fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|r| Ok((Subscriber::try_from(r.row)?, r.composed)))
+            .collect()
+    }
+
     pub async fn counts_by_status(&self) -> Result<Vec<(SubscriberStatus, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT status, COUNT(*) FROM subscribers GROUP BY status")

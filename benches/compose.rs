@@ -1,0 +1,215 @@
+//! Compose benchmark: one day of 2,000 real papers composed for N readers on a fresh SQLite
+//! file (the embedded default): the time, the peak memory while composing, and the outbox it
+//! leaves.
+//!
+//!     cargo bench --bench compose                        # 100,000 readers
+//!     BENCH_READERS=1000000 cargo bench --bench compose  # the README's figure
+//!
+//! Readers come from `paperboy::matching::bench::population`: topics, keywords, authors and
+//! liked papers drawn from real abstracts (benches/data/dev.jsonl). They are written with
+//! plain multi-row INSERTs: setting up is not what is measured.
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use paperboy::config::Config;
+use paperboy::domain::{ArxivId, Paper, PaperSource, TopicCatalogue};
+use paperboy::matching::bench::{Reader, Record, population};
+use paperboy::store::Store;
+
+const RECORDS: &str = include_str!("data/dev.jsonl");
+const TOPICS: &str = include_str!("../config/topics.toml");
+const DAY_PAPERS: usize = 2000;
+
+fn records() -> Vec<Record> {
+    RECORDS
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a record");
+            let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            Record {
+                title: text("title"),
+                abstract_text: text("abstract"),
+                authors: v["authors"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                upvotes: v["upvotes"].as_i64().unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
+fn id_of(i: usize) -> ArxivId {
+    ArxivId::parse(&format!("2605.{:05}", 10_000 + i)).expect("an arXiv id")
+}
+
+/// Every record as a stored paper: the first `DAY_PAPERS` featured on `day`, the rest the
+/// day before (they are what readers liked, and the corpus).
+async fn papers(store: &Store, records: &[Record], day: NaiveDate) {
+    let papers: Vec<Paper> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let mut p = Paper::new(
+                id_of(i),
+                r.title.clone(),
+                r.abstract_text.clone(),
+                PaperSource::HuggingFace,
+            );
+            p.authors = r.authors.clone();
+            p.upvotes = Some(r.upvotes);
+            p.featured_on = Some(if i < DAY_PAPERS {
+                day
+            } else {
+                day.pred_opt().unwrap()
+            });
+            p
+        })
+        .collect();
+    store
+        .upsert_papers(&papers, 1)
+        .await
+        .expect("papers stored");
+}
+
+/// Readers straight into the table, active, 500 a statement.
+async fn readers(url: &str, population: &[Reader]) {
+    let pool = pool_of(url).await;
+    let mut tx = pool.begin().await.unwrap();
+    for (c, chunk) in population.chunks(500).enumerate() {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = 5 * i;
+                format!(
+                    "(${}, ${}, 'active', ${}, 'daily', NULL, 7, 'UTC', ${}, ${}, 1, 1, 1, 1)",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO subscribers (public_id, email, status, interests, frequency, weekday, \
+             delivery_hour, timezone, papers_per_digest, send_when_empty, created_at, updated_at, \
+             consent_at, confirmed_at) VALUES {}",
+            rows.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (i, r) in chunk.iter().enumerate() {
+            let n = c * 500 + i;
+            let mut interests = r.interests.clone();
+            interests.liked = r.liked.iter().map(|&l| id_of(l as usize)).collect();
+            q = q
+                .bind(format!("bench{n:09}"))
+                .bind(format!("reader{n}@example.org"))
+                .bind(serde_json::to_string(&interests).unwrap())
+                .bind(r.papers.clamp(1, 50) as i64)
+                .bind(r.trending_when_empty);
+        }
+        q.execute(&mut *tx).await.expect("readers stored");
+    }
+    tx.commit().await.unwrap();
+    pool.close().await;
+}
+
+/// Peak resident memory since the last reset, in MiB (Linux).
+fn peak_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Start measuring the peak afresh (Linux: "5" resets VmHWM to the current size).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue) {
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    let config = Config::with_overrides(&[
+        ("database_url", url.into()),
+        ("base_url", "https://papers.example.org".into()),
+        ("secret", "bench-secret-bench-secret-bench-secret-0".into()),
+    ])
+    .unwrap();
+    let store = Store::connect(url).await.expect("a database");
+    papers(&store, records, day).await;
+    let started = Instant::now();
+    {
+        let population = population(catalogue, records, n, 7);
+        readers(url, &population).await;
+    }
+    let t_setup = started.elapsed();
+    reset_peak();
+    let before = peak_mib().unwrap_or(0.0);
+    let started = Instant::now();
+    let report = paperboy::digest::compose(&store, &config, catalogue, day, None)
+        .await
+        .expect("composed");
+    let t = started.elapsed();
+    let peak = peak_mib().unwrap_or(0.0);
+    assert_eq!(report.readers as usize, n, "every reader looked at");
+    assert!(report.composed > 0, "some digests composed: {report:?}");
+    let (rows, bytes): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(content)), 0) AS BIGINT) FROM digests",
+    )
+    .fetch_one(&pool_of(url).await)
+    .await
+    .unwrap();
+    let sent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sent_papers")
+        .fetch_one(&pool_of(url).await)
+        .await
+        .unwrap();
+    println!(
+        "| {n} | {:.1} s | {:.0} | {:.0} MiB (from {:.0}) | {rows} digests, {:.0} B each | {sent} |   (setup {:.0} s; {} trending, {} nothing)",
+        t.as_secs_f64(),
+        n as f64 / t.as_secs_f64(),
+        peak,
+        before,
+        bytes as f64 / rows.max(1) as f64,
+        t_setup.as_secs_f64(),
+        report.trending,
+        report.nothing_matched,
+    );
+    store.close().await;
+}
+
+async fn pool_of(url: &str) -> sqlx::SqlitePool {
+    sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .expect("the bench database")
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_READERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let records = records();
+    let catalogue = TopicCatalogue::from_toml(TOPICS).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    println!("| readers | compose | readers/s | peak memory | outbox | sent_papers rows |");
+    println!("|---:|---:|---:|---:|---|---:|");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    rt.block_on(run(&url, n, &records, &catalogue));
+}
