@@ -6,17 +6,18 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use governor::{Quota, RateLimiter};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::DigestError;
 use crate::config::DeliveryConfig;
 use crate::domain::{ArxivId, Subscriber, SubscriberStatus};
 use crate::mail::{DigestHeaders, MailError};
-use crate::store::{ClaimedDigest, Outcome, StoredPaper};
+use crate::store::{ClaimedDigest, Outcome, Store, StoreError, StoredPaper};
 use crate::subscriptions::{Subscriptions, now};
 
 /// The papers read so far in a delivery run, by id.
@@ -44,8 +45,42 @@ impl DeliverReport {
     }
 }
 
+/// Outcomes are recorded in groups, one write transaction each: a group closes at this many
+/// outcomes...
+const RECORD_GROUP: usize = 128;
+/// ...or this long after its first outcome arrived. A mail the server accepted whose outcome
+/// is not recorded yet is sent again if the process dies (see the README, "At least once"),
+/// so this stays short.
+const RECORD_WITHIN: Duration = Duration::from_millis(20);
+
 /// Deliver every digest that is due now, until none is left.
 pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError> {
+    let (outcomes, arrived) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record(subs.store.clone(), arrived));
+    let mut tasks = JoinSet::new();
+    let dispatched = dispatch(subs, &mut tasks, &outcomes, &recorder).await;
+    // Whatever happened, every message in flight finishes and its outcome is recorded before
+    // this returns.
+    drop(outcomes);
+    while let Some(done) = tasks.join_next().await {
+        done.expect("a delivery task panicked");
+    }
+    let report = recorder.await.expect("the recorder panicked")?;
+    dispatched?;
+    Ok(report)
+}
+
+/// A claimed digest and its reader (`None`: erased since).
+type Claimed = Vec<(ClaimedDigest, Option<Subscriber>)>;
+
+/// Claim due digests batch by batch and start each one's delivery under the concurrency
+/// and rate limits. The next batch is claimed while the current one is still going out.
+async fn dispatch(
+    subs: &Subscriptions,
+    tasks: &mut JoinSet<()>,
+    outcomes: &mpsc::UnboundedSender<(i64, Outcome)>,
+    recorder: &JoinHandle<Result<DeliverReport, StoreError>>,
+) -> Result<(), DigestError> {
     let cfg = subs.config.delivery.clone();
     let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
     let limiter = NonZeroU32::new(cfg.rate_per_second)
@@ -53,43 +88,102 @@ pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError>
     let trending: Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>> =
         Default::default();
     let papers: Papers = Default::default();
-    let mut report = DeliverReport::default();
+    // Only what was due when the run started: a digest this run deferred waits for the next.
     let started = now();
-    loop {
-        let claimed = subs
-            .store
-            .claim_digests(now(), started, cfg.lease_seconds, cfg.batch.max(1))
-            .await?;
-        if claimed.is_empty() {
+    let claim_next = || {
+        let (subs, lease, batch) = (subs.clone(), cfg.lease_seconds, cfg.batch.max(1));
+        tokio::spawn(async move { claim(&subs, started, lease, batch).await })
+    };
+    let mut next = Some(claim_next());
+    while let Some(claiming) = next.take() {
+        let batch = claiming.await.expect("a claim panicked")?;
+        // A recorder that failed has ended: send nothing more whose outcome would be lost.
+        if batch.is_empty() || recorder.is_finished() {
             break;
         }
-        // The batch's readers in one query.
-        let ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
-        let mut readers: HashMap<i64, Subscriber> = subs
-            .store
-            .find_by_ids(&ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        let mut tasks = JoinSet::new();
-        for digest in claimed {
-            let reader = readers.remove(&digest.subscriber_id);
+        // Half-way through a batch, claim the next, so the senders never wait for a claim;
+        // a worker holds at most one and a half batches under its lease.
+        let prefetch_at = batch.len() / 2;
+        for (i, (digest, reader)) in batch.into_iter().enumerate() {
+            if i == prefetch_at && !recorder.is_finished() {
+                next = Some(claim_next());
+            }
             let permit = permits.clone().acquire_owned().await.expect("never closed");
             if let Some(l) = &limiter {
                 l.until_ready().await;
             }
-            let (subs, cfg, trending, papers) =
-                (subs.clone(), cfg.clone(), trending.clone(), papers.clone());
+            let (subs, cfg, trending, papers, outcomes) = (
+                subs.clone(),
+                cfg.clone(),
+                trending.clone(),
+                papers.clone(),
+                outcomes.clone(),
+            );
             tasks.spawn(async move {
                 let outcome = deliver_one(&subs, &cfg, &digest, reader, &trending, &papers).await;
-                let recorded = subs.store.record_delivery(digest.id, &outcome, now()).await;
                 drop(permit);
-                recorded.map(|_| outcome)
+                // Fails only once the recorder has failed; the digest stays leased and is
+                // tried again when the lease runs out.
+                let _ = outcomes.send((digest.id, outcome));
             });
+            // Finished tasks leave nothing to collect.
+            while tasks.try_join_next().is_some() {}
         }
-        while let Some(done) = tasks.join_next().await {
-            let outcome = done.expect("a delivery task panicked")?;
+    }
+    Ok(())
+}
+
+/// Claim up to `limit` digests and read their readers in one query.
+async fn claim(
+    subs: &Subscriptions,
+    due_by: i64,
+    lease_seconds: i64,
+    limit: i64,
+) -> Result<Claimed, StoreError> {
+    let claimed = subs
+        .store
+        .claim_digests(now(), due_by, lease_seconds, limit)
+        .await?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
+    let mut readers: HashMap<i64, Subscriber> = subs
+        .store
+        .find_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    Ok(claimed
+        .into_iter()
+        .map(|d| {
+            let reader = readers.remove(&d.subscriber_id);
+            (d, reader)
+        })
+        .collect())
+}
+
+/// Record outcomes as they arrive, in groups (see [`RECORD_GROUP`]), until every sender is
+/// gone; counts what was recorded. Stops at the first failure.
+async fn record(
+    store: Store,
+    mut arrived: mpsc::UnboundedReceiver<(i64, Outcome)>,
+) -> Result<DeliverReport, StoreError> {
+    let mut report = DeliverReport::default();
+    let mut group = Vec::with_capacity(RECORD_GROUP);
+    while arrived.recv_many(&mut group, RECORD_GROUP).await > 0 {
+        let closes = tokio::time::sleep(RECORD_WITHIN);
+        tokio::pin!(closes);
+        while group.len() < RECORD_GROUP {
+            let room = RECORD_GROUP - group.len();
+            tokio::select! {
+                n = arrived.recv_many(&mut group, room) => if n == 0 { break },
+                () = &mut closes => break,
+            }
+        }
+        store.record_deliveries(&group, now()).await?;
+        for (_, outcome) in group.drain(..) {
             report.add(&outcome);
         }
     }

@@ -311,42 +311,6 @@ impl Store {
         Ok(changed)
     }
 
-    /// Record an attempt's outcome. Only a row still claimed (`sending`) changes, so a worker
-    /// whose lease ran out cannot overwrite a later worker's result.
-    pub async fn record_delivery(
-        &self,
-        digest_id: i64,
-        outcome: &Outcome,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let next = match outcome {
-            Outcome::Retry { at, .. } => *at,
-            _ => now,
-        };
-        let changed = on_writer!(self, pool => async {
-            let mut tx = pool.begin().await?;
-            let changed = sqlx::query(
-                "UPDATE digests SET status = $1, next_attempt_at = $2, lease_until = NULL, last_error = $3, \
-                   sent_at = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_at END \
-                 WHERE id = $5 AND status = 'sending'")
-                .bind(outcome.status().as_str())
-                .bind(next)
-                .bind(outcome.detail())
-                .bind(now)
-                .bind(digest_id)
-                .execute(&mut *tx).await?.rows_affected() == 1;
-            sqlx::query("INSERT INTO delivery_attempts (digest_id, at, outcome, detail) VALUES ($1, $2, $3, $4)")
-                .bind(digest_id)
-                .bind(now)
-                .bind(outcome.name())
-                .bind(outcome.detail())
-                .execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(changed)
-        }.await)?;
-        Ok(changed)
-    }
-
     pub async fn digest_for(
         &self,
         subscriber_id: i64,
