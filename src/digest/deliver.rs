@@ -52,6 +52,8 @@ const RECORD_GROUP: usize = 128;
 /// is not recorded yet is sent again if the process dies (see the README, "At least once"),
 /// so this stays short.
 const RECORD_WITHIN: Duration = Duration::from_millis(20);
+/// Messages rendered ahead of the ones being sent: one per core of a small machine.
+const RENDER_AHEAD: usize = 2;
 
 /// Deliver every digest that is due now, until none is left.
 pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError> {
@@ -82,7 +84,10 @@ async fn dispatch(
     recorder: &JoinHandle<Result<DeliverReport, StoreError>>,
 ) -> Result<(), DigestError> {
     let cfg = subs.config.delivery.clone();
-    let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    // `concurrency` bounds the messages in the SMTP conversation; a few more are rendered
+    // meanwhile, so that sending never waits for rendering (at concurrency 1 in particular).
+    let sending = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1) + RENDER_AHEAD));
     let limiter = NonZeroU32::new(cfg.rate_per_second)
         .map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r))));
     let trending: Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>> =
@@ -112,15 +117,17 @@ async fn dispatch(
             if let Some(l) = &limiter {
                 l.until_ready().await;
             }
-            let (subs, cfg, trending, papers, outcomes) = (
+            let (subs, cfg, trending, papers, outcomes, sending) = (
                 subs.clone(),
                 cfg.clone(),
                 trending.clone(),
                 papers.clone(),
                 outcomes.clone(),
+                sending.clone(),
             );
             tasks.spawn(async move {
-                let outcome = deliver_one(&subs, &cfg, &digest, reader, &trending, &papers).await;
+                let outcome =
+                    deliver_one(&subs, &cfg, &digest, reader, &trending, &papers, &sending).await;
                 drop(permit);
                 // Fails only once the recorder has failed; the digest stays leased and is
                 // tried again when the lease runs out.
@@ -197,6 +204,7 @@ async fn deliver_one(
     reader: Option<Subscriber>,
     trending: &tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>,
     papers: &Papers,
+    sending: &Semaphore,
 ) -> Outcome {
     let Some(reader) = reader else {
         return Outcome::Skipped {
@@ -278,7 +286,11 @@ async fn deliver_one(
             };
         }
     };
-    match subs.mailer.send(message).await {
+    let sent = {
+        let _turn = sending.acquire().await.expect("never closed");
+        subs.mailer.send(message).await
+    };
+    match sent {
         Ok(()) => Outcome::Sent,
         Err(MailError::Permanent(e)) => {
             let reason = format!("bounced: {e}");
