@@ -84,6 +84,13 @@ async fn dispatch(
     recorder: &JoinHandle<Result<DeliverReport, StoreError>>,
 ) -> Result<(), DigestError> {
     let cfg = subs.config.delivery.clone();
+    let pool = subs.config.mail.pool_size as usize;
+    if cfg.concurrency > pool && !subs.config.smtp_url.trim().is_empty() {
+        tracing::warn!(
+            "delivery.concurrency is {} but mail.pool_size only {pool}: at most {pool} messages are sent at once",
+            cfg.concurrency
+        );
+    }
     // `concurrency` bounds the messages in the SMTP conversation; a few more are rendered
     // meanwhile, so that sending never waits for rendering (at concurrency 1 in particular).
     let sending = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
