@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -48,9 +49,9 @@ impl DeliverReport {
 /// Outcomes are recorded in groups, one write transaction each: a group closes at this many
 /// outcomes...
 const RECORD_GROUP: usize = 128;
-/// ...or this long after its first outcome arrived. A mail the server accepted whose outcome
-/// is not recorded yet is sent again if the process dies (see the README, "At least once"),
-/// so this stays short.
+/// ...or this long after its first outcome arrived, or as soon as no other message is in
+/// flight. A mail the server accepted whose outcome is not recorded yet is sent again if the
+/// process dies (see the README, "At least once"), so this stays short.
 const RECORD_WITHIN: Duration = Duration::from_millis(20);
 /// Messages rendered ahead of the ones being sent: one per core of a small machine.
 const RENDER_AHEAD: usize = 2;
@@ -58,9 +59,11 @@ const RENDER_AHEAD: usize = 2;
 /// Deliver every digest that is due now, until none is left.
 pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError> {
     let (outcomes, arrived) = mpsc::unbounded_channel();
-    let recorder = tokio::spawn(record(subs.store.clone(), arrived));
+    // Messages started whose outcome has not been handed to the recorder yet.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let recorder = tokio::spawn(record(subs.store.clone(), arrived, in_flight.clone()));
     let mut tasks = JoinSet::new();
-    let dispatched = dispatch(subs, &mut tasks, &outcomes, &recorder).await;
+    let dispatched = dispatch(subs, &mut tasks, &outcomes, &recorder, &in_flight).await;
     // Whatever happened, every message in flight finishes and its outcome is recorded before
     // this returns.
     drop(outcomes);
@@ -82,6 +85,7 @@ async fn dispatch(
     tasks: &mut JoinSet<()>,
     outcomes: &mpsc::UnboundedSender<(i64, Outcome)>,
     recorder: &JoinHandle<Result<DeliverReport, StoreError>>,
+    in_flight: &Arc<AtomicUsize>,
 ) -> Result<(), DigestError> {
     let cfg = subs.config.delivery.clone();
     let pool = subs.config.mail.pool_size as usize;
@@ -124,20 +128,23 @@ async fn dispatch(
             if let Some(l) = &limiter {
                 l.until_ready().await;
             }
-            let (subs, cfg, trending, papers, outcomes, sending) = (
+            let (subs, cfg, trending, papers, outcomes, sending, in_flight) = (
                 subs.clone(),
                 cfg.clone(),
                 trending.clone(),
                 papers.clone(),
                 outcomes.clone(),
                 sending.clone(),
+                in_flight.clone(),
             );
+            in_flight.fetch_add(1, Ordering::AcqRel);
             tasks.spawn(async move {
                 let outcome =
                     deliver_one(&subs, &cfg, &digest, reader, &trending, &papers, &sending).await;
                 drop(permit);
                 // Fails only once the recorder has failed; the digest stays leased and is
                 // tried again when the lease runs out.
+                in_flight.fetch_sub(1, Ordering::AcqRel);
                 let _ = outcomes.send((digest.id, outcome));
             });
             // Finished tasks leave nothing to collect.
@@ -183,13 +190,15 @@ async fn claim(
 async fn record(
     store: Store,
     mut arrived: mpsc::UnboundedReceiver<(i64, Outcome)>,
+    in_flight: Arc<AtomicUsize>,
 ) -> Result<DeliverReport, StoreError> {
     let mut report = DeliverReport::default();
     let mut group = Vec::with_capacity(RECORD_GROUP);
     while arrived.recv_many(&mut group, RECORD_GROUP).await > 0 {
         let closes = tokio::time::sleep(RECORD_WITHIN);
         tokio::pin!(closes);
-        while group.len() < RECORD_GROUP {
+        // With nothing else in flight (a slow or rate-limited run) no company is coming.
+        while group.len() < RECORD_GROUP && in_flight.load(Ordering::Acquire) > 0 {
             let room = RECORD_GROUP - group.len();
             tokio::select! {
                 n = arrived.recv_many(&mut group, room) => if n == 0 { break },

@@ -475,7 +475,8 @@ async fn smtp_down_then_back(backend: Backend) {
 /// Two delivery processes at once, one of them killed (SIGKILL) in the middle: every
 /// reader gets the day's digest, and no reader gets it twice (but for the one window the
 /// README names: accepted by the server, not yet recorded, which the rate limit here makes
-/// a few milliseconds in each second).
+/// a few milliseconds in each second, as each outcome is recorded at once when no other
+/// message is in flight).
 async fn two_instances_and_a_kill(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
