@@ -17,12 +17,14 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::DigestError;
 use crate::config::DeliveryConfig;
 use crate::domain::{ArxivId, Subscriber, SubscriberStatus};
-use crate::mail::{DigestHeaders, MailError};
-use crate::store::{ClaimedDigest, Outcome, Store, StoreError, StoredPaper};
+use crate::mail::{DigestHeaders, DigestPaper, MailError};
+use crate::store::{ClaimedDigest, Outcome, Store, StoreError};
 use crate::subscriptions::{Subscriptions, now};
 
-/// The papers read so far in a delivery run, by id.
-type Papers = Arc<tokio::sync::RwLock<HashMap<ArxivId, StoredPaper>>>;
+/// The papers read so far in a delivery run, by id, as every digest shows them.
+type Papers = Arc<tokio::sync::RwLock<HashMap<ArxivId, DigestPaper>>>;
+/// The day's most upvoted paper, by day.
+type Trending = Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<DigestPaper>>>>;
 
 /// What one delivery run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -101,8 +103,7 @@ async fn dispatch(
     let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1) + RENDER_AHEAD));
     let limiter = NonZeroU32::new(cfg.rate_per_second)
         .map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r))));
-    let trending: Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>> =
-        Default::default();
+    let trending: Trending = Default::default();
     let papers: Papers = Default::default();
     // Only what was due when the run started: a digest this run deferred waits for the next.
     let started = now();
@@ -142,9 +143,9 @@ async fn dispatch(
                 let outcome =
                     deliver_one(&subs, &cfg, &digest, reader, &trending, &papers, &sending).await;
                 drop(permit);
+                in_flight.fetch_sub(1, Ordering::AcqRel);
                 // Fails only once the recorder has failed; the digest stays leased and is
                 // tried again when the lease runs out.
-                in_flight.fetch_sub(1, Ordering::AcqRel);
                 let _ = outcomes.send((digest.id, outcome));
             });
             // Finished tasks leave nothing to collect.
@@ -218,7 +219,7 @@ async fn deliver_one(
     cfg: &DeliveryConfig,
     digest: &ClaimedDigest,
     reader: Option<Subscriber>,
-    trending: &tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>,
+    trending: &Trending,
     papers: &Papers,
     sending: &Semaphore,
 ) -> Outcome {
@@ -242,7 +243,8 @@ async fn deliver_one(
                     .papers(Some(digest.day), 1)
                     .await
                     .ok()
-                    .and_then(|mut p| p.pop());
+                    .and_then(|mut p| p.pop())
+                    .map(|t| DigestPaper::of(&t.paper));
                 cache.insert(digest.day, t.clone());
                 t
             }
@@ -264,7 +266,7 @@ async fn deliver_one(
             Ok(found) => {
                 let mut known = papers.write().await;
                 for p in found {
-                    known.insert(p.paper.id.clone(), p);
+                    known.insert(p.paper.id.clone(), DigestPaper::of(&p.paper));
                 }
             }
             Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
