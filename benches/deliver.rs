@@ -4,6 +4,9 @@
 //!
 //!     apt-get install postfix      # for smtp-sink and smtp-source
 //!     cargo bench --bench deliver  # BENCH_DIGESTS (default 3000) per row
+//!
+//! BENCH_CONCURRENCY=16 runs that row only (to profile it); BENCH_SETUP_PAUSE=1 waits for
+//! Enter between the outbox's setup and delivery, to attach a profiler then.
 
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -120,11 +123,19 @@ fn main() {
     println!("| sender | concurrency | messages | seconds | messages/s |");
     println!("|---|---:|---:|---:|---:|");
     let mut size = 20_000;
-    for concurrency in [1, 4, 16] {
+    let rows: Vec<usize> = match std::env::var("BENCH_CONCURRENCY") {
+        Ok(c) => vec![c.parse().expect("BENCH_CONCURRENCY is a number")],
+        Err(_) => vec![1, 4, 16],
+    };
+    for &concurrency in &rows {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let _sink = sink(port);
         let subs = rt.block_on(outbox(dir.path(), port, concurrency, n));
+        if std::env::var_os("BENCH_SETUP_PAUSE").is_some() {
+            eprintln!("set up; Enter to deliver");
+            std::io::stdin().read_line(&mut String::new()).unwrap();
+        }
         let start = Instant::now();
         let r = rt.block_on(paperboy::digest::deliver(&subs)).unwrap();
         let secs = start.elapsed().as_secs_f64();
@@ -133,7 +144,7 @@ fn main() {
             "| paperboy (SQLite) | {concurrency} | {n} | {secs:.2} | {:.0} |",
             n as f64 / secs
         );
-        if concurrency == 1 {
+        if concurrency == rows[0] {
             // The size of a real digest, for smtp-source.
             let reader = rt
                 .block_on(subs.store.find_by_email(
@@ -154,7 +165,7 @@ fn main() {
         }
     }
     if std::path::Path::new(SOURCE).exists() {
-        for concurrency in [1, 4, 16] {
+        for &concurrency in &rows {
             let port = free_port();
             let _sink = sink(port);
             let start = Instant::now();

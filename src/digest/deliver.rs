@@ -6,21 +6,25 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use governor::{Quota, RateLimiter};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::DigestError;
 use crate::config::DeliveryConfig;
 use crate::domain::{ArxivId, Subscriber, SubscriberStatus};
-use crate::mail::{DigestHeaders, MailError};
-use crate::store::{ClaimedDigest, Outcome, StoredPaper};
+use crate::mail::{DigestHeaders, DigestPaper, MailError};
+use crate::store::{ClaimedDigest, Outcome, Store, StoreError};
 use crate::subscriptions::{Subscriptions, now};
 
-/// The papers read so far in a delivery run, by id.
-type Papers = Arc<tokio::sync::RwLock<HashMap<ArxivId, StoredPaper>>>;
+/// The papers read so far in a delivery run, by id, as every digest shows them.
+type Papers = Arc<tokio::sync::RwLock<HashMap<ArxivId, DigestPaper>>>;
+/// The day's most upvoted paper, by day.
+type Trending = Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<DigestPaper>>>>;
 
 /// What one delivery run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -44,52 +48,166 @@ impl DeliverReport {
     }
 }
 
+/// Outcomes are recorded in groups, one write transaction each: a group closes at this many
+/// outcomes...
+const RECORD_GROUP: usize = 128;
+/// ...or this long after its first outcome arrived, or as soon as no other message is in
+/// flight. A mail the server accepted whose outcome is not recorded yet is sent again if the
+/// process dies (see the README, "At least once"), so this stays short.
+const RECORD_WITHIN: Duration = Duration::from_millis(20);
+/// Messages rendered ahead of the ones being sent: one per core of a small machine.
+const RENDER_AHEAD: usize = 2;
+
 /// Deliver every digest that is due now, until none is left.
 pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError> {
+    let (outcomes, arrived) = mpsc::unbounded_channel();
+    // Messages started whose outcome has not been handed to the recorder yet.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let recorder = tokio::spawn(record(subs.store.clone(), arrived, in_flight.clone()));
+    let mut tasks = JoinSet::new();
+    let dispatched = dispatch(subs, &mut tasks, &outcomes, &recorder, &in_flight).await;
+    // Whatever happened, every message in flight finishes and its outcome is recorded before
+    // this returns.
+    drop(outcomes);
+    while let Some(done) = tasks.join_next().await {
+        done.expect("a delivery task panicked");
+    }
+    let report = recorder.await.expect("the recorder panicked")?;
+    dispatched?;
+    Ok(report)
+}
+
+/// A claimed digest and its reader (`None`: erased since).
+type Claimed = Vec<(ClaimedDigest, Option<Subscriber>)>;
+
+/// Claim due digests batch by batch and start each one's delivery under the concurrency
+/// and rate limits. The next batch is claimed while the current one is still going out.
+async fn dispatch(
+    subs: &Subscriptions,
+    tasks: &mut JoinSet<()>,
+    outcomes: &mpsc::UnboundedSender<(i64, Outcome)>,
+    recorder: &JoinHandle<Result<DeliverReport, StoreError>>,
+    in_flight: &Arc<AtomicUsize>,
+) -> Result<(), DigestError> {
     let cfg = subs.config.delivery.clone();
-    let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let pool = subs.config.mail.pool_size as usize;
+    if cfg.concurrency > pool && !subs.config.smtp_url.trim().is_empty() {
+        tracing::warn!(
+            "delivery.concurrency is {} but mail.pool_size only {pool}: at most {pool} messages are sent at once",
+            cfg.concurrency
+        );
+    }
+    // `concurrency` bounds the messages in the SMTP conversation; a few more are rendered
+    // meanwhile, so that sending never waits for rendering (at concurrency 1 in particular).
+    let sending = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1) + RENDER_AHEAD));
     let limiter = NonZeroU32::new(cfg.rate_per_second)
         .map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r))));
-    let trending: Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>> =
-        Default::default();
+    let trending: Trending = Default::default();
     let papers: Papers = Default::default();
-    let mut report = DeliverReport::default();
+    // Only what was due when the run started: a digest this run deferred waits for the next.
     let started = now();
-    loop {
-        let claimed = subs
-            .store
-            .claim_digests(now(), started, cfg.lease_seconds, cfg.batch.max(1))
-            .await?;
-        if claimed.is_empty() {
+    let claim_next = || {
+        let (subs, lease, batch) = (subs.clone(), cfg.lease_seconds, cfg.batch.max(1));
+        tokio::spawn(async move { claim(&subs, started, lease, batch).await })
+    };
+    let mut next = Some(claim_next());
+    while let Some(claiming) = next.take() {
+        let batch = claiming.await.expect("a claim panicked")?;
+        // A recorder that failed has ended: send nothing more whose outcome would be lost.
+        if batch.is_empty() || recorder.is_finished() {
             break;
         }
-        // The batch's readers in one query.
-        let ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
-        let mut readers: HashMap<i64, Subscriber> = subs
-            .store
-            .find_by_ids(&ids)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        let mut tasks = JoinSet::new();
-        for digest in claimed {
-            let reader = readers.remove(&digest.subscriber_id);
+        // Half-way through a batch, claim the next, so the senders never wait for a claim;
+        // a worker holds at most one and a half batches under its lease.
+        let prefetch_at = batch.len() / 2;
+        for (i, (digest, reader)) in batch.into_iter().enumerate() {
+            if i == prefetch_at && !recorder.is_finished() {
+                next = Some(claim_next());
+            }
             let permit = permits.clone().acquire_owned().await.expect("never closed");
             if let Some(l) = &limiter {
                 l.until_ready().await;
             }
-            let (subs, cfg, trending, papers) =
-                (subs.clone(), cfg.clone(), trending.clone(), papers.clone());
+            let (subs, cfg, trending, papers, outcomes, sending, in_flight) = (
+                subs.clone(),
+                cfg.clone(),
+                trending.clone(),
+                papers.clone(),
+                outcomes.clone(),
+                sending.clone(),
+                in_flight.clone(),
+            );
+            in_flight.fetch_add(1, Ordering::AcqRel);
             tasks.spawn(async move {
-                let outcome = deliver_one(&subs, &cfg, &digest, reader, &trending, &papers).await;
-                let recorded = subs.store.record_delivery(digest.id, &outcome, now()).await;
+                let outcome =
+                    deliver_one(&subs, &cfg, &digest, reader, &trending, &papers, &sending).await;
                 drop(permit);
-                recorded.map(|_| outcome)
+                in_flight.fetch_sub(1, Ordering::AcqRel);
+                // Fails only once the recorder has failed; the digest stays leased and is
+                // tried again when the lease runs out.
+                let _ = outcomes.send((digest.id, outcome));
             });
+            // Finished tasks leave nothing to collect.
+            while tasks.try_join_next().is_some() {}
         }
-        while let Some(done) = tasks.join_next().await {
-            let outcome = done.expect("a delivery task panicked")?;
+    }
+    Ok(())
+}
+
+/// Claim up to `limit` digests and read their readers in one query.
+async fn claim(
+    subs: &Subscriptions,
+    due_by: i64,
+    lease_seconds: i64,
+    limit: i64,
+) -> Result<Claimed, StoreError> {
+    let claimed = subs
+        .store
+        .claim_digests(now(), due_by, lease_seconds, limit)
+        .await?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
+    let mut readers: HashMap<i64, Subscriber> = subs
+        .store
+        .find_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    Ok(claimed
+        .into_iter()
+        .map(|d| {
+            let reader = readers.remove(&d.subscriber_id);
+            (d, reader)
+        })
+        .collect())
+}
+
+/// Record outcomes as they arrive, in groups (see [`RECORD_GROUP`]), until every sender is
+/// gone; counts what was recorded. Stops at the first failure.
+async fn record(
+    store: Store,
+    mut arrived: mpsc::UnboundedReceiver<(i64, Outcome)>,
+    in_flight: Arc<AtomicUsize>,
+) -> Result<DeliverReport, StoreError> {
+    let mut report = DeliverReport::default();
+    let mut group = Vec::with_capacity(RECORD_GROUP);
+    while arrived.recv_many(&mut group, RECORD_GROUP).await > 0 {
+        let closes = tokio::time::sleep(RECORD_WITHIN);
+        tokio::pin!(closes);
+        // With nothing else in flight (a slow or rate-limited run) no company is coming.
+        while group.len() < RECORD_GROUP && in_flight.load(Ordering::Acquire) > 0 {
+            let room = RECORD_GROUP - group.len();
+            tokio::select! {
+                n = arrived.recv_many(&mut group, room) => if n == 0 { break },
+                () = &mut closes => break,
+            }
+        }
+        store.record_deliveries(&group, now()).await?;
+        for (_, outcome) in group.drain(..) {
             report.add(&outcome);
         }
     }
@@ -101,8 +219,9 @@ async fn deliver_one(
     cfg: &DeliveryConfig,
     digest: &ClaimedDigest,
     reader: Option<Subscriber>,
-    trending: &tokio::sync::Mutex<HashMap<NaiveDate, Option<StoredPaper>>>,
+    trending: &Trending,
     papers: &Papers,
+    sending: &Semaphore,
 ) -> Outcome {
     let Some(reader) = reader else {
         return Outcome::Skipped {
@@ -124,7 +243,8 @@ async fn deliver_one(
                     .papers(Some(digest.day), 1)
                     .await
                     .ok()
-                    .and_then(|mut p| p.pop());
+                    .and_then(|mut p| p.pop())
+                    .map(|t| DigestPaper::of(&t.paper));
                 cache.insert(digest.day, t.clone());
                 t
             }
@@ -146,7 +266,7 @@ async fn deliver_one(
             Ok(found) => {
                 let mut known = papers.write().await;
                 for p in found {
-                    known.insert(p.paper.id.clone(), p);
+                    known.insert(p.paper.id.clone(), DigestPaper::of(&p.paper));
                 }
             }
             Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
@@ -184,7 +304,11 @@ async fn deliver_one(
             };
         }
     };
-    match subs.mailer.send(message).await {
+    let sent = {
+        let _turn = sending.acquire().await.expect("never closed");
+        subs.mailer.send(message).await
+    };
+    match sent {
         Ok(()) => Outcome::Sent,
         Err(MailError::Permanent(e)) => {
             let reason = format!("bounced: {e}");

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 
 use crate::domain::{ArxivId, DigestContent, DigestKind, Subscriber};
 use crate::mail::{DigestPaper, DigestView};
-use crate::store::{StoreError, StoredPaper};
+use crate::store::StoreError;
 use crate::subscriptions::Subscriptions;
 
 /// What a reader's digest shows, from what the outbox holds, for the "view in browser" page
@@ -23,27 +23,32 @@ pub async fn view(
     day: NaiveDate,
     content: &DigestContent,
 ) -> Result<DigestView, StoreError> {
-    let top = subs.store.papers(Some(day), 1).await?.pop();
+    let top = subs
+        .store
+        .papers(Some(day), 1)
+        .await?
+        .pop()
+        .map(|t| DigestPaper::of(&t.paper));
     let ids: Vec<ArxivId> = content.entries.iter().map(|e| e.paper.clone()).collect();
-    let papers: HashMap<ArxivId, StoredPaper> = subs
+    let papers: HashMap<ArxivId, DigestPaper> = subs
         .store
         .papers_by_ids(&ids)
         .await?
         .into_iter()
-        .map(|p| (p.paper.id.clone(), p))
+        .map(|p| (p.paper.id.clone(), DigestPaper::of(&p.paper)))
         .collect();
     Ok(view_of(subs, reader, day, content, top.as_ref(), &papers))
 }
 
-/// [`view`] with the papers at hand. `top` is the day's most upvoted paper, shown when the
-/// reader's own list is thin.
+/// [`view`] with the papers at hand, as [`DigestPaper::of`] makes them. `top` is the day's
+/// most upvoted paper, shown when the reader's own list is thin.
 pub fn view_of(
     subs: &Subscriptions,
     reader: &Subscriber,
     day: NaiveDate,
     content: &DigestContent,
-    top: Option<&StoredPaper>,
-    by_id: &HashMap<ArxivId, StoredPaper>,
+    top: Option<&DigestPaper>,
+    by_id: &HashMap<ArxivId, DigestPaper>,
 ) -> DigestView {
     let token = subs.manage_token(reader);
     let base = &subs.config.base_url;
@@ -53,7 +58,7 @@ pub fn view_of(
             .entries
             .iter()
             .filter_map(|e| {
-                let p = DigestPaper::new(&by_id.get(&e.paper)?.paper, &e.reasons);
+                let p = by_id.get(&e.paper)?.clone().with_reasons(&e.reasons);
                 Some(match e.version {
                     Some(v) if e.new_version => p.with_new_version(v),
                     _ => p,
@@ -61,7 +66,7 @@ pub fn view_of(
             })
             .collect(),
         trending_instead: content.kind == DigestKind::Trending,
-        top_trending: top.map(|t| DigestPaper::new(&t.paper, &[])),
+        top_trending: top.cloned(),
         preferences_url: format!("{base}/preferences/{token}"),
         unsubscribe_url: subs.unsubscribe_url(reader),
         browser_url: format!("{base}/digests/{token}/{day}"),

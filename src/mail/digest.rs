@@ -48,6 +48,12 @@ pub struct DigestPaper {
 
 impl DigestPaper {
     pub fn new(paper: &Paper, reasons: &[Reason]) -> Self {
+        Self::of(paper).with_reasons(reasons)
+    }
+
+    /// What the paper shows in every reader's digest: all but the reasons. Delivery builds
+    /// it once per paper and run.
+    pub fn of(paper: &Paper) -> Self {
         let title = match plain(&paper.title) {
             t if t.is_empty() => format!("arXiv:{}", paper.id),
             t => t,
@@ -63,12 +69,6 @@ impl DigestPaper {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| summarize(&paper.abstract_text));
         let code_url = paper.github_repo.as_deref().and_then(web_url);
-        let mut sentences: Vec<String> = Vec::with_capacity(reasons.len());
-        for s in reasons.iter().map(reason_sentence) {
-            if !s.is_empty() && !sentences.contains(&s) {
-                sentences.push(s);
-            }
-        }
         Self {
             id: paper.id.clone(),
             title,
@@ -80,9 +80,21 @@ impl DigestPaper {
             stars: code_url.as_ref().and(paper.github_stars),
             code_url,
             project_url: paper.project_page.as_deref().and_then(web_url),
-            reasons: sentences,
+            reasons: Vec::new(),
             new_version: None,
         }
+    }
+
+    /// Why this reader gets it.
+    pub fn with_reasons(mut self, reasons: &[Reason]) -> Self {
+        let mut sentences: Vec<String> = Vec::with_capacity(reasons.len());
+        for s in reasons.iter().map(reason_sentence) {
+            if !s.is_empty() && !sentences.contains(&s) {
+                sentences.push(s);
+            }
+        }
+        self.reasons = sentences;
+        self
     }
 
     /// Flag this as a new arXiv version of a paper already sent to the reader.

@@ -310,38 +310,69 @@ impl Store {
         Ok(out)
     }
 
-    /// Record an attempt's outcome. Only a row still claimed (`sending`) changes, so a worker
-    /// whose lease ran out cannot overwrite a later worker's result.
-    pub async fn record_delivery(
+    /// Record a group of attempts' outcomes in one transaction: every attempt goes into
+    /// `delivery_attempts`, and each digest still claimed (`sending`) takes its outcome, so a
+    /// worker whose lease ran out cannot overwrite a later worker's result. Returns how many
+    /// digests changed.
+    pub async fn record_deliveries(
         &self,
-        digest_id: i64,
-        outcome: &Outcome,
+        outcomes: &[(i64, Outcome)],
         now: i64,
-    ) -> Result<bool, StoreError> {
-        let next = match outcome {
-            Outcome::Retry { at, .. } => *at,
-            _ => now,
-        };
-        let changed = on_writer!(self, pool => async {
+    ) -> Result<u64, StoreError> {
+        // Rows per statement: 4 parameters each stays far below both databases' limits.
+        const CHUNK: usize = 500;
+        if outcomes.is_empty() {
+            return Ok(0);
+        }
+        let mut changed = 0;
+        on_writer!(self, pool => async {
             let mut tx = pool.begin().await?;
-            let changed = sqlx::query(
-                "UPDATE digests SET status = $1, next_attempt_at = $2, lease_until = NULL, last_error = $3, \
-                   sent_at = CASE WHEN $1 = 'sent' THEN $4 ELSE sent_at END \
-                 WHERE id = $5 AND status = 'sending'")
-                .bind(outcome.status().as_str())
-                .bind(next)
-                .bind(outcome.detail())
-                .bind(now)
-                .bind(digest_id)
-                .execute(&mut *tx).await?.rows_affected() == 1;
-            sqlx::query("INSERT INTO delivery_attempts (digest_id, at, outcome, detail) VALUES ($1, $2, $3, $4)")
-                .bind(digest_id)
-                .bind(now)
-                .bind(outcome.name())
-                .bind(outcome.detail())
-                .execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(changed)
+            for chunk in outcomes.chunks(CHUNK) {
+                // One UPDATE for the group: each row's outcome joined in from a VALUES list.
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let p = 2 + 4 * i;
+                        format!("(${}, ${}, ${}, ${})", p, p + 1, p + 2, p + 3)
+                    })
+                    .collect();
+                let sql = format!(
+                    "WITH v (id, status, next_at, error) AS (VALUES {}) \
+                     UPDATE digests SET status = v.status, next_attempt_at = v.next_at, lease_until = NULL, \
+                       last_error = v.error, sent_at = CASE WHEN v.status = 'sent' THEN $1 ELSE digests.sent_at END \
+                     FROM v WHERE digests.id = v.id AND digests.status = 'sending'",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                for (id, outcome) in chunk {
+                    let next = match outcome {
+                        Outcome::Retry { at, .. } => *at,
+                        _ => now,
+                    };
+                    q = q
+                        .bind(*id)
+                        .bind(outcome.status().as_str())
+                        .bind(next)
+                        .bind(outcome.detail());
+                }
+                changed += q.execute(&mut *tx).await?.rows_affected();
+
+                let rows: Vec<String> = (0..chunk.len())
+                    .map(|i| {
+                        let p = 2 + 3 * i;
+                        format!("(${}, $1, ${}, ${})", p, p + 1, p + 2)
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO delivery_attempts (digest_id, at, outcome, detail) VALUES {}",
+                    rows.join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+                for (id, outcome) in chunk {
+                    q = q.bind(*id).bind(outcome.name()).bind(outcome.detail());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            tx.commit().await
         }.await)?;
         Ok(changed)
     }

@@ -14,6 +14,7 @@ on_both_databases!(
     smtp_down_then_back,
     two_instances_and_a_kill,
     a_closed_or_dropped_connection_is_retried,
+    every_outcome_is_recorded_before_deliver_returns,
     dkim_signs_every_mail,
     the_schedule_meets_each_readers_hour
 );
@@ -474,7 +475,8 @@ async fn smtp_down_then_back(backend: Backend) {
 /// Two delivery processes at once, one of them killed (SIGKILL) in the middle: every
 /// reader gets the day's digest, and no reader gets it twice (but for the one window the
 /// README names: accepted by the server, not yet recorded, which the rate limit here makes
-/// a few milliseconds in each second).
+/// a few milliseconds in each second, as each outcome is recorded at once when no other
+/// message is in flight).
 async fn two_instances_and_a_kill(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -643,6 +645,94 @@ async fn a_closed_or_dropped_connection_is_retried(backend: Backend) {
     for e in &emails {
         assert_eq!(app.smtp.to(e).len(), 1, "{e}");
     }
+}
+
+/// Outcomes are recorded in groups while delivery goes on: when `deliver` returns, every
+/// message's outcome is recorded (the last group too, however small) and counted once, over
+/// several claimed batches. A late outcome for a digest no longer claimed is kept as an
+/// attempt but changes nothing.
+async fn every_outcome_is_recorded_before_deliver_returns(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app_with(
+        backend,
+        &[
+            ("delivery.concurrency", 3.into()),
+            ("delivery.batch", 2.into()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let emails = readers_with_a_digest(&app, dir.path(), 7).await;
+    {
+        let mut f = app.smtp.faults.lock().unwrap();
+        f.reject = vec![emails[1].clone()];
+        f.defer = 2;
+    }
+    let r = paperboy::digest::deliver(&app.subs).await.unwrap();
+    assert_eq!(
+        (r.sent, r.deferred, r.bounced, r.failed, r.skipped),
+        (4, 2, 1, 0, 0),
+        "{r:?}"
+    );
+    let store = &app.subs.store;
+    let counts = store.digest_counts().await.unwrap();
+    let count = |s: DigestStatus| counts.iter().find(|c| c.0 == s).unwrap().1;
+    assert_eq!(
+        (
+            count(DigestStatus::Sending),
+            count(DigestStatus::Pending),
+            count(DigestStatus::Sent),
+            count(DigestStatus::Bounced)
+        ),
+        (0, 2, 4, 1)
+    );
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    let mut sent = None;
+    for e in &emails {
+        let s = app.subscriber(e).await.unwrap();
+        let d = store.digest_for(s.id, day).await.unwrap().unwrap();
+        let attempts = store.delivery_attempts(d.id).await.unwrap();
+        let expected = match d.status {
+            DigestStatus::Sent => "sent",
+            DigestStatus::Pending => "retry",
+            DigestStatus::Bounced => "bounced",
+            other => panic!("{e}: {other:?}"),
+        };
+        assert_eq!(attempts.len(), 1, "{e}: {attempts:?}");
+        assert_eq!(attempts[0].1, expected, "{e}");
+        if d.status == DigestStatus::Bounced {
+            assert_eq!(s.status, SubscriberStatus::Suppressed, "{e}");
+        }
+        if d.status == DigestStatus::Sent {
+            sent = Some(d);
+        }
+    }
+    // A worker whose lease ran out reports late: the attempt is kept, the result is not
+    // overwritten.
+    let sent = sent.unwrap();
+    let late = paperboy::store::Outcome::Retry {
+        at: 0,
+        error: "451 late".into(),
+    };
+    let changed = store
+        .record_deliveries(&[(sent.id, late)], 1)
+        .await
+        .unwrap();
+    assert_eq!(changed, 0);
+    let again = store
+        .digest_for(sent.subscriber_id, day)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.status, again.sent_at),
+        (DigestStatus::Sent, sent.sent_at)
+    );
+    let attempts = store.delivery_attempts(sent.id).await.unwrap();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    assert_eq!(attempts[1].2.as_deref(), Some("451 late"));
 }
 
 /// With a DKIM key configured every mail carries a signature over its headers and body.
