@@ -72,6 +72,7 @@ fn digest(templates: &Templates, day: &[Paper], r: usize) -> usize {
         date: NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),
         papers,
         trending_instead: false,
+        weekly: false,
         top_trending: None,
         preferences_url: format!("https://papers.example.org/preferences/reader-{r}-token"),
         unsubscribe_url: format!("https://papers.example.org/unsubscribe/reader-{r}-token"),

@@ -642,6 +642,12 @@ async fn compose_day(subs: &Subscriptions, day: chrono::NaiveDate) -> Result<()>
         r.nothing_matched,
         r.not_due
     );
+    if r.weekly > 0 || r.no_papers > 0 {
+        println!(
+            "  {} weekly best-of, {} daily readers without papers today",
+            r.weekly, r.no_papers
+        );
+    }
     if let Some(note) = r.note {
         println!("{note}");
     }
@@ -684,8 +690,14 @@ async fn preview(
     let content = match subs.store.digest_for(reader.id, day).await? {
         Some(d) => Some(d.content),
         None => {
-            match paperboy::digest::Composer::new(&subs.store, &subs.config, &subs.catalogue, day)
-                .await?
+            match paperboy::digest::Composer::for_frequency(
+                &subs.store,
+                &subs.config,
+                &subs.catalogue,
+                day,
+                reader.prefs.frequency,
+            )
+            .await?
             {
                 Some(mut c) => c.preview(&subs.store, &reader).await?,
                 None => bail!(

@@ -38,6 +38,10 @@ pub struct ComposeReport {
     pub nothing_matched: u64,
     /// Weekly readers whose day it is not.
     pub not_due: u64,
+    /// Daily readers on a day without papers.
+    pub no_papers: u64,
+    /// Of the composed: weekly readers' best of the week.
+    pub weekly: u64,
     /// Why nothing was composed at all, when that is the case.
     pub note: Option<String>,
 }
@@ -92,7 +96,6 @@ pub fn due(s: &Subscriber, day: NaiveDate, at: Option<DateTime<Utc>>) -> bool {
 
 /// A day's papers analysed for matching, and what each reader gets from them.
 pub struct Composer {
-    day: NaiveDate,
     papers: Vec<StoredPaper>,
     /// Paper id to its place in `papers`.
     place: HashMap<String, u32>,
@@ -102,6 +105,8 @@ pub struct Composer {
     /// Of the day's papers, those some reader was sent before: only they need a look at
     /// what each reader was sent.
     sent_before: Vec<ArxivId>,
+    /// The week to `day`, for weekly readers, rather than the day alone.
+    weekly: bool,
 }
 
 /// The papers (and versions) a reader was sent before, among the day's.
@@ -110,19 +115,39 @@ type Sent = HashMap<String, Option<u32>>;
 /// One reader's part in a composing run.
 enum Choice {
     NotDue,
+    /// A daily reader on a day without papers.
+    NoPapers,
     Nothing,
     Digest(DigestContent),
 }
 
 impl Composer {
-    /// Analyse the papers featured on `day`; `None` when there are none.
-    pub async fn new(
+    /// What a reader with this frequency gets on `day`: the day's papers, or for a weekly
+    /// reader the week's (the seven days to `day`); `None` when there are none.
+    pub async fn for_frequency(
         store: &Store,
         config: &Config,
         catalogue: &TopicCatalogue,
         day: NaiveDate,
+        frequency: Frequency,
     ) -> Result<Option<Self>, DigestError> {
-        let papers = store.papers(Some(day), 100_000).await?;
+        let weekly = matches!(frequency, Frequency::Weekly(_));
+        Self::over(store, config, catalogue, day, weekly).await
+    }
+
+    async fn over(
+        store: &Store,
+        config: &Config,
+        catalogue: &TopicCatalogue,
+        day: NaiveDate,
+        weekly: bool,
+    ) -> Result<Option<Self>, DigestError> {
+        let from = if weekly {
+            day - chrono::Days::new(6)
+        } else {
+            day
+        };
+        let papers = store.papers_featured(from, day, 100_000).await?;
         if papers.is_empty() {
             return Ok(None);
         }
@@ -142,12 +167,12 @@ impl Composer {
         let ids: Vec<ArxivId> = papers.iter().map(|p| p.paper.id.clone()).collect();
         let sent_before = store.papers_sent_before(&ids).await?;
         Ok(Some(Self {
-            day,
             papers,
             place,
             index,
             liked: HashMap::new(),
             sent_before,
+            weekly,
         }))
     }
 
@@ -204,7 +229,43 @@ impl Composer {
             Pick::Nothing => return None,
         };
         let entries = entries(m);
-        (!entries.is_empty()).then_some(DigestContent { kind, entries })
+        (!entries.is_empty()).then_some(DigestContent {
+            kind,
+            entries,
+            weekly: self.weekly,
+        })
+    }
+
+    /// What `reader` would get for this day, without writing anything.
+    pub async fn preview(
+        &mut self,
+        store: &Store,
+        reader: &Subscriber,
+    ) -> Result<Option<DigestContent>, DigestError> {
+        let liked = store.papers_by_ids(&reader.interests.liked).await?;
+        self.learn(&liked);
+        let sent = sent(store, &self.sent_before, reader.id, reader.id).await?;
+        Ok(self.choose(
+            reader,
+            sent.get(&reader.id).unwrap_or(&Sent::new()),
+            &mut Scratch::default(),
+        ))
+    }
+}
+
+/// The day's composer for daily readers and the week's for weekly ones; either may be
+/// missing (no papers, or no weekly readers).
+struct Composers {
+    day: NaiveDate,
+    daily: Option<Composer>,
+    weekly: Option<Composer>,
+}
+
+impl Composers {
+    fn learn(&mut self, liked: &[StoredPaper]) {
+        for c in [&mut self.daily, &mut self.weekly].into_iter().flatten() {
+            c.learn(liked);
+        }
     }
 
     /// Each reader's part, on every core: readers are split into one run of readers a
@@ -226,8 +287,15 @@ impl Composer {
                                 if !due(r, self.day, at) {
                                     return Choice::NotDue;
                                 }
+                                let composer = match r.prefs.frequency {
+                                    Frequency::Daily => &self.daily,
+                                    Frequency::Weekly(_) => &self.weekly,
+                                };
+                                let Some(composer) = composer else {
+                                    return Choice::NoPapers;
+                                };
                                 let sent = batch.sent.get(&r.id).unwrap_or(no_sent);
-                                match self.choose(r, sent, &mut scratch) {
+                                match composer.choose(r, sent, &mut scratch) {
                                     Some(c) => Choice::Digest(c),
                                     None => Choice::Nothing,
                                 }
@@ -241,22 +309,6 @@ impl Composer {
                 .flat_map(|w| w.join().expect("a composing thread panicked"))
                 .collect()
         })
-    }
-
-    /// What `reader` would get for this day, without writing anything.
-    pub async fn preview(
-        &mut self,
-        store: &Store,
-        reader: &Subscriber,
-    ) -> Result<Option<DigestContent>, DigestError> {
-        let liked = store.papers_by_ids(&reader.interests.liked).await?;
-        self.learn(&liked);
-        let sent = sent(store, &self.sent_before, reader.id, reader.id).await?;
-        Ok(self.choose(
-            reader,
-            sent.get(&reader.id).unwrap_or(&Sent::new()),
-            &mut Scratch::default(),
-        ))
     }
 }
 
@@ -343,13 +395,43 @@ pub async fn compose(
         day: Some(day),
         ..Default::default()
     };
-    let Some(mut composer) = Composer::new(store, config, catalogue, day).await? else {
-        report.note = Some(format!(
-            "no papers were announced for {day} (run `paperboy ingest --date {day}` first, or it is a weekend or holiday)"
-        ));
-        return Ok(report);
+    let daily = Composer::for_frequency(store, config, catalogue, day, Frequency::Daily).await?;
+    // Weekly readers get the best of the seven days to theirs, whether or not the sources
+    // announced anything that very day (Hugging Face has no weekend list).
+    let weekly = if store.has_weekly_readers().await? {
+        Composer::for_frequency(
+            store,
+            config,
+            catalogue,
+            day,
+            Frequency::Weekly(day.weekday()),
+        )
+        .await?
+    } else {
+        None
     };
-    report.papers = composer.papers.len();
+    if daily.is_none() {
+        report.note = Some(format!(
+            "no papers were announced for {day} (run `paperboy ingest --date {day}` first, or it is a weekend or holiday){}",
+            if weekly.is_some() {
+                "; daily readers get nothing, weekly readers their week's best"
+            } else {
+                ""
+            }
+        ));
+        if weekly.is_none() {
+            return Ok(report);
+        }
+    }
+    report.papers = daily.as_ref().map_or(0, |c| c.papers.len());
+    let mut sent_before: Vec<ArxivId> = [&daily, &weekly]
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c.sent_before.iter().cloned())
+        .collect();
+    sent_before.sort_unstable();
+    sent_before.dedup();
+    let mut composer = Composers { day, daily, weekly };
     let (to_writer, mut from_matcher) = tokio::sync::mpsc::channel::<Vec<NewDigest>>(4);
     let mut written = ComposeReport::default();
     // The writer takes whatever batches have queued up as one transaction: each rewrites
@@ -367,8 +449,7 @@ pub async fn compose(
         Ok::<_, DigestError>(())
     };
     let matcher = async {
-        // Reading goes on while the matcher holds the composer.
-        let sent_before = composer.sent_before.clone();
+        // Reading goes on while the matcher holds the composers.
         let mut liked_so_far = HashSet::new();
         let mut next = next_batch(store, day, &sent_before, &mut liked_so_far, 0).await?;
         while let Some(batch) = next.take() {
@@ -388,6 +469,7 @@ pub async fn compose(
             for (r, choice) in batch.readers.iter().zip(choices) {
                 match choice {
                     Choice::NotDue => report.not_due += 1,
+                    Choice::NoPapers => report.no_papers += 1,
                     Choice::Nothing => report.nothing_matched += 1,
                     Choice::Digest(content) => digests.push(NewDigest {
                         subscriber_id: r.id,
@@ -411,6 +493,7 @@ pub async fn compose(
     report.composed = written.composed;
     report.already_composed += written.already_composed;
     report.trending = written.trending;
+    report.weekly = written.weekly;
     Ok(report)
 }
 
@@ -431,6 +514,10 @@ async fn write(
         .collect();
     report.composed += inserted.len() as u64;
     report.already_composed += (batch.len() - inserted.len()) as u64;
+    report.weekly += batch
+        .iter()
+        .filter(|d| d.content.weekly && inserted.contains(&d.subscriber_id))
+        .count() as u64;
     report.trending += batch
         .iter()
         .filter(|d| d.content.kind == DigestKind::Trending && inserted.contains(&d.subscriber_id))

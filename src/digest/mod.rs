@@ -66,6 +66,7 @@ pub fn view_of(
             })
             .collect(),
         trending_instead: content.kind == DigestKind::Trending,
+        weekly: content.weekly,
         top_trending: top.cloned(),
         preferences_url: format!("{base}/preferences/{token}"),
         unsubscribe_url: subs.unsubscribe_url(reader),

@@ -68,6 +68,9 @@ pub struct DigestContent {
     pub kind: DigestKind,
     #[serde(rename = "e", alias = "entries")]
     pub entries: Vec<DigestEntry>,
+    /// The best of the week to the digest's day (a weekly reader), not of that day alone.
+    #[serde(rename = "w", default, skip_serializing_if = "std::ops::Not::not")]
+    pub weekly: bool,
 }
 
 /// Where a digest's delivery stands.
@@ -146,6 +149,7 @@ mod tests {
                     words: vec!["grasping".into()],
                 }],
             }],
+            weekly: true,
         };
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<DigestContent>(&json).unwrap(), c);
@@ -167,6 +171,7 @@ mod tests {
         let c = DigestContent {
             kind: DigestKind::Trending,
             entries: vec![entry(false, &[])],
+            weekly: false,
         };
         assert_eq!(
             serde_json::to_string(&c).unwrap(),
@@ -179,6 +184,7 @@ mod tests {
             DigestContent {
                 kind: DigestKind::Personal,
                 entries: vec![entry(true, &["graph"])],
+                weekly: false,
             }
         );
     }

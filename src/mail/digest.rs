@@ -111,6 +111,8 @@ pub struct DigestView {
     pub papers: Vec<DigestPaper>,
     /// Nothing matched the reader: `papers` are the day's trending papers instead.
     pub trending_instead: bool,
+    /// The best of the week to `date` (a weekly reader), not of that day alone.
+    pub weekly: bool,
     /// The day's top trending paper, shown in the header when the reader's own list is thin
     /// (fewer than [`THIN_LIST`] papers).
     pub top_trending: Option<DigestPaper>,
@@ -154,7 +156,10 @@ impl DigestView {
     /// The subject line: the date, the count and the first paper's title, shortened to fit
     /// [`SUBJECT_MAX`] characters. Paper titles are the only text in it not ours.
     pub fn subject(&self) -> String {
-        let day = self.date.format("%a %-d %b");
+        let day = match self.weekly {
+            false => self.date.format("%a %-d %b").to_string(),
+            true => format!("the week to {}", self.date.format("%a %-d %b")),
+        };
         let n = self.papers.len();
         let (head, title) = match self.papers.first() {
             None => return format!("Your papers for {day}: nothing new today"),
@@ -183,7 +188,14 @@ impl Templates {
         let subject = view.subject();
         let mut ctx = Context::from_serialize(view).map_err(template)?;
         ctx.insert("subject", &subject);
-        ctx.insert("date_long", &view.date.format("%A %-d %B %Y").to_string());
+        let date_long = view.date.format("%A %-d %B %Y").to_string();
+        ctx.insert(
+            "date_long",
+            &match view.weekly {
+                false => date_long,
+                true => format!("the week to {date_long}"),
+            },
+        );
         ctx.insert("count", &view.papers.len());
         ctx.insert("header_trending", &view.header_trending());
         ctx.insert("preheader", &view.preheader());
@@ -449,6 +461,7 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),
             papers,
             trending_instead: false,
+            weekly: false,
             top_trending: None,
             preferences_url: "https://papers.example.org/preferences/tok-pref".into(),
             unsubscribe_url: "https://papers.example.org/unsubscribe/tok-unsub".into(),
@@ -655,6 +668,12 @@ mod tests {
         v.papers.clear();
         v.trending_instead = false;
         assert_eq!(v.subject(), "Your papers for Fri 8 May: nothing new today");
+        v.weekly = true;
+        assert_eq!(
+            v.subject(),
+            "Your papers for the week to Fri 8 May: nothing new today"
+        );
+        v.weekly = false;
         for p in digest_of(&day(), 37) {
             let s = view(vec![p.clone(), p]).subject();
             assert!(s.chars().count() <= SUBJECT_MAX, "{s}");

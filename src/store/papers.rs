@@ -194,21 +194,31 @@ impl Store {
         on: Option<NaiveDate>,
         limit: i64,
     ) -> Result<Vec<StoredPaper>, StoreError> {
-        let rows: Vec<Row> = match on {
-            Some(d) => {
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM papers p WHERE p.id IN (SELECT paper_id FROM paper_features WHERE day = $1) \
-                     ORDER BY COALESCE(p.upvotes, -1) DESC, p.id LIMIT $2"
-                );
-                on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(day(d)).bind(limit).fetch_all(pool).await)?
-            }
+        match on {
+            Some(d) => self.papers_featured(d, d, limit).await,
             None => {
                 let sql = format!(
                     "SELECT {COLUMNS} FROM papers p ORDER BY p.updated_at DESC, p.id LIMIT $1"
                 );
-                on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(limit).fetch_all(pool).await)?
+                let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(limit).fetch_all(pool).await)?;
+                rows.into_iter().map(StoredPaper::try_from).collect()
             }
-        };
+        }
+    }
+
+    /// Papers featured on any day from `from` to `to` (by any source), most upvoted first.
+    pub async fn papers_featured(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        limit: i64,
+    ) -> Result<Vec<StoredPaper>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM papers p WHERE p.id IN (SELECT paper_id FROM paper_features WHERE day BETWEEN $1 AND $2) \
+             ORDER BY COALESCE(p.upvotes, -1) DESC, p.id LIMIT $3"
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(day(from)).bind(day(to)).bind(limit).fetch_all(pool).await)?;
         rows.into_iter().map(StoredPaper::try_from).collect()
     }
 

@@ -419,6 +419,14 @@ impl Store {
             .collect()
     }
 
+    /// Whether any active reader takes a weekly digest.
+    pub async fn has_weekly_readers(&self) -> Result<bool, StoreError> {
+        let (found,): (bool,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM subscribers WHERE status = 'active' AND frequency = 'weekly')")
+            .fetch_one(pool).await)?;
+        Ok(found)
+    }
+
     pub async fn counts_by_status(&self) -> Result<Vec<(SubscriberStatus, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT status, COUNT(*) FROM subscribers GROUP BY status")

@@ -2,7 +2,7 @@
 //! through the CLI, the outbox checked.
 
 use chrono::NaiveDate;
-use paperboy::domain::{DigestKind, DigestStatus, SubscriberStatus};
+use paperboy::domain::{DigestKind, DigestStatus, EmailAddress, SubscriberStatus};
 
 use crate::cli::{paperboy, paperboy_with};
 use crate::helpers::{Backend, TestApp, between, spawn_app};
@@ -209,6 +209,41 @@ async fn compose_a_day_once(backend: Backend) {
     assert!(ok);
     assert!(
         out.contains("no papers were announced for 2026-05-10"),
+        "{out}"
+    );
+    assert!(out.contains(": 0 composed"), "{out}");
+
+    // The weekly reader's Monday has no papers either, but their week has: they get the
+    // best of the seven days to it, and say so.
+    let (ok, out, _) = run(&["digest", "compose", "--date", "2026-05-11"]);
+    assert!(ok);
+    assert!(
+        out.contains("1 composed")
+            && out.contains("1 weekly best-of, 4 daily readers without papers today"),
+        "{out}"
+    );
+    assert!(
+        out.contains("daily readers get nothing, weekly readers their week's best"),
+        "{out}"
+    );
+    let weekly = store
+        .find_by_email(&EmailAddress::parse("weekly@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let monday = NaiveDate::from_ymd_opt(2026, 5, 11).unwrap();
+    let d = store.digest_for(weekly.id, monday).await.unwrap().unwrap();
+    assert!(d.content.weekly && !d.content.entries.is_empty(), "{d:?}");
+    let (ok, out, err) = run(&[
+        "preview",
+        "--email",
+        "weekly@example.com",
+        "--date",
+        "2026-05-11",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("Subject: Your papers for the week to Mon 11 May: "),
         "{out}"
     );
 }
