@@ -387,6 +387,12 @@ fn bench_records(files: &[PathBuf]) -> Result<Vec<paperboy::matching::bench::Rec
     Ok(out)
 }
 
+/// "pending 3, sent 10": counts by state, for `status`.
+fn counts<S: std::fmt::Display>(c: Vec<(S, i64)>) -> String {
+    let parts: Vec<String> = c.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    parts.join(", ")
+}
+
 /// The process's peak resident memory in MiB (Linux), if known.
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -753,20 +759,8 @@ async fn status(config: Config) -> Result<()> {
             r.day.as_deref().unwrap_or("file")
         );
     }
-    let outbox: Vec<String> = store
-        .digest_counts()
-        .await?
-        .into_iter()
-        .map(|(s, n)| format!("{s} {n}"))
-        .collect();
-    println!("outbox: {}", outbox.join(", "));
-    let readers: Vec<String> = store
-        .counts_by_status()
-        .await?
-        .into_iter()
-        .map(|(s, n)| format!("{s} {n}"))
-        .collect();
-    println!("subscribers: {}", readers.join(", "));
+    println!("outbox: {}", counts(store.digest_counts().await?));
+    println!("subscribers: {}", counts(store.counts_by_status().await?));
     if config.schedule.enabled {
         let schedule = paperboy::scheduler::Schedule::parse(&config.schedule.cron)?;
         match schedule.next_after(chrono::Utc::now()) {

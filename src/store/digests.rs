@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
-use super::{Pool, Store, StoreError, on_pool, on_writer};
+use super::{IN_CHUNK, Pool, Store, StoreError, on_pool, on_writer, placeholders};
 use crate::domain::{ArxivId, DigestContent, DigestStatus};
 
 /// A digest to put in the outbox.
@@ -213,11 +213,10 @@ impl Store {
     /// so composing asks nothing more.
     pub async fn papers_sent_before(&self, papers: &[ArxivId]) -> Result<Vec<ArxivId>, StoreError> {
         let mut out = Vec::new();
-        for chunk in papers.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for chunk in papers.chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT DISTINCT paper_id FROM sent_papers WHERE paper_id IN ({})",
-                marks.join(", ")
+                placeholders(1, chunk.len())
             );
             let rows: Vec<String> = on_pool!(self, pool => {
                 let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
@@ -240,12 +239,11 @@ impl Store {
         papers: &[ArxivId],
     ) -> Result<HashMap<i64, HashMap<String, Option<u32>>>, StoreError> {
         let mut out: HashMap<i64, HashMap<String, Option<u32>>> = HashMap::new();
-        for chunk in papers.chunks(500) {
-            let marks: Vec<String> = (3..chunk.len() + 3).map(|i| format!("${i}")).collect();
+        for chunk in papers.chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT subscriber_id, paper_id, version FROM sent_papers \
                  WHERE paper_id IN ({}) AND subscriber_id BETWEEN $1 AND $2",
-                marks.join(", ")
+                placeholders(3, chunk.len())
             );
             let rows: Vec<(i64, String, Option<i64>)> = on_pool!(self, pool => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(first).bind(last);

@@ -68,6 +68,17 @@ macro_rules! on_writer {
 }
 pub(crate) use {on_pool, on_writer};
 
+/// Bound parameters in chunks of this many for `IN (...)` lists: within every driver's limit.
+pub(crate) const IN_CHUNK: usize = 500;
+
+/// `$first, $first+1, ...`: `n` placeholders for an `IN (...)` list.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Store {
     /// Connect (creating a SQLite file and its folder if missing) and apply migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {

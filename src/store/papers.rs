@@ -1,6 +1,6 @@
 use chrono::NaiveDate;
 
-use super::{Store, StoreError, on_pool, on_writer};
+use super::{IN_CHUNK, Store, StoreError, on_pool, on_writer, placeholders};
 use crate::domain::{ArxivId, Paper, PaperSource};
 
 /// How many stored papers an ingest created and how many it updated.
@@ -225,12 +225,10 @@ impl Store {
     /// The stored papers among `ids` (any order; unknown ids are left out).
     pub async fn papers_by_ids(&self, ids: &[ArxivId]) -> Result<Vec<StoredPaper>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
-        // One statement per 500 ids keeps within every driver's bind limit.
-        for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for chunk in ids.chunks(IN_CHUNK) {
             let sql = format!(
                 "SELECT {COLUMNS} FROM papers p WHERE p.id IN ({})",
-                marks.join(", ")
+                placeholders(1, chunk.len())
             );
             let rows: Vec<Row> = on_pool!(self, pool => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
@@ -326,12 +324,11 @@ impl Store {
         ids: &[ArxivId],
     ) -> Result<Vec<ArxivId>, StoreError> {
         let mut missing = std::collections::HashSet::new();
-        for chunk in ids.chunks(500) {
-            let marks = (1..=chunk.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let sql = format!("SELECT id FROM papers WHERE categories = '[]' AND id IN ({marks})");
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT id FROM papers WHERE categories = '[]' AND id IN ({})",
+                placeholders(1, chunk.len())
+            );
             let found: Vec<String> = on_pool!(self, pool => {
                 let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
                 for id in chunk {

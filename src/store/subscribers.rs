@@ -226,11 +226,10 @@ impl Store {
     /// The subscribers among `ids` (one query; unknown ids are left out).
     pub async fn find_by_ids(&self, ids: &[i64]) -> Result<Vec<Subscriber>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        for chunk in ids.chunks(super::IN_CHUNK) {
             let sql = format!(
                 "SELECT {COLUMNS} FROM subscribers WHERE id IN ({})",
-                marks.join(", ")
+                super::placeholders(1, chunk.len())
             );
             let rows: Vec<Row> = on_pool!(self, pool => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
