@@ -434,8 +434,8 @@ pub async fn compose(
     let mut composer = Composers { day, daily, weekly };
     let (to_writer, mut from_matcher) = tokio::sync::mpsc::channel::<Vec<NewDigest>>(4);
     let mut written = ComposeReport::default();
-    // The writer takes whatever batches have queued up as one transaction: each rewrites
-    // the last page of every paper's range in sent_papers, so fewer, larger ones write less.
+    // The writer takes whatever batches have queued up as one transaction: each writes a
+    // paper_recipients row for every paper in it, so fewer, larger ones write less.
     let writer = async {
         while let Some(mut group) = from_matcher.recv().await {
             while group.len() < WRITE_GROUP {

@@ -1,11 +1,11 @@
 //! The outbox: digests composed for a day, claimed by delivery workers under a lease, and
 //! every attempt's outcome.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::{IN_CHUNK, Pool, Store, StoreError, on_pool, on_writer, placeholders};
+use super::{IN_CHUNK, Pool, Store, StoreError, on_pool, on_writer, placeholders, recipients};
 use crate::domain::{ArxivId, DigestContent, DigestStatus};
 
 /// A digest to put in the outbox.
@@ -146,16 +146,16 @@ impl Store {
         // The rows travel as one JSON array a statement: binding thousands of parameters
         // costs sqlx-sqlite time quadratic in their number, and a statement a row costs a
         // round trip each.
-        let (rows_of, digest_rows, paper_rows) = match self.pool {
+        let (rows_of, digest_rows, recipient_rows) = match self.pool {
             Pool::Sqlite { .. } => (
                 "json_each($1) WHERE true",
                 "value ->> 0, $2, value ->> 1, value ->> 2",
-                "value ->> 0, value ->> 1, value ->> 2",
+                "value ->> 0, value ->> 1, value ->> 2, value ->> 3, unhex(value ->> 4)",
             ),
             Pool::Postgres(_) => (
                 "jsonb_array_elements($1::jsonb) AS value",
                 "(value ->> 0)::bigint, $2, value ->> 1, value ->> 2",
-                "value ->> 0, (value ->> 1)::bigint, (value ->> 2)::bigint",
+                "value ->> 0, (value ->> 1)::bigint, (value ->> 2)::bigint, (value ->> 3)::bigint, decode(value ->> 4, 'hex')",
             ),
         };
         let insert_digests = format!(
@@ -163,10 +163,9 @@ impl Store {
              SELECT {digest_rows}, 'pending', $3, $3 FROM {rows_of} \
              ON CONFLICT (subscriber_id, day) DO NOTHING RETURNING subscriber_id"
         );
-        let insert_sent = format!(
-            "INSERT INTO sent_papers (paper_id, subscriber_id, version, day) \
-             SELECT {paper_rows}, $2 FROM {rows_of} \
-             ON CONFLICT (paper_id, subscriber_id) DO UPDATE SET version = excluded.version, day = excluded.day"
+        let insert_recipients = format!(
+            "INSERT INTO paper_recipients (paper_id, version, first_reader, last_reader, readers, day) \
+             SELECT {recipient_rows}, $2 FROM {rows_of}"
         );
         let mut days: Vec<NaiveDate> = digests.iter().map(|d| d.day).collect();
         days.sort_unstable();
@@ -188,15 +187,11 @@ impl Store {
                     .bind(now)
                     .fetch_all(&mut *tx)
                     .await?;
-                let new_set: std::collections::HashSet<i64> = new.iter().copied().collect();
-                let sent: Vec<(&str, i64, Option<u32>)> = of_day
-                    .iter()
-                    .filter(|d| new_set.contains(&d.subscriber_id))
-                    .flat_map(|d| d.content.entries.iter().map(|e| (e.paper.as_str(), d.subscriber_id, e.version)))
-                    .collect();
-                if !sent.is_empty() {
-                    sqlx::query(sqlx::AssertSqlSafe(insert_sent.clone()))
-                        .bind(serde_json::to_string(&sent).expect("papers serialise"))
+                let new_set: HashSet<i64> = new.iter().copied().collect();
+                let recipients = recipient_rows_of(of_day.iter().filter(|d| new_set.contains(&d.subscriber_id)).copied())?;
+                if !recipients.is_empty() {
+                    sqlx::query(sqlx::AssertSqlSafe(insert_recipients.clone()))
+                        .bind(serde_json::to_string(&recipients).expect("recipients serialise"))
                         .bind(day(*on))
                         .execute(&mut *tx)
                         .await?;
@@ -204,7 +199,7 @@ impl Store {
                 inserted.extend(new);
             }
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(inserted)
+            Ok::<_, StoreError>(inserted)
         }.await)?;
         Ok(inserted)
     }
@@ -215,7 +210,7 @@ impl Store {
         let mut out = Vec::new();
         for chunk in papers.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT DISTINCT paper_id FROM sent_papers WHERE paper_id IN ({})",
+                "SELECT DISTINCT paper_id FROM paper_recipients WHERE paper_id IN ({})",
                 placeholders(1, chunk.len())
             );
             let rows: Vec<String> = on_pool!(self, pool => {
@@ -230,8 +225,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Which of `papers` (and which versions) were sent to the subscribers with ids in
-    /// `first..=last`.
+    /// Which of `papers` (and the latest version of each) were sent to the subscribers
+    /// with ids in `first..=last`.
     pub async fn sent_papers(
         &self,
         first: i64,
@@ -241,21 +236,28 @@ impl Store {
         let mut out: HashMap<i64, HashMap<String, Option<u32>>> = HashMap::new();
         for chunk in papers.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT subscriber_id, paper_id, version FROM sent_papers \
-                 WHERE paper_id IN ({}) AND subscriber_id BETWEEN $1 AND $2",
+                "SELECT paper_id, version, readers, first_reader FROM paper_recipients \
+                 WHERE paper_id IN ({}) AND first_reader <= $2 AND last_reader >= $1",
                 placeholders(3, chunk.len())
             );
-            let rows: Vec<(i64, String, Option<i64>)> = on_pool!(self, pool => {
+            let rows: Vec<(String, Option<i64>, Vec<u8>, i64)> = on_pool!(self, pool => {
                 let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(first).bind(last);
                 for id in chunk {
                     q = q.bind(id.as_str());
                 }
                 q.fetch_all(pool).await
             })?;
-            for (s, p, v) in rows {
-                out.entry(s)
-                    .or_default()
-                    .insert(p, v.and_then(|v| u32::try_from(v).ok()));
+            for (paper, version, readers, row) in rows {
+                let version = version.and_then(|v| u32::try_from(v).ok());
+                for reader in recipients::within(&readers, first, last, row)? {
+                    let seen = out
+                        .entry(reader)
+                        .or_default()
+                        .entry(paper.clone())
+                        .or_insert(version);
+                    // Sent more than once (a new version later): the latest counts.
+                    *seen = (*seen).max(version);
+                }
             }
         }
         Ok(out)
@@ -461,4 +463,42 @@ impl Store {
             }
         }
     }
+}
+
+/// The paper_recipients rows for these digests: one a (paper, version), its readers
+/// packed, as `[paper, version, first_reader, last_reader, readers in hex]`.
+type RecipientRow = (String, Option<u32>, i64, i64, String);
+
+fn recipient_rows_of<'a>(
+    digests: impl Iterator<Item = &'a NewDigest>,
+) -> Result<Vec<RecipientRow>, StoreError> {
+    let mut by_paper: HashMap<(&str, Option<u32>), Vec<i64>> = HashMap::new();
+    for d in digests {
+        for e in &d.content.entries {
+            by_paper
+                .entry((e.paper.as_str(), e.version))
+                .or_default()
+                .push(d.subscriber_id);
+        }
+    }
+    let mut rows = Vec::with_capacity(by_paper.len());
+    for ((paper, version), readers) in by_paper {
+        let (first, last) = (
+            readers.iter().min().copied().unwrap_or_default(),
+            readers.iter().max().copied().unwrap_or_default(),
+        );
+        let packed = recipients::encode(readers)?;
+        rows.push((paper.to_string(), version, first, last, hex(&packed)));
+    }
+    Ok(rows)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }

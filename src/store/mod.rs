@@ -4,6 +4,7 @@
 
 mod digests;
 mod papers;
+mod recipients;
 mod subscribers;
 
 use std::str::FromStr;
@@ -27,6 +28,10 @@ pub enum StoreError {
     UnknownScheme(String),
     #[error("stored row {0} is corrupt: {1}")]
     Corrupt(i64, String),
+    #[error(
+        "subscriber id {0} does not fit the 4 bytes a reader takes in paper_recipients; ids this large need a wider format there"
+    )]
+    IdTooLarge(i64),
     #[error("cannot create the database folder {0}: {1}")]
     Folder(String, std::io::Error),
 }
@@ -103,8 +108,8 @@ impl Store {
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StoreError::Folder(parent.display().to_string(), e))?;
             }
-            // The writer keeps 64 MiB of pages: composing a day appends to the range of each
-            // of the day's papers in sent_papers, a few thousand pages touched again and again.
+            // The writer keeps 64 MiB of pages: composing a day writes thousands of digests a
+            // transaction, and their pages stay in memory until it commits.
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(opts.clone().pragma("cache_size", "-65536"))

@@ -12,3 +12,4 @@ mod eval;
 mod ingest;
 mod ingest_http;
 mod lifecycle;
+mod migrations;
