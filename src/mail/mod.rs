@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::Mailbox;
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
@@ -160,7 +160,7 @@ impl Mailer {
                 .header(ListUnsubscribePost);
         }
         builder
-            .multipart(MultiPart::alternative_plain_html(text, html))
+            .multipart(outgoing::alternative(text, html))
             .map_err(|e| MailError::Build(e.to_string()))
     }
 

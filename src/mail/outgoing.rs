@@ -2,8 +2,9 @@
 //! RFC 8058) and a Message-ID that stays the same across retries.
 
 use lettre::Message;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
 use super::{ListUnsubscribe, ListUnsubscribePost, MailError, Mailer};
 use crate::domain::EmailAddress;
@@ -67,7 +68,100 @@ impl Mailer {
                 h.unsubscribe_url
             )))
             .header(ListUnsubscribePost)
-            .multipart(MultiPart::alternative_plain_html(text, html))
+            .multipart(alternative(text, html))
             .map_err(|e| MailError::Build(e.to_string()))
+    }
+}
+
+/// A mail's text and HTML parts, each as 7bit where it can go so.
+pub(super) fn alternative(text: String, html: String) -> MultiPart {
+    MultiPart::alternative()
+        .singlepart(part(ContentType::TEXT_PLAIN, text))
+        .singlepart(part(ContentType::TEXT_HTML, html))
+}
+
+/// lettre sends 7bit only for lines under 76 bytes, so every HTML part (and most text
+/// parts, with their long links) went quoted-printable, in four passes over the body. RFC
+/// 5322 allows 998: a body in ASCII within that only needs CRLF line ends, one pass here.
+/// Anything else is lettre's to encode.
+fn part(kind: ContentType, body: String) -> SinglePart {
+    let builder = SinglePart::builder().header(kind);
+    match seven_bit(&body) {
+        Some(bytes) => builder.body(Body::dangerous_pre_encoded(
+            bytes,
+            ContentTransferEncoding::SevenBit,
+        )),
+        None => builder.body(body),
+    }
+}
+
+/// The longest line 7bit allows, without its CRLF (RFC 5322 section 2.1.1).
+const LINE_MAX: usize = 998;
+
+/// `body` with CRLF line ends, if it can go as 7bit: ASCII without NUL or a lone CR, no
+/// line longer than [`LINE_MAX`].
+fn seven_bit(body: &str) -> Option<Vec<u8>> {
+    if !body.is_ascii() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() + body.len() / 32);
+    for piece in body.split_inclusive('\n') {
+        let (line, ends) = match piece.strip_suffix('\n') {
+            Some(l) => (l.strip_suffix('\r').unwrap_or(l), true),
+            None => (piece, false),
+        };
+        if line.len() > LINE_MAX || line.bytes().any(|b| b == b'\r' || b == 0) {
+            return None;
+        }
+        out.extend_from_slice(line.as_bytes());
+        if ends {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ascii_within_998_goes_7bit_with_crlf() {
+        assert_eq!(seven_bit("a\nb\r\n\nc").unwrap(), b"a\r\nb\r\n\r\nc");
+        assert_eq!(seven_bit("ends\n").unwrap(), b"ends\r\n");
+        assert_eq!(seven_bit("").unwrap(), b"");
+        assert!(seven_bit(&"x".repeat(998)).is_some());
+        assert!(seven_bit(&format!("ok\n{}\n", "x".repeat(999))).is_none());
+        assert!(seven_bit("caf\u{e9}").is_none());
+        assert!(seven_bit("lone\rcr").is_none());
+        assert!(seven_bit("nul\0").is_none());
+    }
+
+    #[test]
+    fn a_part_says_how_it_is_encoded() {
+        let formatted = |body: &str| {
+            String::from_utf8(part(ContentType::TEXT_HTML, body.to_string()).formatted()).unwrap()
+        };
+        let long_ascii = formatted(&format!("<p>{}</p>\n", "a".repeat(300)));
+        assert!(
+            long_ascii.contains("Content-Transfer-Encoding: 7bit"),
+            "{long_ascii}"
+        );
+        assert!(long_ascii.contains(&"a".repeat(300)));
+        let accented = formatted("<p>caf\u{e9}</p>");
+        assert!(
+            accented.contains("Content-Transfer-Encoding: quoted-printable"),
+            "{accented}"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn seven_bit_bodies_are_the_input_with_crlf(s in "[ -~\n]{0,300}") {
+            let out = String::from_utf8(seven_bit(&s).unwrap()).unwrap();
+            prop_assert_eq!(out.replace("\r\n", "\n"), s);
+            prop_assert!(!out.replace("\r\n", "").contains(['\r', '\n']));
+        }
     }
 }

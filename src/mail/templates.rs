@@ -136,21 +136,57 @@ impl Templates {
             })
     }
 
-    /// Render an HTML template, its CSS inlined.
+    /// Render an HTML template, its CSS inlined, in ASCII (see [`ascii_html`]).
     pub(super) fn render_html(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
         let html = self.render(name, ctx)?;
-        match &self.inliner {
-            None => Ok(html),
+        let html = match &self.inliner {
+            None => html,
             Some(inliner) => inliner.inline(&html).map_err(|e| MailError::Inline {
                 name: name.into(),
                 reason: e.to_string(),
-            }),
-        }
+            })?,
+        };
+        Ok(ascii_html(html))
     }
 
     pub(super) fn render_text(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
         self.render(name, ctx)
     }
+}
+
+/// Non-ASCII characters as numeric references (`é` as `&#233;`), so that an HTML part can
+/// go as 7bit rather than quoted-printable: one pass here instead of lettre's encoding
+/// passes, and no `=C3=A9` through every paragraph. A `<style>` block keeps its characters,
+/// since references mean nothing in CSS; such a document stays as it was.
+pub(super) fn ascii_html(html: String) -> String {
+    if html.is_ascii() {
+        return html;
+    }
+    // ASCII lowercasing keeps every byte where it was, so positions carry over.
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len() + 256);
+    let mut at = 0;
+    while at < html.len() {
+        let style = lower[at..].find("<style").map(|i| at + i);
+        let plain_end = style.unwrap_or(html.len());
+        for c in html[at..plain_end].chars() {
+            if c.is_ascii() {
+                out.push(c);
+            } else {
+                use std::fmt::Write;
+                let _ = write!(out, "&#{};", u32::from(c));
+            }
+        }
+        let raw_end = match style {
+            None => html.len(),
+            Some(s) => lower[s..]
+                .find("</style>")
+                .map_or(html.len(), |e| s + e + "</style>".len()),
+        };
+        out.push_str(&html[plain_end..raw_end]);
+        at = raw_end;
+    }
+    out
 }
 
 /// Inlines a whole document: `<style>` rules into attributes, `@media` rules kept in a
@@ -477,6 +513,42 @@ pub(super) fn wrap(text: &str, width: usize, indent: usize, first: usize) -> Str
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn html_goes_out_in_ascii_except_inside_style() {
+        assert_eq!(
+            ascii_html("plain <b>ascii</b>".into()),
+            "plain <b>ascii</b>"
+        );
+        assert_eq!(
+            ascii_html("<a title=\"Zoë\">▲ 3 · Ünïcode 😀</a>".into()),
+            "<a title=\"Zo&#235;\">&#9650; 3 &#183; &#220;n&#239;code &#128512;</a>"
+        );
+        let styled = "<STYLE>p::after{content:\"·\"}</Style><p>é</p><style>q{}".to_string();
+        assert_eq!(
+            ascii_html(styled),
+            "<STYLE>p::after{content:\"·\"}</Style><p>&#233;</p><style>q{}"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ascii_html_reads_back_as_the_same_text(s in "[^&<]{0,200}") {
+            let out = ascii_html(s.clone());
+            proptest::prop_assert!(out.is_ascii());
+            // Reading the references back gives the original.
+            let mut back = String::new();
+            let mut rest = out.as_str();
+            while let Some(i) = rest.find("&#") {
+                back.push_str(&rest[..i]);
+                let end = rest[i..].find(';').unwrap() + i;
+                back.push(char::from_u32(rest[i + 2..end].parse().unwrap()).unwrap());
+                rest = &rest[end + 1..];
+            }
+            back.push_str(rest);
+            proptest::prop_assert_eq!(back, s);
+        }
+    }
+
     use super::*;
 
     #[test]
