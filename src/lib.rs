@@ -9,3 +9,9 @@ pub mod store;
 pub mod subscriptions;
 pub mod tokens;
 pub mod web;
+
+/// mimalloc rather than glibc's allocator: rendering a digest makes thousands of small
+/// short-lived allocations (template values, strings), and delivery spent about 7% of its
+/// time in glibc's malloc and free. Measured: 8-12% less CPU a delivered message.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
