@@ -101,21 +101,25 @@ const LINE_MAX: usize = 998;
 /// `body` with CRLF line ends, if it can go as 7bit: ASCII without NUL or a lone CR, no
 /// line longer than [`LINE_MAX`].
 fn seven_bit(body: &str) -> Option<Vec<u8>> {
-    if !body.is_ascii() {
+    let bytes = body.as_bytes();
+    if !body.is_ascii() || memchr::memchr(0, bytes).is_some() {
         return None;
     }
-    let mut out = Vec::with_capacity(body.len() + body.len() / 32);
-    for piece in body.split_inclusive('\n') {
-        let (line, ends) = match piece.strip_suffix('\n') {
-            Some(l) => (l.strip_suffix('\r').unwrap_or(l), true),
-            None => (piece, false),
-        };
-        if line.len() > LINE_MAX || line.bytes().any(|b| b == b'\r' || b == 0) {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).map(Some).chain([None]);
+    for end in ends {
+        let mut line = &bytes[start..end.unwrap_or(bytes.len())];
+        if end.is_some() {
+            line = line.strip_suffix(b"\r").unwrap_or(line);
+        }
+        if line.len() > LINE_MAX || memchr::memchr(b'\r', line).is_some() {
             return None;
         }
-        out.extend_from_slice(line.as_bytes());
-        if ends {
+        out.extend_from_slice(line);
+        if let Some(end) = end {
             out.extend_from_slice(b"\r\n");
+            start = end + 1;
         }
     }
     Some(out)

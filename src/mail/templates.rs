@@ -162,31 +162,44 @@ pub(super) fn ascii_html(html: String) -> String {
     if html.is_ascii() {
         return html;
     }
-    // ASCII lowercasing keeps every byte where it was, so positions carry over.
-    let lower = html.to_ascii_lowercase();
+    let bytes = html.as_bytes();
     let mut out = String::with_capacity(html.len() + 256);
     let mut at = 0;
     while at < html.len() {
-        let style = lower[at..].find("<style").map(|i| at + i);
+        let style = find_tag(bytes, at, b"<style");
         let plain_end = style.unwrap_or(html.len());
-        for c in html[at..plain_end].chars() {
-            if c.is_ascii() {
-                out.push(c);
-            } else {
-                use std::fmt::Write;
-                let _ = write!(out, "&#{};", u32::from(c));
-            }
-        }
-        let raw_end = match style {
-            None => html.len(),
-            Some(s) => lower[s..]
-                .find("</style>")
-                .map_or(html.len(), |e| s + e + "</style>".len()),
-        };
+        references_into(&mut out, &html[at..plain_end]);
+        let raw_end = style.map_or(html.len(), |s| {
+            find_tag(bytes, s, b"</style>").map_or(html.len(), |e| e + "</style>".len())
+        });
         out.push_str(&html[plain_end..raw_end]);
         at = raw_end;
     }
     out
+}
+
+/// `text` onto `out`, each non-ASCII character as a numeric reference; ASCII runs are
+/// copied whole.
+fn references_into(out: &mut String, text: &str) {
+    use std::fmt::Write;
+    let mut rest = text;
+    while let Some(i) = rest.bytes().position(|b| !b.is_ascii()) {
+        out.push_str(&rest[..i]);
+        let c = rest[i..].chars().next().expect("a character starts here");
+        let _ = write!(out, "&#{};", u32::from(c));
+        rest = &rest[i + c.len_utf8()..];
+    }
+    out.push_str(rest);
+}
+
+/// Where `tag` (lower-case ASCII) next starts at or after `from`, in any case.
+fn find_tag(hay: &[u8], from: usize, tag: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'<', &hay[from..])
+        .map(|i| from + i)
+        .find(|&i| {
+            hay.get(i..i + tag.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(tag))
+        })
 }
 
 /// Inlines a whole document: `<style>` rules into attributes, `@media` rules kept in a
