@@ -154,10 +154,33 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
         readers(url, &population).await;
     }
     let t_setup = started.elapsed();
+    let label = n.to_string();
+    measure(&store, &config, catalogue, url, n, day, &label, t_setup).await;
+    // The next day features the same papers, all sent the day before: every batch now looks
+    // up what its readers were sent, the path a day with re-announced papers takes, and a
+    // weekly reader's always.
+    let next = day.succ_opt().unwrap();
+    papers(&store, records, next).await;
+    let label = format!("{n}, next day, same papers");
+    measure(&store, &config, catalogue, url, n, next, &label, t_setup).await;
+    store.close().await;
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    store: &Store,
+    config: &Config,
+    catalogue: &TopicCatalogue,
+    url: &str,
+    n: usize,
+    day: NaiveDate,
+    label: &str,
+    t_setup: std::time::Duration,
+) {
     reset_peak();
     let before = peak_mib().unwrap_or(0.0);
     let started = Instant::now();
-    let report = paperboy::digest::compose(&store, &config, catalogue, day, None)
+    let report = paperboy::digest::compose(store, config, catalogue, day, None)
         .await
         .expect("composed");
     let t = started.elapsed();
@@ -165,19 +188,21 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
     assert_eq!(report.readers as usize, n, "every reader looked at");
     assert!(report.composed > 0, "some digests composed: {report:?}");
     let (rows, bytes): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(content)), 0) AS BIGINT) FROM digests",
+        "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(content)), 0) AS BIGINT) FROM digests WHERE day = $1",
     )
+    .bind(day.to_string())
     .fetch_one(&pool_of(url).await)
     .await
     .unwrap();
     let (sent, recipient_rows): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(LENGTH(readers)) / 4, 0) AS BIGINT), COUNT(*) FROM paper_recipients",
+        "SELECT CAST(COALESCE(SUM(LENGTH(readers)) / 4, 0) AS BIGINT), COUNT(*) FROM paper_recipients WHERE day = $1",
     )
+    .bind(day.to_string())
     .fetch_one(&pool_of(url).await)
     .await
     .unwrap();
     println!(
-        "| {n} | {:.1} s | {:.0} | {:.0} MiB (from {:.0}) | {rows} digests, {:.0} B each | {sent} in {recipient_rows} rows |   (setup {:.0} s; {} trending, {} nothing)",
+        "| {label} | {:.1} s | {:.0} | {:.0} MiB (from {:.0}) | {rows} digests, {:.0} B each | {sent} in {recipient_rows} rows |   (setup {:.0} s; {} trending, {} nothing)",
         t.as_secs_f64(),
         n as f64 / t.as_secs_f64(),
         peak,
@@ -187,7 +212,6 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
         report.trending,
         report.nothing_matched,
     );
-    store.close().await;
 }
 
 async fn pool_of(url: &str) -> sqlx::SqlitePool {

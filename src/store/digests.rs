@@ -152,14 +152,14 @@ impl Store {
             Pool::Sqlite { .. } => (
                 "json_each($1) WHERE true",
                 "value ->> 0, $2, CAST(substr($4, value ->> 2, value ->> 3) AS TEXT), value ->> 1",
-                "value ->> 0, value ->> 1, value ->> 2, value ->> 3, unhex(value ->> 4)",
+                "value ->> 0, value ->> 1, value ->> 2, unhex(value ->> 3)",
             ),
             Pool::Postgres(_) => (
                 "jsonb_array_elements($1::jsonb) AS value",
                 "(value ->> 0)::bigint, $2, \
                  convert_from(substring($4::bytea FROM (value ->> 2)::int FOR (value ->> 3)::int), 'UTF8'), \
                  value ->> 1",
-                "value ->> 0, (value ->> 1)::bigint, (value ->> 2)::bigint, (value ->> 3)::bigint, decode(value ->> 4, 'hex')",
+                "value ->> 0, (value ->> 1)::bigint, (value ->> 2)::bigint, decode(value ->> 3, 'hex')",
             ),
         };
         let insert_digests = format!(
@@ -168,7 +168,7 @@ impl Store {
              ON CONFLICT (subscriber_id, day) DO NOTHING RETURNING subscriber_id"
         );
         let insert_recipients = format!(
-            "INSERT INTO paper_recipients (paper_id, version, first_reader, last_reader, readers, day) \
+            "INSERT INTO paper_recipients (paper_id, version, block, readers, day) \
              SELECT {recipient_rows}, $2 FROM {rows_of}"
         );
         let mut days: Vec<NaiveDate> = digests.iter().map(|d| d.day).collect();
@@ -245,20 +245,22 @@ impl Store {
         let mut out: HashMap<i64, HashMap<String, Option<u32>>> = HashMap::new();
         for chunk in papers.chunks(IN_CHUNK) {
             let sql = format!(
-                "SELECT paper_id, version, readers, first_reader FROM paper_recipients \
-                 WHERE paper_id IN ({}) AND first_reader <= $2 AND last_reader >= $1",
+                "SELECT paper_id, version, readers, block FROM paper_recipients \
+                 WHERE paper_id IN ({}) AND block BETWEEN $1 AND $2",
                 placeholders(3, chunk.len())
             );
             let rows: Vec<(String, Option<i64>, Vec<u8>, i64)> = on_pool!(self, pool => {
-                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(first).bind(last);
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(recipients::block(first))
+                    .bind(recipients::block(last));
                 for id in chunk {
                     q = q.bind(id.as_str());
                 }
                 q.fetch_all(pool).await
             })?;
-            for (paper, version, readers, row) in rows {
+            for (paper, version, readers, block) in rows {
                 let version = version.and_then(|v| u32::try_from(v).ok());
-                for reader in recipients::within(&readers, first, last, row)? {
+                for reader in recipients::within(&readers, first, last, block)? {
                     let seen = out
                         .entry(reader)
                         .or_default()
@@ -474,30 +476,30 @@ impl Store {
     }
 }
 
-/// The paper_recipients rows for these digests: one a (paper, version), its readers
-/// packed, as `[paper, version, first_reader, last_reader, readers in hex]`.
-type RecipientRow = (String, Option<u32>, i64, i64, String);
+/// The paper_recipients rows for these digests: one a (paper, version, block of ids), its
+/// readers packed, as `[paper, version, block, readers in hex]`.
+type RecipientRow = (String, Option<u32>, i64, String);
 
 fn recipient_rows_of<'a>(
     digests: impl Iterator<Item = &'a NewDigest>,
 ) -> Result<Vec<RecipientRow>, StoreError> {
-    let mut by_paper: HashMap<(&str, Option<u32>), Vec<i64>> = HashMap::new();
+    let mut by_paper: HashMap<(&str, Option<u32>, i64), Vec<i64>> = HashMap::new();
     for d in digests {
         for e in &d.content.entries {
             by_paper
-                .entry((e.paper.as_str(), e.version))
+                .entry((
+                    e.paper.as_str(),
+                    e.version,
+                    recipients::block(d.subscriber_id),
+                ))
                 .or_default()
                 .push(d.subscriber_id);
         }
     }
     let mut rows = Vec::with_capacity(by_paper.len());
-    for ((paper, version), readers) in by_paper {
-        let (first, last) = (
-            readers.iter().min().copied().unwrap_or_default(),
-            readers.iter().max().copied().unwrap_or_default(),
-        );
+    for ((paper, version, block), readers) in by_paper {
         let packed = recipients::encode(readers)?;
-        rows.push((paper.to_string(), version, first, last, hex(&packed)));
+        rows.push((paper.to_string(), version, block, hex(&packed)));
     }
     Ok(rows)
 }

@@ -2,11 +2,18 @@
 //! (paper, reader): a day for a million readers puts about eleven million such pairs in
 //! the outbox, and a row each made the pairs cost as much to write as the digests.
 //!
-//! A row's readers are subscriber ids, ascending, each as 4 big-endian bytes. Erasing a
+//! A row's readers are subscriber ids, ascending, each as 4 big-endian bytes, all in one
+//! block of 4,096 ids: a batch of readers finds its rows by an index range on
+//! (paper, block), however many days and writes came before. Erasing a
 //! reader leaves their id in these rows: an id alone names no one once the subscriber row
 //! is gone, and ids are never reused, so it cannot mark a later reader's papers as sent.
 
 use super::StoreError;
+
+/// The block of ids a subscriber's id falls in.
+pub(super) fn block(id: i64) -> i64 {
+    id >> 12
+}
 
 /// Subscriber ids as stored: sorted, each once.
 pub(super) fn encode(mut readers: Vec<i64>) -> Result<Vec<u8>, StoreError> {
@@ -21,7 +28,7 @@ pub(super) fn encode(mut readers: Vec<i64>) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The ids in `first..=last` of a stored row; a row whose length is not a multiple of 4
-/// is corrupt (`row` names it in the error).
+/// is corrupt (`block` names it in the error).
 pub(super) fn within(
     bytes: &[u8],
     first: i64,
@@ -78,6 +85,14 @@ mod tests {
         assert_eq!(within(&bytes, 9, 299_999, 1).unwrap().count(), 0);
         assert_eq!(within(&bytes, 10, 5, 1).unwrap().count(), 0);
         assert_eq!(within(&[], 0, i64::MAX, 1).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn blocks_hold_4096_ids() {
+        assert_eq!(block(0), 0);
+        assert_eq!(block(4095), 0);
+        assert_eq!(block(4096), 1);
+        assert_eq!(block(1_000_000), 244);
     }
 
     #[test]
