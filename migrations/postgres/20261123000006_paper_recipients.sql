@@ -3,7 +3,8 @@
 -- instead of one sent_papers row a (paper, reader). A day for a million readers is about
 -- eleven million such pairs, and a row each (in two B-trees) cost as much to write as the
 -- digests themselves. Composing reads the rows of the few papers sent before in its batch's
--- blocks: an index range, however many days and writes came before. Erasure leaves a
+-- blocks by an index range: one row per day and write that reached the block, not every
+-- earlier row of the paper. Erasure leaves a
 -- reader's id behind in these rows: an id names no one once the subscriber row is gone, and
 -- ids are never reused.
 CREATE TABLE paper_recipients (
@@ -17,7 +18,7 @@ CREATE INDEX paper_recipients_paper ON paper_recipients (paper_id, block);
 
 INSERT INTO paper_recipients (paper_id, version, day, block, readers)
     SELECT paper_id, version, day, subscriber_id >> 12,
-           string_agg(int4send(subscriber_id::integer), ''::bytea ORDER BY subscriber_id)
+           string_agg(substring(int8send(subscriber_id) FROM 5), ''::bytea ORDER BY subscriber_id)
     FROM sent_papers
     GROUP BY paper_id, version, day, subscriber_id >> 12;
 DROP TABLE sent_papers;

@@ -3,7 +3,8 @@
 -- instead of one sent_papers row a (paper, reader). A day for a million readers is about
 -- eleven million such pairs, and a row each (in two B-trees) cost as much to write as the
 -- digests themselves. Composing reads the rows of the few papers sent before in its batch's
--- blocks: an index range, however many days and writes came before. Erasure leaves a
+-- blocks by an index range: one row per day and write that reached the block, not every
+-- earlier row of the paper. Erasure leaves a
 -- reader's id behind in these rows: an id names no one once the subscriber row is gone, and
 -- ids are never reused.
 CREATE TABLE paper_recipients (

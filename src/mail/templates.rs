@@ -170,7 +170,9 @@ pub(super) fn ascii_html(html: String) -> String {
         let plain_end = style.unwrap_or(html.len());
         references_into(&mut out, &html[at..plain_end]);
         let raw_end = style.map_or(html.len(), |s| {
-            find_tag(bytes, s, b"</style>").map_or(html.len(), |e| e + "</style>".len())
+            find_tag(bytes, s, b"</style")
+                .and_then(|e| memchr::memchr(b'>', &bytes[e..]).map(|g| e + g + 1))
+                .unwrap_or(html.len())
         });
         out.push_str(&html[plain_end..raw_end]);
         at = raw_end;
@@ -186,19 +188,28 @@ fn references_into(out: &mut String, text: &str) {
     while let Some(i) = rest.bytes().position(|b| !b.is_ascii()) {
         out.push_str(&rest[..i]);
         let c = rest[i..].chars().next().expect("a character starts here");
-        let _ = write!(out, "&#{};", u32::from(c));
+        if ('\u{80}'..='\u{9f}').contains(&c) {
+            // HTML reads &#128;-&#159; as Windows-1252 characters, not these controls.
+            out.push(c);
+        } else {
+            let _ = write!(out, "&#{};", u32::from(c));
+        }
         rest = &rest[i + c.len_utf8()..];
     }
     out.push_str(rest);
 }
 
-/// Where `tag` (lower-case ASCII) next starts at or after `from`, in any case.
+/// Where the tag `tag` (`<style`, `</style`: lower-case ASCII) next starts at or after
+/// `from`, in any case; `<styles` is another tag.
 fn find_tag(hay: &[u8], from: usize, tag: &[u8]) -> Option<usize> {
     memchr::memchr_iter(b'<', &hay[from..])
         .map(|i| from + i)
         .find(|&i| {
             hay.get(i..i + tag.len())
                 .is_some_and(|h| h.eq_ignore_ascii_case(tag))
+                && hay
+                    .get(i + tag.len())
+                    .is_none_or(|b| b.is_ascii_whitespace() || *b == b'>' || *b == b'/')
         })
 }
 
@@ -536,16 +547,19 @@ mod tests {
             ascii_html("<a title=\"Zoë\">▲ 3 · Ünïcode 😀</a>".into()),
             "<a title=\"Zo&#235;\">&#9650; 3 &#183; &#220;n&#239;code &#128512;</a>"
         );
-        let styled = "<STYLE>p::after{content:\"·\"}</Style><p>é</p><style>q{}".to_string();
+        let styled =
+            "<STYLE>p::after{content:\"·\"}</Style ><p>é</p><styles>ü<style>q{}".to_string();
         assert_eq!(
             ascii_html(styled),
-            "<STYLE>p::after{content:\"·\"}</Style><p>&#233;</p><style>q{}"
+            "<STYLE>p::after{content:\"·\"}</Style ><p>&#233;</p><styles>&#252;<style>q{}"
         );
+        // C1 controls stay as they are: HTML would read their references as Windows-1252.
+        assert_eq!(ascii_html("a\u{85}é".into()), "a\u{85}&#233;");
     }
 
     proptest::proptest! {
         #[test]
-        fn ascii_html_reads_back_as_the_same_text(s in "[^&<]{0,200}") {
+        fn ascii_html_reads_back_as_the_same_text(s in "[^&<\\u{80}-\\u{9f}]{0,200}") {
             let out = ascii_html(s.clone());
             proptest::prop_assert!(out.is_ascii());
             // Reading the references back gives the original.

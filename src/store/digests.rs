@@ -260,7 +260,7 @@ impl Store {
             })?;
             for (paper, version, readers, block) in rows {
                 let version = version.and_then(|v| u32::try_from(v).ok());
-                for reader in recipients::within(&readers, first, last, block)? {
+                for reader in recipients::within(&readers, first, last, &paper, block)? {
                     let seen = out
                         .entry(reader)
                         .or_default()

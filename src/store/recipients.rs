@@ -4,7 +4,7 @@
 //!
 //! A row's readers are subscriber ids, ascending, each as 4 big-endian bytes, all in one
 //! block of 4,096 ids: a batch of readers finds its rows by an index range on
-//! (paper, block), however many days and writes came before. Erasing a
+//! (paper, block), one row for each day and write that reached the block. Erasing a
 //! reader leaves their id in these rows: an id alone names no one once the subscriber row
 //! is gone, and ids are never reused, so it cannot mark a later reader's papers as sent.
 
@@ -28,18 +28,19 @@ pub(super) fn encode(mut readers: Vec<i64>) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The ids in `first..=last` of a stored row; a row whose length is not a multiple of 4
-/// is corrupt (`block` names it in the error).
-pub(super) fn within(
-    bytes: &[u8],
+/// is corrupt (the error names its paper and block).
+pub(super) fn within<'a>(
+    bytes: &'a [u8],
     first: i64,
     last: i64,
-    row: i64,
-) -> Result<impl Iterator<Item = i64> + '_, StoreError> {
+    paper: &str,
+    block: i64,
+) -> Result<impl Iterator<Item = i64> + 'a, StoreError> {
     if !bytes.len().is_multiple_of(4) {
         return Err(StoreError::Corrupt(
-            row,
+            block,
             format!(
-                "paper_recipients.readers is {} bytes, not a multiple of 4",
+                "paper_recipients of {paper} (block {block}): readers are {} bytes, not a multiple of 4",
                 bytes.len()
             ),
         ));
@@ -80,11 +81,19 @@ mod tests {
         let bytes = encode(vec![300_000, 3, 8, 7, 4_000_000_000, 8]).unwrap();
         assert_eq!(bytes.len(), 20);
         assert_eq!(&bytes[..4], &[0, 0, 0, 3]);
-        let got: Vec<i64> = within(&bytes, 7, 300_000, 1).unwrap().collect();
+        let got: Vec<i64> = within(&bytes, 7, 300_000, "2605.00001", 1)
+            .unwrap()
+            .collect();
         assert_eq!(got, [7, 8, 300_000]);
-        assert_eq!(within(&bytes, 9, 299_999, 1).unwrap().count(), 0);
-        assert_eq!(within(&bytes, 10, 5, 1).unwrap().count(), 0);
-        assert_eq!(within(&[], 0, i64::MAX, 1).unwrap().count(), 0);
+        assert_eq!(
+            within(&bytes, 9, 299_999, "2605.00001", 1).unwrap().count(),
+            0
+        );
+        assert_eq!(within(&bytes, 10, 5, "2605.00001", 1).unwrap().count(), 0);
+        assert_eq!(
+            within(&[], 0, i64::MAX, "2605.00001", 1).unwrap().count(),
+            0
+        );
     }
 
     #[test]
@@ -100,8 +109,10 @@ mod tests {
         assert!(encode(vec![-1]).is_err());
         let e = encode(vec![1, 1 << 32]).expect_err("too large");
         assert!(e.to_string().contains("4294967296"), "{e}");
-        let e = within(&[0, 0, 1], 0, 10, 42).err().expect("a torn row");
-        assert!(e.to_string().contains("row 42"), "{e}");
+        let e = within(&[0, 0, 1], 0, 10, "2605.00001", 42)
+            .err()
+            .expect("a torn row");
+        assert!(e.to_string().contains("2605.00001 (block 42)"), "{e}");
         assert!(e.to_string().contains("3 bytes"), "{e}");
     }
 
@@ -112,7 +123,7 @@ mod tests {
             ids.sort_unstable();
             ids.dedup();
             let (first, last) = (a.min(b), a.max(b));
-            let got: Vec<i64> = within(&bytes, first, last, 0).unwrap().collect();
+            let got: Vec<i64> = within(&bytes, first, last, "2605.00001", 0).unwrap().collect();
             let want: Vec<i64> = ids.iter().copied().filter(|i| (first..=last).contains(i)).collect();
             prop_assert_eq!(got, want);
         }

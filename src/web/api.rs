@@ -188,7 +188,8 @@ pub async fn update(
     Ok(Json(SubscriptionView::from(&updated)))
 }
 
-/// Erase a subscription and everything stored about it.
+/// Erase a subscription and everything tied to the address (its bare id stays in
+/// `paper_recipients`, naming no one).
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path)),
     responses((status = 204), (status = 400, body = super::error::ApiErrorBody)))]
 pub async fn erase(

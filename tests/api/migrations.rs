@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use paperboy::domain::ArxivId;
-use paperboy::store::Store;
+use paperboy::domain::{ArxivId, DigestContent, DigestEntry, DigestKind};
+use paperboy::store::{NewDigest, Store};
 use sqlx::migrate::Migrator;
 
 use crate::helpers::{Backend, fresh_database};
