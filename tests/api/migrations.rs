@@ -113,5 +113,32 @@ async fn what_was_sent_survives_the_move_to_paper_recipients(backend: Backend) {
             .unwrap()
             .is_empty()
     );
+
+    // Written after the upgrade: a paper sent again in a newer version counts as its latest.
+    let third = ArxivId::parse("2605.00003").unwrap();
+    for (day, version) in [(10, 1), (11, 2)] {
+        let digest = NewDigest {
+            subscriber_id: b,
+            day: chrono::NaiveDate::from_ymd_opt(2026, 5, day).unwrap(),
+            content: DigestContent {
+                kind: DigestKind::Personal,
+                entries: vec![DigestEntry {
+                    paper: third.clone(),
+                    version: Some(version),
+                    new_version: version > 1,
+                    reasons: Vec::new(),
+                }],
+                weekly: false,
+            },
+            message_id: format!("<{day}@example.org>"),
+        };
+        let new = store.insert_digests(&[digest], 1).await.unwrap();
+        assert_eq!(new, [b]);
+    }
+    let sent = store
+        .sent_papers(b, b, std::slice::from_ref(&third))
+        .await
+        .unwrap();
+    assert_eq!(sent[&b]["2605.00003"], Some(2));
     store.close().await;
 }
