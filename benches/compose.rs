@@ -15,6 +15,7 @@ use chrono::NaiveDate;
 use paperboy::config::Config;
 use paperboy::domain::{ArxivId, Paper, PaperSource, TopicCatalogue};
 use paperboy::matching::bench::{Reader, Record, population};
+use paperboy::measure::{peak_rss_mib, reset_peak_rss};
 use paperboy::store::Store;
 
 const RECORDS: &str = include_str!("data/dev.jsonl");
@@ -120,24 +121,6 @@ async fn readers(url: &str, population: &[Reader]) {
     pool.close().await;
 }
 
-/// Peak resident memory since the last reset, in MiB (Linux).
-fn peak_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
-
-/// Start measuring the peak afresh (Linux: "5" resets VmHWM to the current size).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue) {
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
     let config = Config::with_overrides(&[
@@ -177,14 +160,14 @@ async fn measure(
     label: &str,
     t_setup: std::time::Duration,
 ) {
-    reset_peak();
-    let before = peak_mib().unwrap_or(0.0);
+    reset_peak_rss();
+    let before = peak_rss_mib().unwrap_or(0.0);
     let started = Instant::now();
     let report = paperboy::digest::compose(store, config, catalogue, day, None)
         .await
         .expect("composed");
     let t = started.elapsed();
-    let peak = peak_mib().unwrap_or(0.0);
+    let peak = peak_rss_mib().unwrap_or(0.0);
     assert_eq!(report.readers as usize, n, "every reader looked at");
     assert!(report.composed > 0, "some digests composed: {report:?}");
     let (rows, bytes): (i64, i64) = sqlx::query_as(

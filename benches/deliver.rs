@@ -14,6 +14,7 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use paperboy::config::Config;
 use paperboy::domain::{NewSubscription, SubscriptionInput};
+use paperboy::measure::process_cpu;
 use paperboy::subscriptions::Subscriptions;
 
 const HF_DAY: &[u8] = include_bytes!("../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
@@ -107,21 +108,6 @@ async fn outbox(dir: &std::path::Path, port: u16, concurrency: usize, n: usize) 
     subs
 }
 
-/// CPU time this process has used, all threads, user and system (Linux, 10 ms ticks):
-/// less at the mercy of a busy machine than the wall clock, so changes compare better.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the ")" that ends the command name; utime and stime are the 12th and 13th.
-    let after = stat.rsplit(')').next().unwrap_or_default();
-    let ticks: u64 = after
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|t| t.parse::<u64>().ok())
-        .sum();
-    ticks as f64 / 100.0
-}
-
 fn main() {
     if !std::path::Path::new(SINK).exists() {
         eprintln!("{SINK} is missing: apt-get install postfix");
@@ -152,15 +138,16 @@ fn main() {
             std::io::stdin().read_line(&mut String::new()).unwrap();
         }
         let start = Instant::now();
-        let cpu = cpu_seconds();
+        // CPU time is less at the mercy of a busy machine than the wall clock.
+        let cpu = process_cpu().unwrap_or_default();
         let r = rt.block_on(paperboy::digest::deliver(&subs)).unwrap();
         let secs = start.elapsed().as_secs_f64();
-        let cpu = cpu_seconds() - cpu;
+        let cpu = process_cpu().unwrap_or_default() - cpu;
         assert_eq!(r.sent as usize, n, "{r:?}");
         println!(
             "| paperboy (SQLite) | {concurrency} | {n} | {secs:.2} | {:.0} | {:.0} |",
             n as f64 / secs,
-            cpu * 1e6 / n as f64
+            cpu.as_secs_f64() * 1e6 / n as f64
         );
         if concurrency == rows[0] {
             // The size of a real digest, for smtp-source.

@@ -15,6 +15,7 @@ use paperboy::domain::Paper;
 use paperboy::ingest::huggingface;
 use paperboy::mail::{CssInlining, DigestPaper, DigestView, Templates};
 use paperboy::matching::Reason;
+use paperboy::measure::thread_cpu;
 
 const HF_DAY: &[u8] = include_bytes!("../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
 const PAPERS_PER_DIGEST: usize = 10;
@@ -82,16 +83,6 @@ fn digest(templates: &Templates, day: &[Paper], r: usize) -> usize {
     };
     let mail = templates.render_digest(&view).unwrap();
     mail.html.len() + mail.text.len()
-}
-
-/// CPU time this thread has used (user + system), from /proc; None elsewhere than Linux.
-fn thread_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // Fields after the command name, which is in parentheses: utime and stime are the 12th
-    // and 13th of them, in clock ticks (100 a second on Linux).
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }
 
 struct Rate {

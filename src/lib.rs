@@ -4,6 +4,7 @@ pub mod domain;
 pub mod ingest;
 pub mod mail;
 pub mod matching;
+pub mod measure;
 pub mod scheduler;
 pub mod store;
 pub mod subscriptions;

@@ -393,19 +393,6 @@ fn counts<S: std::fmt::Display>(c: Vec<(S, i64)>) -> String {
     parts.join(", ")
 }
 
-/// The process's peak resident memory in MiB (Linux), if known.
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kb / 1024.0)
-}
-
 fn bench_matching(
     config: &Config,
     readers: usize,
@@ -532,7 +519,7 @@ fn bench_matching(
         "personal {} | trending fallback {} | skipped {} | papers chosen {} | checksum {:016x}",
         totals[0], totals[1], totals[2], totals[3], totals[4]
     );
-    match peak_rss_mib() {
+    match paperboy::measure::peak_rss_mib() {
         Some(mib) => println!("peak memory {mib:.0} MiB"),
         None => println!("peak memory unknown (no /proc/self/status)"),
     }
