@@ -170,15 +170,11 @@ async fn measure(
     let peak = peak_rss_mib().unwrap_or(0.0);
     assert_eq!(report.readers as usize, n, "every reader looked at");
     assert!(report.composed > 0, "some digests composed: {report:?}");
-    let (rows, bytes): (i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(content)), 0) AS BIGINT) FROM digests WHERE day = $1",
-    )
-    .bind(day.to_string())
-    .fetch_one(&pool_of(url).await)
-    .await
-    .unwrap();
-    let (sent, recipient_rows): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(LENGTH(readers)) / 4, 0) AS BIGINT), COUNT(*) FROM paper_recipients WHERE day = $1",
+    let (rows, bytes, sent, recipient_rows): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(content)), 0) AS BIGINT), \
+         (SELECT CAST(COALESCE(SUM(LENGTH(readers)) / 4, 0) AS BIGINT) FROM paper_recipients WHERE day = $1), \
+         (SELECT COUNT(*) FROM paper_recipients WHERE day = $1) \
+         FROM digests WHERE day = $1",
     )
     .bind(day.to_string())
     .fetch_one(&pool_of(url).await)

@@ -44,32 +44,30 @@ async fn what_was_sent_survives_the_move_to_paper_recipients(backend: Backend) {
                 INSERT INTO sent_papers (paper_id, subscriber_id, version, day) \
                 SELECT '2605.00002', id, NULL, '2026-05-08' FROM subscribers WHERE public_id = 'b';";
     let ids_sql = "SELECT id FROM subscribers ORDER BY public_id";
+    // The same steps on either database's pool: the old schema, its rows, the readers' ids.
+    macro_rules! old_schema_with_rows {
+        ($pool:expr) => {{
+            let pool = $pool;
+            old.run(&pool).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(rows))
+                .execute(&pool)
+                .await
+                .unwrap();
+            let ids: Vec<i64> = sqlx::query_scalar(ids_sql).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            ids
+        }};
+    }
     let readers: Vec<i64> = match backend {
         Backend::Sqlite => {
             let opts: sqlx::sqlite::SqliteConnectOptions = url.parse().unwrap();
-            let pool = sqlx::SqlitePool::connect_with(opts.create_if_missing(true))
-                .await
-                .unwrap();
-            old.run(&pool).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(rows))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let ids: Vec<i64> = sqlx::query_scalar(ids_sql).fetch_all(&pool).await.unwrap();
-            pool.close().await;
-            ids
+            old_schema_with_rows!(
+                sqlx::SqlitePool::connect_with(opts.create_if_missing(true))
+                    .await
+                    .unwrap()
+            )
         }
-        Backend::Postgres => {
-            let pool = sqlx::PgPool::connect(&url).await.unwrap();
-            old.run(&pool).await.unwrap();
-            sqlx::raw_sql(sqlx::AssertSqlSafe(rows))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let ids: Vec<i64> = sqlx::query_scalar(ids_sql).fetch_all(&pool).await.unwrap();
-            pool.close().await;
-            ids
-        }
+        Backend::Postgres => old_schema_with_rows!(sqlx::PgPool::connect(&url).await.unwrap()),
     };
     let [a, b] = readers[..] else {
         panic!("two readers: {readers:?}")
