@@ -1,9 +1,10 @@
 //! Compose benchmark: one day of 2,000 real papers composed for N readers on a fresh SQLite
 //! file (the embedded default): the time, the peak memory while composing, and the outbox it
-//! leaves.
+//! leaves. A second row composes the next day with the same papers, all sent the day before:
+//! the worst case for looking up what readers were sent.
 //!
 //!     cargo bench --bench compose                        # 100,000 readers
-//!     BENCH_READERS=1000000 cargo bench --bench compose  # the README's figure
+//!     BENCH_READERS=1000000 cargo bench --bench compose  # the README's figures
 //!
 //! Readers come from `paperboy::matching::bench::population`: topics, keywords, authors and
 //! liked papers drawn from real abstracts (benches/data/dev.jsonl). They are written with
