@@ -80,11 +80,9 @@ pub(super) fn alternative(text: String, html: String) -> MultiPart {
         .singlepart(part(ContentType::TEXT_HTML, html))
 }
 
-/// lettre sends 7bit only for lines under 76 bytes, so every HTML part (and most text
-/// parts, with their long links) went quoted-printable, in four passes over the body. RFC
-/// 5322 allows 998: a body in ASCII within [`LINE_MAX`] only needs CRLF line ends, one pass
-/// here.
-/// Anything else is lettre's to encode.
+/// One part, as 7bit when [`seven_bit`] allows, else encoded by lettre. lettre on its own
+/// sends 7bit only for lines under 76 bytes, so every HTML part (and most text parts, with
+/// their long links) went quoted-printable, in four passes over the body.
 fn part(kind: ContentType, body: String) -> SinglePart {
     let builder = SinglePart::builder().header(kind);
     match seven_bit(&body) {
