@@ -1,6 +1,6 @@
 //! Digest rendering benchmark: digests of 10 papers from the captured Hugging Face day, each
-//! reader with their own papers and reasons, built into a view and rendered to HTML (CSS
-//! inlined) + text. Digests per second on 1 and 2 threads, with the CSS inlined into the
+//! reader with their own papers and reasons (each paper prepared once, as delivery does),
+//! built into a view and rendered to HTML (CSS inlined) + text. Digests per second on 1 and 2 threads, with the CSS inlined into the
 //! templates once at load (what paperboy does) and, for comparison, into every message.
 //! Besides wall-clock rates, the CPU time per digest (from /proc, Linux only), which does not
 //! depend on what else the machine runs: 1 / that is the rate per free core.
@@ -31,10 +31,11 @@ const TOPICS: [(&str, &[&str]); 5] = [
 ];
 
 /// Reader `r`'s papers (a window over the day) with reasons that differ by reader.
-fn reader(day: &[Paper], r: usize) -> Vec<(&Paper, Vec<Reason>)> {
+fn reader(day: &[Paper], r: usize) -> Vec<(usize, Vec<Reason>)> {
     (0..PAPERS_PER_DIGEST)
         .map(|i| {
-            let paper = &day[(r * 7 + i * 3) % day.len()];
+            let at = (r * 7 + i * 3) % day.len();
+            let paper = &day[at];
             let (topic, words) = TOPICS[(r + i) % TOPICS.len()];
             let mut reasons = vec![Reason {
                 interest: topic.into(),
@@ -58,16 +59,17 @@ fn reader(day: &[Paper], r: usize) -> Vec<(&Paper, Vec<Reason>)> {
                     words: Vec::new(),
                 }),
             }
-            (paper, reasons)
+            (at, reasons)
         })
         .collect()
 }
 
-/// Build reader `r`'s view and render it; the bytes produced.
-fn digest(templates: &Templates, day: &[Paper], r: usize) -> usize {
+/// Build reader `r`'s view from the day's papers, prepared once as delivery does, and render
+/// it; the bytes produced.
+fn digest(templates: &Templates, day: &[Paper], prepared: &[DigestPaper], r: usize) -> usize {
     let papers = reader(day, r)
         .into_iter()
-        .map(|(p, reasons)| DigestPaper::new(p, &reasons))
+        .map(|(at, reasons)| prepared[at].clone().with_reasons(&reasons))
         .collect();
     let view = DigestView {
         date: NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),
@@ -95,7 +97,13 @@ struct Rate {
 }
 
 /// Render for `budget` on `threads` threads, each rendering its own readers.
-fn rate(templates: &Templates, day: &[Paper], threads: usize, budget: Duration) -> Rate {
+fn rate(
+    templates: &Templates,
+    day: &[Paper],
+    prepared: &[DigestPaper],
+    threads: usize,
+    budget: Duration,
+) -> Rate {
     let start = Instant::now();
     let counts: Vec<(usize, usize, Option<Duration>)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -104,7 +112,7 @@ fn rate(templates: &Templates, day: &[Paper], threads: usize, budget: Duration) 
                     let cpu = thread_cpu();
                     let (mut n, mut bytes) = (0, 0);
                     while start.elapsed() < budget {
-                        bytes += black_box(digest(templates, day, t + n * threads));
+                        bytes += black_box(digest(templates, day, prepared, t + n * threads));
                         n += 1;
                     }
                     let cpu = cpu.zip(thread_cpu()).map(|(a, b)| b - a);
@@ -140,10 +148,20 @@ fn main() {
         let load = Instant::now();
         let templates = Templates::load(None, inlining).unwrap();
         let load = load.elapsed();
+        let prepared: Vec<DigestPaper> = day
+            .iter()
+            .map(|p| templates.prepare(DigestPaper::of(p)).unwrap())
+            .collect();
         for threads in [1, 2] {
             // Warm up: allocator, caches.
-            rate(&templates, &day, threads, Duration::from_millis(200));
-            let r = rate(&templates, &day, threads, budget);
+            rate(
+                &templates,
+                &day,
+                &prepared,
+                threads,
+                Duration::from_millis(200),
+            );
+            let r = rate(&templates, &day, &prepared, threads, budget);
             let (cpu, per_core) = match r.cpu {
                 Some(c) => (
                     format!("{:.1} µs", c.as_secs_f64() * 1e6),

@@ -266,7 +266,14 @@ async fn deliver_one(
             Ok(found) => {
                 let mut known = papers.write().await;
                 for p in found {
-                    known.insert(p.paper.id.clone(), DigestPaper::of(&p.paper));
+                    match subs.mailer.prepare(DigestPaper::of(&p.paper)) {
+                        Ok(prepared) => known.insert(p.paper.id.clone(), prepared),
+                        Err(e) => {
+                            return Outcome::Failed {
+                                error: e.to_string(),
+                            };
+                        }
+                    };
                 }
             }
             Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),

@@ -131,6 +131,11 @@ impl Mailer {
         }
     }
 
+    /// A paper with its HTML card rendered, to be shown in many digests.
+    pub fn prepare(&self, paper: DigestPaper) -> Result<DigestPaper, MailError> {
+        self.templates.prepare(paper)
+    }
+
     /// Render a digest: subject, HTML (CSS inlined) and text.
     pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, MailError> {
         self.templates.render_digest(view)

@@ -59,7 +59,15 @@ const BUILTIN: &[(&str, &str)] = &[
         "digest.txt",
         include_str!("../../email-templates/digest.txt"),
     ),
+    (
+        "paper.html",
+        include_str!("../../email-templates/paper.html"),
+    ),
 ];
+
+/// Parts of a mail rendered on their own and put into it as HTML, each with the template
+/// whose `<style>` blocks style it.
+const FRAGMENTS: &[(&str, &str)] = &[("paper.html", "layout.html")];
 
 /// When the CSS of HTML templates is inlined.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,7 +135,7 @@ impl Templates {
         Ok(Self { tera, inliner })
     }
 
-    fn render(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
+    pub(super) fn render(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
         self.tera
             .render(name, ctx)
             .map_err(|source| MailError::Template {
@@ -258,10 +266,14 @@ fn inline_template(
         reason,
     };
     let (masked, tags) = mask(source).map_err(fail)?;
-    let inlined = match parent(source) {
-        None => document_inliner().inline(&masked),
-        Some(_) => {
-            let css = inherited_css(source, sources);
+    let fragment_of = FRAGMENTS.iter().find(|(n, _)| *n == name).map(|f| f.1);
+    let inlined = match (parent(source), fragment_of) {
+        (None, None) => document_inliner().inline(&masked),
+        (parent, fragment_of) => {
+            let css = match (parent, fragment_of.and_then(|f| sources.get(f))) {
+                (None, Some(styled_by)) => style_blocks(styled_by),
+                _ => inherited_css(source, sources),
+            };
             CSSInliner::options()
                 .load_remote_stylesheets(false)
                 .minify_css(true)
