@@ -706,6 +706,30 @@ View in browser: {{ browser_url }}
     }
 
     #[test]
+    fn an_operators_card_is_used_and_styled_by_the_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("paper.html"),
+            "<div class=\"summary\">{{ title }} (own card)</div>\n",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path()), super::super::CssInlining::AtLoad).unwrap();
+        let papers = day();
+        let out = t.render_digest(&view(digest_of(&papers, 2))).unwrap();
+        assert_eq!(
+            out.html.matches("(own card)</div>").count(),
+            2,
+            "{}",
+            out.html
+        );
+        assert!(
+            out.html
+                .contains("<div class=\"summary\" style=\"margin:6px 0\">")
+        );
+        assert!(!out.html.contains("class=\"title\" href"));
+    }
+
+    #[test]
     fn summary_stops_at_a_sentence_end_not_at_abbreviations_or_decimals() {
         for (abstract_text, summary) in [
             (

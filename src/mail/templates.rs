@@ -13,8 +13,9 @@
 //! - each branch of an `if` and the body of a `for` hold whole elements, and a `for` over
 //!   table rows sits inside an explicit `<tbody>` (else the parser moves the loop's end);
 //! - the CSS is in `<style>` blocks of the layout (a template that extends another gets the
-//!   rules of that one's `<style>` blocks), with selectors that do not reach across the
-//!   layout/child boundary; `@media` rules stay in a `<style>` in the head, for phones and
+//!   rules of that one's `<style>` blocks, a fragment such as `paper.html` those of the
+//!   template named in [`FRAGMENTS`]), with selectors that do not reach across the
+//!   layout/child or fragment boundary; `@media` rules stay in a `<style>` in the head, for phones and
 //!   dark mode.
 
 use std::collections::HashMap;
