@@ -54,6 +54,12 @@ pub struct DigestPaper {
     pub authors_text: String,
     pub summary_text: String,
     pub stats_text: String,
+    /// The text part's lines under the title, as the built-in `digest.txt` shows them: the
+    /// authors, then the summary and the stats line each after a blank line; and the links
+    /// after the reasons (the page, code, project page), one per line. Prepared once per
+    /// paper and run like the fields above.
+    pub about_text: String,
+    pub links_text: String,
     /// The paper's card in the HTML digest (`paper.html`: title, authors, summary, stats
     /// and links), CSS inlined; empty until [`Templates::prepare`] renders it. Delivery
     /// prepares each paper once per run, so that a message renders a dozen fewer template
@@ -87,12 +93,35 @@ impl DigestPaper {
         let stars = code_url.as_ref().and(paper.github_stars);
         let authors = shorten_authors(&paper.authors);
         let text = |s: &str| wrap(s, TEXT_WIDTH, TEXT_INDENT, TEXT_INDENT);
+        let (authors_text, summary_text) = (text(&authors), text(&summary));
+        let stats_text = stats_text(paper.upvotes, paper.comments, stars);
+        let project_url = paper.project_page.as_deref().and_then(web_url);
+        let mut about_text = String::new();
+        if !authors.is_empty() {
+            about_text += &format!("   {authors_text}\n");
+        }
+        if !summary.is_empty() {
+            about_text += &format!("\n   {summary_text}\n");
+        }
+        match stats_text.is_empty() {
+            false => about_text += &format!("\n   {stats_text}\n"),
+            true => about_text.push('\n'),
+        }
+        let mut links_text = format!("   {url}\n");
+        if let Some(code) = &code_url {
+            links_text += &format!("   Code: {code}\n");
+        }
+        if let Some(project) = &project_url {
+            links_text += &format!("   Project: {project}\n");
+        }
         Self {
             id: paper.id.clone(),
             title_text: text(&title),
-            authors_text: text(&authors),
-            summary_text: text(&summary),
-            stats_text: stats_text(paper.upvotes, paper.comments, stars),
+            authors_text,
+            summary_text,
+            stats_text,
+            about_text,
+            links_text,
             title,
             url,
             authors,
@@ -101,7 +130,7 @@ impl DigestPaper {
             comments: paper.comments,
             stars,
             code_url,
-            project_url: paper.project_page.as_deref().and_then(web_url),
+            project_url,
             reasons: Vec::new(),
             new_version: None,
             card_html: String::new(),
@@ -606,6 +635,10 @@ View in browser: {{ browser_url }}
             p.comments = [Some(1), None, Some(3), Some(0)][i % 4];
             p.github_repo = (i % 3 != 0).then(|| "https://github.com/a/b".to_string());
             p.github_stars = [Some(1), Some(40), None][i % 3];
+            p.project_page = (i % 2 == 0).then(|| "https://example.org/project".to_string());
+            if i == 2 {
+                p.authors.clear();
+            }
         }
         for n in [1, 5, 12] {
             let v = view(digest_of(&papers, n));
