@@ -61,7 +61,8 @@ pub struct DigestPaper {
     pub about_text: String,
     pub links_text: String,
     /// The paper's card in the HTML digest (`paper.html`: title, authors, summary, stats
-    /// and links), CSS inlined; empty until [`Templates::prepare`] renders it. Delivery
+    /// and links), its CSS inlined when that happens at load; empty until
+    /// [`Templates::prepare`] renders it (an empty card is rendered again). Delivery
     /// prepares each paper once per run, so that a message renders a dozen fewer template
     /// nodes per paper (they were half of rendering an HTML part).
     pub card_html: String,
