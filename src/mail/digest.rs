@@ -589,6 +589,25 @@ mod tests {
             .collect()
     }
 
+    /// The captured day with every mix of counts the stats line can show (one and zero
+    /// included), with and without code and project links, and a paper with no authors and
+    /// a title of markup, quotes and accents.
+    fn varied_papers() -> Vec<Paper> {
+        let mut papers = day();
+        for (i, p) in papers.iter_mut().enumerate() {
+            p.upvotes = [None, Some(0), Some(1), Some(12)][i % 4];
+            p.comments = [Some(1), None, Some(3), Some(0)][i % 4];
+            p.github_repo = (i % 3 != 0).then(|| "https://github.com/a/b".to_string());
+            p.github_stars = [Some(1), Some(40), None][i % 3];
+            p.project_page = (i % 2 == 0).then(|| "https://example.org/<p>".to_string());
+            if i == 1 {
+                p.title = "Ünïcode & <tags> \"quoted\"".into();
+                p.authors.clear();
+            }
+        }
+        papers
+    }
+
     /// `digest.txt` as it was before the text fields were prepared per paper: an operator's
     /// copy of it, with `| wrap` and the stats conditions, still renders the same mail.
     const DIGEST_TXT_WITH_FILTERS: &str = r#"{% extends "layout.txt" %}
@@ -629,18 +648,7 @@ View in browser: {{ browser_url }}
         std::fs::write(dir.path().join("digest.txt"), DIGEST_TXT_WITH_FILTERS).unwrap();
         let before = Templates::load(Some(dir.path()), super::super::CssInlining::AtLoad).unwrap();
         let now = Templates::builtin().unwrap();
-        let mut papers = day();
-        // Every mix of counts the stats line can show, including one and zero.
-        for (i, p) in papers.iter_mut().enumerate() {
-            p.upvotes = [None, Some(0), Some(1), Some(12)][i % 4];
-            p.comments = [Some(1), None, Some(3), Some(0)][i % 4];
-            p.github_repo = (i % 3 != 0).then(|| "https://github.com/a/b".to_string());
-            p.github_stars = [Some(1), Some(40), None][i % 3];
-            p.project_page = (i % 2 == 0).then(|| "https://example.org/project".to_string());
-            if i == 2 {
-                p.authors.clear();
-            }
-        }
+        let papers = varied_papers();
         for n in [1, 5, 12] {
             let v = view(digest_of(&papers, n));
             let a = before.render_digest(&v).unwrap();
@@ -691,18 +699,7 @@ View in browser: {{ browser_url }}
     fn cards_render_what_the_whole_template_did() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("digest.html"), DIGEST_HTML_WITHOUT_CARDS).unwrap();
-        let mut papers = day();
-        for (i, p) in papers.iter_mut().enumerate() {
-            p.upvotes = [None, Some(0), Some(1), Some(12)][i % 4];
-            p.comments = [Some(1), None, Some(3), Some(0)][i % 4];
-            p.github_repo = (i % 3 != 0).then(|| "https://github.com/a/b".to_string());
-            p.github_stars = [Some(1), Some(40), None][i % 3];
-            p.project_page = (i % 2 == 0).then(|| "https://example.org/<p>".to_string());
-            if i == 1 {
-                p.title = "Ünïcode & <tags> \"quoted\"".into();
-                p.authors.clear();
-            }
-        }
+        let papers = varied_papers();
         for inlining in [
             super::super::CssInlining::AtLoad,
             super::super::CssInlining::PerMessage,
