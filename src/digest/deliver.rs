@@ -264,16 +264,22 @@ async fn deliver_one(
     if !missing.is_empty() {
         match subs.store.papers_by_ids(&missing).await {
             Ok(found) => {
+                // Rendered before the lock is taken: other messages read the cache meanwhile.
+                let prepared: Result<Vec<DigestPaper>, MailError> = found
+                    .iter()
+                    .map(|p| subs.mailer.prepare(DigestPaper::of(&p.paper)))
+                    .collect();
+                let prepared = match prepared {
+                    Ok(p) => p,
+                    Err(e) => {
+                        return Outcome::Failed {
+                            error: e.to_string(),
+                        };
+                    }
+                };
                 let mut known = papers.write().await;
-                for p in found {
-                    match subs.mailer.prepare(DigestPaper::of(&p.paper)) {
-                        Ok(prepared) => known.insert(p.paper.id.clone(), prepared),
-                        Err(e) => {
-                            return Outcome::Failed {
-                                error: e.to_string(),
-                            };
-                        }
-                    };
+                for p in prepared {
+                    known.insert(p.id.clone(), p);
                 }
             }
             Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
