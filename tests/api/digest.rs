@@ -442,7 +442,11 @@ async fn deliver_the_day(backend: Backend) {
 
 /// Subscribe `n` readers straight through the store (the HTTP path is tested above) and
 /// compose the day for them.
-async fn readers_with_a_digest(app: &TestApp, dir: &std::path::Path, n: usize) -> Vec<String> {
+pub(crate) async fn readers_with_a_digest(
+    app: &TestApp,
+    dir: &std::path::Path,
+    n: usize,
+) -> Vec<String> {
     let (ok, _, err) = paperboy(
         &app.subs.config.database_url,
         dir,

@@ -13,3 +13,4 @@ mod ingest;
 mod ingest_http;
 mod lifecycle;
 mod migrations;
+mod smtp;

@@ -1,0 +1,197 @@
+//! The SMTP conversation itself: lines that start with a dot arrive intact, and a relay
+//! that announces PIPELINING (Postfix's `smtp-sink`) gets each transaction in two round
+//! trips and loses nothing when it hangs up mid-transaction. The smtp-sink test runs when
+//! /usr/sbin/smtp-sink exists (`.ci/run` installs postfix); with
+//! PAPERBOY_REQUIRE_SMTP_SINK=1 a missing smtp-sink fails it instead of skipping it.
+
+use std::process::{Child, Command, Stdio};
+
+use crate::cli::paperboy_with;
+use crate::digest::readers_with_a_digest;
+use crate::helpers::{Backend, spawn_app};
+use crate::on_both_databases;
+
+on_both_databases!(dot_lines_arrive_intact, pipelined_into_postfix_smtp_sink);
+
+const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
+
+/// An operator's `digest.txt` with lines that start with a dot, one of them a lone dot,
+/// which unstuffed would end the message early.
+const DOTTED_TXT: &str = "Papers for {{ date_long }}\n\
+{% for p in papers %}.{{ loop.index }} {{ p.id }}\n{% endfor %}.\n..\n.. the end\n";
+
+fn dotted_templates(dir: &std::path::Path) -> String {
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("digest.txt"), DOTTED_TXT).unwrap();
+    templates.display().to_string()
+}
+
+/// The text part's lines from the template, dots and all.
+fn assert_dotted(text: &str, papers: usize) {
+    let text = text.replace("\r\n", "\n");
+    assert!(text.ends_with("\n.\n..\n.. the end\n"), "{text:?}");
+    for i in 1..=papers {
+        assert!(text.contains(&format!("\n.{i} ")), "{text:?}");
+    }
+}
+
+async fn dot_lines_arrive_intact(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let emails = readers_with_a_digest(&app, dir.path(), 2).await;
+    let templates = dotted_templates(dir.path());
+    let env = vec![
+        ("PAPERBOY_SMTP_URL", format!("smtp://{}", app.smtp.addr)),
+        ("PAPERBOY_BASE_URL", app.base.clone()),
+        ("PAPERBOY_MAIL__TEMPLATES_DIR", templates),
+    ];
+    let (ok, out, err) = paperboy_with(
+        &app.subs.config.database_url,
+        dir.path(),
+        &["digest", "deliver"],
+        &env,
+    );
+    assert!(ok && out.contains("2 sent, 0 deferred"), "{out}{err}");
+    for e in &emails {
+        let got = app.smtp.to(e);
+        assert_eq!(got.len(), 1, "{e}");
+        let parsed = got[0].parsed();
+        let papers = parsed
+            .body_html(0)
+            .unwrap()
+            .matches("class=\"num\"")
+            .count();
+        assert!(papers > 0);
+        assert_dotted(&got[0].text(), papers);
+    }
+}
+
+/// Postfix's smtp-sink on `port` (the same port each time, so a restarted relay is found
+/// where the first one was), killed when dropped.
+struct Sink(Child);
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn smtp_sink(port: u16, args: &[&str]) -> Sink {
+    let sink = Sink(
+        Command::new(SMTP_SINK)
+            .args(["-u", "root"])
+            .args(args)
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("16")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("smtp-sink starts"),
+    );
+    for _ in 0..250 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return sink;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("smtp-sink did not listen on {port}");
+}
+
+fn smtp_sink_installed() -> bool {
+    if std::path::Path::new(SMTP_SINK).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("PAPERBOY_REQUIRE_SMTP_SINK").is_err(),
+        "PAPERBOY_REQUIRE_SMTP_SINK is set but {SMTP_SINK} is missing (apt-get install postfix)"
+    );
+    eprintln!("{SMTP_SINK} not installed: skipping the smtp-sink test");
+    false
+}
+
+async fn pipelined_into_postfix_smtp_sink(backend: Backend) {
+    if !smtp_sink_installed() {
+        return;
+    }
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let emails = readers_with_a_digest(&app, dir.path(), 3).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let env = vec![
+        ("PAPERBOY_SMTP_URL", format!("smtp://127.0.0.1:{port}")),
+        ("PAPERBOY_BASE_URL", app.base.clone()),
+        (
+            "PAPERBOY_MAIL_FROM",
+            "Paper Boy <digest@paperboy.test>".into(),
+        ),
+        ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
+        ("PAPERBOY_MAIL__TEMPLATES_DIR", dotted_templates(dir.path())),
+    ];
+    let deliver = || {
+        paperboy_with(
+            &app.subs.config.database_url,
+            dir.path(),
+            &["digest", "deliver"],
+            &env,
+        )
+    };
+    // The relay answers MAIL, then says 421 to RCPT and hangs up, with DATA already on its
+    // way in the same write: every digest is deferred, none is lost.
+    {
+        let _sink = smtp_sink(port, &["-Q", "RCPT"]);
+        let (ok, out, err) = deliver();
+        assert!(ok && out.contains("0 sent, 3 deferred"), "{out}{err}");
+    }
+    // A relay that takes everything, and writes each transaction into a file.
+    let dumps = dir.path().join("dumps");
+    std::fs::create_dir_all(&dumps).unwrap();
+    let _sink = smtp_sink(port, &["-d", &format!("{}/m.", dumps.display())]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (ok, out, err) = deliver();
+    assert!(ok && out.contains("3 sent, 0 deferred"), "{out}{err}");
+    let (ok, out, _) = deliver();
+    assert!(ok && out.contains("0 sent, 0 deferred"), "{out}");
+
+    let mut files: Vec<Vec<u8>> = std::fs::read_dir(&dumps)
+        .unwrap()
+        .map(|f| std::fs::read(f.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(files.len(), 3, "one transaction a reader");
+    files.sort();
+    let mut recipients: Vec<String> = Vec::new();
+    for data in &files {
+        // smtp-sink's own X- headers and a Received header come first; the rest is the mail
+        // as it left paperboy, unstuffed.
+        let mail = mail_parser::MessageParser::default().parse(data).unwrap();
+        let rcpt = mail.header_raw("X-Rcpt-Args").unwrap().trim();
+        recipients.push(rcpt.trim_matches(['<', '>']).to_string());
+        assert_eq!(
+            mail.header_raw("X-Mail-Args").unwrap().trim(),
+            "<digest@paperboy.test>"
+        );
+        assert!(
+            mail.subject().unwrap().starts_with("Your paper"),
+            "{:?}",
+            mail.subject()
+        );
+        assert!(mail.header_raw("List-Unsubscribe").is_some());
+        let html = mail.body_html(0).unwrap();
+        let papers = html.matches("class=\"num\"").count();
+        assert!(papers > 0, "{html}");
+        assert_dotted(&mail.body_text(0).unwrap(), papers);
+    }
+    recipients.sort();
+    let mut expected = emails.clone();
+    expected.sort();
+    assert_eq!(recipients, expected);
+}
