@@ -25,6 +25,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
@@ -268,22 +269,30 @@ impl Connection {
     }
 
     /// Read one reply: `Ok(true)` for a positive one; a refusal is kept in `refused` (the
-    /// first one counts) and gives `Ok(false)`; an unreadable reply or a network error
-    /// leaves the session broken and is the error.
+    /// first one counts) and gives `Ok(false)`. A 421 (the server is closing the session),
+    /// an unreadable reply or a network error leaves the session broken and is the error
+    /// (a refusal read before it is the more telling one).
     async fn reply(&mut self, refused: &mut Option<MailError>) -> Result<bool, MailError> {
-        match self.smtp.read_response().await {
-            Ok(_) => Ok(true),
-            Err(e) if e.status().is_some() => {
-                refused.get_or_insert(classify(e));
-                Ok(false)
-            }
-            Err(e) => {
-                self.broken = true;
-                Err(MailError::Transient(e.to_string()))
-            }
+        let e = match self.smtp.read_response().await {
+            Ok(_) => return Ok(true),
+            Err(e) => e,
+        };
+        let closing = e.status().map(|c| c == SERVICE_CLOSING);
+        if closing == Some(false) {
+            refused.get_or_insert(classify(e));
+            return Ok(false);
         }
+        self.broken = true;
+        Err(refused.take().unwrap_or_else(|| classify(e)))
     }
 }
+
+/// 421: the server is closing the session (RFC 5321 3.8).
+const SERVICE_CLOSING: Code = Code {
+    severity: Severity::TransientNegativeCompletion,
+    category: Category::Connections,
+    detail: Detail::One,
+};
 
 /// A message body as it goes after `DATA`: every line that starts with a dot gets a second
 /// one (RFC 5321 4.5.2; a line starts at the beginning and after each CRLF, as lettre
@@ -426,13 +435,21 @@ impl SmtpPool {
             Ok(()) => self.idle.lock().await.push((conn, Instant::now())),
             // A refused recipient leaves the session usable; anything else may not.
             Err(MailError::Permanent(_)) if !conn.is_broken() => {
-                if conn.smtp.command(Rset).await.is_ok() {
+                let rset = async { conn.smtp.command(Rset).await.map_err(classify) };
+                if self.timed(rset).await.is_ok() {
                     self.idle.lock().await.push((conn, Instant::now()));
                 }
             }
             // Our own failures leave nothing to say to the server: dropping closes it.
             Err(_) if conn.broken => {}
-            Err(_) => conn.smtp.abort().await,
+            // QUIT, unless the server has stopped answering (a timeout): then just close.
+            Err(_) => {
+                let quit = async {
+                    conn.smtp.abort().await;
+                    Ok(())
+                };
+                let _ = self.timed(quit).await;
+            }
         }
         result
     }

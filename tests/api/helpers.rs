@@ -471,3 +471,101 @@ pub async fn dropping_smtp_server() -> SocketAddr {
     });
     addr
 }
+
+/// A small SMTP server that announces PIPELINING or not (mailin-embedded never does),
+/// refuses the recipients in `refuse` with 550, and answers the first RCPT for `hang_up_on`
+/// with 421 and hangs up. It reads a line at a time, so pipelined commands are answered in
+/// order, as RFC 2920 asks.
+pub struct ScriptedSmtp {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    pub sessions: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+pub async fn scripted_smtp_server(
+    pipelining: bool,
+    refuse: &[&str],
+    hang_up_on: &str,
+) -> ScriptedSmtp {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+    let sessions = Arc::new(AtomicUsize::new(0));
+    let hung_up = Arc::new(AtomicBool::new(false));
+    let refuse: Vec<String> = refuse.iter().map(|r| r.to_ascii_lowercase()).collect();
+    let hang_up_on = hang_up_on.to_ascii_lowercase();
+    let ehlo: &[u8] = match pipelining {
+        true => b"250-script.test\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+        false => b"250-script.test\r\n250 8BITMIME\r\n",
+    };
+    let (kept, counted) = (received.clone(), sessions.clone());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let (received, hung_up) = (kept.clone(), hung_up.clone());
+            let (refuse, hang_up_on) = (refuse.clone(), hang_up_on.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = socket.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 script.test ESMTP\r\n").await;
+                let mut to: Vec<String> = Vec::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.to_ascii_uppercase();
+                    let reply: &[u8] = if verb.starts_with("EHLO") {
+                        ehlo
+                    } else if verb.starts_with("MAIL") {
+                        to.clear();
+                        b"250 2.1.0 ok\r\n"
+                    } else if verb.starts_with("RCPT") {
+                        let address = line[line.find('<').unwrap_or(0)..]
+                            .trim_matches(['<', '>'])
+                            .to_ascii_lowercase();
+                        if address == hang_up_on && !hung_up.swap(true, Ordering::SeqCst) {
+                            let _ = write.write_all(b"421 4.3.2 closing\r\n").await;
+                            return;
+                        }
+                        if refuse.contains(&address) {
+                            b"550 5.1.1 no such user\r\n"
+                        } else {
+                            to.push(address);
+                            b"250 2.1.5 ok\r\n"
+                        }
+                    } else if verb.starts_with("DATA") && to.is_empty() {
+                        b"554 5.5.1 no valid recipients\r\n"
+                    } else if verb.starts_with("DATA") {
+                        let _ = write.write_all(b"354 go ahead\r\n").await;
+                        let mut data = Vec::new();
+                        while let Ok(Some(l)) = lines.next_line().await {
+                            if l == "." {
+                                break;
+                            }
+                            data.extend_from_slice(l.strip_prefix('.').unwrap_or(&l).as_bytes());
+                            data.extend_from_slice(b"\r\n");
+                        }
+                        let to = std::mem::take(&mut to);
+                        received.lock().unwrap().push(Received { to, data });
+                        b"250 2.0.0 queued\r\n"
+                    } else if verb.starts_with("RSET") || verb.starts_with("NOOP") {
+                        to.clear();
+                        b"250 2.0.0 ok\r\n"
+                    } else if verb.starts_with("QUIT") {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        return;
+                    } else {
+                        b"500 5.5.2 what?\r\n"
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    ScriptedSmtp {
+        addr,
+        received,
+        sessions,
+    }
+}

@@ -8,10 +8,16 @@ use std::process::{Child, Command, Stdio};
 
 use crate::cli::paperboy_with;
 use crate::digest::readers_with_a_digest;
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, scripted_smtp_server, spawn_app};
 use crate::on_both_databases;
+use paperboy::domain::SubscriberStatus;
 
-on_both_databases!(dot_lines_arrive_intact, pipelined_into_postfix_smtp_sink);
+on_both_databases!(
+    dot_lines_arrive_intact,
+    pipelined_into_postfix_smtp_sink,
+    pipelined_refusals_and_a_hang_up,
+    refusals_and_a_hang_up_without_pipelining
+);
 
 const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
 
@@ -194,4 +200,61 @@ async fn pipelined_into_postfix_smtp_sink(backend: Backend) {
     let mut expected = emails.clone();
     expected.sort();
     assert_eq!(recipients, expected);
+}
+
+/// Through one pooled connection, to a relay with PIPELINING and to one without: refused
+/// recipients (550; with pipelining, the MAIL, RCPT and DATA replies all read, then RSET)
+/// leave the session usable, and a 421 hang-up on a reused session is retried at once on a
+/// new one. Of two refusals one is not the last transaction, so a session not reused after
+/// a refusal would make a third session.
+async fn refusals_and_a_hang_up(backend: Backend, pipelining: bool) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let emails = readers_with_a_digest(&app, dir.path(), 6).await;
+    let refused = [emails[1].as_str(), emails[4].as_str()];
+    let server = scripted_smtp_server(pipelining, &refused, &emails[3]).await;
+    let env = vec![
+        ("PAPERBOY_SMTP_URL", format!("smtp://{}", server.addr)),
+        ("PAPERBOY_BASE_URL", app.base.clone()),
+        ("PAPERBOY_MAIL__POOL_SIZE", "1".into()),
+        ("PAPERBOY_DELIVERY__CONCURRENCY", "1".into()),
+    ];
+    let (ok, out, err) = paperboy_with(
+        &app.subs.config.database_url,
+        dir.path(),
+        &["digest", "deliver"],
+        &env,
+    );
+    assert!(
+        ok && out.contains("4 sent, 0 deferred, 2 bounced"),
+        "{out}{err}"
+    );
+    assert_eq!(server.sessions.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let received = server.received.lock().unwrap().clone();
+    let mut to: Vec<String> = received.iter().flat_map(|m| m.to.clone()).collect();
+    to.sort();
+    let expected: Vec<String> = emails
+        .iter()
+        .filter(|e| !refused.contains(&e.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(to, expected);
+    for m in &received {
+        assert!(m.parsed().subject().unwrap().starts_with("Your paper"));
+        assert!(m.html().contains("class=\"num\""));
+    }
+    for r in refused {
+        let gone = app.subscriber(r).await.unwrap();
+        assert_eq!(gone.status, SubscriberStatus::Suppressed);
+    }
+}
+
+async fn pipelined_refusals_and_a_hang_up(backend: Backend) {
+    refusals_and_a_hang_up(backend, true).await
+}
+
+async fn refusals_and_a_hang_up_without_pipelining(backend: Backend) {
+    refusals_and_a_hang_up(backend, false).await
 }
