@@ -124,6 +124,8 @@ pub struct MailConfig {
     pub dkim_domain: String,
     pub dkim_selector: String,
     pub dkim_key_file: PathBuf,
+    /// PEM certificates trusted for the relay's TLS besides the public roots; empty: none.
+    pub tls_ca_file: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]

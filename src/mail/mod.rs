@@ -33,6 +33,8 @@ pub enum MailError {
     Folder(String, std::io::Error),
     #[error("DKIM: {0}")]
     Dkim(String),
+    #[error("mail.tls_ca_file: {0}")]
+    TlsCa(String),
     #[error("mail template {name}: {source}")]
     Template { name: String, source: tera::Error },
     #[error("mail templates folder {0}: {1}")]
@@ -93,16 +95,26 @@ impl Mailer {
             )
         } else if config.smtp_url.trim().starts_with("smtp://") {
             let target = SmtpTarget::parse(config.smtp_url.trim())?;
+            let tls = match target.starttls {
+                smtp::StartTls::Never => None,
+                _ => Some(tls_parameters(&target.host, &config.mail)?),
+            };
             let timeout = Duration::from_secs(config.mail.timeout_seconds);
-            let pool = SmtpPool::new(target, config.mail.pool_size as usize, timeout);
+            let pool = SmtpPool::new(target, config.mail.pool_size as usize, timeout, tls);
             (Transport::Pool(Box::new(pool)), None)
         } else {
-            let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(config.smtp_url.trim())
+            let url = config.smtp_url.trim();
+            let mut smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                 .map_err(|e| MailError::SmtpUrl(e.to_string()))?
                 .timeout(Some(Duration::from_secs(config.mail.timeout_seconds)))
-                .pool_config(PoolConfig::new().max_size(config.mail.pool_size.max(1)))
-                .build();
-            (Transport::Tls(smtp), None)
+                .pool_config(PoolConfig::new().max_size(config.mail.pool_size.max(1)));
+            if !config.mail.tls_ca_file.as_os_str().is_empty() {
+                // The same URL form but the scheme: read the host from it.
+                let host = SmtpTarget::parse(&url.replacen("smtps://", "smtp://", 1))?.host;
+                let tls = tls_parameters(&host, &config.mail)?;
+                smtp = smtp.tls(lettre::transport::smtp::client::Tls::Wrapper(tls));
+            }
+            (Transport::Tls(smtp.build()), None)
         };
         Ok(Self {
             transport,
@@ -209,6 +221,32 @@ impl Mailer {
             _ => "mail goes to the configured SMTP relay".into(),
         }
     }
+}
+
+/// TLS for the relay at `host`: the public roots, and the certificates of
+/// `mail.tls_ca_file` when it is set.
+fn tls_parameters(
+    host: &str,
+    mail: &crate::config::MailConfig,
+) -> Result<lettre::transport::smtp::client::TlsParameters, MailError> {
+    use lettre::transport::smtp::client::{Certificate, TlsParameters};
+    let mut tls = TlsParameters::builder(host.to_string());
+    let file = &mail.tls_ca_file;
+    if !file.as_os_str().is_empty() {
+        let pem = std::fs::read(file)
+            .map_err(|e| MailError::TlsCa(format!("cannot read {}: {e}", file.display())))?;
+        // An empty or foreign file parses as no certificate at all.
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(MailError::TlsCa(format!(
+                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+                file.display()
+            )));
+        }
+        let ca = Certificate::from_pem(&pem)
+            .map_err(|e| MailError::TlsCa(format!("{}: {e}", file.display())))?;
+        tls = tls.add_root_certificate(ca);
+    }
+    tls.build().map_err(|e| MailError::TlsCa(e.to_string()))
 }
 
 /// The DKIM key from config: all of domain, selector and key file, or none.

@@ -128,6 +128,8 @@ fn percent_decode(s: &str) -> Option<String> {
 
 pub struct SmtpPool {
     target: SmtpTarget,
+    /// For STARTTLS, when the target may use it.
+    tls: Option<TlsParameters>,
     hello: ClientId,
     timeout: Duration,
     idle: Mutex<Vec<(Connection, Instant)>>,
@@ -338,7 +340,12 @@ fn classify(e: lettre::transport::smtp::Error) -> MailError {
 }
 
 impl SmtpPool {
-    pub fn new(target: SmtpTarget, max_connections: usize, timeout: Duration) -> Self {
+    pub fn new(
+        target: SmtpTarget,
+        max_connections: usize,
+        timeout: Duration,
+        tls: Option<TlsParameters>,
+    ) -> Self {
         let hello = target
             .hello
             .clone()
@@ -346,6 +353,7 @@ impl SmtpPool {
             .unwrap_or_default();
         Self {
             target,
+            tls,
             hello,
             timeout,
             idle: Mutex::new(Vec::new()),
@@ -367,11 +375,14 @@ impl SmtpPool {
             AsyncSmtpConnection::connect_with_transport(Box::new(tcp.clone()), &self.hello)
                 .await
                 .map_err(classify)?;
-        let mut conn = if t.starttls == StartTls::Required
-            || (t.starttls == StartTls::IfOffered && smtp.can_starttls())
-        {
-            let params = TlsParameters::new(t.host.clone()).map_err(classify)?;
-            smtp.starttls(params, &self.hello).await.map_err(classify)?;
+        let tls = self.tls.as_ref().filter(|_| {
+            t.starttls == StartTls::Required
+                || (t.starttls == StartTls::IfOffered && smtp.can_starttls())
+        });
+        let mut conn = if let Some(tls) = tls {
+            smtp.starttls(tls.clone(), &self.hello)
+                .await
+                .map_err(classify)?;
             Connection {
                 smtp,
                 plain: None,

@@ -126,6 +126,11 @@ impl MailSink {
 
     /// A server on a listener the test chose (e.g. the port of a server that was down).
     pub fn start_on(listener: TcpListener) -> Self {
+        Self::start_with(listener, SslConfig::None)
+    }
+
+    /// A server that offers STARTTLS with `ssl`'s certificate (or none: `SslConfig::None`).
+    pub fn start_with(listener: TcpListener, ssl: SslConfig) -> Self {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(Mutex::new(Faults::default()));
@@ -138,7 +143,7 @@ impl MailSink {
         let mut server = Server::new(handler);
         server
             .with_name("sink.test")
-            .with_ssl(SslConfig::None)
+            .with_ssl(ssl)
             .unwrap()
             .with_num_threads(8)
             .with_tcp_listener(listener);

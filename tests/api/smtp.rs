@@ -16,7 +16,8 @@ on_both_databases!(
     dot_lines_arrive_intact,
     pipelined_into_postfix_smtp_sink,
     pipelined_refusals_and_a_hang_up,
-    refusals_and_a_hang_up_without_pipelining
+    refusals_and_a_hang_up_without_pipelining,
+    starttls_with_a_private_certificate
 );
 
 const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
@@ -257,4 +258,77 @@ async fn pipelined_refusals_and_a_hang_up(backend: Backend) {
 
 async fn refusals_and_a_hang_up_without_pipelining(backend: Backend) {
     refusals_and_a_hang_up(backend, false).await
+}
+
+/// A relay that requires STARTTLS with a self-signed certificate: untrusted, nothing is sent
+/// (not in the clear either) and the mail waits; trusted through `mail.tls_ca_file`, it goes
+/// out. A file that holds no certificate stops the command at start, saying so.
+async fn starttls_with_a_private_certificate(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let emails = readers_with_a_digest(&app, dir.path(), 2).await;
+    let (cert, key) = (dir.path().join("relay.pem"), dir.path().join("relay.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=relay.test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes a certificate");
+    assert!(made.status.success(), "{made:?}");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay = crate::helpers::MailSink::start_with(
+        listener,
+        mailin_embedded::SslConfig::SelfSigned {
+            cert_path: cert.display().to_string(),
+            key_path: key.display().to_string(),
+        },
+    );
+    let deliver = |ca: Option<&std::path::Path>| {
+        let mut env = vec![
+            (
+                "PAPERBOY_SMTP_URL",
+                format!("smtp://{}?tls=required", relay.addr),
+            ),
+            ("PAPERBOY_BASE_URL", app.base.clone()),
+            ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
+        ];
+        if let Some(ca) = ca {
+            env.push(("PAPERBOY_MAIL__TLS_CA_FILE", ca.display().to_string()));
+        }
+        paperboy_with(
+            &app.subs.config.database_url,
+            dir.path(),
+            &["digest", "deliver"],
+            &env,
+        )
+    };
+    let (ok, out, err) = deliver(None);
+    assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
+    assert!(relay.all().is_empty());
+
+    let (ok, _, err) = deliver(Some(&key.with_extension("missing")));
+    assert!(
+        !ok && err.contains("mail.tls_ca_file: cannot read"),
+        "{err}"
+    );
+    let (ok, _, err) = deliver(Some(&key));
+    assert!(!ok && err.contains("holds no PEM certificate"), "{err}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (ok, out, err) = deliver(Some(&cert));
+    assert!(ok && out.contains("2 sent, 0 deferred"), "{out}{err}");
+    for e in &emails {
+        let got = relay.to(e);
+        assert_eq!(got.len(), 1, "{e}");
+        assert!(got[0].html().contains("class=\"num\""));
+    }
 }
