@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 use tera::Context;
 
@@ -20,7 +19,7 @@ pub use outgoing::DigestHeaders;
 use crate::config::Config;
 use crate::domain::EmailAddress;
 pub use digest::{DigestPaper, DigestView, RenderedMail};
-use smtp::{SmtpPool, SmtpTarget};
+use smtp::{RelayTls, SmtpPool, SmtpTarget, TlsMode};
 pub use templates::{CssInlining, Templates};
 
 #[derive(Debug, thiserror::Error)]
@@ -50,10 +49,8 @@ pub enum MailError {
 }
 
 enum Transport {
-    /// `smtp://`: our pool of TCP_NODELAY connections (see `smtp.rs`).
+    /// `smtp://` and `smtps://`: our pool of connections (see `smtp.rs`).
     Pool(Box<SmtpPool>),
-    /// `smtps://`: lettre's own pool (implicit TLS).
-    Tls(AsyncSmtpTransport<Tokio1Executor>),
     Files(AsyncFileTransport<Tokio1Executor>),
 }
 
@@ -93,28 +90,15 @@ impl Mailer {
                 Transport::Files(AsyncFileTransport::new(&folder)),
                 Some(folder),
             )
-        } else if config.smtp_url.trim().starts_with("smtp://") {
+        } else {
             let target = SmtpTarget::parse(config.smtp_url.trim())?;
-            let tls = match target.starttls {
-                smtp::StartTls::Never => None,
-                _ => Some(tls_parameters(&target.host, &config.mail)?),
+            let tls = match target.tls {
+                TlsMode::Plain => None,
+                _ => Some(relay_tls(&target.host, &config.mail)?),
             };
             let timeout = Duration::from_secs(config.mail.timeout_seconds);
             let pool = SmtpPool::new(target, config.mail.pool_size as usize, timeout, tls);
             (Transport::Pool(Box::new(pool)), None)
-        } else {
-            let url = config.smtp_url.trim();
-            let mut smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                .map_err(|e| MailError::SmtpUrl(e.to_string()))?
-                .timeout(Some(Duration::from_secs(config.mail.timeout_seconds)))
-                .pool_config(PoolConfig::new().max_size(config.mail.pool_size.max(1)));
-            if !config.mail.tls_ca_file.as_os_str().is_empty() {
-                // The same URL form but the scheme: read the host from it.
-                let host = SmtpTarget::parse(&url.replacen("smtps://", "smtp://", 1))?.host;
-                let tls = tls_parameters(&host, &config.mail)?;
-                smtp = smtp.tls(lettre::transport::smtp::client::Tls::Wrapper(tls));
-            }
-            (Transport::Tls(smtp.build()), None)
         };
         Ok(Self {
             transport,
@@ -187,13 +171,6 @@ impl Mailer {
         }
         match &self.transport {
             Transport::Pool(pool) => pool.send(message.envelope(), &message.formatted()).await,
-            Transport::Tls(t) => t.send(message).await.map(|_| ()).map_err(|e| {
-                if e.is_permanent() {
-                    MailError::Permanent(e.to_string())
-                } else {
-                    MailError::Transient(e.to_string())
-                }
-            }),
             Transport::Files(t) => t
                 .send(message)
                 .await
@@ -225,28 +202,17 @@ impl Mailer {
 
 /// TLS for the relay at `host`: the public roots, and the certificates of
 /// `mail.tls_ca_file` when it is set.
-fn tls_parameters(
-    host: &str,
-    mail: &crate::config::MailConfig,
-) -> Result<lettre::transport::smtp::client::TlsParameters, MailError> {
-    use lettre::transport::smtp::client::{Certificate, TlsParameters};
-    let mut tls = TlsParameters::builder(host.to_string());
+fn relay_tls(host: &str, mail: &crate::config::MailConfig) -> Result<RelayTls, MailError> {
     let file = &mail.tls_ca_file;
-    if !file.as_os_str().is_empty() {
-        let pem = std::fs::read(file)
-            .map_err(|e| MailError::TlsCa(format!("cannot read {}: {e}", file.display())))?;
-        // An empty or foreign file parses as no certificate at all.
-        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
-            return Err(MailError::TlsCa(format!(
-                "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-                file.display()
-            )));
-        }
-        let ca = Certificate::from_pem(&pem)
-            .map_err(|e| MailError::TlsCa(format!("{}: {e}", file.display())))?;
-        tls = tls.add_root_certificate(ca);
+    if file.as_os_str().is_empty() {
+        return RelayTls::new(host, None);
     }
-    tls.build().map_err(|e| MailError::TlsCa(e.to_string()))
+    let pem = std::fs::read(file)
+        .map_err(|e| MailError::TlsCa(format!("cannot read {}: {e}", file.display())))?;
+    RelayTls::new(host, Some(&pem)).map_err(|e| match e {
+        MailError::TlsCa(why) => MailError::TlsCa(format!("{}: {why}", file.display())),
+        other => other,
+    })
 }
 
 /// The DKIM key from config: all of domain, selector and key file, or none.

@@ -22,10 +22,13 @@ use std::time::{Duration, Instant};
 
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt, Rset};
+#[allow(deprecated)] // AsyncNetworkStream: the one way to hand lettre a stream after STARTTLS
+use lettre::transport::smtp::client::AsyncNetworkStream;
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
+use lettre::transport::smtp::commands::{Auth, Data, Ehlo, Mail, Rcpt, Rset, Starttls};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
+use lettre::transport::smtp::response::{Category, Code, Detail, Response, Severity};
+use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
@@ -36,28 +39,37 @@ use super::MailError;
 const MAX_IDLE: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StartTls {
-    Never,
-    IfOffered,
-    Required,
+pub enum TlsMode {
+    /// `smtp://`: in the clear.
+    Plain,
+    /// `smtp://…?tls=opportunistic`: STARTTLS when the relay offers it.
+    StartTlsIfOffered,
+    /// `smtp://…?tls=required`: STARTTLS or nothing.
+    StartTlsRequired,
+    /// `smtps://`: TLS from the first byte (port 465).
+    Implicit,
 }
 
 #[derive(Debug)]
 pub struct SmtpTarget {
     pub host: String,
     pub port: u16,
-    pub starttls: StartTls,
+    pub tls: TlsMode,
     pub credentials: Option<(String, String)>,
     pub hello: Option<String>,
 }
 
 impl SmtpTarget {
-    /// Parse `smtp://[user:pass@]host[:port][/hello-name][?tls=required|opportunistic]`.
+    /// Parse `smtp://[user:pass@]host[:port][/hello-name][?tls=required|opportunistic]` or
+    /// `smtps://[user:pass@]host[:port][/hello-name]`.
     pub fn parse(url: &str) -> Result<Self, MailError> {
         let bad = |why: &str| MailError::SmtpUrl(format!("{why} in {url:?}"));
-        let rest = url
-            .strip_prefix("smtp://")
-            .ok_or_else(|| bad("expected smtp://"))?;
+        let (implicit, rest) = match (url.strip_prefix("smtps://"), url.strip_prefix("smtp://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => return Err(bad("expected smtp:// or smtps://")),
+        };
+        let default_port = if implicit { 465 } else { 25 };
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (userinfo, hostport) = match authority.rsplit_once('@') {
@@ -71,22 +83,24 @@ impl SmtpTarget {
                 .ok_or_else(|| bad("an unclosed ["))?;
             match rest.strip_prefix(':') {
                 Some(p) => (h, port_of(p)?),
-                None if rest.is_empty() => (h, 25),
+                None if rest.is_empty() => (h, default_port),
                 None => return Err(bad("text after ]")),
             }
         } else {
             match hostport.split_once(':') {
                 Some((h, p)) => (h, port_of(p)?),
-                None => (hostport, 25),
+                None => (hostport, default_port),
             }
         };
         if host.is_empty() {
             return Err(bad("no host"));
         }
-        let starttls = match query {
-            "" => StartTls::Never,
-            "tls=opportunistic" => StartTls::IfOffered,
-            "tls=required" => StartTls::Required,
+        let tls = match (implicit, query) {
+            (true, "") => TlsMode::Implicit,
+            (true, _) => return Err(bad("smtps:// takes no query: it is TLS throughout")),
+            (false, "") => TlsMode::Plain,
+            (false, "tls=opportunistic") => TlsMode::StartTlsIfOffered,
+            (false, "tls=required") => TlsMode::StartTlsRequired,
             _ => return Err(bad("the only query is tls=required or tls=opportunistic")),
         };
         let decode = |s: &str| {
@@ -102,7 +116,7 @@ impl SmtpTarget {
         Ok(Self {
             host: host.to_string(),
             port,
-            starttls,
+            tls,
             credentials,
             hello,
         })
@@ -128,8 +142,8 @@ fn percent_decode(s: &str) -> Option<String> {
 
 pub struct SmtpPool {
     target: SmtpTarget,
-    /// For STARTTLS, when the target may use it.
-    tls: Option<TlsParameters>,
+    /// When the target may use TLS.
+    tls: Option<RelayTls>,
     hello: ClientId,
     timeout: Duration,
     idle: Mutex<Vec<(Connection, Instant)>>,
@@ -191,11 +205,146 @@ impl AsyncTokioStream for SharedTcp {
     }
 }
 
+/// A TLS session over the socket, shared like [`SharedTcp`]: lettre reads the replies
+/// through it, we write the transactions. The lock is held only inside one poll.
+#[derive(Clone)]
+struct SharedTls(Arc<std::sync::Mutex<tokio_rustls::client::TlsStream<SharedTcp>>>);
+
+impl SharedTls {
+    fn lock(&self) -> std::sync::MutexGuard<'_, tokio_rustls::client::TlsStream<SharedTcp>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for SharedTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedTls")
+    }
+}
+
+impl AsyncRead for SharedTls {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.lock()).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SharedTls {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.lock()).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.lock()).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.lock()).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for SharedTls {
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.lock().get_ref().0.peer_addr()
+    }
+}
+
+/// Our handle on a session's socket, in the clear or through its TLS session.
+#[derive(Clone)]
+enum Socket {
+    Plain(SharedTcp),
+    Tls(SharedTls),
+}
+
+impl Socket {
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Socket::Plain(tcp) => tcp.write_all(bytes).await,
+            // rustls may hold the last records until flushed.
+            Socket::Tls(tls) => {
+                tls.write_all(bytes).await?;
+                tls.flush().await
+            }
+        }
+    }
+
+    /// lettre's reading (and writing) end of the same socket.
+    fn for_lettre(&self) -> Box<dyn AsyncTokioStream> {
+        match self {
+            Socket::Plain(tcp) => Box::new(tcp.clone()),
+            Socket::Tls(tls) => Box::new(tls.clone()),
+        }
+    }
+}
+
+/// TLS to the relay: the public roots and the operator's own (`mail.tls_ca_file`).
+pub struct RelayTls {
+    connector: tokio_rustls::TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl RelayTls {
+    /// For the relay `host`; `extra_roots` is PEM, one or more certificates.
+    pub fn new(host: &str, extra_roots: Option<&[u8]>) -> Result<Self, MailError> {
+        let bad = |why: String| MailError::TlsCa(why);
+        let mut roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        if let Some(pem) = extra_roots {
+            let certs = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
+            if certs.is_empty() {
+                return Err(bad(
+                    "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+                ));
+            }
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| bad(format!("a certificate that cannot be trusted: {e}")))?;
+            }
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| bad(e.to_string()))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let server_name = ServerName::try_from(host.to_string())
+            .map_err(|e| MailError::SmtpUrl(format!("{host:?} is not a TLS server name: {e}")))?;
+        Ok(Self {
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            server_name,
+        })
+    }
+
+    async fn wrap(&self, tcp: SharedTcp) -> Result<Socket, MailError> {
+        let stream = self
+            .connector
+            .connect(self.server_name.clone(), tcp)
+            .await
+            // A certificate we do not trust is a transient failure: the mail waits, and
+            // nothing goes out in the clear.
+            .map_err(|e| MailError::Transient(format!("TLS with the relay: {e}")))?;
+        Ok(Socket::Tls(SharedTls(Arc::new(std::sync::Mutex::new(
+            stream,
+        )))))
+    }
+}
+
 /// One session with the relay.
 struct Connection {
     smtp: AsyncSmtpConnection,
-    /// Our handle on the socket while the session is not encrypted.
-    plain: Option<SharedTcp>,
+    /// Our handle on the session's socket.
+    socket: Socket,
     /// The relay announced PIPELINING.
     pipelining: bool,
     /// A write or read of ours failed, or a message was left half-sent: not to be reused.
@@ -209,18 +358,15 @@ impl Connection {
 
     /// Send one message: our own transaction where we can, else lettre's.
     async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), MailError> {
-        let ours = self
-            .plain
-            .clone()
-            .filter(|_| ascii_envelope(envelope) && bytes.is_ascii());
-        let Some(mut tcp) = ours else {
+        let mut socket = self.socket.clone();
+        if !ascii_envelope(envelope) || !bytes.is_ascii() {
             return self
                 .smtp
                 .send(envelope, bytes)
                 .await
                 .map(drop)
                 .map_err(classify);
-        };
+        }
         let mut commands = vec![Mail::new(envelope.from().cloned(), vec![]).to_string()];
         commands.extend(
             envelope
@@ -231,16 +377,31 @@ impl Connection {
         commands.push(Data.to_string());
         let mut refused = None;
         let mut data_accepted = false;
+        // A refused sender is the operator's problem, not the reader's: not a bounce.
+        let sender_refused = |refused: &mut Option<MailError>| {
+            if let Some(MailError::Permanent(why)) = refused.take() {
+                *refused = Some(MailError::Transient(format!(
+                    "the relay refused the sender: {why}"
+                )));
+            }
+        };
         if self.pipelining {
-            self.write(&mut tcp, commands.concat().as_bytes()).await?;
+            self.write(&mut socket, commands.concat().as_bytes())
+                .await?;
             // Every command is answered, in order, whatever the earlier answers were.
-            for _ in 0..commands.len() {
+            for i in 0..commands.len() {
                 data_accepted = self.reply(&mut refused).await?;
+                if i == 0 {
+                    sender_refused(&mut refused);
+                }
             }
         } else {
-            for command in &commands {
-                self.write(&mut tcp, command.as_bytes()).await?;
+            for (i, command) in commands.iter().enumerate() {
+                self.write(&mut socket, command.as_bytes()).await?;
                 data_accepted = self.reply(&mut refused).await?;
+                if i == 0 {
+                    sender_refused(&mut refused);
+                }
                 if refused.is_some() {
                     break;
                 }
@@ -255,7 +416,7 @@ impl Connection {
             }
             Some(e) => Err(e),
             None => {
-                self.write(&mut tcp, &data_block(bytes)).await?;
+                self.write(&mut socket, &data_block(bytes)).await?;
                 let mut refused = None;
                 self.reply(&mut refused).await?;
                 refused.map_or(Ok(()), Err)
@@ -263,8 +424,8 @@ impl Connection {
         }
     }
 
-    async fn write(&mut self, tcp: &mut SharedTcp, bytes: &[u8]) -> Result<(), MailError> {
-        tcp.write_all(bytes).await.map_err(|e| {
+    async fn write(&mut self, socket: &mut Socket, bytes: &[u8]) -> Result<(), MailError> {
+        socket.write_all(bytes).await.map_err(|e| {
             self.broken = true;
             MailError::Transient(format!("writing to the SMTP server: {e}"))
         })
@@ -321,14 +482,56 @@ fn ascii_envelope(envelope: &Envelope) -> bool {
     envelope.from().is_none_or(ascii) && envelope.to().iter().all(ascii)
 }
 
-/// Whether an EHLO reply announces PIPELINING.
-fn announces_pipelining(ehlo: &lettre::transport::smtp::response::Response) -> bool {
+/// The words after `keyword` in an EHLO reply (`AUTH PLAIN LOGIN`: `["PLAIN", "LOGIN"]`),
+/// if it announces it.
+fn announced<'a>(ehlo: &'a Response, keyword: &str) -> Option<Vec<&'a str>> {
     // The first line is the server's name.
-    ehlo.message().skip(1).any(|line| {
-        line.split_whitespace()
+    ehlo.message().skip(1).find_map(|line| {
+        let mut words = line.split_whitespace();
+        words
             .next()
-            .is_some_and(|k| k.eq_ignore_ascii_case("PIPELINING"))
+            .filter(|k| k.eq_ignore_ascii_case(keyword))
+            .map(|_| words.collect())
     })
+}
+
+fn announces(ehlo: &Response, keyword: &str) -> bool {
+    announced(ehlo, keyword).is_some()
+}
+
+/// AUTH with the mechanisms the relay announced in `ehlo` (PLAIN first, else LOGIN), the
+/// way lettre does it, which would go by its notes of the EHLO before STARTTLS (where
+/// relays often announce no AUTH at all).
+async fn authenticate(
+    smtp: &mut AsyncSmtpConnection,
+    ehlo: &Response,
+    credentials: &Credentials,
+) -> Result<(), MailError> {
+    let offered = announced(ehlo, "AUTH").unwrap_or_default();
+    let mechanism = [Mechanism::Plain, Mechanism::Login]
+        .into_iter()
+        .find(|m| offered.iter().any(|o| o.eq_ignore_ascii_case(&m.to_string())))
+        .ok_or_else(|| {
+            MailError::Permanent(format!(
+                "the relay offers no AUTH PLAIN or LOGIN (it offers {offered:?}): use another relay URL or no credentials"
+            ))
+        })?;
+    let mut reply = smtp
+        .command(Auth::new(mechanism, credentials.clone(), None).map_err(classify)?)
+        .await
+        .map_err(classify)?;
+    // LOGIN asks for the user name, then the password.
+    for _ in 0..2 {
+        if !reply.has_code(334) {
+            return Ok(());
+        }
+        let answer =
+            Auth::new_from_response(mechanism, credentials.clone(), &reply).map_err(classify)?;
+        reply = smtp.command(answer).await.map_err(classify)?;
+    }
+    Err(MailError::Transient(
+        "the relay kept asking for more during AUTH".into(),
+    ))
 }
 
 fn classify(e: lettre::transport::smtp::Error) -> MailError {
@@ -344,7 +547,7 @@ impl SmtpPool {
         target: SmtpTarget,
         max_connections: usize,
         timeout: Duration,
-        tls: Option<TlsParameters>,
+        tls: Option<RelayTls>,
     ) -> Self {
         let hello = target
             .hello
@@ -361,7 +564,20 @@ impl SmtpPool {
         }
     }
 
+    /// A new session, ready for a transaction. Whatever goes wrong here (a refused
+    /// connection, TLS, a 5xx to EHLO or AUTH) is the relay's or the configuration's
+    /// problem, never a reader's: it is transient, so no reader is marked bounced for it and
+    /// the mail waits for the relay to be mended.
     async fn connect(&self) -> Result<Connection, MailError> {
+        self.open().await.map_err(|e| match e {
+            MailError::Permanent(why) => {
+                MailError::Transient(format!("the relay refused the session: {why}"))
+            }
+            other => other,
+        })
+    }
+
+    async fn open(&self) -> Result<Connection, MailError> {
         let t = &self.target;
         let tcp = TcpStream::connect((t.host.as_str(), t.port))
             .await
@@ -371,45 +587,51 @@ impl SmtpPool {
         tcp.set_nodelay(true)
             .map_err(|e| MailError::Transient(e.to_string()))?;
         let tcp = SharedTcp(Arc::new(tcp));
-        let mut smtp =
-            AsyncSmtpConnection::connect_with_transport(Box::new(tcp.clone()), &self.hello)
-                .await
-                .map_err(classify)?;
-        let tls = self.tls.as_ref().filter(|_| {
-            t.starttls == StartTls::Required
-                || (t.starttls == StartTls::IfOffered && smtp.can_starttls())
-        });
-        let mut conn = if let Some(tls) = tls {
-            smtp.starttls(tls.clone(), &self.hello)
-                .await
-                .map_err(classify)?;
-            Connection {
-                smtp,
-                plain: None,
-                pipelining: false,
-                broken: false,
-            }
-        } else {
-            // lettre keeps no note of PIPELINING: ask again (once a session, before AUTH)
-            // and read the reply ourselves.
-            let ehlo = smtp
-                .command(Ehlo::new(self.hello.clone()))
-                .await
-                .map_err(classify)?;
-            Connection {
-                smtp,
-                pipelining: announces_pipelining(&ehlo),
-                plain: Some(tcp),
-                broken: false,
-            }
+        let tls = || {
+            self.tls
+                .as_ref()
+                .expect("TLS parameters are made for every target that may use TLS")
         };
-        if let Some((user, pass)) = &t.credentials {
-            let creds = Credentials::new(user.clone(), pass.clone());
-            conn.smtp
-                .auth(&[Mechanism::Plain, Mechanism::Login], &creds)
+        let mut socket = match t.tls {
+            TlsMode::Implicit => tls().wrap(tcp.clone()).await?,
+            _ => Socket::Plain(tcp.clone()),
+        };
+        let mut smtp =
+            AsyncSmtpConnection::connect_with_transport(socket.for_lettre(), &self.hello)
                 .await
                 .map_err(classify)?;
+        let starttls = match t.tls {
+            TlsMode::StartTlsRequired => true,
+            TlsMode::StartTlsIfOffered => smtp.can_starttls(),
+            TlsMode::Plain | TlsMode::Implicit => false,
+        };
+        if starttls {
+            // Our own TLS session rather than lettre's, so that we can write through it.
+            smtp.command(Starttls).await.map_err(classify)?;
+            socket = tls().wrap(tcp).await?;
+            #[allow(deprecated)]
+            smtp.set_stream(AsyncNetworkStream::use_existing_tokio1(socket.for_lettre()));
         }
+        // lettre keeps no note of PIPELINING, and after STARTTLS its notes are of the
+        // session before: ask again (once a session) and read the reply ourselves.
+        let ehlo = smtp
+            .command(Ehlo::new(self.hello.clone()))
+            .await
+            .map_err(classify)?;
+        if let Some((user, pass)) = &t.credentials {
+            authenticate(
+                &mut smtp,
+                &ehlo,
+                &Credentials::new(user.clone(), pass.clone()),
+            )
+            .await?;
+        }
+        let conn = Connection {
+            smtp,
+            socket,
+            pipelining: announces(&ehlo, "PIPELINING"),
+            broken: false,
+        };
         Ok(conn)
     }
 
@@ -488,8 +710,8 @@ mod tests {
     fn parses_the_documented_forms() {
         let t = SmtpTarget::parse("smtp://127.0.0.1:2525").unwrap();
         assert_eq!(
-            (t.host.as_str(), t.port, t.starttls, t.credentials),
-            ("127.0.0.1", 2525, StartTls::Never, None)
+            (t.host.as_str(), t.port, t.tls, t.credentials),
+            ("127.0.0.1", 2525, TlsMode::Plain, None)
         );
         let t =
             SmtpTarget::parse("smtp://me%40x.org:p%3Ass@mail.example.com:587/mx.me?tls=required")
@@ -497,18 +719,24 @@ mod tests {
         assert_eq!(t.host, "mail.example.com");
         assert_eq!(t.credentials, Some(("me@x.org".into(), "p:ss".into())));
         assert_eq!(
-            (t.starttls, t.hello.as_deref()),
-            (StartTls::Required, Some("mx.me"))
+            (t.tls, t.hello.as_deref()),
+            (TlsMode::StartTlsRequired, Some("mx.me"))
         );
         assert_eq!(SmtpTarget::parse("smtp://relay").unwrap().port, 25);
         assert_eq!(SmtpTarget::parse("smtp://[::1]:26").unwrap().host, "::1");
         assert_eq!(SmtpTarget::parse("smtp://[::1]").unwrap().port, 25);
+        let t = SmtpTarget::parse("smtps://u:p@smtp.example.com").unwrap();
+        assert_eq!((t.port, t.tls), (465, TlsMode::Implicit));
+        let t = SmtpTarget::parse("smtp://h?tls=opportunistic").unwrap();
+        assert_eq!(t.tls, TlsMode::StartTlsIfOffered);
         for bad in [
             "smtp://",
             "smtp://h:port",
             "smtp://h?tls=maybe",
             "http://h",
             "smtp://u:%zz@h",
+            "smtps://h?tls=required",
+            "smtpx://h",
         ] {
             assert!(SmtpTarget::parse(bad).is_err(), "{bad}");
         }
@@ -550,8 +778,8 @@ mod tests {
     }
 
     #[test]
-    fn pipelining_is_read_from_the_ehlo_reply() {
-        use lettre::transport::smtp::response::{Category, Code, Detail, Response, Severity};
+    fn extensions_are_read_from_the_ehlo_reply() {
+        use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
         let ehlo = |lines: &[&str]| {
             Response::new(
                 Code::new(
@@ -562,17 +790,14 @@ mod tests {
                 lines.iter().map(|l| l.to_string()).collect(),
             )
         };
-        assert!(announces_pipelining(&ehlo(&[
-            "sink.test",
-            "PIPELINING",
-            "8BITMIME"
-        ])));
-        assert!(announces_pipelining(&ehlo(&["sink.test", "pipelining"])));
-        assert!(!announces_pipelining(&ehlo(&[
-            "sink.test",
-            "8BITMIME",
-            "XPIPELINING"
-        ])));
-        assert!(!announces_pipelining(&ehlo(&["PIPELINING"])));
+        let pipelining = |lines: &[&str]| announces(&ehlo(lines), "PIPELINING");
+        assert!(pipelining(&["sink.test", "PIPELINING", "8BITMIME"]));
+        assert!(pipelining(&["sink.test", "pipelining"]));
+        assert!(!pipelining(&["sink.test", "8BITMIME", "XPIPELINING"]));
+        // The first line is the server's name.
+        assert!(!pipelining(&["PIPELINING"]));
+        let reply = ehlo(&["relay", "AUTH PLAIN LOGIN", "SIZE 10240000"]);
+        assert_eq!(announced(&reply, "auth"), Some(vec!["PLAIN", "LOGIN"]));
+        assert_eq!(announced(&reply, "STARTTLS"), None);
     }
 }

@@ -73,7 +73,18 @@ struct Collect {
     data: Vec<u8>,
 }
 
+/// The credentials a relay started with `auth` takes.
+pub const RELAY_USER: &str = "relay-user";
+pub const RELAY_PASSWORD: &str = "relay p@ss:word";
+
 impl Handler for Collect {
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> Response {
+        if user == RELAY_USER && password == RELAY_PASSWORD {
+            response::AUTH_OK
+        } else {
+            response::INVALID_CREDENTIALS
+        }
+    }
     fn rcpt(&mut self, to: &str) -> Response {
         let refused = self
             .faults
@@ -126,11 +137,12 @@ impl MailSink {
 
     /// A server on a listener the test chose (e.g. the port of a server that was down).
     pub fn start_on(listener: TcpListener) -> Self {
-        Self::start_with(listener, SslConfig::None)
+        Self::start_with(listener, SslConfig::None, false)
     }
 
-    /// A server that offers STARTTLS with `ssl`'s certificate (or none: `SslConfig::None`).
-    pub fn start_with(listener: TcpListener, ssl: SslConfig) -> Self {
+    /// A server that offers STARTTLS with `ssl`'s certificate (or none: `SslConfig::None`);
+    /// with `auth`, it asks for AUTH PLAIN as [`RELAY_USER`] with [`RELAY_PASSWORD`] first.
+    pub fn start_with(listener: TcpListener, ssl: SslConfig, auth: bool) -> Self {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(Mutex::new(Faults::default()));
@@ -141,6 +153,9 @@ impl MailSink {
             data: vec![],
         };
         let mut server = Server::new(handler);
+        if auth {
+            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+        }
         server
             .with_name("sink.test")
             .with_ssl(ssl)

@@ -260,9 +260,10 @@ async fn refusals_and_a_hang_up_without_pipelining(backend: Backend) {
     refusals_and_a_hang_up(backend, false).await
 }
 
-/// A relay that requires STARTTLS with a self-signed certificate: untrusted, nothing is sent
-/// (not in the clear either) and the mail waits; trusted through `mail.tls_ca_file`, it goes
-/// out. A file that holds no certificate stops the command at start, saying so.
+/// A relay that requires STARTTLS with a self-signed certificate, then AUTH: untrusted,
+/// nothing is sent (not in the clear either) and the mail waits; trusted through
+/// `mail.tls_ca_file`, with a wrong password it still waits, with the right one it goes out.
+/// A file that holds no certificate stops the command at start, saying so.
 async fn starttls_with_a_private_certificate(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -291,12 +292,17 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
             cert_path: cert.display().to_string(),
             key_path: key.display().to_string(),
         },
+        true,
     );
-    let deliver = |ca: Option<&std::path::Path>| {
+    // The password percent-encoded, as the URL's user info asks.
+    let user = crate::helpers::RELAY_USER;
+    let right = "relay%20p%40ss%3Aword";
+    assert_eq!(crate::helpers::RELAY_PASSWORD, "relay p@ss:word");
+    let deliver_as = |password: &str, ca: Option<&std::path::Path>| {
         let mut env = vec![
             (
                 "PAPERBOY_SMTP_URL",
-                format!("smtp://{}?tls=required", relay.addr),
+                format!("smtp://{user}:{password}@{}?tls=required", relay.addr),
             ),
             ("PAPERBOY_BASE_URL", app.base.clone()),
             ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
@@ -311,6 +317,7 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
             &env,
         )
     };
+    let deliver = |ca: Option<&std::path::Path>| deliver_as(right, ca);
     let (ok, out, err) = deliver(None);
     assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
     assert!(relay.all().is_empty());
@@ -323,7 +330,14 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
     let (ok, _, err) = deliver(Some(&key));
     assert!(!ok && err.contains("holds no PEM certificate"), "{err}");
 
+    // Refused credentials (535) end that session; the mail waits for the next run.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (ok, out, err) = deliver_as("wrong", Some(&cert));
+    assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
+    assert!(relay.all().is_empty());
+
+    // The second try waits twice as long (whole seconds).
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     let (ok, out, err) = deliver(Some(&cert));
     assert!(ok && out.contains("2 sent, 0 deferred"), "{out}{err}");
     for e in &emails {
