@@ -17,7 +17,8 @@ on_both_databases!(
     pipelined_into_postfix_smtp_sink,
     pipelined_refusals_and_a_hang_up,
     refusals_and_a_hang_up_without_pipelining,
-    starttls_with_a_private_certificate
+    starttls_with_a_private_certificate,
+    smtps_with_a_private_certificate
 );
 
 const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
@@ -270,21 +271,7 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
     };
     let dir = tempfile::tempdir().unwrap();
     let emails = readers_with_a_digest(&app, dir.path(), 2).await;
-    let (cert, key) = (dir.path().join("relay.pem"), dir.path().join("relay.key"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=relay.test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl makes a certificate");
-    assert!(made.status.success(), "{made:?}");
+    let (cert, key) = self_signed_certificate(dir.path());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let relay = crate::helpers::MailSink::start_with(
         listener,
@@ -342,6 +329,65 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
     assert!(ok && out.contains("2 sent, 0 deferred"), "{out}{err}");
     for e in &emails {
         let got = relay.to(e);
+        assert_eq!(got.len(), 1, "{e}");
+        assert!(got[0].html().contains("class=\"num\""));
+    }
+}
+
+/// A certificate for 127.0.0.1, self-signed, and its key (PEM files in `dir`).
+fn self_signed_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("relay.pem"), dir.join("relay.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=relay.test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes a certificate");
+    assert!(made.status.success(), "{made:?}");
+    (cert, key)
+}
+
+/// `smtps://`: TLS from the first byte, through the same pool. Untrusted, the mail waits;
+/// trusted through `mail.tls_ca_file`, it goes out.
+async fn smtps_with_a_private_certificate(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let emails = readers_with_a_digest(&app, dir.path(), 2).await;
+    let (cert, key) = self_signed_certificate(dir.path());
+    let relay = crate::helpers::tls_front(&cert, &key, app.smtp.addr).await;
+    let deliver = |ca: Option<&std::path::Path>| {
+        let mut env = vec![
+            ("PAPERBOY_SMTP_URL", format!("smtps://{relay}")),
+            ("PAPERBOY_BASE_URL", app.base.clone()),
+            ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
+        ];
+        if let Some(ca) = ca {
+            env.push(("PAPERBOY_MAIL__TLS_CA_FILE", ca.display().to_string()));
+        }
+        paperboy_with(
+            &app.subs.config.database_url,
+            dir.path(),
+            &["digest", "deliver"],
+            &env,
+        )
+    };
+    let (ok, out, err) = deliver(None);
+    assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
+    assert!(app.smtp.all().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (ok, out, err) = deliver(Some(&cert));
+    assert!(ok && out.contains("2 sent, 0 deferred"), "{out}{err}");
+    for e in &emails {
+        let got = app.smtp.to(e);
         assert_eq!(got.len(), 1, "{e}");
         assert!(got[0].html().contains("class=\"num\""));
     }
