@@ -286,23 +286,8 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
     let right = "relay%20p%40ss%3Aword";
     assert_eq!(crate::helpers::RELAY_PASSWORD, "relay p@ss:word");
     let deliver_as = |password: &str, ca: Option<&std::path::Path>| {
-        let mut env = vec![
-            (
-                "PAPERBOY_SMTP_URL",
-                format!("smtp://{user}:{password}@{}?tls=required", relay.addr),
-            ),
-            ("PAPERBOY_BASE_URL", app.base.clone()),
-            ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
-        ];
-        if let Some(ca) = ca {
-            env.push(("PAPERBOY_MAIL__TLS_CA_FILE", ca.display().to_string()));
-        }
-        paperboy_with(
-            &app.subs.config.database_url,
-            dir.path(),
-            &["digest", "deliver"],
-            &env,
-        )
+        let url = format!("smtp://{user}:{password}@{}?tls=required", relay.addr);
+        deliver_to(&app, dir.path(), url, ca)
     };
     let deliver = |ca: Option<&std::path::Path>| deliver_as(right, ca);
     let (ok, out, err) = deliver(None);
@@ -364,22 +349,8 @@ async fn smtps_with_a_private_certificate(backend: Backend) {
     let emails = readers_with_a_digest(&app, dir.path(), 2).await;
     let (cert, key) = self_signed_certificate(dir.path());
     let relay = crate::helpers::tls_front(&cert, &key, app.smtp.addr).await;
-    let deliver = |ca: Option<&std::path::Path>| {
-        let mut env = vec![
-            ("PAPERBOY_SMTP_URL", format!("smtps://{relay}")),
-            ("PAPERBOY_BASE_URL", app.base.clone()),
-            ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
-        ];
-        if let Some(ca) = ca {
-            env.push(("PAPERBOY_MAIL__TLS_CA_FILE", ca.display().to_string()));
-        }
-        paperboy_with(
-            &app.subs.config.database_url,
-            dir.path(),
-            &["digest", "deliver"],
-            &env,
-        )
-    };
+    let deliver =
+        |ca: Option<&std::path::Path>| deliver_to(&app, dir.path(), format!("smtps://{relay}"), ca);
     let (ok, out, err) = deliver(None);
     assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
     assert!(app.smtp.all().is_empty());
@@ -391,4 +362,28 @@ async fn smtps_with_a_private_certificate(backend: Backend) {
         assert_eq!(got.len(), 1, "{e}");
         assert!(got[0].html().contains("class=\"num\""));
     }
+}
+
+/// `paperboy digest deliver` through the relay at `url`, trusting `ca` besides the public
+/// roots; a deferred mail is due again a second later.
+fn deliver_to(
+    app: &crate::helpers::TestApp,
+    dir: &std::path::Path,
+    url: String,
+    ca: Option<&std::path::Path>,
+) -> (bool, String, String) {
+    let mut env = vec![
+        ("PAPERBOY_SMTP_URL", url),
+        ("PAPERBOY_BASE_URL", app.base.clone()),
+        ("PAPERBOY_DELIVERY__RETRY_AFTER_SECONDS", "1".into()),
+    ];
+    if let Some(ca) = ca {
+        env.push(("PAPERBOY_MAIL__TLS_CA_FILE", ca.display().to_string()));
+    }
+    paperboy_with(
+        &app.subs.config.database_url,
+        dir,
+        &["digest", "deliver"],
+        &env,
+    )
 }
