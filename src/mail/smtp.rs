@@ -26,7 +26,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::AsyncNetworkStream;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
 use lettre::transport::smtp::commands::{Auth, Data, Ehlo, Mail, Rcpt, Rset, Starttls};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::{Category, Code, Detail, Response, Severity};
 use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -50,7 +50,6 @@ pub enum TlsMode {
     Implicit,
 }
 
-#[derive(Debug)]
 pub struct SmtpTarget {
     pub host: String,
     pub port: u16,
@@ -63,7 +62,7 @@ impl SmtpTarget {
     /// Parse `smtp://[user:pass@]host[:port][/hello-name][?tls=required|opportunistic]` or
     /// `smtps://[user:pass@]host[:port][/hello-name]`.
     pub fn parse(url: &str) -> Result<Self, MailError> {
-        let bad = |why: &str| MailError::SmtpUrl(format!("{why} in {url:?}"));
+        let bad = |why: &str| MailError::SmtpUrl(format!("{why} in {:?}", redacted(url)));
         let (implicit, rest) = match (url.strip_prefix("smtps://"), url.strip_prefix("smtp://")) {
             (Some(rest), _) => (true, rest),
             (None, Some(rest)) => (false, rest),
@@ -120,6 +119,21 @@ impl SmtpTarget {
             credentials,
             hello,
         })
+    }
+}
+
+/// `url` with its password (if any) as `***`, for error messages and logs.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..end].rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{}", &rest[end..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
     }
 }
 
@@ -345,8 +359,10 @@ struct Connection {
     smtp: AsyncSmtpConnection,
     /// Our handle on the session's socket.
     socket: Socket,
-    /// The relay announced PIPELINING.
+    /// The relay announced PIPELINING, 8BITMIME, SMTPUTF8 (after STARTTLS, if any).
     pipelining: bool,
+    eightbitmime: bool,
+    smtputf8: bool,
     /// A write or read of ours failed, or a message was left half-sent: not to be reused.
     broken: bool,
 }
@@ -359,15 +375,25 @@ impl Connection {
     /// Send one message: our own transaction where we can, else lettre's.
     async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), MailError> {
         let mut socket = self.socket.clone();
-        if !ascii_envelope(envelope) || !bytes.is_ascii() {
-            return self
-                .smtp
-                .send(envelope, bytes)
-                .await
-                .map(drop)
-                .map_err(classify);
+        // What lettre would say in MAIL, by what the relay announced after STARTTLS.
+        let mut parameters = Vec::new();
+        if !ascii_envelope(envelope) {
+            if !self.smtputf8 {
+                return Err(MailError::Transient(
+                    "the address is not ASCII and the relay does not announce SMTPUTF8".into(),
+                ));
+            }
+            parameters.push(MailParameter::SmtpUtfEight);
         }
-        let mut commands = vec![Mail::new(envelope.from().cloned(), vec![]).to_string()];
+        if !bytes.is_ascii() {
+            if !self.eightbitmime {
+                return Err(MailError::Transient(
+                    "the message is not ASCII and the relay does not announce 8BITMIME".into(),
+                ));
+            }
+            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let mut commands = vec![Mail::new(envelope.from().cloned(), parameters).to_string()];
         commands.extend(
             envelope
                 .to()
@@ -520,7 +546,7 @@ async fn authenticate(
         .command(Auth::new(mechanism, credentials.clone(), None).map_err(classify)?)
         .await
         .map_err(classify)?;
-    // LOGIN asks for the user name, then the password.
+    // LOGIN asks for the user name, then the password; a refusal (535) is an error above.
     for _ in 0..2 {
         if !reply.has_code(334) {
             return Ok(());
@@ -529,9 +555,12 @@ async fn authenticate(
             Auth::new_from_response(mechanism, credentials.clone(), &reply).map_err(classify)?;
         reply = smtp.command(answer).await.map_err(classify)?;
     }
-    Err(MailError::Transient(
-        "the relay kept asking for more during AUTH".into(),
-    ))
+    match reply.has_code(334) {
+        false => Ok(()),
+        true => Err(MailError::Transient(
+            "the relay kept asking for more during AUTH".into(),
+        )),
+    }
 }
 
 fn classify(e: lettre::transport::smtp::Error) -> MailError {
@@ -601,10 +630,22 @@ impl SmtpPool {
                 .await
                 .map_err(classify)?;
         let starttls = match t.tls {
+            TlsMode::StartTlsRequired if !smtp.can_starttls() => {
+                return Err(MailError::Transient(
+                    "the relay does not offer STARTTLS, which tls=required asks for".into(),
+                ));
+            }
             TlsMode::StartTlsRequired => true,
             TlsMode::StartTlsIfOffered => smtp.can_starttls(),
             TlsMode::Plain | TlsMode::Implicit => false,
         };
+        // Opportunistic TLS may be stripped by anyone on the path: the password only goes
+        // in the clear when the URL says so (plain smtp://, e.g. a relay on localhost).
+        if t.tls == TlsMode::StartTlsIfOffered && !starttls && t.credentials.is_some() {
+            return Err(MailError::Transient(
+                "the relay offers no STARTTLS, and tls=opportunistic does not send the password in the clear (use tls=required, or smtp:// without it if the relay is on a trusted network)".into(),
+            ));
+        }
         if starttls {
             // Our own TLS session rather than lettre's, so that we can write through it.
             smtp.command(Starttls).await.map_err(classify)?;
@@ -630,6 +671,8 @@ impl SmtpPool {
             smtp,
             socket,
             pipelining: announces(&ehlo, "PIPELINING"),
+            eightbitmime: announces(&ehlo, "8BITMIME"),
+            smtputf8: announces(&ehlo, "SMTPUTF8"),
             broken: false,
         };
         Ok(conn)
@@ -740,6 +783,16 @@ mod tests {
         ] {
             assert!(SmtpTarget::parse(bad).is_err(), "{bad}");
         }
+        // A password never shows in an error.
+        let Err(e) = SmtpTarget::parse("smtp://me:s3cret@h:port") else {
+            panic!("a bad port is an error");
+        };
+        assert!(
+            !e.to_string().contains("s3cret") && e.to_string().contains("me:***@h:port"),
+            "{e}"
+        );
+        assert_eq!(redacted("smtps://u:p@h:465/x?y"), "smtps://u:***@h:465/x?y");
+        assert_eq!(redacted("smtp://h:25"), "smtp://h:25");
     }
 
     /// Dot-stuffing as lettre's codec does it, byte by byte: the reference.

@@ -79,6 +79,9 @@ pub const RELAY_PASSWORD: &str = "relay p@ss:word";
 
 impl Handler for Collect {
     fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> Response {
+        self.auth_login(user, password)
+    }
+    fn auth_login(&mut self, user: &str, password: &str) -> Response {
         if user == RELAY_USER && password == RELAY_PASSWORD {
             response::AUTH_OK
         } else {
@@ -137,12 +140,17 @@ impl MailSink {
 
     /// A server on a listener the test chose (e.g. the port of a server that was down).
     pub fn start_on(listener: TcpListener) -> Self {
-        Self::start_with(listener, SslConfig::None, false)
+        Self::start_with(listener, SslConfig::None, None)
     }
 
     /// A server that offers STARTTLS with `ssl`'s certificate (or none: `SslConfig::None`);
-    /// with `auth`, it asks for AUTH PLAIN as [`RELAY_USER`] with [`RELAY_PASSWORD`] first.
-    pub fn start_with(listener: TcpListener, ssl: SslConfig, auth: bool) -> Self {
+    /// with `auth`, it asks for AUTH with that mechanism as [`RELAY_USER`] with
+    /// [`RELAY_PASSWORD`] first.
+    pub fn start_with(
+        listener: TcpListener,
+        ssl: SslConfig,
+        auth: Option<mailin_embedded::AuthMechanism>,
+    ) -> Self {
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(Mutex::new(Faults::default()));
@@ -153,8 +161,8 @@ impl MailSink {
             data: vec![],
         };
         let mut server = Server::new(handler);
-        if auth {
-            server.with_auth(mailin_embedded::AuthMechanism::Plain);
+        if let Some(mechanism) = auth {
+            server.with_auth(mechanism);
         }
         server
             .with_name("sink.test")

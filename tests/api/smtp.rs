@@ -17,8 +17,10 @@ on_both_databases!(
     pipelined_into_postfix_smtp_sink,
     pipelined_refusals_and_a_hang_up,
     refusals_and_a_hang_up_without_pipelining,
-    starttls_with_a_private_certificate,
-    smtps_with_a_private_certificate
+    starttls_and_auth_plain,
+    starttls_and_auth_login,
+    smtps_with_a_private_certificate,
+    tls_required_and_opportunistic
 );
 
 const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
@@ -265,7 +267,18 @@ async fn refusals_and_a_hang_up_without_pipelining(backend: Backend) {
 /// nothing is sent (not in the clear either) and the mail waits; trusted through
 /// `mail.tls_ca_file`, with a wrong password it still waits, with the right one it goes out.
 /// A file that holds no certificate stops the command at start, saying so.
-async fn starttls_with_a_private_certificate(backend: Backend) {
+async fn starttls_and_auth_plain(backend: Backend) {
+    starttls_with_a_private_certificate(backend, mailin_embedded::AuthMechanism::Plain).await
+}
+
+async fn starttls_and_auth_login(backend: Backend) {
+    starttls_with_a_private_certificate(backend, mailin_embedded::AuthMechanism::Login).await
+}
+
+async fn starttls_with_a_private_certificate(
+    backend: Backend,
+    mechanism: mailin_embedded::AuthMechanism,
+) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
@@ -279,7 +292,7 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
             cert_path: cert.display().to_string(),
             key_path: key.display().to_string(),
         },
-        true,
+        Some(mechanism),
     );
     // The password percent-encoded, as the URL's user info asks.
     let user = crate::helpers::RELAY_USER;
@@ -293,6 +306,7 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
     let (ok, out, err) = deliver(None);
     assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
     assert!(relay.all().is_empty());
+    assert_last_errors(&app, &emails, "TLS with the relay").await;
 
     let (ok, _, err) = deliver(Some(&key.with_extension("missing")));
     assert!(
@@ -307,6 +321,7 @@ async fn starttls_with_a_private_certificate(backend: Backend) {
     let (ok, out, err) = deliver_as("wrong", Some(&cert));
     assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
     assert!(relay.all().is_empty());
+    assert_last_errors(&app, &emails, "535").await;
 
     // The second try waits twice as long (whole seconds).
     tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
@@ -348,17 +363,19 @@ async fn smtps_with_a_private_certificate(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let emails = readers_with_a_digest(&app, dir.path(), 2).await;
     let (cert, key) = self_signed_certificate(dir.path());
-    let relay = crate::helpers::tls_front(&cert, &key, app.smtp.addr).await;
-    let deliver =
-        |ca: Option<&std::path::Path>| deliver_to(&app, dir.path(), format!("smtps://{relay}"), ca);
+    let behind = crate::helpers::MailSink::start();
+    let relay = crate::helpers::tls_front(&cert, &key, behind.addr).await;
+    let url = format!("smtps://{relay}");
+    let deliver = |ca: Option<&std::path::Path>| deliver_to(&app, dir.path(), url.clone(), ca);
     let (ok, out, err) = deliver(None);
     assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
-    assert!(app.smtp.all().is_empty());
+    assert!(behind.all().is_empty());
+    assert_last_errors(&app, &emails, "TLS with the relay").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (ok, out, err) = deliver(Some(&cert));
     assert!(ok && out.contains("2 sent, 0 deferred"), "{out}{err}");
     for e in &emails {
-        let got = app.smtp.to(e);
+        let got = behind.to(e);
         assert_eq!(got.len(), 1, "{e}");
         assert!(got[0].html().contains("class=\"num\""));
     }
@@ -386,4 +403,48 @@ fn deliver_to(
         &["digest", "deliver"],
         &env,
     )
+}
+
+/// Each reader's digest for the fixture day was last deferred with an error saying `what`.
+async fn assert_last_errors(app: &crate::helpers::TestApp, emails: &[String], what: &str) {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    for e in emails {
+        let reader = app.subscriber(e).await.unwrap();
+        assert_eq!(reader.status, SubscriberStatus::Active, "{e}");
+        let digest = app
+            .subs
+            .store
+            .digest_for(reader.id, day)
+            .await
+            .unwrap()
+            .unwrap();
+        let error = digest.last_error.unwrap_or_default();
+        assert!(error.contains(what), "{e}: {error}");
+    }
+}
+
+/// A relay that offers no STARTTLS: `tls=required` sends nothing; `tls=opportunistic` with
+/// a password does not send it in the clear; without one, the mail goes in the clear.
+async fn tls_required_and_opportunistic(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let emails = readers_with_a_digest(&app, dir.path(), 2).await;
+    let relay = app.smtp.addr;
+    let deliver = |url: String| deliver_to(&app, dir.path(), url, None);
+    let (ok, out, err) = deliver(format!("smtp://{relay}?tls=required"));
+    assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
+    assert_last_errors(&app, &emails, "does not offer STARTTLS").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (ok, out, err) = deliver(format!("smtp://u:p@{relay}?tls=opportunistic"));
+    assert!(ok && out.contains("0 sent, 2 deferred"), "{out}{err}");
+    assert_last_errors(&app, &emails, "in the clear").await;
+    assert!(app.smtp.all().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let (ok, out, err) = deliver(format!("smtp://{relay}?tls=opportunistic"));
+    assert!(ok && out.contains("2 sent, 0 deferred"), "{out}{err}");
+    for e in &emails {
+        assert_eq!(app.smtp.to(e).len(), 1, "{e}");
+    }
 }
