@@ -5,6 +5,9 @@
 //!     apt-get install postfix      # for smtp-sink and smtp-source
 //!     cargo bench --bench deliver  # BENCH_DIGESTS (default 3000) per row
 //!
+//! With stunnel installed (apt-get install stunnel4), each row also runs over smtps://
+//! through stunnel in front of the same sink: TLS from the first byte, as to a relay on 465.
+//!
 //! BENCH_CONCURRENCY=16 runs that row only (to profile it); BENCH_SETUP_PAUSE=1 waits for
 //! Enter between the outbox's setup and delivery, to attach a profiler then.
 
@@ -19,6 +22,7 @@ use paperboy::subscriptions::Subscriptions;
 
 const HF_DAY: &[u8] = include_bytes!("../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
 const SINK: &str = "/usr/sbin/smtp-sink";
+const STUNNEL: &str = "/usr/bin/stunnel";
 const SOURCE: &str = "/usr/sbin/smtp-source";
 
 fn free_port() -> u16 {
@@ -54,23 +58,99 @@ fn sink(port: u16) -> Sink {
     Sink(child)
 }
 
+/// Where paperboy sends: the sink itself, or stunnel in front of it (TLS from the first
+/// byte, `smtps://`, on a self-signed certificate), each process killed when dropped.
+struct Relay {
+    url: String,
+    ca: Option<std::path::PathBuf>,
+    _processes: Vec<Sink>,
+}
+
+fn plain_relay() -> Relay {
+    let port = free_port();
+    Relay {
+        url: format!("smtp://127.0.0.1:{port}"),
+        ca: None,
+        _processes: vec![sink(port)],
+    }
+}
+
+fn stunnel_relay(dir: &std::path::Path) -> Relay {
+    let (cert, key) = (dir.join("relay.pem"), dir.join("relay.key"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=relay.test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes a certificate");
+    assert!(made.status.success(), "{made:?}");
+    let (inner, outer) = (free_port(), free_port());
+    let conf = dir.join("stunnel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "foreground = yes\npid =\ndebug = err\n[smtps]\naccept = 127.0.0.1:{outer}\nconnect = 127.0.0.1:{inner}\ncert = {}\nkey = {}\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let sink = sink(inner);
+    let stunnel = Command::new(STUNNEL)
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("stunnel (apt-get install stunnel4)");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", outer)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Relay {
+        url: format!("smtps://127.0.0.1:{outer}"),
+        ca: Some(cert),
+        _processes: vec![Sink(stunnel), sink],
+    }
+}
+
 /// Readers with a composed digest each, on a fresh SQLite file; returns the app and the
 /// size of one rendered message.
-async fn outbox(dir: &std::path::Path, port: u16, concurrency: usize, n: usize) -> Subscriptions {
-    let pairs: Vec<(&str, toml::Value)> = vec![
+async fn outbox(
+    dir: &std::path::Path,
+    relay: &Relay,
+    concurrency: usize,
+    n: usize,
+) -> Subscriptions {
+    let mut pairs: Vec<(&str, toml::Value)> = vec![
         (
             "database_url",
             format!("sqlite://{}", dir.join("bench.db").display()).into(),
         ),
         ("base_url", "https://papers.example.org".into()),
         ("secret", "bench-secret-bench-secret-bench-secret-0".into()),
-        ("smtp_url", format!("smtp://127.0.0.1:{port}").into()),
+        ("smtp_url", relay.url.clone().into()),
         ("mail_from", "Paper Boy <digest@papers.example.org>".into()),
         ("data_dir", dir.display().to_string().into()),
         ("mail.pool_size", (concurrency as i64).into()),
         ("delivery.concurrency", (concurrency as i64).into()),
         ("delivery.batch", 256.into()),
     ];
+    if let Some(ca) = &relay.ca {
+        pairs.push(("mail.tls_ca_file", ca.display().to_string().into()));
+    }
     let config = Config::with_overrides(&pairs).unwrap();
     let subs = Subscriptions::start(config).await.unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
@@ -128,11 +208,19 @@ fn main() {
         Ok(c) => vec![c.parse().expect("BENCH_CONCURRENCY is a number")],
         Err(_) => vec![1, 4, 16],
     };
-    for &concurrency in &rows {
+    let tls = std::path::Path::new(STUNNEL).exists();
+    let vias: Vec<bool> = if tls { vec![false, true] } else { vec![false] };
+    for &(concurrency, over_tls) in &rows
+        .iter()
+        .flat_map(|c| vias.iter().map(move |t| (*c, *t)))
+        .collect::<Vec<_>>()
+    {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let _sink = sink(port);
-        let subs = rt.block_on(outbox(dir.path(), port, concurrency, n));
+        let relay = match over_tls {
+            false => plain_relay(),
+            true => stunnel_relay(dir.path()),
+        };
+        let subs = rt.block_on(outbox(dir.path(), &relay, concurrency, n));
         if std::env::var_os("BENCH_SETUP_PAUSE").is_some() {
             eprintln!("set up; Enter to deliver");
             std::io::stdin().read_line(&mut String::new()).unwrap();
@@ -144,12 +232,16 @@ fn main() {
         let secs = start.elapsed().as_secs_f64();
         let cpu = process_cpu().unwrap_or_default() - cpu;
         assert_eq!(r.sent as usize, n, "{r:?}");
+        let sender = match over_tls {
+            false => "paperboy (SQLite)",
+            true => "paperboy (SQLite), smtps via stunnel",
+        };
         println!(
-            "| paperboy (SQLite) | {concurrency} | {n} | {secs:.2} | {:.0} | {:.0} |",
+            "| {sender} | {concurrency} | {n} | {secs:.2} | {:.0} | {:.0} |",
             n as f64 / secs,
             cpu.as_secs_f64() * 1e6 / n as f64
         );
-        if concurrency == rows[0] {
+        if concurrency == rows[0] && !over_tls {
             // The size of a real digest, for smtp-source.
             let reader = rt
                 .block_on(subs.store.find_by_email(
