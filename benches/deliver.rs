@@ -42,13 +42,13 @@ impl Drop for Sink {
     }
 }
 
-fn sink(port: u16) -> Sink {
-    let child = Command::new(SINK)
-        .args(["-u", "root", &format!("127.0.0.1:{port}"), "256"])
+/// `command` started quietly, once something listens on `port`.
+fn serving(command: &mut Command, port: u16, what: &str) -> Sink {
+    let child = command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("smtp-sink (apt-get install postfix)");
+        .expect(what);
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
@@ -56,6 +56,15 @@ fn sink(port: u16) -> Sink {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     Sink(child)
+}
+
+fn sink(port: u16) -> Sink {
+    let args = ["-u", "root", &format!("127.0.0.1:{port}"), "256"];
+    serving(
+        Command::new(SINK).args(args),
+        port,
+        "smtp-sink (apt-get install postfix)",
+    )
 }
 
 /// Where paperboy sends: the sink itself, or stunnel in front of it (TLS from the first
@@ -107,22 +116,15 @@ fn stunnel_relay(dir: &std::path::Path) -> Relay {
     )
     .unwrap();
     let sink = sink(inner);
-    let stunnel = Command::new(STUNNEL)
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("stunnel (apt-get install stunnel4)");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", outer)).is_ok() {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let stunnel = serving(
+        Command::new(STUNNEL).arg(&conf),
+        outer,
+        "stunnel (apt-get install stunnel4)",
+    );
     Relay {
         url: format!("smtps://127.0.0.1:{outer}"),
         ca: Some(cert),
-        _processes: vec![Sink(stunnel), sink],
+        _processes: vec![stunnel, sink],
     }
 }
 
