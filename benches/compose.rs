@@ -5,6 +5,8 @@
 //!
 //!     cargo bench --bench compose                        # 100,000 readers
 //!     BENCH_READERS=1000000 cargo bench --bench compose  # the README's figures
+//!     BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench compose
+//!                                                        # on PostgreSQL (its own database)
 //!
 //! Readers come from `paperboy::matching::bench::population`: topics, keywords, authors and
 //! liked papers drawn from real abstracts (benches/data/dev.jsonl). They are written with
@@ -80,10 +82,25 @@ async fn papers(store: &Store, records: &[Record], day: NaiveDate) {
         .expect("papers stored");
 }
 
+/// The bench database: the embedded default, or PostgreSQL with BENCH_POSTGRES_URL.
+enum Db {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+/// `$body` with `$p` the pool, whichever database it is (the statements are the same).
+macro_rules! on_db {
+    ($db:expr, $p:ident => $body:expr) => {
+        match $db {
+            Db::Sqlite($p) => $body,
+            Db::Postgres($p) => $body,
+        }
+    };
+}
+
 /// Readers straight into the table, active, 500 a statement.
 async fn readers(url: &str, population: &[Reader]) {
-    let pool = pool_of(url).await;
-    let mut tx = pool.begin().await.unwrap();
+    let db = pool_of(url).await;
     for (c, chunk) in population.chunks(500).enumerate() {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
@@ -104,22 +121,23 @@ async fn readers(url: &str, population: &[Reader]) {
              consent_at, confirmed_at) VALUES {}",
             rows.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (i, r) in chunk.iter().enumerate() {
-            let n = c * 500 + i;
-            let mut interests = r.interests.clone();
-            interests.liked = r.liked.iter().map(|&l| id_of(l as usize)).collect();
-            q = q
-                .bind(format!("bench{n:09}"))
-                .bind(format!("reader{n}@example.org"))
-                .bind(serde_json::to_string(&interests).unwrap())
-                .bind(r.papers.clamp(1, 50) as i64)
-                .bind(r.trending_when_empty);
-        }
-        q.execute(&mut *tx).await.expect("readers stored");
+        on_db!(&db, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (i, r) in chunk.iter().enumerate() {
+                let n = c * 500 + i;
+                let mut interests = r.interests.clone();
+                interests.liked = r.liked.iter().map(|&l| id_of(l as usize)).collect();
+                q = q
+                    .bind(format!("bench{n:09}"))
+                    .bind(format!("reader{n}@example.org"))
+                    .bind(serde_json::to_string(&interests).unwrap())
+                    .bind(r.papers.clamp(1, 50) as i64)
+                    .bind(r.trending_when_empty);
+            }
+            q.execute(pool).await.expect("readers stored");
+        });
     }
-    tx.commit().await.unwrap();
-    pool.close().await;
+    on_db!(db, pool => pool.close().await);
 }
 
 async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue) {
@@ -171,16 +189,13 @@ async fn measure(
     let peak = peak_rss_mib().unwrap_or(0.0);
     assert_eq!(report.readers as usize, n, "every reader looked at");
     assert!(report.composed > 0, "some digests composed: {report:?}");
-    let (rows, bytes, sent, recipient_rows): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(content)), 0) AS BIGINT), \
+    let sql = "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(content)), 0) AS BIGINT), \
          (SELECT CAST(COALESCE(SUM(LENGTH(readers)) / 4, 0) AS BIGINT) FROM paper_recipients WHERE day = $1), \
          (SELECT COUNT(*) FROM paper_recipients WHERE day = $1) \
-         FROM digests WHERE day = $1",
-    )
-    .bind(day.to_string())
-    .fetch_one(&pool_of(url).await)
-    .await
-    .unwrap();
+         FROM digests WHERE day = $1";
+    let (rows, bytes, sent, recipient_rows): (i64, i64, i64, i64) = on_db!(pool_of(url).await, pool => {
+        sqlx::query_as(sql).bind(day.to_string()).fetch_one(&pool).await.unwrap()
+    });
     println!(
         "| {label} | {:.1} s | {:.0} | {:.0} MiB (from {:.0}) | {rows} digests, {:.0} B each | {sent} in {recipient_rows} rows |   (setup {:.0} s; {} trending, {} nothing)",
         t.as_secs_f64(),
@@ -194,12 +209,12 @@ async fn measure(
     );
 }
 
-async fn pool_of(url: &str) -> sqlx::SqlitePool {
-    sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .expect("the bench database")
+async fn pool_of(url: &str) -> Db {
+    let bench = "the bench database";
+    match url.starts_with("postgres") {
+        false => Db::Sqlite(sqlx::SqlitePool::connect(url).await.expect(bench)),
+        true => Db::Postgres(sqlx::PgPool::connect(url).await.expect(bench)),
+    }
 }
 
 fn main() {
@@ -218,6 +233,34 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---|---:|");
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    rt.block_on(run(&url, n, &records, &catalogue));
+    match std::env::var("BENCH_POSTGRES_URL") {
+        Err(_) => {
+            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+            rt.block_on(run(&url, n, &records, &catalogue));
+        }
+        // A database of its own on that server, dropped afterwards.
+        Ok(admin) => rt.block_on(async {
+            let name = format!("paperboy_bench_{}", std::process::id());
+            let server: sqlx::PgPool = sqlx::pool::PoolOptions::new()
+                .max_connections(1)
+                .connect(&admin)
+                .await
+                .expect("BENCH_POSTGRES_URL reachable");
+            let create = format!("CREATE DATABASE {name}");
+            sqlx::query(sqlx::AssertSqlSafe(create))
+                .execute(&server)
+                .await
+                .unwrap();
+            let url = format!(
+                "{}/{name}",
+                admin.rsplit_once('/').expect("a URL with a database").0
+            );
+            run(&url, n, &records, &catalogue).await;
+            let drop = format!("DROP DATABASE {name} WITH (FORCE)");
+            sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&server)
+                .await
+                .unwrap();
+        }),
+    }
 }
