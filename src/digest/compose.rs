@@ -394,6 +394,7 @@ pub async fn compose(
     at: Option<DateTime<Utc>>,
 ) -> Result<ComposeReport, DigestError> {
     let now = at.unwrap_or_else(Utc::now).timestamp();
+    store.refresh_statistics().await?;
     let mut report = ComposeReport {
         day: Some(day),
         ..Default::default()

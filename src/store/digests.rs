@@ -234,6 +234,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Bring the planner's statistics up to date before composing walks every reader. On
+    /// PostgreSQL, without them (a fresh import, before autovacuum's first ANALYZE) the
+    /// batch walk was planned as a bitmap scan of every reader after the batch and a sort,
+    /// for every batch: 31 ms a batch at 300,000 readers against 2.7 ms with statistics,
+    /// and quadratic in the readers. ANALYZE samples a fixed number of rows, so this takes
+    /// a fraction of a second at a million. SQLite's walk has an index that fits it exactly.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        if let Pool::Postgres(pool) = &self.pool {
+            sqlx::query("ANALYZE subscribers, digests, paper_recipients")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Which of `papers` (and the latest version of each) were sent to the subscribers
     /// with ids in `first..=last`.
     pub async fn sent_papers(

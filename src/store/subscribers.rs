@@ -404,9 +404,22 @@ impl Store {
             row: Row,
             composed: bool,
         }
+        // PostgreSQL hashes an EXISTS over the day's digests once a statement when it
+        // expects few (its statistics are from before composing began), so every batch read
+        // all the digests composed so far: a lateral probe of the (subscriber, day) index
+        // cannot be hashed. SQLite probes that index a row at a time either way.
+        let composed = match self.pool {
+            super::Pool::Sqlite { .. } => {
+                "EXISTS (SELECT 1 FROM digests d WHERE d.subscriber_id = subscribers.id AND d.day = $1) AS composed FROM subscribers"
+            }
+            super::Pool::Postgres(_) => {
+                "d.found IS NOT NULL AS composed FROM subscribers LEFT JOIN LATERAL \
+                 (SELECT true AS found FROM digests WHERE digests.subscriber_id = subscribers.id AND digests.day = $1 LIMIT 1) d ON true"
+            }
+        };
         let sql = format!(
-            "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM digests d WHERE d.subscriber_id = subscribers.id AND d.day = $1) AS composed \
-             FROM subscribers WHERE status = 'active' AND id > $2 ORDER BY id LIMIT $3"
+            "SELECT {COLUMNS}, {composed} \
+             WHERE status = 'active' AND id > $2 ORDER BY id LIMIT $3"
         );
         let rows: Vec<WithDigest> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(on.format("%Y-%m-%d").to_string())
