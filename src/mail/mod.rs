@@ -94,7 +94,7 @@ impl Mailer {
             let target = SmtpTarget::parse(config.smtp_url.trim())?;
             let tls = match target.tls {
                 TlsMode::Plain => None,
-                _ => Some(relay_tls(&target.host, &config.mail)?),
+                _ => Some(RelayTls::new(&target.host, &config.mail.tls_ca_file)?),
             };
             let timeout = Duration::from_secs(config.mail.timeout_seconds);
             let pool = SmtpPool::new(target, config.mail.pool_size as usize, timeout, tls);
@@ -198,21 +198,6 @@ impl Mailer {
             _ => "mail goes to the configured SMTP relay".into(),
         }
     }
-}
-
-/// TLS for the relay at `host`: the public roots, and the certificates of
-/// `mail.tls_ca_file` when it is set.
-fn relay_tls(host: &str, mail: &crate::config::MailConfig) -> Result<RelayTls, MailError> {
-    let file = &mail.tls_ca_file;
-    if file.as_os_str().is_empty() {
-        return RelayTls::new(host, None);
-    }
-    let pem = std::fs::read(file)
-        .map_err(|e| MailError::TlsCa(format!("cannot read {}: {e}", file.display())))?;
-    RelayTls::new(host, Some(&pem)).map_err(|e| match e {
-        MailError::TlsCa(why) => MailError::TlsCa(format!("{}: {why}", file.display())),
-        other => other,
-    })
 }
 
 /// The DKIM key from config: all of domain, selector and key file, or none.

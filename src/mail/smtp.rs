@@ -1,18 +1,15 @@
-//! A pool of SMTP connections with TCP_NODELAY set, and the mail transaction written
-//! straight to the socket.
+//! A pool of SMTP sessions, and each mail transaction written straight to the socket.
 //!
 //! lettre 0.11.23 leaves Nagle's algorithm on: it writes a message body, then `\r\n.\r\n` as a
 //! second small write, which waits for the server's delayed ACK, 40 ms on Linux, on every
-//! message (fixed upstream in lettre PR #1159, not yet released). So for `smtp://` relays we
-//! open the sockets ourselves and hand them to lettre's own SMTP client
-//! (`AsyncSmtpConnection`), which does EHLO, STARTTLS, AUTH and reads every reply.
-//!
-//! On a plain connection we keep a second handle on the socket and write each transaction
-//! ourselves: with PIPELINING (RFC 2920) `MAIL`, `RCPT` and `DATA` go in one write, and the
-//! body is dot-stuffed with memchr and sent with its end in one write. lettre has no
-//! pipelining and stuffs the body byte by byte (the largest function in a delivery profile);
-//! two round trips a message instead of four also spare the relay. lettre's own transaction
-//! stays for TLS connections and for non-ASCII envelopes or bodies (SMTPUTF8, 8BITMIME).
+//! message (fixed upstream in lettre PR #1159, not yet released); it has no PIPELINING, and
+//! it stuffs the body's dots byte by byte (the largest function in a delivery profile). So
+//! we open the sockets ourselves (TCP_NODELAY; TLS with rustls for STARTTLS and `smtps://`)
+//! and share each with lettre's SMTP client (`AsyncSmtpConnection`), which reads the
+//! greeting and every reply and formats the commands. We write each transaction: with
+//! PIPELINING (RFC 2920) `MAIL`, `RCPT` and `DATA` go in one write, and the body is
+//! dot-stuffed with memchr and sent with its end in one write: two round trips a message
+//! instead of four, which also spares the relay.
 
 use std::io;
 use std::pin::Pin;
@@ -305,14 +302,16 @@ pub struct RelayTls {
 }
 
 impl RelayTls {
-    /// For the relay `host`; `extra_roots` is PEM, one or more certificates.
-    pub fn new(host: &str, extra_roots: Option<&[u8]>) -> Result<Self, MailError> {
-        let bad = |why: String| MailError::TlsCa(why);
+    /// For the relay `host`; `ca_file` (empty: none) holds more PEM certificates to trust.
+    pub fn new(host: &str, ca_file: &std::path::Path) -> Result<Self, MailError> {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        if let Some(pem) = extra_roots {
-            let certs = CertificateDer::pem_slice_iter(pem)
+        if !ca_file.as_os_str().is_empty() {
+            let bad = |why: String| MailError::TlsCa(format!("{}: {why}", ca_file.display()));
+            let pem = std::fs::read(ca_file)
+                .map_err(|e| MailError::TlsCa(format!("cannot read {}: {e}", ca_file.display())))?;
+            let certs = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
             if certs.is_empty() {
@@ -329,7 +328,7 @@ impl RelayTls {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| bad(e.to_string()))?
+            .map_err(|e| MailError::TlsCa(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         let server_name = ServerName::try_from(host.to_string())
@@ -372,7 +371,7 @@ impl Connection {
         self.broken || self.smtp.has_broken()
     }
 
-    /// Send one message: our own transaction where we can, else lettre's.
+    /// Send one message.
     async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), MailError> {
         let mut socket = self.socket.clone();
         // What lettre would say in MAIL, by what the relay announced after STARTTLS.
@@ -403,34 +402,25 @@ impl Connection {
         commands.push(Data.to_string());
         let mut refused = None;
         let mut data_accepted = false;
-        // A refused sender is the operator's problem, not the reader's: not a bounce.
-        let sender_refused = |refused: &mut Option<MailError>| {
-            if let Some(MailError::Permanent(why)) = refused.take() {
-                *refused = Some(MailError::Transient(format!(
-                    "the relay refused the sender: {why}"
-                )));
-            }
-        };
         if self.pipelining {
             self.write(&mut socket, commands.concat().as_bytes())
                 .await?;
-            // Every command is answered, in order, whatever the earlier answers were.
-            for i in 0..commands.len() {
-                data_accepted = self.reply(&mut refused).await?;
-                if i == 0 {
-                    sender_refused(&mut refused);
-                }
-            }
-        } else {
-            for (i, command) in commands.iter().enumerate() {
+        }
+        // With pipelining every command is answered, in order, whatever the earlier answers
+        // were; without, a refusal ends the transaction.
+        for (i, command) in commands.iter().enumerate() {
+            if !self.pipelining {
                 self.write(&mut socket, command.as_bytes()).await?;
-                data_accepted = self.reply(&mut refused).await?;
-                if i == 0 {
-                    sender_refused(&mut refused);
-                }
-                if refused.is_some() {
-                    break;
-                }
+            }
+            data_accepted = self.reply(&mut refused).await?;
+            // A refused sender is the operator's problem, not the reader's: not a bounce.
+            if let (0, Some(MailError::Permanent(why))) = (i, &refused) {
+                refused = Some(MailError::Transient(format!(
+                    "the relay refused the sender: {why}"
+                )));
+            }
+            if !self.pipelining && refused.is_some() {
+                break;
             }
         }
         match refused {
