@@ -234,21 +234,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Bring the planner's statistics up to date before composing walks every reader. On
-    /// PostgreSQL, without them (a fresh import, before autovacuum's first ANALYZE) the
-    /// batch walk was planned as a bitmap scan of every reader after the batch and a sort,
-    /// for every batch: 31 ms a batch at 300,000 readers against 2.7 ms with statistics,
-    /// and quadratic in the readers. ANALYZE samples a fixed number of rows, so this takes
-    /// a fraction of a second at a million. SQLite's walk has an index that fits it exactly.
-    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
-        if let Pool::Postgres(pool) = &self.pool {
-            sqlx::query("ANALYZE subscribers, digests, paper_recipients")
-                .execute(pool)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// Which of `papers` (and the latest version of each) were sent to the subscribers
     /// with ids in `first..=last`.
     pub async fn sent_papers(
@@ -258,9 +243,6 @@ impl Store {
         papers: &[ArxivId],
     ) -> Result<HashMap<i64, HashMap<String, Option<u32>>>, StoreError> {
         let mut out: HashMap<i64, HashMap<String, Option<u32>>> = HashMap::new();
-        if papers.is_empty() {
-            return Ok(out);
-        }
         // The papers go as one JSON array: composing asks this for every batch of readers
         // with the same (possibly 2,000) papers, and sqlx-sqlite's time grows with the square
         // of the bound parameters (it was the top function of a profile as an IN list).

@@ -85,6 +85,21 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
 }
 
 impl Store {
+    /// Bring the planner's statistics up to date before composing walks every reader. On
+    /// PostgreSQL, without them (a fresh import, before autovacuum's first ANALYZE) the
+    /// batch walk was planned as a bitmap scan of every reader after the batch and a sort,
+    /// for every batch: 31 ms a batch at 300,000 readers against 2.7 ms with statistics,
+    /// and quadratic in the readers. ANALYZE samples a fixed number of rows (0.37 s for the
+    /// three tables at 300,000 readers). SQLite's walk has an index that fits it exactly.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        if let Pool::Postgres(pool) = &self.pool {
+            sqlx::query("ANALYZE subscribers, digests, paper_recipients")
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Connect (creating a SQLite file and its folder if missing) and apply migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let store = Self::connect_without_migrating(url).await?;
