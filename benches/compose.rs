@@ -98,30 +98,30 @@ macro_rules! on_db {
     };
 }
 
-/// Readers straight into the table, active, 500 a statement.
+/// Readers straight into the table, active, 500 a statement, in one transaction.
 async fn readers(url: &str, population: &[Reader]) {
-    let db = pool_of(url).await;
-    for (c, chunk) in population.chunks(500).enumerate() {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = 5 * i;
-                format!(
-                    "(${}, ${}, 'active', ${}, 'daily', NULL, 7, 'UTC', ${}, ${}, 1, 1, 1, 1)",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO subscribers (public_id, email, status, interests, frequency, weekday, \
-             delivery_hour, timezone, papers_per_digest, send_when_empty, created_at, updated_at, \
-             consent_at, confirmed_at) VALUES {}",
-            rows.join(", ")
-        );
-        on_db!(&db, pool => {
+    on_db!(pool_of(url).await, pool => {
+        let mut tx = pool.begin().await.unwrap();
+        for (c, chunk) in population.chunks(500).enumerate() {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = 5 * i;
+                    format!(
+                        "(${}, ${}, 'active', ${}, 'daily', NULL, 7, 'UTC', ${}, ${}, 1, 1, 1, 1)",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO subscribers (public_id, email, status, interests, frequency, weekday, \
+                 delivery_hour, timezone, papers_per_digest, send_when_empty, created_at, updated_at, \
+                 consent_at, confirmed_at) VALUES {}",
+                rows.join(", ")
+            );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (i, r) in chunk.iter().enumerate() {
                 let n = c * 500 + i;
@@ -134,10 +134,11 @@ async fn readers(url: &str, population: &[Reader]) {
                     .bind(r.papers.clamp(1, 50) as i64)
                     .bind(r.trending_when_empty);
             }
-            q.execute(pool).await.expect("readers stored");
-        });
-    }
-    on_db!(db, pool => pool.close().await);
+            q.execute(&mut *tx).await.expect("readers stored");
+        }
+        tx.commit().await.unwrap();
+        pool.close().await;
+    })
 }
 
 async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue) {

@@ -21,6 +21,9 @@ use paperboy::measure::process_cpu;
 use paperboy::subscriptions::Subscriptions;
 
 const HF_DAY: &[u8] = include_bytes!("../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
+#[path = "../tests/api/certificate.rs"]
+mod certificate;
+
 const SINK: &str = "/usr/sbin/smtp-sink";
 const STUNNEL: &str = "/usr/bin/stunnel";
 const SOURCE: &str = "/usr/sbin/smtp-source";
@@ -85,25 +88,7 @@ fn plain_relay() -> Relay {
 }
 
 fn stunnel_relay(dir: &std::path::Path) -> Relay {
-    let (cert, key) = (dir.join("relay.pem"), dir.join("relay.key"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args([
-            "-subj",
-            "/CN=relay.test",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl makes a certificate");
-    assert!(made.status.success(), "{made:?}");
+    let (cert, key) = certificate::self_signed_certificate(dir);
     let (inner, outer) = (free_port(), free_port());
     let conf = dir.join("stunnel.conf");
     std::fs::write(

@@ -1,5 +1,6 @@
 //! Black-box tests through HTTP, SMTP and the CLI: one test binary.
 
+mod certificate;
 mod helpers;
 
 mod abuse;

@@ -6,6 +6,7 @@
 
 use std::process::{Child, Command, Stdio};
 
+use crate::certificate::self_signed_certificate;
 use crate::cli::paperboy_with;
 use crate::digest::readers_with_a_digest;
 use crate::helpers::{Backend, scripted_smtp_server, spawn_app};
@@ -332,26 +333,6 @@ async fn starttls_with_a_private_certificate(
         assert_eq!(got.len(), 1, "{e}");
         assert!(got[0].html().contains("class=\"num\""));
     }
-}
-
-/// A certificate for 127.0.0.1, self-signed, and its key (PEM files in `dir`).
-fn self_signed_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (cert, key) = (dir.join("relay.pem"), dir.join("relay.key"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-        ])
-        .args(["-subj", "/CN=relay.test"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("openssl makes a certificate");
-    assert!(made.status.success(), "{made:?}");
-    (cert, key)
 }
 
 /// `smtps://`: TLS from the first byte, through the same pool. Untrusted, the mail waits;
