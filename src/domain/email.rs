@@ -193,6 +193,9 @@ mod tests {
         #[test]
         fn simple_addresses_round_trip(local in "[a-z0-9][a-z0-9._+-]{0,20}[a-z0-9]", dom in "[a-z][a-z0-9-]{0,10}[a-z0-9]\\.[a-z]{2,6}") {
             prop_assume!(!local.contains(".."));
+            // "xn--…" is punycode, and a label that does not decode ("xn--a") is refused as
+            // it should be: not a simple address.
+            prop_assume!(dom.get(2..4) != Some("--"));
             let s = format!("{local}@{dom}");
             prop_assert_eq!(EmailAddress::parse(&s).map(|e| e.as_str().to_string()), Ok(s));
         }
