@@ -123,16 +123,27 @@ struct PageProps {
     daily_papers: Vec<serde_json::Value>,
 }
 
+/// Why the embedded data gave no papers.
+enum Embedded {
+    /// Missing or unreadable: the cards may still be read.
+    Unreadable(String),
+    /// Readable, and it says the page is not the one asked for: its cards are not either.
+    WrongPage(String),
+}
+
 /// Parse a Daily Papers page (`/papers/date/D`): the JSON its `DailyPapers` component
 /// embeds (the API's items, abstracts included), or else its paper cards (id, title,
 /// upvotes, comments; no abstract). `day` as for [`parse_api`]; without it, the page's own
-/// date. A page with neither is an error, so a re-designed page or an error page stores nothing.
+/// date. A page with neither is an error, so a re-designed page or an error page stores
+/// nothing; so is a page whose `dateString` is another day than `day`. The cards carry no
+/// year, so a page read from its cards alone is taken to be for `day`.
 pub fn parse_page(bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, ParseError> {
     // The page is UTF-8; other bytes become U+FFFD and simply match nothing below.
     let html = Html::parse_document(&String::from_utf8_lossy(bytes));
     let why = match embedded_papers(&html, day) {
         Ok(papers) => return Ok(papers),
-        Err(why) => why,
+        Err(Embedded::WrongPage(e)) => return Err(ParseError::new(PAGE, e)),
+        Err(Embedded::Unreadable(why)) => why,
     };
     let cards =
         card_papers(&html, day).map_err(|e| ParseError::new(PAGE, format!("{why}; {e}")))?;
@@ -151,22 +162,39 @@ pub fn parse_page(bytes: &[u8], day: Option<NaiveDate>) -> Result<Vec<Paper>, Pa
 }
 
 /// Selected by `data-target`, never by position: other components carry the same class.
-fn embedded_papers(html: &Html, day: Option<NaiveDate>) -> Result<Vec<Paper>, String> {
+fn embedded_papers(html: &Html, day: Option<NaiveDate>) -> Result<Vec<Paper>, Embedded> {
+    let unreadable = |why: &str| Embedded::Unreadable(why.to_string());
     let component = selector(r#"div.SVELTE_HYDRATER[data-target="DailyPapers"]"#);
     let props = html
         .select(&component)
         .next()
-        .ok_or("no div.SVELTE_HYDRATER[data-target=\"DailyPapers\"] element")?
+        .ok_or_else(|| unreadable("no div.SVELTE_HYDRATER[data-target=\"DailyPapers\"] element"))?
         .attr("data-props")
-        .ok_or("the DailyPapers element has no data-props")?;
+        .ok_or_else(|| unreadable("the DailyPapers element has no data-props"))?;
     // `attr` gives the value with its HTML entities already decoded.
-    let props: PageProps = serde_json::from_str(props)
-        .map_err(|e| format!("the DailyPapers data-props is not the expected JSON ({e})"))?;
-    let page_day = props
-        .date_string
-        .and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok());
+    let props: PageProps = serde_json::from_str(props).map_err(|e| {
+        Embedded::Unreadable(format!(
+            "the DailyPapers data-props is not the expected JSON ({e})"
+        ))
+    })?;
+    let page_day = props.date_string.map(|d| {
+        NaiveDate::parse_from_str(&d, "%Y-%m-%d").map_err(|_| {
+            let d: String = d.chars().take(40).collect();
+            Embedded::WrongPage(format!("the page's dateString {d:?} is not a date"))
+        })
+    });
+    let page_day = page_day.transpose()?;
+    // Hugging Face may answer for one day with another day's page (or a page was saved on
+    // another day): its papers would be filed under the wrong day.
+    if let (Some(asked), Some(page)) = (day, page_day)
+        && asked != page
+    {
+        return Err(Embedded::WrongPage(format!(
+            "the page is for {page} (its dateString), not for {asked} as asked"
+        )));
+    }
     items_to_papers(props.daily_papers, day.or(page_day))
-        .map_err(|e| format!("the DailyPapers data-props: {e}"))
+        .map_err(|e| Embedded::Unreadable(format!("the DailyPapers data-props: {e}")))
 }
 
 /// How far above a title, count or comment link its card's `article` may be. Cards are
@@ -187,7 +215,11 @@ fn card_papers(html: &Html, day: Option<NaiveDate>) -> Result<Vec<Paper>, String
     }
     let count = |el: ElementRef| {
         let text = el.text().collect::<String>().replace(',', "");
-        text.trim().parse::<i64>().ok().filter(|n| *n >= 0)
+        match text.trim() {
+            // How a card shows no upvotes (the embedded data says 0 for those papers).
+            "-" => Some(0),
+            t => t.parse::<i64>().ok().filter(|n| *n >= 0),
+        }
     };
     // Per card, in page order: its title link, upvotes, comments.
     let mut cards: Vec<(Option<ElementRef>, Option<i64>, Option<i64>)> = Vec::new();

@@ -44,12 +44,25 @@ pub enum Format {
 }
 
 impl Format {
-    /// Guess from the first bytes: JSON, RSS or Atom.
+    /// Guess from the content: JSON, a Daily Papers page, RSS or Atom. Other HTML (an
+    /// error page, another site) is not guessed.
     pub fn detect(bytes: &[u8]) -> Option<Self> {
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]);
         let t = head.trim_start_matches('\u{feff}').trim_start();
+        let lower = t.to_ascii_lowercase();
+        // A page saved from a browser may begin with a comment (`<!-- saved from url=… -->`).
+        let html = lower.starts_with("<!doctype html")
+            || lower.starts_with("<html")
+            || (lower.starts_with("<!--") && lower.contains("<html"));
         if t.starts_with('[') || t.starts_with('{') {
             Some(Self::HfApi)
+        } else if html {
+            // The page's data sits far below its head (about 2 kB of it on the real page is
+            // meta tags): look through it for the component or a paper card's link.
+            let page = |marker: &[u8]| bytes.windows(marker.len()).any(|w| w == marker);
+            let component = page(br#"data-target="DailyPapers""#);
+            let cards = page(b"<h3") && page(br#"href="/papers/"#);
+            (component || cards).then_some(Self::HfPage)
         } else if t.contains("<rss") {
             Some(Self::ArxivRss)
         } else if t.contains("<feed") {
