@@ -269,11 +269,13 @@ async fn import_a_saved_page(backend: Backend) {
     let page = page.to_str().unwrap();
     let run = |args: &[&str]| paperboy(&url, dir.path(), args);
 
-    let (ok, _, err) = run(&["ingest", "--file", page]);
-    assert!(!ok && err.contains("--format hf-api, hf-page"), "{err}");
     let (ok, out, err) = run(&["ingest", "--file", page, "--format", "hf-page"]);
     assert!(ok, "{err}");
     assert!(out.contains("37 papers read, 37 new, 0 updated"), "{out}");
+    // A Daily Papers page is recognised without --format (it once was not).
+    let (ok, out, err) = run(&["ingest", "--file", page]);
+    assert!(ok, "{err}");
+    assert!(out.contains("37 papers read, 0 new, 37 updated"), "{out}");
     let (_, out, _) = run(&["papers", "list", "--date", "2026-05-08"]);
     assert_eq!(out.lines().count(), 37);
 }

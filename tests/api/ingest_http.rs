@@ -1,7 +1,8 @@
 //! The whole fetch path against a local HTTP server serving the real captures, with the
 //! failures a source can have: 429 and 5xx (retried, Retry-After honoured), 304, an error
 //! page, an oversized or truncated body, a dropped connection, a timeout, a 404. The Daily
-//! Papers page is built from the real API capture (the page capture is not in the fixtures).
+//! Papers page for 2026-09-28 is the real page capture; for other days it is built from the
+//! real API capture.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex};
@@ -17,6 +18,7 @@ use paperboy::ingest::{IngestError, Ingestor};
 use paperboy::store::Store;
 
 use crate::helpers::{Backend, fresh_database, hf_page};
+use crate::hf_page::{DEEP, PAGE, PAGE_DAY, PAPERS, TITLES, ids, replace_once, without_cards};
 use crate::on_both_databases;
 
 const HF_DAY: &[u8] = include_bytes!("../fixtures/hf_json/daily_papers_2026-05-08.json");
@@ -83,6 +85,8 @@ async fn serve(State(source): State<Source>, req: Request) -> Response {
     });
     let (key, body, etag): (&'static str, &'static [u8], &str) = if path == "/api/daily_papers" {
         ("/api/daily_papers", HF_DAY, "\"hf-v1\"")
+    } else if path == "/papers/date/2026-09-28" {
+        ("/papers/date/", PAGE.as_bytes(), "\"page-real\"")
     } else if path.starts_with("/papers/date/") {
         ("/papers/date/", HF_PAGE.as_bytes(), "\"page-v1\"")
     } else if path.starts_with("/rss/") {
@@ -196,7 +200,8 @@ on_both_databases!(
     fetches_a_day_politely,
     retries_and_gives_up_cleanly,
     refuses_bad_documents,
-    reads_the_daily_papers_page
+    reads_the_daily_papers_page,
+    reads_the_real_page
 );
 
 async fn fetches_a_day_politely(backend: Backend) {
@@ -422,5 +427,154 @@ async fn reads_the_daily_papers_page(backend: Backend) {
     assert_eq!(
         papers(h.store.papers(DAY, 100).await.unwrap()),
         papers(stored)
+    );
+}
+
+async fn reads_the_real_page(backend: Backend) {
+    let Some(h) = harness(backend, &[("ingest.huggingface_mode", "page".into())]).await else {
+        return;
+    };
+    let asked = NaiveDate::from_ymd_opt(2026, 9, 27).unwrap();
+    let failed = |e: IngestError| {
+        assert!(matches!(e, IngestError::Parse(_)), "{e}");
+        e.to_string()
+    };
+    // Asked for the 27th, answered with the 28th's page: refused, naming both days.
+    h.source.fail_next("/papers/date/", &[Fault::Body(PAGE)]);
+    let msg = failed(h.ingestor.huggingface_day(asked).await.unwrap_err());
+    assert_eq!(
+        msg,
+        "Hugging Face Daily Papers page: the page is for 2026-09-28 (its dateString), \
+         not for 2026-09-27 as asked"
+    );
+    assert_eq!(
+        h.source.hits("/papers/date/")[0].path_and_query,
+        "/papers/date/2026-09-27"
+    );
+
+    // Hostile variants of the real page, served for the right day.
+    let bare = without_cards(PAGE);
+    let props = crate::hf_page::data_props(&bare);
+    let hostile: [(String, &str); 4] = [
+        (
+            replace_once(
+                &bare,
+                "&quot;dailyPapers&quot;:[",
+                "&quot;dailyPapers&quot;:[}",
+            ),
+            "not the expected JSON",
+        ),
+        (
+            replace_once(&bare, "&quot;dailyPapers&quot;:", "&quot;papers&quot;:"),
+            "missing field `dailyPapers`",
+        ),
+        (
+            replace_once(
+                &bare,
+                props,
+                &format!(r#"data-props="{DEEP}{}""#, "[".repeat(8_000_000)),
+            ),
+            "recursion limit exceeded",
+        ),
+        (PAGE[..PAGE.len() / 2].to_string(), "no div.SVELTE_HYDRATER"),
+    ];
+    for (page, expected) in hostile {
+        h.source
+            .fail_next("/papers/date/", &[Fault::Body(page.leak())]);
+        let msg = failed(h.ingestor.huggingface_day(PAGE_DAY).await.unwrap_err());
+        assert!(
+            msg.contains(expected) && msg.contains("no paper cards"),
+            "{msg}"
+        );
+    }
+    // Over the size cap (32 MiB by default): refused before it is parsed.
+    let over = replace_once(
+        PAGE,
+        props,
+        &format!(r#"data-props="{}""#, " ".repeat(33 * 1024 * 1024)),
+    );
+    h.source
+        .fail_next("/papers/date/", &[Fault::Body(over.leak())]);
+    let err = h.ingestor.huggingface_day(PAGE_DAY).await.unwrap_err();
+    assert!(matches!(err, IngestError::Fetch(_)), "{err}");
+    assert!(err.to_string().contains("byte limit"), "{err}");
+
+    assert_eq!(h.store.paper_count().await.unwrap(), 0, "nothing stored");
+    assert!(h.source.hits("/api/query").is_empty());
+    let runs = h.store.recent_runs(10).await.unwrap();
+    assert_eq!(runs.len(), 6);
+    assert!(
+        runs.iter()
+            .all(|r| r.error.is_some() && r.finished_at.is_some())
+    );
+    assert_eq!(runs[5].day.as_deref(), Some("2026-09-27"));
+    assert!(
+        runs[..5]
+            .iter()
+            .all(|r| r.day.as_deref() == Some("2026-09-28"))
+    );
+
+    // The page itself.
+    let report = h.ingestor.huggingface_day(PAGE_DAY).await.unwrap();
+    assert_eq!(
+        report.ids.iter().map(|id| id.as_str()).collect::<Vec<_>>(),
+        ids()
+    );
+    assert_eq!((report.counts.new, report.counts.updated), (28, 0));
+    let page = h.source.hits("/papers/date/");
+    assert_eq!(
+        page.last().unwrap().path_and_query,
+        "/papers/date/2026-09-28"
+    );
+    assert!(
+        !page
+            .last()
+            .unwrap()
+            .headers
+            .contains_key(header::IF_NONE_MATCH)
+    );
+    // The 28 lack categories: looked up in two batches (20, 8).
+    let api = h.source.hits("/api/query");
+    assert_eq!(api.len(), 2);
+    assert!(
+        api[0]
+            .path_and_query
+            .contains("id_list=2609.31620,2609.18703,")
+    );
+    assert_eq!(
+        (
+            api[0].path_and_query.matches(',').count(),
+            api[1].path_and_query.matches(',').count()
+        ),
+        (19, 7)
+    );
+
+    let stored = h.store.papers(Some(PAGE_DAY), 100).await.unwrap();
+    assert_eq!(stored.len(), 28);
+    for &(id, upvotes, comments, authors) in &PAPERS {
+        let p = &stored
+            .iter()
+            .find(|s| s.paper.id.as_str() == id)
+            .unwrap()
+            .paper;
+        assert_eq!(
+            (p.upvotes, p.comments, p.authors.len()),
+            (Some(upvotes), Some(comments), authors),
+            "{id}"
+        );
+        assert!(!p.abstract_text.is_empty(), "{id}");
+    }
+    for (i, title) in TITLES {
+        let p = &stored
+            .iter()
+            .find(|s| s.paper.id.as_str() == PAPERS[i].0)
+            .unwrap()
+            .paper;
+        assert_eq!(p.title, title);
+    }
+    // Most upvoted first.
+    assert_eq!(
+        (stored[0].paper.id.as_str(), stored[0].paper.upvotes),
+        ("2609.31620", Some(110))
     );
 }

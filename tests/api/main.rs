@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod digest;
 mod eval;
+mod hf_page;
 mod ingest;
 mod ingest_http;
 mod lifecycle;
