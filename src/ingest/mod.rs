@@ -273,3 +273,32 @@ impl Ingestor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Format;
+
+    const PAGE: &[u8] =
+        include_bytes!("../../tests/fixtures/hf_html/huggingface_papers_2026-09-28.html");
+
+    #[test]
+    fn detects_a_daily_papers_page_not_any_html() {
+        assert_eq!(Format::detect(PAGE), Some(Format::HfPage));
+        // As a browser saves it: a byte order mark and a comment before the doctype.
+        let saved = [
+            "\u{feff}<!-- saved from url=(0028)https://huggingface.co/papers -->\n".as_bytes(),
+            PAGE,
+        ]
+        .concat();
+        assert_eq!(Format::detect(&saved), Some(Format::HfPage));
+        for other in [
+            "<html><body>Service Unavailable</body></html>",
+            "<!DOCTYPE html><html><body><h3>News</h3><a href=\"/models\">x</a></body></html>",
+            "<!-- a comment --> and text",
+        ] {
+            assert_eq!(Format::detect(other.as_bytes()), None, "{other}");
+        }
+        let rss = include_bytes!("../../tests/fixtures/arxiv_rss/distill_rss_cs.LG_2026-04-27.xml");
+        assert_eq!(Format::detect(rss), Some(Format::ArxivRss));
+    }
+}
