@@ -14,6 +14,11 @@ const MAC_LEN: usize = 16;
 const BODY_LEN: usize = 1 + 8 + 8 + SUBJECT_LEN;
 const TOKEN_LEN: usize = BODY_LEN + MAC_LEN;
 
+/// The shape of every token, as the OpenAPI document states it: base64url of `TOKEN_LEN`
+/// (49) bytes without padding is 66 characters, and the last one carries only 2 bits (the
+/// other 4 are zero, which decoding insists on), so it is one of `A`, `Q`, `g`, `w`.
+pub const TOKEN_PATTERN: &str = "^[A-Za-z0-9_-]{65}[AQgw]$";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
     Confirm = 1,
@@ -174,6 +179,51 @@ mod tests {
             s.verify(&"!".repeat(66), Purpose::Confirm, 1001),
             Err(TokenError::Malformed)
         );
+    }
+
+    /// The documented pattern is exact: signed tokens match it, and a token of the right
+    /// length whose last character is outside `AQgw` does not decode.
+    #[test]
+    fn token_pattern_is_the_real_shape() {
+        let s = Signer::new(b"0123456789abcdef0123456789abcdef");
+        let length = TOKEN_LEN.div_ceil(3) * 4 - 2;
+        assert_eq!(
+            TOKEN_PATTERN,
+            format!("^[A-Za-z0-9_-]{{{}}}[AQgw]$", length - 1)
+        );
+        for (i, purpose) in [
+            Purpose::Confirm,
+            Purpose::Manage,
+            Purpose::Unsubscribe,
+            Purpose::Form,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let t = s.sign(purpose, &new_public_id(), i as i64 * 1_000_003, 86_400);
+            assert_eq!(t.len(), length);
+            assert!("AQgw".contains(t.chars().last().unwrap()), "{t}");
+            assert!(
+                t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            );
+        }
+        let t = s.sign(Purpose::Manage, &new_public_id(), 0, 60);
+        for last in ('A'..='Z')
+            .chain('a'..='z')
+            .chain('0'..='9')
+            .chain(['-', '_'])
+        {
+            let other = format!("{}{last}", &t[..t.len() - 1]);
+            let decodes = URL_SAFE_NO_PAD.decode(&other).is_ok();
+            assert_eq!(decodes, "AQgw".contains(last), "last character {last:?}");
+            if !decodes {
+                assert_eq!(
+                    s.verify(&other, Purpose::Manage, 1),
+                    Err(TokenError::Malformed)
+                );
+            }
+        }
     }
 
     proptest! {

@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::error::ApiError;
+use super::error::{ApiError, ApiErrorBody};
 use super::{AppState, ClientIp};
 use crate::domain::{Subscriber, SubscriberStatus, SubscriptionInput, Topic, weekday_name};
 use crate::store::ListFilter;
@@ -26,10 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/topics", get(topics))
         .route("/admin/subscribers", get(admin_list))
         .route("/admin/counts", get(admin_counts))
-        .route(
-            "/openapi.json",
-            get(|| async { Json(super::openapi::document()) }),
-        )
+        .route("/openapi.json", get(openapi))
 }
 
 /// `Json` whose rejections (bad syntax, wrong content type, unknown fields) are answered
@@ -57,6 +54,11 @@ where
             }
         }
     }
+}
+
+/// The OpenAPI document, with the configured topic catalogue's ids.
+async fn openapi(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(super::openapi::document(&state.subs.catalogue))
 }
 
 /// A subscription as its owner (or an admin) sees it.
@@ -129,9 +131,14 @@ pub struct Accepted {
 
 /// Subscribe: the same fields as the web form. Always 202 for a valid request.
 #[utoipa::path(post, path = "/api/v1/subscriptions", request_body = SubscriptionInput,
-    responses((status = 202, body = Accepted), (status = 422, body = super::error::ApiErrorBody),
-              (status = 429, description = "too many requests; see Retry-After"),
-              (status = 503, body = super::error::ApiErrorBody, description = "mail server unavailable; retry later")))]
+    responses((status = 202, body = Accepted, description = "a confirmation mail is on its way, or the address was already known"),
+              (status = 400, body = ApiErrorBody, description = "the body is not JSON"),
+              (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
+              (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
+              (status = 422, body = ApiErrorBody, description = "a field is missing, of the wrong type, unknown, or not valid: `fields` names each"),
+              (status = 429, body = ApiErrorBody, description = "too many requests from this client", headers(("Retry-After" = u64, description = "seconds to wait"))),
+              (status = 500, body = ApiErrorBody, description = "the database failed"),
+              (status = 503, body = ApiErrorBody, description = "the subscription is saved but the mail server is unavailable", headers(("Retry-After" = u64, description = "seconds to wait")))))]
 pub async fn create(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -149,10 +156,15 @@ pub async fn create(
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
+const TOKEN_DOC: &str =
+    "The manage token from a mail's preferences link (66 characters, base64url).";
+
 /// Read a subscription by the manage token from a mail's preferences link.
-#[utoipa::path(get, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path)),
-    responses((status = 200, body = SubscriptionView), (status = 400, body = super::error::ApiErrorBody),
-              (status = 410, body = super::error::ApiErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
+    responses((status = 200, body = SubscriptionView),
+              (status = 400, body = ApiErrorBody, description = "the token is damaged, not issued by this service, or for another purpose"),
+              (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn read(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -163,8 +175,15 @@ pub async fn read(
 
 /// Replace interests and delivery preferences. `email`, if given, must be the
 /// subscription's own: an address cannot be changed, only unsubscribed and subscribed anew.
-#[utoipa::path(put, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path)), request_body = SubscriptionInput,
-    responses((status = 200, body = SubscriptionView), (status = 422, body = super::error::ApiErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
+    request_body(content = SubscriptionInput, description = "as for subscribing; `email` may be left out"),
+    responses((status = 200, body = SubscriptionView),
+              (status = 400, body = ApiErrorBody, description = "the body is not JSON; or the token is damaged, not issued by this service, or for another purpose"),
+              (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
+              (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
+              (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
+              (status = 422, body = ApiErrorBody, description = "a field is of the wrong type, unknown, or not valid, or `email` is another address: `fields` names each"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn update(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -190,8 +209,11 @@ pub async fn update(
 
 /// Erase a subscription and everything tied to the address (its bare id stays in
 /// `paper_recipients`, naming no one).
-#[utoipa::path(delete, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path)),
-    responses((status = 204), (status = 400, body = super::error::ApiErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
+    responses((status = 204, description = "erased"),
+              (status = 400, body = ApiErrorBody, description = "the token is damaged, not issued by this service, or for another purpose"),
+              (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn erase(
     State(state): State<AppState>,
     Path(token): Path<String>,
@@ -237,15 +259,18 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    /// pending, active, unsubscribed or suppressed
+    /// Only subscribers in this state.
+    #[param(value_type = Option<SubscriberStatus>)]
     pub status: Option<String>,
     /// Part of the address, case-insensitive.
     pub email: Option<String>,
     /// The `next_after` of the previous page.
     pub after: Option<i64>,
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 
@@ -267,7 +292,11 @@ pub struct SubscriberPage {
 /// List subscribers, filtered, in pages (admin).
 #[utoipa::path(get, path = "/api/v1/admin/subscribers", params(ListParams),
     security(("admin_token" = [])),
-    responses((status = 200, body = SubscriberPage), (status = 401, body = super::error::ApiErrorBody)))]
+    responses((status = 200, body = SubscriberPage),
+              (status = 400, body = ApiErrorBody, description = "a query parameter is unknown or out of range (`limit` 1–1000)"),
+              (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
+              (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn admin_list(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -320,7 +349,10 @@ pub struct Counts {
 
 /// Subscribers by state (admin).
 #[utoipa::path(get, path = "/api/v1/admin/counts", security(("admin_token" = [])),
-    responses((status = 200, body = Counts), (status = 401, body = super::error::ApiErrorBody)))]
+    responses((status = 200, body = Counts),
+              (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
+              (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn admin_counts(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The API contract: schemathesis generates requests from /api/v1/openapi.json and checks
+# every answer against the document (--checks all), on a served instance on SQLite. Any
+# finding fails. Seeded and bounded, so a run is repeatable and short.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+SEED=${CONTRACT_SEED:-20240514}
+EXAMPLES=${CONTRACT_EXAMPLES:-200}
+target=${CARGO_TARGET_DIR:-target}
+
+venv="$target/schemathesis-$SCHEMATHESIS_VERSION"
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+cargo build -q --bin paperboy
+
+work=$(mktemp -d)
+pid=""
+stop() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap stop EXIT
+
+# A free port: bind port 0, read it back, let it go.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+admin_token=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+
+# SQLite in the temporary folder; mail goes to .eml files there; no scheduler. The rate
+# limits are raised so that the generated requests are judged on their content, not throttled.
+env PAPERBOY_DATABASE_URL="sqlite://$work/paperboy.db" \
+  PAPERBOY_DATA_DIR="$work" \
+  PAPERBOY_BIND="127.0.0.1:$port" \
+  PAPERBOY_BASE_URL="http://127.0.0.1:$port" \
+  PAPERBOY_ADMIN_TOKEN="$admin_token" \
+  PAPERBOY_SMTP_URL="" \
+  PAPERBOY_SCHEDULE__ENABLED=false \
+  PAPERBOY_LIMITS__POSTS_PER_MINUTE=100000 \
+  PAPERBOY_LIMITS__POST_BURST=100000 \
+  PAPERBOY_SUBSCRIBE__MAX_MAILS_PER_CLIENT_PER_HOUR=100000 \
+  PAPERBOY_LOG=warn \
+  "$target/debug/paperboy" serve >"$work/serve.log" 2>&1 &
+pid=$!
+
+for _ in $(seq 100); do
+  if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then break; fi
+  if ! kill -0 "$pid" 2>/dev/null; then cat "$work/serve.log"; echo "contract: paperboy serve exited" >&2; exit 1; fi
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
+
+start=$(date +%s)
+status=0
+PAPERBOY_ADMIN_TOKEN="$admin_token" "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "http://127.0.0.1:$port/api/v1/openapi.json" \
+  --checks all \
+  --seed "$SEED" \
+  --max-examples "$EXAMPLES" \
+  --generation-database none \
+  --workers 1 \
+  --no-color \
+  --report junit --report-dir "$work/report" || status=$?
+echo "contract: schemathesis $SCHEMATHESIS_VERSION took $(($(date +%s) - start)) s"
+if grep -q "panicked\|ERROR" "$work/serve.log"; then
+  echo "contract: the server logged errors:" >&2
+  cat "$work/serve.log" >&2
+  status=1
+fi
+exit "$status"
