@@ -5,7 +5,12 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN_TOKEN, Backend, link_in, spawn_app};
 use crate::on_both_databases;
 
-on_both_databases!(subscription_by_token, admin, service_endpoints);
+on_both_databases!(
+    subscription_by_token,
+    admin,
+    service_endpoints,
+    the_document_is_the_contract
+);
 
 async fn subscription_by_token(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -288,4 +293,233 @@ async fn service_endpoints(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(css.headers()["content-type"], "text/css");
+}
+
+/// What the OpenAPI document promises is what the service does: required fields, limits,
+/// the token's shape and every field's pattern, tried through HTTP.
+async fn the_document_is_the_contract(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let doc: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    // `{}` is not a subscription by the document, and the service says which fields are missing.
+    let input = &doc["components"]["schemas"]["SubscriptionInput"];
+    assert_eq!(input["required"], json!(["email"]));
+    let r = app.api_subscribe(&json!({})).await;
+    assert_eq!(r.status(), 422);
+    let err: Value = r.json().await.unwrap();
+    assert_eq!(err["fields"]["email"], "enter your email address");
+    assert!(
+        err["fields"]["topics"]
+            .as_str()
+            .unwrap()
+            .contains("at least one topic")
+    );
+    // An update may leave the address out.
+    assert_eq!(
+        doc["components"]["schemas"]["SubscriptionUpdate"]["required"],
+        json!([])
+    );
+
+    // The topic ids are the catalogue's.
+    let topics: Value = app
+        .client
+        .get(app.url("/api/v1/topics"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut ids: Vec<Value> = topics
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].clone())
+        .collect();
+    ids.push(json!(""));
+    assert_eq!(
+        input["properties"]["topics"]["items"]["enum"],
+        Value::Array(ids)
+    );
+
+    // Every status an operation can answer is documented; a few that once were not.
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path}"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(
+        statuses("/api/v1/subscriptions", "post"),
+        ["202", "400", "413", "415", "422", "429", "500", "503"]
+    );
+    assert_eq!(
+        statuses("/api/v1/subscriptions/{token}", "put"),
+        ["200", "400", "410", "413", "415", "422", "500"]
+    );
+    assert_eq!(
+        statuses("/api/v1/admin/subscribers", "get"),
+        ["200", "400", "401", "404", "500"]
+    );
+
+    // `limit` is a query parameter of 1 to 1000, and one above is refused, not capped.
+    let limit = doc["paths"]["/api/v1/admin/subscribers"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .unwrap();
+    assert_eq!(
+        (
+            &limit["in"],
+            &limit["schema"]["minimum"],
+            &limit["schema"]["maximum"]
+        ),
+        (&json!("query"), &json!(1), &json!(1000))
+    );
+    let list = |q: &str| {
+        app.client
+            .get(app.url(&format!("/api/v1/admin/subscribers{q}")))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    assert_eq!(list("?limit=1000").await.unwrap().status(), 200);
+    for q in ["?limit=1001", "?limit=9223372036854775807", "?limit=-1"] {
+        let r = list(q).await.unwrap();
+        assert_eq!(r.status(), 400, "{q}");
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"], "limit must be from 1 to 1000", "{q}");
+    }
+    let r = list("?limit=99999999999999999999").await.unwrap();
+    assert_eq!(r.status(), 400);
+
+    // The token's pattern: the shape every token has. A token of that shape that this service
+    // did not sign is refused as not issued here; one of another shape as damaged.
+    let pattern =
+        doc["paths"]["/api/v1/subscriptions/{token}"]["get"]["parameters"][0]["schema"]["pattern"]
+            .as_str()
+            .unwrap();
+    assert_eq!(pattern, paperboy::tokens::TOKEN_PATTERN);
+    let pattern = regex::Regex::new(pattern).unwrap();
+    let page = app
+        .subscribe_and_confirm("contract@example.com", &[("topics", "llm")])
+        .await;
+    let manage = link_in(&page, "/preferences/")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(pattern.is_match(&manage), "{manage}");
+    let unsigned = format!("{}w", "A".repeat(65));
+    let last_bits_set = format!("{}B", &manage[..65]);
+    for (token, says) in [
+        (unsigned.as_str(), "not issued by this service"),
+        (last_bits_set.as_str(), "incomplete or damaged"),
+        (&manage[..65], "incomplete or damaged"),
+        ("A", "incomplete or damaged"),
+    ] {
+        assert_eq!(pattern.is_match(token), token == unsigned, "{token}");
+        let r = app
+            .client
+            .get(app.url(&format!("/api/v1/subscriptions/{token}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{token}");
+        let err: Value = r.json().await.unwrap();
+        assert!(
+            err["error"].as_str().unwrap().contains(says),
+            "{token}: {err}"
+        );
+    }
+
+    // Each field's pattern or list of values says yes exactly where the service does.
+    let url = app.url(&format!("/api/v1/subscriptions/{manage}"));
+    let samples: &[(&str, &[&str])] = &[
+        (
+            "keywords",
+            &[
+                "a \"b c\" -d",
+                "\"unclosed",
+                "-\"x",
+                "a\"b \"c",
+                "ab\"",
+                "x\u{1}y",
+                "x\ty",
+                "\"a\"\"b",
+                "--\"x",
+                "a,b\r\nc",
+            ],
+        ),
+        (
+            "liked",
+            &[
+                "2405.01234v2.pdf",
+                "hep-th/9901001",
+                "https://arxiv.org/abs/2310.06825 2405.01234",
+                "2405.123",
+                "x",
+                "2405.01234;2405.01235",
+            ],
+        ),
+        (
+            "categories",
+            &[
+                "cs.RO;hep-th",
+                "c",
+                "cs.toolongclass",
+                "-cs",
+                "CS.ro stat.ML",
+            ],
+        ),
+        (
+            "authors",
+            &["Ada Lovelace; Alan Turing", "A\u{1}", "A\u{b}B", "A\u{85}B"],
+        ),
+        ("trending", &[" 100 ", "+7", "101", "-1", "", "0"]),
+        ("delivery_hour", &["23", "24", "007", "x"]),
+        ("papers_per_digest", &["50", "0", "51", "1"]),
+        ("timezone", &["Europe/Berlin", "Mars/Base", ""]),
+        ("frequency", &["daily", "hourly", " daily "]),
+    ];
+    for (field, values) in samples {
+        let schema = &input["properties"][*field];
+        for value in *values {
+            let by_schema = match (schema["pattern"].as_str(), schema["enum"].as_array()) {
+                (Some(p), _) => regex::Regex::new(p).unwrap().is_match(value),
+                (None, Some(values)) => values.contains(&json!(value)),
+                _ => panic!("{field} has neither a pattern nor a list of values"),
+            };
+            let r = app
+                .client
+                .put(&url)
+                .json(&json!({"topics": ["llm"], *field: value}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.unwrap();
+            if by_schema {
+                assert_eq!(status, 200, "{field} {value:?}: {body}");
+            } else {
+                assert_eq!(status, 422, "{field} {value:?}: {body}");
+                assert!(
+                    body["fields"][*field].is_string(),
+                    "{field} {value:?}: {body}"
+                );
+            }
+        }
+    }
 }
