@@ -63,6 +63,22 @@ PAPERBOY_ADMIN_TOKEN="$admin_token" "$venv/bin/schemathesis" --config-file .ci/s
   --workers 1 \
   --no-color \
   --report junit --report-dir "$work/report" || status=$?
+
+# Second pass: a subscription that exists, read by its real manage token.
+if token=$(python3 .ci/contract_token.py "http://127.0.0.1:$port" "$work"); then
+  PAPERBOY_CONTRACT_TOKEN="$token" "$venv/bin/schemathesis" --config-file .ci/schemathesis-existing.toml run \
+    "http://127.0.0.1:$port/api/v1/openapi.json" \
+    --include-name "GET /api/v1/subscriptions/{token}" \
+    --checks all \
+    --seed "$SEED" \
+    --max-examples 20 \
+    --generation-database none \
+    --workers 1 \
+    --no-color || status=$?
+else
+  echo "contract: could not subscribe and confirm a reader" >&2
+  status=1
+fi
 echo "contract: schemathesis $SCHEMATHESIS_VERSION took $(($(date +%s) - start)) s"
 if grep -q "panicked\|ERROR" "$work/serve.log"; then
   echo "contract: the server logged errors:" >&2
