@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use paperboy::config::Config;
+use paperboy::context::Context;
 use paperboy::domain::{ArxivId, Paper, PaperSource, TopicCatalogue};
 use paperboy::matching::bench::{Reader, Record, population};
 use paperboy::measure::{peak_rss_mib, reset_peak_rss};
@@ -149,7 +150,8 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
         ("secret", "bench-secret-bench-secret-bench-secret-0".into()),
     ])
     .unwrap();
-    let store = Store::connect(url).await.expect("a database");
+    let ctx = Context::start(config).await.expect("a database");
+    let store = ctx.store.clone();
     papers(&store, records, day).await;
     let started = Instant::now();
     {
@@ -158,22 +160,19 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
     }
     let t_setup = started.elapsed();
     let label = n.to_string();
-    measure(&store, &config, catalogue, url, n, day, &label, t_setup).await;
+    measure(&ctx, url, n, day, &label, t_setup).await;
     // The next day features the same papers, all sent the day before: every batch now looks
     // up what its readers were sent, the path a day with re-announced papers takes, and a
     // weekly reader's always.
     let next = day.succ_opt().unwrap();
     papers(&store, records, next).await;
     let label = format!("{n}, next day, same papers");
-    measure(&store, &config, catalogue, url, n, next, &label, t_setup).await;
+    measure(&ctx, url, n, next, &label, t_setup).await;
     store.close().await;
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn measure(
-    store: &Store,
-    config: &Config,
-    catalogue: &TopicCatalogue,
+    ctx: &Context,
     url: &str,
     n: usize,
     day: NaiveDate,
@@ -183,7 +182,7 @@ async fn measure(
     reset_peak_rss();
     let before = peak_rss_mib().unwrap_or(0.0);
     let started = Instant::now();
-    let report = paperboy::digest::compose(store, config, catalogue, day, None)
+    let report = paperboy::digest::compose(ctx, day, None)
         .await
         .expect("composed");
     let t = started.elapsed();

@@ -16,9 +16,9 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use paperboy::config::Config;
+use paperboy::context::Context;
 use paperboy::domain::{NewSubscription, SubscriptionInput};
 use paperboy::measure::process_cpu;
-use paperboy::subscriptions::Subscriptions;
 
 const HF_DAY: &[u8] = include_bytes!("../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
 #[path = "../tests/api/certificate.rs"]
@@ -115,12 +115,7 @@ fn stunnel_relay(dir: &std::path::Path) -> Relay {
 
 /// Readers with a composed digest each, on a fresh SQLite file; returns the app and the
 /// size of one rendered message.
-async fn outbox(
-    dir: &std::path::Path,
-    relay: &Relay,
-    concurrency: usize,
-    n: usize,
-) -> Subscriptions {
+async fn outbox(dir: &std::path::Path, relay: &Relay, concurrency: usize, n: usize) -> Context {
     let mut pairs: Vec<(&str, toml::Value)> = vec![
         (
             "database_url",
@@ -139,7 +134,7 @@ async fn outbox(
         pairs.push(("mail.tls_ca_file", ca.display().to_string().into()));
     }
     let config = Config::with_overrides(&pairs).unwrap();
-    let subs = Subscriptions::start(config).await.unwrap();
+    let subs = Context::start(config).await.unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
     paperboy::ingest::import(
         &subs.store,
@@ -168,9 +163,7 @@ async fn outbox(
         let (s, _) = subs.store.subscribe(&new, None, 1).await.unwrap();
         subs.store.confirm(s.id, 1).await.unwrap();
     }
-    let r = paperboy::digest::compose(&subs.store, &subs.config, &subs.catalogue, day, None)
-        .await
-        .unwrap();
+    let r = paperboy::digest::compose(&subs, day, None).await.unwrap();
     assert_eq!(r.composed as usize, n);
     subs
 }

@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::routing::get;
 use mailin_embedded::{Handler, Server, SslConfig};
+use paperboy::clock::timestamp as now;
 use paperboy::config::Config;
+use paperboy::context::Context;
 use paperboy::domain::{NewSubscription, SubscriptionInput};
-use paperboy::subscriptions::{Subscriptions, now};
 use paperboy::tokens::Purpose;
-use paperboy::web::{self, AppState};
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-01";
 
@@ -174,7 +174,7 @@ async fn paperboy_app(
     database_url: String,
     smtp_url: &str,
     dir: &std::path::Path,
-) -> (String, Subscriptions) {
+) -> (String, Context) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = Config::with_overrides(&[
@@ -190,15 +190,19 @@ async fn paperboy_app(
             1_000_000_000.into(),
         ),
         ("mail.pool_size", 16.into()),
+        ("schedule.enabled", false.into()),
     ])
     .unwrap();
-    let subs = Subscriptions::start(config).await.unwrap();
-    tokio::spawn(web::serve(listener, AppState::new(subs.clone())));
-    (base, subs)
+    let app = paperboy::app::App::build_on(config, listener)
+        .await
+        .unwrap();
+    let ctx = app.context().clone();
+    tokio::spawn(app.run());
+    (base, ctx)
 }
 
 /// Pending subscribers to confirm, and the confirm paths for them.
-async fn seed(subs: &Subscriptions, n: usize) -> Vec<String> {
+async fn seed(subs: &Context, n: usize) -> Vec<String> {
     let mut paths = Vec::with_capacity(n);
     for i in 0..n {
         let input = SubscriptionInput {
@@ -209,7 +213,8 @@ async fn seed(subs: &Subscriptions, n: usize) -> Vec<String> {
         let new = NewSubscription::parse(&input, &subs.catalogue).unwrap();
         let (s, _) = subs.store.subscribe(&new, None, now()).await.unwrap();
         let token = subs
-            .signer
+            .links
+            .signer()
             .sign(Purpose::Confirm, &s.public_id, now(), 3600);
         paths.push(format!("/confirm/{token}"));
     }

@@ -212,12 +212,13 @@ impl Config {
         }
     }
 
-    /// The topic catalogue text: the configured file, or the built-in catalogue.
+    /// The topic catalogue text: the configured file, or the built-in catalogue when
+    /// `topics_file` is empty.
     pub fn topics_toml(&self) -> std::io::Result<String> {
-        if self.topics_file.exists() {
-            std::fs::read_to_string(&self.topics_file)
-        } else {
+        if self.topics_file.as_os_str().is_empty() {
             Ok(BUILTIN_TOPICS.to_string())
+        } else {
+            std::fs::read_to_string(&self.topics_file)
         }
     }
 

@@ -1,7 +1,12 @@
+pub mod admin;
+pub mod app;
+pub mod clock;
 pub mod config;
+pub mod context;
 pub mod digest;
 pub mod domain;
 pub mod ingest;
+pub mod links;
 pub mod mail;
 pub mod matching;
 pub mod measure;

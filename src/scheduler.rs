@@ -8,9 +8,10 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use croner::Cron;
 
+use crate::clock;
+use crate::context::Context;
 use crate::digest::{self, ComposeReport, DeliverReport, DigestError};
-use crate::ingest::Ingestor;
-use crate::subscriptions::Subscriptions;
+use crate::ingest::{Ingestor, RunReport};
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -46,6 +47,8 @@ impl Schedule {
 /// What one run of the daily job did.
 #[derive(Debug, Default)]
 pub struct JobReport {
+    /// Ingest runs made, by what was fetched ("huggingface 2026-05-08", "arxiv rss").
+    pub ingested: Vec<(String, RunReport)>,
     /// Ingest failures (the day goes on with what was stored).
     pub ingest_errors: Vec<String>,
     /// Another instance held the right to compose; this one only delivered.
@@ -54,42 +57,71 @@ pub struct JobReport {
     pub delivered: DeliverReport,
 }
 
-/// One run of the daily job at `now`.
-pub async fn daily_job(subs: &Subscriptions, now: DateTime<Utc>) -> Result<JobReport, DigestError> {
+/// What one run of the daily job covers.
+#[derive(Clone, Copy, Debug)]
+pub struct Job {
+    pub day: chrono::NaiveDate,
+    /// The scheduler's tick: only readers whose local delivery hour has come by then are
+    /// composed. `None` (`paperboy run-daily`): every reader due on `day`.
+    pub at: Option<DateTime<Utc>>,
+    /// Fetch the day from the sources when no papers are stored for it.
+    pub ingest: bool,
+}
+
+impl Job {
+    /// The scheduler's run at `now`.
+    pub fn tick(now: DateTime<Utc>) -> Self {
+        Self {
+            day: now.date_naive(),
+            at: Some(now),
+            ingest: true,
+        }
+    }
+}
+
+/// One run of the daily job: ingest the day if it has no papers (and `job.ingest`),
+/// compose, deliver. Used by the scheduler and by `paperboy run-daily` alike.
+pub async fn daily_job(ctx: &Context, job: Job) -> Result<JobReport, DigestError> {
     let mut report = JobReport::default();
-    let day = now.date_naive();
+    let day = job.day;
 
     // One instance composes (and ingests) while every instance delivers.
-    let Some(lock) = subs.store.try_compose_lock().await? else {
+    let Some(lock) = ctx.store.try_compose_lock().await? else {
         report.composed_elsewhere = true;
-        report.delivered = digest::deliver(subs).await?;
+        report.delivered = digest::deliver(ctx).await?;
         return Ok(report);
     };
-    let ingested = ingest_if_missing(subs, day, &mut report).await;
-    let composed =
-        digest::compose(&subs.store, &subs.config, &subs.catalogue, day, Some(now)).await;
+    let ingested = if job.ingest {
+        ingest_if_missing(ctx, day, &mut report).await
+    } else {
+        Ok(())
+    };
+    let composed = digest::compose(ctx, day, job.at).await;
     lock.release().await;
     ingested?;
     report.composed = composed?;
-    report.delivered = digest::deliver(subs).await?;
+    report.delivered = digest::deliver(ctx).await?;
     Ok(report)
 }
 
 async fn ingest_if_missing(
-    subs: &Subscriptions,
+    ctx: &Context,
     day: chrono::NaiveDate,
     report: &mut JobReport,
 ) -> Result<(), DigestError> {
-    if !subs.store.papers(Some(day), 1).await?.is_empty() {
+    if !ctx.store.papers(Some(day), 1).await?.is_empty() {
         return Ok(());
     }
-    match Ingestor::new(subs.store.clone(), &subs.config.ingest) {
+    match Ingestor::new(ctx.store.clone(), &ctx.config.ingest) {
         Ok(ingestor) => {
-            if let Err(e) = ingestor.huggingface_day(day).await {
-                report.ingest_errors.push(format!("huggingface {day}: {e}"));
+            let what = format!("huggingface {day}");
+            match ingestor.huggingface_day(day).await {
+                Ok(r) => report.ingested.push((what, r)),
+                Err(e) => report.ingest_errors.push(format!("{what}: {e}")),
             }
-            if let Err(e) = ingestor.arxiv_feed().await {
-                report.ingest_errors.push(format!("arxiv rss: {e}"));
+            match ingestor.arxiv_feed().await {
+                Ok(r) => report.ingested.push(("arxiv rss".into(), r)),
+                Err(e) => report.ingest_errors.push(format!("arxiv rss: {e}")),
             }
         }
         Err(e) => report.ingest_errors.push(e.to_string()),
@@ -98,15 +130,15 @@ async fn ingest_if_missing(
 }
 
 /// Run the daily job on the schedule until the process ends.
-pub async fn run(subs: Subscriptions, schedule: Schedule) {
+pub async fn run(ctx: Context, schedule: Schedule) {
     loop {
-        let Some(next) = schedule.next_after(Utc::now()) else {
+        let Some(next) = schedule.next_after(clock::now()) else {
             tracing::warn!("the schedule has no next run: the daily job stops");
             return;
         };
-        let wait = (next - Utc::now()).to_std().unwrap_or_default();
+        let wait = (next - clock::now()).to_std().unwrap_or_default();
         tokio::time::sleep(wait).await;
-        match daily_job(&subs, Utc::now()).await {
+        match daily_job(&ctx, Job::tick(clock::now())).await {
             Ok(r) => {
                 for e in &r.ingest_errors {
                     tracing::warn!(error = %e, "ingest failed; composing with what is stored");

@@ -1,19 +1,17 @@
 //! The subscriber lifecycle as the web pages, the JSON API and the CLI all use it:
 //! subscribe (double opt-in), confirm, change preferences, unsubscribe, erase.
 
-use std::sync::Arc;
-
 use serde::Serialize;
-use tera::Context;
 
-use crate::config::Config;
+use crate::clock;
+use crate::context::Context;
 use crate::domain::{
-    FieldErrors, NewSubscription, Subscriber, SubscriberStatus, SubscriptionInput, TopicCatalogue,
+    EmailAddress, FieldErrors, NewSubscription, Subscriber, SubscriberStatus, SubscriptionInput,
     parse_profile,
 };
-use crate::mail::{Mail, MailError, Mailer};
-use crate::store::{Store, StoreError, SubscribeOutcome};
-use crate::tokens::{Purpose, Signer, TokenError};
+use crate::mail::{Mail, MailError};
+use crate::store::{StoreError, SubscribeOutcome};
+use crate::tokens::{Purpose, TokenError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -29,6 +27,15 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+impl From<crate::digest::DigestError> for ServiceError {
+    fn from(e: crate::digest::DigestError) -> Self {
+        match e {
+            crate::digest::DigestError::Store(e) => Self::Store(e),
+            crate::digest::DigestError::Mail(e) => Self::Mail(e),
+        }
+    }
+}
+
 /// What happened to a confirmation link.
 #[derive(Debug)]
 pub enum Confirmation {
@@ -38,26 +45,26 @@ pub enum Confirmation {
     Unsubscribed,
 }
 
-/// What a subscribe request led to, for logs and metrics only: the requester always
-/// gets the same answer.
+/// What became of a subscribe request's mail. For the operator's metrics only: the
+/// requester always gets the same answer, so the service keeps it to itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MailDecision {
+enum MailDecision {
     Sent,
     RateLimited,
     RefusedByServer,
+    Failed,
 }
 
-#[derive(Clone)]
-pub struct Subscriptions {
-    pub store: Store,
-    pub mailer: Arc<Mailer>,
-    pub signer: Signer,
-    pub config: Arc<Config>,
-    pub catalogue: Arc<TopicCatalogue>,
-}
-
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+impl MailDecision {
+    fn count(self) {
+        let result = match self {
+            Self::Sent => "sent",
+            Self::RateLimited => "rate_limited",
+            Self::RefusedByServer => "refused",
+            Self::Failed => "failed",
+        };
+        metrics::counter!("paperboy_confirmation_mails_total", "result" => result).increment(1);
+    }
 }
 
 #[derive(Serialize)]
@@ -72,53 +79,19 @@ struct ManageValues {
     unsubscribe_url: String,
 }
 
+/// The subscriber lifecycle over the application context.
+#[derive(Clone)]
+pub struct Subscriptions {
+    ctx: Context,
+}
+
 impl Subscriptions {
-    fn confirm_ttl(&self) -> i64 {
-        i64::from(self.config.subscribe.confirm_ttl_hours) * 3600
-    }
-
-    fn manage_ttl(&self) -> i64 {
-        i64::from(self.config.subscribe.manage_ttl_days) * 86_400
-    }
-
-    pub fn confirm_url(&self, s: &Subscriber) -> String {
-        let t = self
-            .signer
-            .sign(Purpose::Confirm, &s.public_id, now(), self.confirm_ttl());
-        format!("{}/confirm/{t}", self.config.base_url)
-    }
-
-    pub fn manage_token(&self, s: &Subscriber) -> String {
-        self.signer
-            .sign(Purpose::Manage, &s.public_id, now(), self.manage_ttl())
-    }
-
-    pub fn preferences_url(&self, s: &Subscriber) -> String {
-        format!(
-            "{}/preferences/{}",
-            self.config.base_url,
-            self.manage_token(s)
-        )
-    }
-
-    pub fn unsubscribe_url(&self, s: &Subscriber) -> String {
-        let t = self
-            .signer
-            .sign(Purpose::Unsubscribe, &s.public_id, now(), self.manage_ttl());
-        format!("{}/unsubscribe/{t}", self.config.base_url)
-    }
-
-    /// Values every mail and page footer shows.
-    pub fn common_context(&self) -> Context {
-        let mut ctx = Context::new();
-        ctx.insert("operator_name", &self.config.operator.name);
-        ctx.insert("operator_address", &self.config.operator.postal_address);
-        ctx.insert("base_url", &self.config.base_url);
-        ctx
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
     }
 
     pub fn parse(&self, input: &SubscriptionInput) -> Result<NewSubscription, ServiceError> {
-        NewSubscription::parse(input, &self.catalogue).map_err(ServiceError::Invalid)
+        NewSubscription::parse(input, &self.ctx.catalogue).map_err(ServiceError::Invalid)
     }
 
     /// Store the request and mail the address: a confirmation link, or, if it is already
@@ -128,11 +101,12 @@ impl Subscriptions {
         &self,
         new: &NewSubscription,
         client_ip: Option<&str>,
-    ) -> Result<MailDecision, ServiceError> {
-        let t = now();
-        let (subscriber, outcome) = self.store.subscribe(new, client_ip, t).await?;
-        let limits = &self.config.subscribe;
+    ) -> Result<(), ServiceError> {
+        let t = clock::timestamp();
+        let (subscriber, outcome) = self.ctx.store.subscribe(new, client_ip, t).await?;
+        let limits = &self.ctx.config.subscribe;
         let reservation = self
+            .ctx
             .store
             .reserve_confirmation_mail(
                 subscriber.id,
@@ -144,15 +118,15 @@ impl Subscriptions {
             .await?;
         let Some(reservation) = reservation else {
             tracing::info!(subscriber = subscriber.id, "confirmation mail rate-limited");
-            metrics::counter!("paperboy_confirmation_mails_total", "result" => "rate_limited")
-                .increment(1);
-            return Ok(MailDecision::RateLimited);
+            MailDecision::RateLimited.count();
+            return Ok(());
         };
-        let name = &self.config.operator.name;
+        let name = &self.ctx.config.operator.name;
+        let links = &self.ctx.links;
         let result = if outcome == SubscribeOutcome::AlreadyActive {
             let values = ManageValues {
-                preferences_url: self.preferences_url(&subscriber),
-                unsubscribe_url: self.unsubscribe_url(&subscriber),
+                preferences_url: links.preferences_url(&links.manage_token(&subscriber, t)),
+                unsubscribe_url: links.unsubscribe_url(&subscriber, t),
             };
             let mail = Mail {
                 template: "already_subscribed",
@@ -161,11 +135,14 @@ impl Subscriptions {
                 values: &values,
                 list_unsubscribe: Some(format!("<{}>", values.unsubscribe_url)),
             };
-            self.mailer.deliver(&mail, &self.common_context()).await
+            self.ctx
+                .mailer
+                .deliver(&mail, &self.ctx.common_context())
+                .await
         } else {
             let values = ConfirmationValues {
-                confirm_url: self.confirm_url(&subscriber),
-                ttl_hours: self.config.subscribe.confirm_ttl_hours,
+                confirm_url: links.confirm_url(&subscriber, t),
+                ttl_hours: self.ctx.config.subscribe.confirm_ttl_hours,
             };
             let mail = Mail {
                 template: "confirmation",
@@ -174,29 +151,29 @@ impl Subscriptions {
                 values: &values,
                 list_unsubscribe: None,
             };
-            self.mailer.deliver(&mail, &self.common_context()).await
+            self.ctx
+                .mailer
+                .deliver(&mail, &self.ctx.common_context())
+                .await
         };
         match result {
-            Ok(()) => {
-                metrics::counter!("paperboy_confirmation_mails_total", "result" => "sent")
-                    .increment(1);
-                Ok(MailDecision::Sent)
-            }
+            Ok(()) => MailDecision::Sent.count(),
             // The relay refused the address for good: the answer must not differ from a
             // delivered one, and the row expires unconfirmed.
             Err(MailError::Permanent(e)) => {
                 tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation mail refused");
-                metrics::counter!("paperboy_confirmation_mails_total", "result" => "refused")
-                    .increment(1);
-                Ok(MailDecision::RefusedByServer)
+                MailDecision::RefusedByServer.count();
             }
             Err(e) => {
-                self.store.release_confirmation_mail(reservation).await?;
-                metrics::counter!("paperboy_confirmation_mails_total", "result" => "failed")
-                    .increment(1);
-                Err(e.into())
+                self.ctx
+                    .store
+                    .release_confirmation_mail(reservation)
+                    .await?;
+                MailDecision::Failed.count();
+                return Err(e.into());
             }
         }
+        Ok(())
     }
 
     /// The subscriber a token names, if the token is valid for `purpose`.
@@ -205,8 +182,9 @@ impl Subscriptions {
         token: &str,
         purpose: Purpose,
     ) -> Result<Subscriber, ServiceError> {
-        let claims = self.signer.verify(token, purpose, now())?;
-        self.store
+        let claims = self.ctx.links.verify(token, purpose, clock::timestamp())?;
+        self.ctx
+            .store
             .find_by_public_id(&claims.subject)
             .await?
             .ok_or(ServiceError::Gone)
@@ -218,10 +196,11 @@ impl Subscriptions {
             SubscriberStatus::Active => Ok(Confirmation::AlreadyActive(s)),
             SubscriberStatus::Unsubscribed => Ok(Confirmation::Unsubscribed),
             SubscriberStatus::Pending | SubscriberStatus::Suppressed => {
-                if self.store.confirm(s.id, now()).await? {
+                if self.ctx.store.confirm(s.id, clock::timestamp()).await? {
                     metrics::counter!("paperboy_confirmations_total").increment(1);
                 }
                 let s = self
+                    .ctx
                     .store
                     .find_by_id(s.id)
                     .await?
@@ -231,87 +210,71 @@ impl Subscriptions {
         }
     }
 
-    /// Replace a subscriber's interests and delivery preferences.
+    /// Replace a subscriber's interests and delivery preferences. `input.email`, if given,
+    /// must be the subscription's own: an address cannot be changed, only unsubscribed and
+    /// subscribed anew (a changed address would skip its double opt-in).
     pub async fn update(
         &self,
         s: &Subscriber,
         input: &SubscriptionInput,
     ) -> Result<Subscriber, ServiceError> {
+        let given = input.email.trim();
+        if !given.is_empty() && EmailAddress::parse(given).ok().as_ref() != Some(&s.email) {
+            let mut fields = FieldErrors::new();
+            fields.insert(
+                "email",
+                "the address cannot be changed: unsubscribe and subscribe the new address".into(),
+            );
+            return Err(ServiceError::Invalid(fields));
+        }
         let (interests, prefs) =
-            parse_profile(input, &self.catalogue).map_err(ServiceError::Invalid)?;
+            parse_profile(input, &self.ctx.catalogue).map_err(ServiceError::Invalid)?;
         if !self
+            .ctx
             .store
-            .update_profile(s.id, &interests, &prefs, now())
+            .update_profile(s.id, &interests, &prefs, clock::timestamp())
             .await?
         {
             return Err(ServiceError::Gone);
         }
-        self.store.find_by_id(s.id).await?.ok_or(ServiceError::Gone)
+        self.ctx
+            .store
+            .find_by_id(s.id)
+            .await?
+            .ok_or(ServiceError::Gone)
+    }
+
+    /// Subscribe an address an operator vouches for: confirmed at once, no mail sent.
+    pub async fn add_confirmed(&self, new: &NewSubscription) -> Result<Subscriber, ServiceError> {
+        let t = clock::timestamp();
+        let (s, _) = self.ctx.store.subscribe(new, Some("cli"), t).await?;
+        self.ctx.store.confirm(s.id, t).await?;
+        Ok(s)
+    }
+
+    /// The subscriber with this address, if there is one.
+    pub async fn find(&self, email: &EmailAddress) -> Result<Option<Subscriber>, ServiceError> {
+        Ok(self.ctx.store.find_by_email(email).await?)
     }
 
     pub async fn unsubscribe(&self, s: &Subscriber) -> Result<(), ServiceError> {
-        if self.store.unsubscribe(s.id, now()).await? {
+        if self.ctx.store.unsubscribe(s.id, clock::timestamp()).await? {
             metrics::counter!("paperboy_unsubscribes_total").increment(1);
         }
         Ok(())
     }
 
     pub async fn erase(&self, s: &Subscriber) -> Result<(), ServiceError> {
-        self.store.delete(s.id).await?;
+        self.ctx.store.delete(s.id).await?;
         Ok(())
     }
 
     /// Remove sign-ups whose confirmation link has expired.
     pub async fn purge_expired(&self) -> Result<u64, ServiceError> {
         Ok(self
+            .ctx
             .store
-            .delete_expired_pending(now() - self.confirm_ttl())
+            .delete_expired_pending(clock::timestamp() - self.ctx.links.confirm_ttl())
             .await?)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("{0}")]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Mail(#[from] MailError),
-    #[error("topic catalogue {path}: {source}")]
-    Topics {
-        path: String,
-        source: crate::domain::TopicError,
-    },
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        source: std::io::Error,
-    },
-}
-
-impl Subscriptions {
-    /// Open the database (applying migrations), load the catalogue and the mailer.
-    pub async fn start(config: Config) -> Result<Self, StartError> {
-        let topics_path = config.topics_file.display().to_string();
-        let text = config.topics_toml().map_err(|source| StartError::Io {
-            what: format!("reading {topics_path}"),
-            source,
-        })?;
-        let catalogue = TopicCatalogue::from_toml(&text).map_err(|source| StartError::Topics {
-            path: topics_path,
-            source,
-        })?;
-        let key = config.signing_key().map_err(|source| StartError::Io {
-            what: "the signing key".into(),
-            source,
-        })?;
-        let store = Store::connect(&config.database_url).await?;
-        let mailer = Mailer::from_config(&config)?;
-        Ok(Self {
-            store,
-            mailer: Arc::new(mailer),
-            signer: Signer::new(&key),
-            config: Arc::new(config),
-            catalogue: Arc::new(catalogue),
-        })
     }
 }

@@ -6,7 +6,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use super::DigestError;
+use crate::clock;
 use crate::config::Config;
+use crate::context::Context;
 use crate::domain::{
     ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, Subscriber, TopicCatalogue,
 };
@@ -47,16 +49,6 @@ pub struct ComposeReport {
     pub weekly: u64,
     /// Why nothing was composed at all, when that is the case.
     pub note: Option<String>,
-}
-
-/// The stable `Message-ID` of a reader's digest for a day: a retry or a resend after a
-/// crash carries the same one, so the receiving side can tell it is the same mail.
-pub fn message_id(day: NaiveDate, subscriber_public_id: &str, base_url: &str) -> String {
-    let host = super::host_of(base_url);
-    format!(
-        "<digest.{}.{subscriber_public_id}@{host}>",
-        day.format("%Y%m%d")
-    )
 }
 
 fn doc(p: &StoredPaper, day: NaiveDate) -> Doc<'_> {
@@ -387,13 +379,12 @@ async fn sent(
 /// yet. Three things overlap: reading the next batch of readers, matching this one (on
 /// blocking threads, so the runtime keeps serving) and writing what was matched before.
 pub async fn compose(
-    store: &Store,
-    config: &Config,
-    catalogue: &TopicCatalogue,
+    ctx: &Context,
     day: NaiveDate,
     at: Option<DateTime<Utc>>,
 ) -> Result<ComposeReport, DigestError> {
-    let now = at.unwrap_or_else(Utc::now).timestamp();
+    let (store, config, catalogue) = (&ctx.store, &*ctx.config, &*ctx.catalogue);
+    let now = at.unwrap_or_else(clock::now).timestamp();
     store.refresh_statistics().await?;
     let mut report = ComposeReport {
         day: Some(day),
@@ -480,7 +471,7 @@ pub async fn compose(
                     Choice::Digest(content) => digests.push(NewDigest {
                         subscriber_id: r.id,
                         day,
-                        message_id: message_id(day, &r.public_id, &config.base_url),
+                        message_id: ctx.links.digest_message_id(day, &r.public_id),
                         content,
                     }),
                 }
@@ -589,18 +580,5 @@ mod tests {
             "by hand: the day's weekday, Friday"
         );
         assert!(due(&berlin7, day, None));
-    }
-
-    #[test]
-    fn message_ids_are_stable_and_name_the_host() {
-        let d = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
-        assert_eq!(
-            message_id(d, "abc", "https://papers.example.org:8443/x"),
-            "<digest.20260508.abc@papers.example.org>"
-        );
-        assert_eq!(
-            message_id(d, "abc", ""),
-            "<digest.20260508.abc@paperboy.invalid>"
-        );
     }
 }

@@ -15,11 +15,12 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::DigestError;
+use crate::clock;
 use crate::config::DeliveryConfig;
+use crate::context::Context;
 use crate::domain::{ArxivId, Subscriber, SubscriberStatus};
-use crate::mail::{DigestHeaders, DigestPaper, MailError};
+use crate::mail::{DigestPaper, MailError};
 use crate::store::{ClaimedDigest, Outcome, Store, StoreError};
-use crate::subscriptions::{Subscriptions, now};
 
 /// The papers read so far in a delivery run, by id, as every digest shows them.
 type Papers = Arc<tokio::sync::RwLock<HashMap<ArxivId, DigestPaper>>>;
@@ -59,13 +60,13 @@ const RECORD_WITHIN: Duration = Duration::from_millis(20);
 const RENDER_AHEAD: usize = 2;
 
 /// Deliver every digest that is due now, until none is left.
-pub async fn deliver(subs: &Subscriptions) -> Result<DeliverReport, DigestError> {
+pub async fn deliver(ctx: &Context) -> Result<DeliverReport, DigestError> {
     let (outcomes, arrived) = mpsc::unbounded_channel();
     // Messages started whose outcome has not been handed to the recorder yet.
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let recorder = tokio::spawn(record(subs.store.clone(), arrived, in_flight.clone()));
+    let recorder = tokio::spawn(record(ctx.store.clone(), arrived, in_flight.clone()));
     let mut tasks = JoinSet::new();
-    let dispatched = dispatch(subs, &mut tasks, &outcomes, &recorder, &in_flight).await;
+    let dispatched = dispatch(ctx, &mut tasks, &outcomes, &recorder, &in_flight).await;
     // Whatever happened, every message in flight finishes and its outcome is recorded before
     // this returns.
     drop(outcomes);
@@ -83,15 +84,15 @@ type Claimed = Vec<(ClaimedDigest, Option<Subscriber>)>;
 /// Claim due digests batch by batch and start each one's delivery under the concurrency
 /// and rate limits. The next batch is claimed while the current one is still going out.
 async fn dispatch(
-    subs: &Subscriptions,
+    ctx: &Context,
     tasks: &mut JoinSet<()>,
     outcomes: &mpsc::UnboundedSender<(i64, Outcome)>,
     recorder: &JoinHandle<Result<DeliverReport, StoreError>>,
     in_flight: &Arc<AtomicUsize>,
 ) -> Result<(), DigestError> {
-    let cfg = subs.config.delivery.clone();
-    let pool = subs.config.mail.pool_size as usize;
-    if cfg.concurrency > pool && !subs.config.smtp_url.trim().is_empty() {
+    let cfg = ctx.config.delivery.clone();
+    let pool = ctx.config.mail.pool_size as usize;
+    if cfg.concurrency > pool && !ctx.config.smtp_url.trim().is_empty() {
         tracing::warn!(
             "delivery.concurrency is {} but mail.pool_size only {pool}: at most {pool} messages are sent at once",
             cfg.concurrency
@@ -106,10 +107,10 @@ async fn dispatch(
     let trending: Trending = Default::default();
     let papers: Papers = Default::default();
     // Only what was due when the run started: a digest this run deferred waits for the next.
-    let started = now();
+    let started = clock::timestamp();
     let claim_next = || {
-        let (subs, lease, batch) = (subs.clone(), cfg.lease_seconds, cfg.batch.max(1));
-        tokio::spawn(async move { claim(&subs, started, lease, batch).await })
+        let (ctx, lease, batch) = (ctx.clone(), cfg.lease_seconds, cfg.batch.max(1));
+        tokio::spawn(async move { claim(&ctx, started, lease, batch).await })
     };
     let mut next = Some(claim_next());
     while let Some(claiming) = next.take() {
@@ -129,8 +130,8 @@ async fn dispatch(
             if let Some(l) = &limiter {
                 l.until_ready().await;
             }
-            let (subs, cfg, trending, papers, outcomes, sending, in_flight) = (
-                subs.clone(),
+            let (ctx, cfg, trending, papers, outcomes, sending, in_flight) = (
+                ctx.clone(),
                 cfg.clone(),
                 trending.clone(),
                 papers.clone(),
@@ -141,7 +142,7 @@ async fn dispatch(
             in_flight.fetch_add(1, Ordering::AcqRel);
             tasks.spawn(async move {
                 let outcome =
-                    deliver_one(&subs, &cfg, &digest, reader, &trending, &papers, &sending).await;
+                    deliver_one(&ctx, &cfg, &digest, reader, &trending, &papers, &sending).await;
                 drop(permit);
                 in_flight.fetch_sub(1, Ordering::AcqRel);
                 // Fails only once the recorder has failed; the digest stays leased and is
@@ -157,20 +158,20 @@ async fn dispatch(
 
 /// Claim up to `limit` digests and read their readers in one query.
 async fn claim(
-    subs: &Subscriptions,
+    ctx: &Context,
     due_by: i64,
     lease_seconds: i64,
     limit: i64,
 ) -> Result<Claimed, StoreError> {
-    let claimed = subs
+    let claimed = ctx
         .store
-        .claim_digests(now(), due_by, lease_seconds, limit)
+        .claim_digests(clock::timestamp(), due_by, lease_seconds, limit)
         .await?;
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
     let ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
-    let mut readers: HashMap<i64, Subscriber> = subs
+    let mut readers: HashMap<i64, Subscriber> = ctx
         .store
         .find_by_ids(&ids)
         .await?
@@ -206,7 +207,7 @@ async fn record(
                 () = &mut closes => break,
             }
         }
-        store.record_deliveries(&group, now()).await?;
+        store.record_deliveries(&group, clock::timestamp()).await?;
         for (_, outcome) in group.drain(..) {
             report.add(&outcome);
         }
@@ -215,7 +216,7 @@ async fn record(
 }
 
 async fn deliver_one(
-    subs: &Subscriptions,
+    ctx: &Context,
     cfg: &DeliveryConfig,
     digest: &ClaimedDigest,
     reader: Option<Subscriber>,
@@ -238,7 +239,7 @@ async fn deliver_one(
         match cache.get(&digest.day) {
             Some(t) => t.clone(),
             None => {
-                let t = subs
+                let t = ctx
                     .store
                     .papers(Some(digest.day), 1)
                     .await
@@ -262,12 +263,12 @@ async fn deliver_one(
             .collect()
     };
     if !missing.is_empty() {
-        match subs.store.papers_by_ids(&missing).await {
+        match ctx.store.papers_by_ids(&missing).await {
             Ok(found) => {
                 // Rendered before the lock is taken: other messages read the cache meanwhile.
                 let prepared: Result<Vec<DigestPaper>, MailError> = found
                     .iter()
-                    .map(|p| subs.mailer.prepare(DigestPaper::of(&p.paper)))
+                    .map(|p| ctx.mailer.prepare(DigestPaper::of(&p.paper)))
                     .collect();
                 let prepared = match prepared {
                     Ok(p) => p,
@@ -288,7 +289,7 @@ async fn deliver_one(
     let view = {
         let known = papers.read().await;
         super::view_of(
-            subs,
+            ctx,
             &reader,
             digest.day,
             &digest.content,
@@ -296,19 +297,7 @@ async fn deliver_one(
             &known,
         )
     };
-    let mailed = subs.mailer.render_digest(&view).and_then(|m| {
-        subs.mailer.digest_message(
-            &reader.email,
-            &m.subject,
-            m.html,
-            m.text,
-            &DigestHeaders {
-                message_id: &digest.message_id,
-                unsubscribe_url: &view.unsubscribe_url,
-                list_id: &list_id(&subs.config.operator.name, &subs.config.base_url),
-            },
-        )
-    });
+    let mailed = super::message(ctx, &reader, &view, &digest.message_id);
     let message = match mailed {
         Ok(m) => m,
         Err(e) => {
@@ -319,13 +308,17 @@ async fn deliver_one(
     };
     let sent = {
         let _turn = sending.acquire().await.expect("never closed");
-        subs.mailer.send(message).await
+        ctx.mailer.send(message).await
     };
     match sent {
         Ok(()) => Outcome::Sent,
         Err(MailError::Permanent(e)) => {
             let reason = format!("bounced: {e}");
-            if let Err(e) = subs.store.suppress(reader.id, &reason, now()).await {
+            if let Err(e) = ctx
+                .store
+                .suppress(reader.id, &reason, clock::timestamp())
+                .await
+            {
                 tracing::warn!(error = %e, "could not suppress a bounced reader");
             }
             Outcome::Bounced { error: e }
@@ -343,17 +336,7 @@ fn retry(cfg: &DeliveryConfig, digest: &ClaimedDigest, error: String) -> Outcome
     }
     let wait = cfg.retry_after_seconds.max(1) << (digest.attempts - 1).clamp(0, 20);
     Outcome::Retry {
-        at: now() + wait,
+        at: clock::timestamp() + wait,
         error,
     }
-}
-
-/// `List-Id`: the operator's name and the site's host.
-pub fn list_id(operator: &str, base_url: &str) -> String {
-    let host = super::host_of(base_url);
-    let name: String = operator
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '"'))
-        .collect();
-    format!("\"{} papers\" <papers.{host}>", name.trim())
 }

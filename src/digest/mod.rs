@@ -3,55 +3,57 @@
 mod compose;
 mod deliver;
 
-pub use compose::{ComposeReport, Composer, compose, message_id};
-pub use deliver::{DeliverReport, deliver, list_id};
+pub use compose::{ComposeReport, Composer, compose};
+pub use deliver::{DeliverReport, deliver};
 
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
+use crate::clock;
+use crate::context::Context;
 use crate::domain::{ArxivId, DigestContent, DigestKind, Subscriber};
-use crate::mail::{DigestPaper, DigestView};
+use crate::mail::{DigestPaper, DigestView, RenderedMail};
 use crate::store::StoreError;
-use crate::subscriptions::Subscriptions;
 
 /// What a reader's digest shows, from what the outbox holds, for the "view in browser" page
 /// and `paperboy preview`; delivery, which reads each paper once per run, uses [`view_of`].
 pub async fn view(
-    subs: &Subscriptions,
+    ctx: &Context,
     reader: &Subscriber,
     day: NaiveDate,
     content: &DigestContent,
 ) -> Result<DigestView, StoreError> {
-    let top = subs
+    let top = ctx
         .store
         .papers(Some(day), 1)
         .await?
         .pop()
         .map(|t| DigestPaper::of(&t.paper));
     let ids: Vec<ArxivId> = content.entries.iter().map(|e| e.paper.clone()).collect();
-    let papers: HashMap<ArxivId, DigestPaper> = subs
+    let papers: HashMap<ArxivId, DigestPaper> = ctx
         .store
         .papers_by_ids(&ids)
         .await?
         .into_iter()
         .map(|p| (p.paper.id.clone(), DigestPaper::of(&p.paper)))
         .collect();
-    Ok(view_of(subs, reader, day, content, top.as_ref(), &papers))
+    Ok(view_of(ctx, reader, day, content, top.as_ref(), &papers))
 }
 
 /// [`view`] with the papers at hand, as [`DigestPaper::of`] makes them. `top` is the day's
 /// most upvoted paper, shown when the reader's own list is thin.
 pub fn view_of(
-    subs: &Subscriptions,
+    ctx: &Context,
     reader: &Subscriber,
     day: NaiveDate,
     content: &DigestContent,
     top: Option<&DigestPaper>,
     by_id: &HashMap<ArxivId, DigestPaper>,
 ) -> DigestView {
-    let token = subs.manage_token(reader);
-    let base = &subs.config.base_url;
+    let links = &ctx.links;
+    let now = clock::timestamp();
+    let token = links.manage_token(reader, now);
     DigestView {
         date: day,
         papers: content
@@ -68,28 +70,87 @@ pub fn view_of(
         trending_instead: content.kind == DigestKind::Trending,
         weekly: content.weekly,
         top_trending: top.cloned(),
-        preferences_url: format!("{base}/preferences/{token}"),
-        unsubscribe_url: subs.unsubscribe_url(reader),
-        browser_url: format!("{base}/digests/{token}/{day}"),
-        operator_name: subs.config.operator.name.clone(),
-        operator_address: subs.config.operator.postal_address.clone(),
+        preferences_url: links.preferences_url(&token),
+        unsubscribe_url: links.unsubscribe_url(reader, now),
+        browser_url: links.browser_url(&token, day),
+        operator_name: ctx.config.operator.name.clone(),
+        operator_address: ctx.config.operator.postal_address.clone(),
     }
 }
 
-/// The host of the service's public URL, for `Message-ID` and `List-Id`.
-fn host_of(base_url: &str) -> &str {
-    base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or(base_url)
-        .split(['/', ':'])
-        .next()
-        .filter(|h| !h.is_empty())
-        .unwrap_or("paperboy.invalid")
+/// What `paperboy preview` shows for a reader and a day.
+pub enum Preview {
+    /// No papers are stored for the day (or the week, for a weekly reader).
+    NoPapers,
+    /// Nothing matched, and the reader asked for nothing then.
+    Nothing,
+    Digest(Box<DigestView>),
+}
+
+/// The digest a reader got for `day` from the outbox, or as it would be composed now;
+/// nothing is sent or stored.
+pub async fn preview(
+    ctx: &Context,
+    reader: &Subscriber,
+    day: NaiveDate,
+) -> Result<Preview, DigestError> {
+    let content = match ctx.store.digest_for(reader.id, day).await? {
+        Some(d) => Some(d.content),
+        None => {
+            let (store, config, catalogue) = (&ctx.store, &*ctx.config, &*ctx.catalogue);
+            let frequency = reader.prefs.frequency;
+            match Composer::for_frequency(store, config, catalogue, day, frequency).await? {
+                Some(mut c) => c.preview(store, reader).await?,
+                None => return Ok(Preview::NoPapers),
+            }
+        }
+    };
+    Ok(match content {
+        Some(content) => Preview::Digest(Box::new(view(ctx, reader, day, &content).await?)),
+        None => Preview::Nothing,
+    })
+}
+
+/// A digest as the message that goes out: its rendered parts, and the reader's list
+/// headers and links. Delivery and `paperboy preview --format eml` both build it here.
+pub fn message(
+    ctx: &Context,
+    reader: &Subscriber,
+    view: &DigestView,
+    message_id: &str,
+) -> Result<lettre::Message, crate::mail::MailError> {
+    let m = ctx.mailer.render_digest(view)?;
+    ctx.mailer.digest_message(
+        &reader.email,
+        &m.subject,
+        m.html,
+        m.text,
+        &crate::mail::DigestHeaders {
+            message_id,
+            unsubscribe_url: &view.unsubscribe_url,
+            list_id: ctx.links.list_id(),
+        },
+    )
+}
+
+/// The digest a reader was sent for `day`, rendered as the mail showed it (the "view in
+/// browser" page); `None` if they were sent none that day.
+pub async fn sent_digest(
+    ctx: &Context,
+    reader: &Subscriber,
+    day: NaiveDate,
+) -> Result<Option<RenderedMail>, DigestError> {
+    let Some(digest) = ctx.store.digest_for(reader.id, day).await? else {
+        return Ok(None);
+    };
+    let view = view(ctx, reader, day, &digest.content).await?;
+    Ok(Some(ctx.mailer.render_digest(&view)?))
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DigestError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
 }

@@ -228,7 +228,7 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0);
+    let secs = (when.timestamp() - crate::clock::timestamp()).max(0);
     Some(Duration::from_secs(secs as u64))
 }
 

@@ -26,6 +26,7 @@ impl ParseError {
 
 use chrono::NaiveDate;
 
+use crate::clock;
 use crate::config::{HuggingFaceMode, IngestConfig};
 use crate::domain::{ArxivId, Paper, PaperSource};
 use crate::store::{Store, StoreError, UpsertCounts};
@@ -123,7 +124,7 @@ pub async fn import(
     origin: &str,
 ) -> Result<RunReport, IngestError> {
     let run_id = store
-        .start_run(format.source().as_str(), day, origin, now())
+        .start_run(format.source().as_str(), day, origin, clock::timestamp())
         .await?;
     import_into_run(store, run_id, bytes, format, day).await
 }
@@ -137,7 +138,7 @@ async fn import_into_run(
 ) -> Result<RunReport, IngestError> {
     let result = match format.parse(bytes, day) {
         Ok(papers) => store
-            .upsert_papers(&papers, now())
+            .upsert_papers(&papers, clock::timestamp())
             .await
             .map(|counts| (papers, counts))
             .map_err(IngestError::from),
@@ -145,7 +146,9 @@ async fn import_into_run(
     };
     match result {
         Ok((papers, counts)) => {
-            store.finish_run(run_id, Ok(counts), now()).await?;
+            store
+                .finish_run(run_id, Ok(counts), clock::timestamp())
+                .await?;
             let ids = papers.into_iter().map(|p| p.id).collect();
             Ok(RunReport {
                 run_id,
@@ -155,14 +158,12 @@ async fn import_into_run(
             })
         }
         Err(e) => {
-            store.finish_run(run_id, Err(&e.to_string()), now()).await?;
+            store
+                .finish_run(run_id, Err(&e.to_string()), clock::timestamp())
+                .await?;
             Err(e)
         }
     }
-}
-
-fn now() -> i64 {
-    crate::subscriptions::now()
 }
 
 /// Fetches each source's documents and imports them.
@@ -233,7 +234,7 @@ impl Ingestor {
     ) -> Result<RunReport, IngestError> {
         let run_id = self
             .store
-            .start_run(format.source().as_str(), day, url, now())
+            .start_run(format.source().as_str(), day, url, clock::timestamp())
             .await?;
         let (etag, last_modified) = self.store.http_validators(url).await?;
         let cached = fetch::Validators {
@@ -243,13 +244,13 @@ impl Ingestor {
         match self.fetcher.get(url, &cached, spacing).await {
             Err(e) => {
                 self.store
-                    .finish_run(run_id, Err(&e.to_string()), now())
+                    .finish_run(run_id, Err(&e.to_string()), clock::timestamp())
                     .await?;
                 Err(e.into())
             }
             Ok(fetch::Fetched::NotModified) => {
                 self.store
-                    .finish_run(run_id, Ok(UpsertCounts::default()), now())
+                    .finish_run(run_id, Ok(UpsertCounts::default()), clock::timestamp())
                     .await?;
                 Ok(RunReport {
                     run_id,
@@ -265,7 +266,7 @@ impl Ingestor {
                         url,
                         validators.etag.as_deref(),
                         validators.last_modified.as_deref(),
-                        now(),
+                        clock::timestamp(),
                     )
                     .await?;
                 Ok(report)

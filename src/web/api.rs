@@ -190,19 +190,6 @@ pub async fn update(
     ApiJson(input): ApiJson<SubscriptionInput>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
     let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
-    if !input.email.trim().is_empty()
-        && crate::domain::EmailAddress::parse(&input.email)
-            .ok()
-            .as_ref()
-            != Some(&s.email)
-    {
-        let mut fields = crate::domain::FieldErrors::new();
-        fields.insert(
-            "email",
-            "the address cannot be changed: unsubscribe and subscribe the new address".into(),
-        );
-        return Err(crate::subscriptions::ServiceError::Invalid(fields).into());
-    }
     let updated = state.subs.update(&s, &input).await?;
     Ok(Json(SubscriptionView::from(&updated)))
 }
@@ -228,13 +215,13 @@ pub async fn erase(
 pub async fn topics(State(state): State<AppState>) -> Response {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.subs.catalogue.topics()),
+        Json(state.ctx.catalogue.topics()),
     )
         .into_response()
 }
 
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let configured = state.subs.config.admin_token.as_bytes();
+    let configured = state.ctx.config.admin_token.as_bytes();
     if configured.is_empty() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -311,15 +298,14 @@ pub async fn admin_list(
         .transpose()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
     let limit = p.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
+    if !(1..=crate::admin::MAX_PAGE).contains(&limit) {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "limit must be from 1 to 1000",
+            format!("limit must be from 1 to {}", crate::admin::MAX_PAGE),
         ));
     }
     let rows = state
-        .subs
-        .store
+        .admin
         .list(&ListFilter {
             status,
             email_contains: p.email,
@@ -359,9 +345,8 @@ pub async fn admin_counts(
 ) -> Result<Json<Counts>, ApiError> {
     require_admin(&state, &headers)?;
     let counts = state
-        .subs
-        .store
-        .counts_by_status()
+        .admin
+        .counts()
         .await
         .map_err(crate::subscriptions::ServiceError::from)?;
     let get = |s: SubscriberStatus| counts.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);

@@ -6,8 +6,8 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use super::error::PageError;
+use crate::clock::timestamp as now;
 use crate::domain::SubscriptionInput;
-use crate::subscriptions::now;
 use crate::tokens::{Purpose, Signer};
 
 pub const CSRF_COOKIE: &str = "pb_csrf";

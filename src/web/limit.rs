@@ -47,7 +47,7 @@ pub async fn limit_posts(State(state): State<AppState>, req: Request, next: Next
     // address; the signed token is what protects them, and a 429 would lose an unsubscribe.
     if req.method() == Method::POST && !req.uri().path().starts_with("/unsubscribe/") {
         let (parts, body) = req.into_parts();
-        let ip = ClientIp::from_parts(&parts, state.subs.config.trust_forwarded_for);
+        let ip = ClientIp::from_parts(&parts, state.ctx.config.trust_forwarded_for);
         if let Some(ip) = ip.0
             && let Err(wait) = state.limiter.check(ip)
         {

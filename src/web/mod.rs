@@ -24,22 +24,30 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::admin::Admin;
+use crate::context::Context;
 use crate::subscriptions::Subscriptions;
 
+/// What handlers are given: the context for settings and links, and the services they
+/// call.
 #[derive(Clone)]
 pub struct AppState {
+    pub ctx: Context,
     pub subs: Subscriptions,
+    pub admin: Admin,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
 }
 
 impl AppState {
-    pub fn new(subs: Subscriptions) -> Self {
-        let limiter = limit::PostLimiter::new(&subs.config.limits);
+    pub fn new(ctx: Context) -> Self {
+        let limiter = limit::PostLimiter::new(&ctx.config.limits);
         Self {
             limiter: Arc::new(limiter),
             metrics: metrics_handle(),
-            subs,
+            subs: Subscriptions::new(ctx.clone()),
+            admin: Admin::new(ctx.clone()),
+            ctx,
         }
     }
 }
@@ -57,7 +65,7 @@ fn metrics_handle() -> PrometheusHandle {
 }
 
 pub fn router(state: AppState) -> Router {
-    let max_body = state.subs.config.limits.max_body_bytes;
+    let max_body = state.ctx.config.limits.max_body_bytes;
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
@@ -141,7 +149,7 @@ async fn track(req: Request, next: Next) -> Response {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.subs.store.ping().await {
+    match state.admin.ping().await {
         Ok(()) => (axum::http::StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
@@ -155,7 +163,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    if let Ok(counts) = state.subs.store.counts_by_status().await {
+    if let Ok(counts) = state.admin.counts().await {
         for (status, n) in counts {
             metrics::gauge!("paperboy_subscribers", "status" => status.as_str()).set(n as f64);
         }
@@ -173,10 +181,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl ClientIp {
-    pub fn as_string(&self) -> Option<String> {
-        self.0.map(|ip| ip.to_string())
-    }
-
     fn from_parts(parts: &Parts, trust_forwarded_for: bool) -> Self {
         if trust_forwarded_for {
             let forwarded = parts
@@ -206,7 +210,7 @@ impl FromRequestParts<AppState> for ClientIp {
     ) -> Result<Self, Self::Rejection> {
         Ok(Self::from_parts(
             parts,
-            state.subs.config.trust_forwarded_for,
+            state.ctx.config.trust_forwarded_for,
         ))
     }
 }

@@ -15,8 +15,8 @@ use tera::{Context, Tera};
 use super::error::PageError;
 use super::forms::{self, Submission};
 use super::{AppState, ClientIp};
-use crate::domain::{Subscriber, SubscriptionInput, Topic, TopicCatalogue, weekday_name};
-use crate::subscriptions::{Confirmation, ServiceError, Subscriptions};
+use crate::domain::{Subscriber, SubscriptionInput, Topic, weekday_name};
+use crate::subscriptions::{Confirmation, ServiceError};
 use crate::tokens::Purpose;
 
 const PAGES: &[(&str, &str)] = &[
@@ -139,13 +139,10 @@ struct Group<'a> {
 }
 
 /// Everything the shared form fields need besides the values.
-fn form_context(
-    subs: &Subscriptions,
-    catalogue: &TopicCatalogue,
-    values: &SubscriptionInput,
-) -> Context {
-    let mut ctx = subs.common_context();
-    let groups: Vec<Group<'_>> = catalogue
+fn form_context(app: &crate::context::Context, values: &SubscriptionInput) -> Context {
+    let mut ctx = app.common_context();
+    let groups: Vec<Group<'_>> = app
+        .catalogue
         .grouped()
         .into_iter()
         .map(|(name, topics)| Group { name, topics })
@@ -220,9 +217,12 @@ fn subscribe_page(
     values: &SubscriptionInput,
     errors: Option<&crate::domain::FieldErrors>,
 ) -> Response {
-    let (jar, nonce) = forms::csrf_nonce(jar, state.subs.config.https());
-    let mut ctx = form_context(&state.subs, &state.subs.catalogue, values);
-    ctx.insert("form_token", &forms::form_token(&state.subs.signer, &nonce));
+    let (jar, nonce) = forms::csrf_nonce(jar, state.ctx.config.https());
+    let mut ctx = form_context(&state.ctx, values);
+    ctx.insert(
+        "form_token",
+        &forms::form_token(state.ctx.links.signer(), &nonce),
+    );
     if let Some(errors) = errors {
         ctx.insert("errors", errors);
     }
@@ -238,8 +238,8 @@ async fn subscribe_form(State(state): State<AppState>, jar: CookieJar) -> Respon
 }
 
 fn check_inbox(state: &AppState) -> Response {
-    let mut ctx = state.subs.common_context();
-    ctx.insert("ttl_hours", &state.subs.config.subscribe.confirm_ttl_hours);
+    let mut ctx = state.ctx.common_context();
+    ctx.insert("ttl_hours", &state.ctx.config.subscribe.confirm_ttl_hours);
     render("check_inbox.html", &ctx)
 }
 
@@ -250,9 +250,9 @@ async fn subscribe(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let form = Submission::from_pairs(pairs);
-    let age = forms::check(&state.subs.signer, &jar, &form.form_token)?;
+    let age = forms::check(state.ctx.links.signer(), &jar, &form.form_token)?;
     // A bot gets the same answer as a person, and nothing happens.
-    if form.honeypot_filled || age < i64::from(state.subs.config.subscribe.min_submit_seconds) {
+    if form.honeypot_filled || age < i64::from(state.ctx.config.subscribe.min_submit_seconds) {
         tracing::info!(
             honeypot = form.honeypot_filled,
             age,
@@ -276,9 +276,13 @@ async fn subscribe(
 }
 
 fn manage_context(state: &AppState, s: &Subscriber) -> Context {
-    let mut ctx = state.subs.common_context();
-    ctx.insert("preferences_url", &state.subs.preferences_url(s));
-    ctx.insert("unsubscribe_url", &state.subs.unsubscribe_url(s));
+    let mut ctx = state.ctx.common_context();
+    let (links, now) = (&state.ctx.links, crate::clock::timestamp());
+    ctx.insert(
+        "preferences_url",
+        &links.preferences_url(&links.manage_token(s, now)),
+    );
+    ctx.insert("unsubscribe_url", &links.unsubscribe_url(s, now));
     ctx.insert("email", s.email.as_str());
     ctx.insert("status", s.status.as_str());
     ctx
@@ -291,10 +295,13 @@ async fn confirm_page(
 ) -> Result<Response, PageError> {
     // Only check the link here: confirming takes a POST.
     state.subs.subscriber_for(&token, Purpose::Confirm).await?;
-    let (jar, nonce) = forms::csrf_nonce(jar, state.subs.config.https());
-    let mut ctx = state.subs.common_context();
+    let (jar, nonce) = forms::csrf_nonce(jar, state.ctx.config.https());
+    let mut ctx = state.ctx.common_context();
     ctx.insert("token", &token);
-    ctx.insert("form_token", &forms::form_token(&state.subs.signer, &nonce));
+    ctx.insert(
+        "form_token",
+        &forms::form_token(state.ctx.links.signer(), &nonce),
+    );
     Ok(with_cookie(jar, render("confirm.html", &ctx)))
 }
 
@@ -305,7 +312,7 @@ async fn confirm(
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     forms::check(
-        &state.subs.signer,
+        state.ctx.links.signer(),
         &jar,
         &Submission::from_pairs(pairs).form_token,
     )?;
@@ -334,11 +341,14 @@ fn preferences(
     errors: Option<&crate::domain::FieldErrors>,
     saved: bool,
 ) -> Response {
-    let (jar, nonce) = forms::csrf_nonce(jar, state.subs.config.https());
-    let mut ctx = form_context(&state.subs, &state.subs.catalogue, values);
+    let (jar, nonce) = forms::csrf_nonce(jar, state.ctx.config.https());
+    let mut ctx = form_context(&state.ctx, values);
     ctx.extend(manage_context(state, s));
     ctx.insert("token", token);
-    ctx.insert("form_token", &forms::form_token(&state.subs.signer, &nonce));
+    ctx.insert(
+        "form_token",
+        &forms::form_token(state.ctx.links.signer(), &nonce),
+    );
     ctx.insert("saved", &saved);
     if let Some(errors) = errors {
         ctx.insert("errors", errors);
@@ -364,20 +374,10 @@ async fn digest_page(
         )
     };
     let day = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| not_found())?;
-    let store = &state.subs.store;
-    let digest = store
-        .digest_for(s.id, day)
+    let mail = crate::digest::sent_digest(&state.ctx, &s, day)
         .await
         .map_err(ServiceError::from)?
         .ok_or_else(not_found)?;
-    let view = crate::digest::view(&state.subs, &s, day, &digest.content)
-        .await
-        .map_err(ServiceError::from)?;
-    let mail = state
-        .subs
-        .mailer
-        .render_digest(&view)
-        .map_err(ServiceError::from)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -418,7 +418,7 @@ async fn save_preferences(
 ) -> Result<Response, PageError> {
     let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
     let form = Submission::from_pairs(pairs);
-    forms::check(&state.subs.signer, &jar, &form.form_token)?;
+    forms::check(state.ctx.links.signer(), &jar, &form.form_token)?;
     match state.subs.update(&s, &form.input).await {
         Ok(updated) => Ok(preferences(
             &state,

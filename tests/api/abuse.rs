@@ -211,11 +211,7 @@ async fn unconfirmed_expire_and_suppressed_stay_suppressed(backend: Backend) {
     assert_eq!(app.subs.purge_expired().await.unwrap(), 0, "still valid");
     let now = chrono::Utc::now().timestamp();
     assert_eq!(
-        app.subs
-            .store
-            .delete_expired_pending(now + 1)
-            .await
-            .unwrap(),
+        app.ctx.store.delete_expired_pending(now + 1).await.unwrap(),
         1
     );
     assert!(app.subscriber("late@example.com").await.is_none());
@@ -225,7 +221,7 @@ async fn unconfirmed_expire_and_suppressed_stay_suppressed(backend: Backend) {
         .subscribe_and_confirm("bounced@example.com", &[("topics", "llm")])
         .await;
     let s = app.subscriber("bounced@example.com").await.unwrap();
-    app.subs
+    app.ctx
         .store
         .suppress(s.id, "550 mailbox unavailable", now)
         .await

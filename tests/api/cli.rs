@@ -42,9 +42,10 @@ pub fn paperboy_with(
 
 async fn subscribers_commands(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(url) = fresh_database(backend, dir.path()).await else {
+    let Some(db) = fresh_database(backend, dir.path()).await else {
         return;
     };
+    let url = db.url.clone();
     let run = |args: &[&str]| paperboy(&url, dir.path(), args);
 
     let (ok, _, err) = run(&["migrate"]);
@@ -112,4 +113,45 @@ async fn subscribers_commands(backend: Backend) {
     assert!(!ok && err.contains("no subscriber"));
     let (ok, _, err) = run(&["subscribers", "list", "--status", "weird"]);
     assert!(!ok && err.contains("unknown status"));
+}
+
+/// A `topics_file` that is named but cannot be read stops the start, with what to do; an
+/// empty one means the catalogue built into the binary.
+#[test]
+fn a_topics_file_that_cannot_be_read_is_an_error_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let missing = dir.path().join("topicz.toml").display().to_string();
+    let (ok, _, err) = paperboy_with(
+        &url,
+        dir.path(),
+        &["status"],
+        &[("PAPERBOY_TOPICS_FILE", missing.clone())],
+    );
+    assert!(!ok, "started with a missing topics file");
+    assert!(
+        err.contains(&format!("cannot read topics_file {missing}")) && err.contains("\"\""),
+        "{err}"
+    );
+    assert!(!dir.path().join("p.db").exists(), "nothing was created");
+
+    let broken = dir.path().join("broken.toml");
+    std::fs::write(&broken, "[[topic]\nid = ").unwrap();
+    let (ok, _, err) = paperboy_with(
+        &url,
+        dir.path(),
+        &["status"],
+        &[("PAPERBOY_TOPICS_FILE", broken.display().to_string())],
+    );
+    assert!(!ok);
+    assert!(err.contains("topic catalogue"), "{err}");
+
+    let (ok, out, err) = paperboy_with(
+        &url,
+        dir.path(),
+        &["status"],
+        &[("PAPERBOY_TOPICS_FILE", String::new())],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("subscribers:"), "{out}");
 }

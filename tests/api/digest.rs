@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use paperboy::domain::{DigestKind, DigestStatus, EmailAddress, SubscriberStatus};
 
 use crate::cli::{paperboy, paperboy_with};
-use crate::helpers::{Backend, TestApp, between, spawn_app};
+use crate::helpers::{Backend, TestApp, between, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -16,8 +16,67 @@ on_both_databases!(
     a_closed_or_dropped_connection_is_retried,
     every_outcome_is_recorded_before_deliver_returns,
     dkim_signs_every_mail,
-    the_schedule_meets_each_readers_hour
+    the_schedule_meets_each_readers_hour,
+    the_served_app_runs_the_daily_job
 );
+
+/// The app as `serve` runs it (`App::run`) starts the scheduler: on a cron of every
+/// second, a reader who confirms gets today's digest without anyone running a command.
+async fn the_served_app_runs_the_daily_job(backend: Backend) {
+    // Sources that refuse at once: a tick before the day is imported must not reach out.
+    let nowhere = "http://127.0.0.1:1";
+    let Some(app) = spawn_app_with(
+        backend,
+        &[
+            ("schedule.enabled", true.into()),
+            ("schedule.cron", "* * * * * *".into()),
+            ("ingest.huggingface_url", nowhere.into()),
+            ("ingest.arxiv_rss_url", nowhere.into()),
+            ("ingest.retries", 0.into()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let today = paperboy::clock::today().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = cli(
+        &app,
+        dir.path(),
+        &["ingest", "--file", HF_DAY, "--date", &today],
+    );
+    assert!(ok, "{err}");
+    app.subscribe_and_confirm(
+        "scheduled@example.com",
+        &[
+            ("keywords", "agents"),
+            ("delivery_hour", "0"),
+            ("timezone", "UTC"),
+            ("send_when_empty", "on"),
+        ],
+    )
+    .await;
+    let mails = app.smtp.wait_for("scheduled@example.com", 2).await;
+    assert_eq!(mails.len(), 2, "confirmation + the scheduled digest");
+    let reader = app.subscriber("scheduled@example.com").await.unwrap();
+    let day = chrono::NaiveDate::parse_from_str(&today, "%Y-%m-%d").unwrap();
+    // The outcome is recorded just after the relay accepted the mail.
+    let mut status = None;
+    for _ in 0..100 {
+        let digest = app.ctx.store.digest_for(reader.id, day).await.unwrap();
+        status = digest.map(|d| d.status);
+        if status == Some(paperboy::domain::DigestStatus::Sent) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status,
+        Some(paperboy::domain::DigestStatus::Sent),
+        "today's digest composed and sent by the scheduler"
+    );
+}
 
 const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
 
@@ -25,7 +84,7 @@ async fn compose_a_day_once(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let url = app.subs.config.database_url.clone();
+    let url = app.ctx.config.database_url.clone();
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| paperboy(&url, dir.path(), args);
     let (ok, _, err) = run(&["ingest", "--file", HF_DAY, "--date", "2026-05-08"]);
@@ -107,7 +166,7 @@ async fn compose_a_day_once(backend: Backend) {
         "{out}"
     );
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
-    let store = &app.subs.store;
+    let store = &app.ctx.store;
     let reader = app.subscriber("diffusion@example.com").await.unwrap();
     let d = store.digest_for(reader.id, day).await.unwrap().unwrap();
     assert_eq!(d.status, DigestStatus::Pending);
@@ -251,7 +310,7 @@ async fn compose_a_day_once(backend: Backend) {
 /// The CLI against the test app's database, SMTP server and base URL.
 fn cli(app: &TestApp, dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     paperboy_with(
-        &app.subs.config.database_url,
+        &app.ctx.config.database_url,
         dir,
         args,
         &[
@@ -298,7 +357,7 @@ async fn deliver_the_day(backend: Backend) {
     assert!(ok && out.contains("1 sent, 0 deferred, 0 bounced"), "{out}");
 
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
-    let store = &app.subs.store;
+    let store = &app.ctx.store;
     let gone = app.subscriber("gone@example.com").await.unwrap();
     assert_eq!(gone.status, SubscriberStatus::Suppressed);
     let g = store.digest_for(gone.id, day).await.unwrap().unwrap();
@@ -448,7 +507,7 @@ pub(crate) async fn readers_with_a_digest(
     n: usize,
 ) -> Vec<String> {
     let (ok, _, err) = paperboy(
-        &app.subs.config.database_url,
+        &app.ctx.config.database_url,
         dir,
         &["ingest", "--file", HF_DAY, "--date", "2026-05-08"],
     );
@@ -457,7 +516,7 @@ pub(crate) async fn readers_with_a_digest(
     for i in 0..n {
         let email = format!("reader{i}@example.com");
         let (ok, _, err) = paperboy(
-            &app.subs.config.database_url,
+            &app.ctx.config.database_url,
             dir,
             &[
                 "subscribers",
@@ -487,7 +546,7 @@ async fn smtp_down_then_back(backend: Backend) {
     drop(port);
     let down = |args: &[&str]| {
         paperboy_with(
-            &app.subs.config.database_url,
+            &app.ctx.config.database_url,
             dir.path(),
             args,
             &[
@@ -525,7 +584,7 @@ async fn two_instances_and_a_kill(backend: Backend) {
     let spawn = |rate: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_paperboy"))
             .args(["digest", "deliver"])
-            .env("PAPERBOY_DATABASE_URL", &app.subs.config.database_url)
+            .env("PAPERBOY_DATABASE_URL", &app.ctx.config.database_url)
             .env("PAPERBOY_DATA_DIR", dir.path())
             .env("PAPERBOY_SECRET", crate::helpers::SECRET)
             .env("PAPERBOY_LOG", "warn")
@@ -609,10 +668,10 @@ async fn the_schedule_meets_each_readers_hour(backend: Backend) {
             .unwrap()
             .and_utc()
     };
-    let job = |h| paperboy::scheduler::daily_job(&app.subs, at(h));
+    let job = |h| paperboy::scheduler::daily_job(&app.ctx, paperboy::scheduler::Job::tick(at(h)));
     // While another instance holds the right to compose (PostgreSQL's advisory lock), this
     // one only delivers.
-    let held = app.subs.store.try_compose_lock().await.unwrap().unwrap();
+    let held = app.ctx.store.try_compose_lock().await.unwrap().unwrap();
     let r = job(4).await.unwrap();
     assert_eq!(r.composed_elsewhere, matches!(backend, Backend::Postgres));
     held.release().await;
@@ -658,7 +717,7 @@ async fn a_closed_or_dropped_connection_is_retried(backend: Backend) {
     let emails = readers_with_a_digest(&app, dir.path(), 4).await;
     let dropper = crate::helpers::dropping_smtp_server().await;
     let (ok, out, err) = paperboy_with(
-        &app.subs.config.database_url,
+        &app.ctx.config.database_url,
         dir.path(),
         &["digest", "deliver"],
         &[
@@ -709,13 +768,13 @@ async fn every_outcome_is_recorded_before_deliver_returns(backend: Backend) {
         f.reject = vec![emails[1].clone()];
         f.defer = 2;
     }
-    let r = paperboy::digest::deliver(&app.subs).await.unwrap();
+    let r = paperboy::digest::deliver(&app.ctx).await.unwrap();
     assert_eq!(
         (r.sent, r.deferred, r.bounced, r.failed, r.skipped),
         (4, 2, 1, 0, 0),
         "{r:?}"
     );
-    let store = &app.subs.store;
+    let store = &app.ctx.store;
     let counts = store.digest_counts().await.unwrap();
     let count = |s: DigestStatus| counts.iter().find(|c| c.0 == s).unwrap().1;
     assert_eq!(

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use mailin_embedded::response::{self, Response};
 use mailin_embedded::{Handler, Server, SslConfig};
+use paperboy::app::App;
 use paperboy::config::Config;
+use paperboy::context::Context;
 use paperboy::subscriptions::Subscriptions;
-use paperboy::web::{self, AppState};
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
@@ -212,20 +213,80 @@ pub struct TestApp {
     /// A browser-like client: keeps cookies, does not follow redirects.
     pub client: reqwest::Client,
     pub smtp: MailSink,
+    /// The running app's context: its store, config and mailer, for checks behind the API.
+    pub ctx: Context,
     pub subs: Subscriptions,
+    pub _db: TestDatabase,
     pub _dir: tempfile::TempDir,
 }
 
+/// A PostgreSQL test database, dropped when the test ends (its connections closed by force).
+struct DroppedAtEnd {
+    server: String,
+    name: String,
+}
+
+impl Drop for DroppedAtEnd {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: a thread of its own may block on its own one.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    use sqlx::Connection;
+                    let mut conn = sqlx::PgConnection::connect(&server).await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await
+                    .map(|_| ())
+                })
+        })
+        .join();
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("could not drop the test database {}: {e}", self.name),
+            Err(_) => eprintln!("dropping the test database {} panicked", self.name),
+        }
+    }
+}
+
+/// The PostgreSQL server the tests use: `None` (the PostgreSQL runs are skipped) when
+/// PAPERBOY_TEST_POSTGRES_URL is not set, unless PAPERBOY_REQUIRE_POSTGRES=1 says a
+/// skipped run is a failure (CI sets it).
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("PAPERBOY_TEST_POSTGRES_URL") {
+        Ok(url) => Some(url),
+        Err(_) if std::env::var("PAPERBOY_REQUIRE_POSTGRES").as_deref() == Ok("1") => {
+            panic!("PAPERBOY_REQUIRE_POSTGRES=1 but PAPERBOY_TEST_POSTGRES_URL is not set")
+        }
+        Err(_) => {
+            eprintln!("PAPERBOY_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
+            None
+        }
+    }
+}
+
+/// A test's own database; a PostgreSQL one is dropped when this goes.
+pub struct TestDatabase {
+    pub url: String,
+    _dropped_at_end: Option<DroppedAtEnd>,
+}
+
 /// A fresh database for one test: a new SQLite file, or a new PostgreSQL database.
-/// `None` when PostgreSQL is asked for and PAPERBOY_TEST_POSTGRES_URL is not set.
-pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<String> {
+/// `None` when PostgreSQL is asked for and not available (see [`postgres_url`]).
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<TestDatabase> {
     match backend {
-        Backend::Sqlite => Some(format!("sqlite://{}", dir.join("paperboy.db").display())),
+        Backend::Sqlite => Some(TestDatabase {
+            url: format!("sqlite://{}", dir.join("paperboy.db").display()),
+            _dropped_at_end: None,
+        }),
         Backend::Postgres => {
-            let Ok(url) = std::env::var("PAPERBOY_TEST_POSTGRES_URL") else {
-                eprintln!("PAPERBOY_TEST_POSTGRES_URL is not set: skipping the PostgreSQL run");
-                return None;
-            };
+            let url = postgres_url()?;
             let name = format!(
                 "paperboy_test_{}",
                 paperboy::tokens::random_id(9)
@@ -241,7 +302,10 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<S
                 .await
                 .unwrap();
             let (base, _) = url.rsplit_once('/').expect("a URL ending in /database");
-            Some(format!("{base}/{name}"))
+            Some(TestDatabase {
+                url: format!("{base}/{name}"),
+                _dropped_at_end: Some(DroppedAtEnd { server: url, name }),
+            })
         }
     }
 }
@@ -256,12 +320,12 @@ pub async fn spawn_app_with(
     overrides: &[(&str, toml::Value)],
 ) -> Option<TestApp> {
     let dir = tempfile::tempdir().unwrap();
-    let database_url = fresh_database(backend, dir.path()).await?;
+    let db = fresh_database(backend, dir.path()).await?;
     let smtp = MailSink::start();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut pairs: Vec<(&str, toml::Value)> = vec![
-        ("database_url", database_url.into()),
+        ("database_url", db.url.clone().into()),
         ("base_url", base.clone().into()),
         ("secret", SECRET.into()),
         ("admin_token", ADMIN_TOKEN.into()),
@@ -272,12 +336,17 @@ pub async fn spawn_app_with(
         ("subscribe.min_submit_seconds", 0.into()),
         ("limits.posts_per_minute", 100_000.into()),
         ("limits.post_burst", 100_000.into()),
+        // The daily job runs only where a test asks for it.
+        ("schedule.enabled", false.into()),
     ];
     pairs.extend(overrides.iter().cloned());
     let config = Config::with_overrides(&pairs).expect("valid test config");
-    let subs = Subscriptions::start(config).await.expect("the app starts");
-    let state = AppState::new(subs.clone());
-    tokio::spawn(web::serve(listener, state));
+    // The app as `paperboy serve` builds and runs it.
+    let app = App::build_on(config, listener)
+        .await
+        .expect("the app starts");
+    let ctx = app.context().clone();
+    tokio::spawn(app.run());
     let client = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -290,7 +359,9 @@ pub async fn spawn_app_with(
         base,
         client,
         smtp,
-        subs,
+        subs: Subscriptions::new(ctx.clone()),
+        ctx,
+        _db: db,
         _dir: dir,
     })
 }
@@ -338,11 +409,11 @@ impl TestApp {
 
     pub async fn subscriber(&self, email: &str) -> Option<paperboy::domain::Subscriber> {
         let email = paperboy::domain::EmailAddress::parse(email).unwrap();
-        self.subs.store.find_by_email(&email).await.unwrap()
+        self.ctx.store.find_by_email(&email).await.unwrap()
     }
 
     pub async fn count(&self) -> i64 {
-        self.subs
+        self.ctx
             .store
             .counts_by_status()
             .await

@@ -19,9 +19,10 @@ const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
 
 async fn import_files_and_rerun(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(url) = fresh_database(backend, dir.path()).await else {
+    let Some(db) = fresh_database(backend, dir.path()).await else {
         return;
     };
+    let url = db.url.clone();
     let run = |args: &[&str]| paperboy(&url, dir.path(), args);
 
     let (ok, out, err) = run(&["ingest", "--file", HF_DAY, "--date", "2026-05-08"]);
@@ -107,9 +108,10 @@ async fn import_files_and_rerun(backend: Backend) {
 
 async fn sources_merge_without_losing_fields(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(url) = fresh_database(backend, dir.path()).await else {
+    let Some(db) = fresh_database(backend, dir.path()).await else {
         return;
     };
+    let url = db.url.clone();
     let store = Store::connect(&url).await.unwrap();
     let id = ArxivId::parse("2605.05242").unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 5, 8);
@@ -260,9 +262,10 @@ fn hf_page_falls_back_to_cards() {
 
 async fn import_a_saved_page(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(url) = fresh_database(backend, dir.path()).await else {
+    let Some(db) = fresh_database(backend, dir.path()).await else {
         return;
     };
+    let url = db.url.clone();
     let json = std::fs::read_to_string(HF_DAY).unwrap();
     let page = dir.path().join("papers.html");
     std::fs::write(&page, hf_page(Some(&json), &[])).unwrap();

@@ -155,12 +155,13 @@ struct Harness {
     source: Source,
     store: Store,
     ingestor: Ingestor,
+    _db: crate::helpers::TestDatabase,
     _dir: tempfile::TempDir,
 }
 
 async fn harness(backend: Backend, overrides: &[(&str, toml::Value)]) -> Option<Harness> {
     let dir = tempfile::tempdir().unwrap();
-    let url = fresh_database(backend, dir.path()).await?;
+    let db = fresh_database(backend, dir.path()).await?;
     let source = Source::default();
     let app = axum::Router::new()
         .fallback(serve)
@@ -184,12 +185,13 @@ async fn harness(backend: Backend, overrides: &[(&str, toml::Value)]) -> Option<
     ];
     pairs.extend(overrides.iter().cloned());
     let config = Config::with_overrides(&pairs).unwrap();
-    let store = Store::connect(&url).await.unwrap();
+    let store = Store::connect(&db.url).await.unwrap();
     let ingestor = Ingestor::new(store.clone(), &config.ingest).unwrap();
     Some(Harness {
         source,
         store,
         ingestor,
+        _db: db,
         _dir: dir,
     })
 }

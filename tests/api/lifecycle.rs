@@ -325,7 +325,7 @@ async fn without_a_relay_mail_becomes_eml_files() {
         .api_subscribe(&serde_json::json!({"email": "files@example.com", "topics": ["llm"]}))
         .await;
     assert_eq!(r.status(), 202);
-    let folder = app.subs.mailer.file_folder.clone().expect("a mail folder");
+    let folder = app.ctx.mailer.file_folder.clone().expect("a mail folder");
     let files: Vec<_> = std::fs::read_dir(&folder)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -207,9 +207,10 @@ const BEFORE_RECIPIENTS: i64 = 20261123000005;
 /// Two readers and three papers sent in the old table; then the upgrade.
 async fn what_was_sent_survives_the_move_to_paper_recipients(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(url) = fresh_database(backend, dir.path()).await else {
+    let Some(db) = fresh_database(backend, dir.path()).await else {
         return;
     };
+    let url = db.url.clone();
     let folder = match backend {
         Backend::Sqlite => "migrations/sqlite",
         Backend::Postgres => "migrations/postgres",

@@ -60,7 +60,7 @@ async fn dot_lines_arrive_intact(backend: Backend) {
         ("PAPERBOY_MAIL__TEMPLATES_DIR", templates),
     ];
     let (ok, out, err) = paperboy_with(
-        &app.subs.config.database_url,
+        &app.ctx.config.database_url,
         dir.path(),
         &["digest", "deliver"],
         &env,
@@ -150,7 +150,7 @@ async fn pipelined_into_postfix_smtp_sink(backend: Backend) {
     ];
     let deliver = || {
         paperboy_with(
-            &app.subs.config.database_url,
+            &app.ctx.config.database_url,
             dir.path(),
             &["digest", "deliver"],
             &env,
@@ -227,7 +227,7 @@ async fn refusals_and_a_hang_up(backend: Backend, pipelining: bool) {
         ("PAPERBOY_DELIVERY__CONCURRENCY", "1".into()),
     ];
     let (ok, out, err) = paperboy_with(
-        &app.subs.config.database_url,
+        &app.ctx.config.database_url,
         dir.path(),
         &["digest", "deliver"],
         &env,
@@ -379,7 +379,7 @@ fn deliver_to(
         env.push(("PAPERBOY_MAIL__TLS_CA_FILE", ca.display().to_string()));
     }
     paperboy_with(
-        &app.subs.config.database_url,
+        &app.ctx.config.database_url,
         dir,
         &["digest", "deliver"],
         &env,
@@ -393,7 +393,7 @@ async fn assert_last_errors(app: &crate::helpers::TestApp, emails: &[String], wh
         let reader = app.subscriber(e).await.unwrap();
         assert_eq!(reader.status, SubscriberStatus::Active, "{e}");
         let digest = app
-            .subs
+            .ctx
             .store
             .digest_for(reader.id, day)
             .await

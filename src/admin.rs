@@ -1,0 +1,128 @@
+//! What an operator asks of the service, from the admin API and the CLI: subscribers
+//! listed, counted and exported, the state of ingest and the outbox, the stored papers.
+
+use chrono::NaiveDate;
+
+use crate::context::Context;
+use crate::domain::DigestStatus;
+use crate::domain::{Subscriber, SubscriberStatus};
+use crate::store::{IngestRun, ListFilter, StoreError, StoredPaper};
+
+/// A page of subscribers at most this long; the API documents the same bound.
+pub const MAX_PAGE: i64 = 1000;
+/// Rows read at a time when exporting everyone.
+const EXPORT_PAGE: i64 = 5000;
+
+/// The operator's view of the service.
+#[derive(Clone)]
+pub struct Admin {
+    ctx: Context,
+}
+
+/// A subscriber with the confirmation mails sent to the address (when, to which client),
+/// which is everything stored about it.
+pub struct Exported {
+    pub subscriber: Subscriber,
+    pub confirmation_mails: Vec<(i64, Option<String>)>,
+}
+
+/// Where the service stands.
+pub struct Status {
+    /// Latest first.
+    pub runs: Vec<IngestRun>,
+    pub outbox: Vec<(DigestStatus, i64)>,
+    pub subscribers: Vec<(SubscriberStatus, i64)>,
+}
+
+impl Admin {
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// Is the database reachable?
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.ctx.store.ping().await
+    }
+
+    /// One page of subscribers: at most [`MAX_PAGE`], after `filter.after_id`.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Subscriber>, StoreError> {
+        let filter = ListFilter {
+            limit: filter.limit.clamp(1, MAX_PAGE),
+            ..filter.clone()
+        };
+        self.ctx.store.list(&filter).await
+    }
+
+    /// Up to `limit` subscribers matching `filter`, read a page at a time.
+    pub async fn list_all(
+        &self,
+        filter: &ListFilter,
+        limit: i64,
+    ) -> Result<Vec<Subscriber>, StoreError> {
+        let mut all = Vec::new();
+        let mut page = ListFilter {
+            limit: EXPORT_PAGE.min(limit.max(1)),
+            ..filter.clone()
+        };
+        while (all.len() as i64) < limit {
+            let rows = self.ctx.store.list(&page).await?;
+            let done = (rows.len() as i64) < page.limit;
+            page.after_id = rows.last().map(|s| s.id);
+            all.extend(rows);
+            if done {
+                break;
+            }
+        }
+        all.truncate(limit.max(0) as usize);
+        Ok(all)
+    }
+
+    pub async fn counts(&self) -> Result<Vec<(SubscriberStatus, i64)>, StoreError> {
+        self.ctx.store.counts_by_status().await
+    }
+
+    /// Everything stored about each subscriber, or about one address.
+    pub async fn export(
+        &self,
+        email: Option<&crate::domain::EmailAddress>,
+    ) -> Result<Vec<Exported>, StoreError> {
+        let subscribers = match email {
+            Some(e) => self.ctx.store.find_by_email(e).await?.into_iter().collect(),
+            None => self.list_all(&ListFilter::default(), i64::MAX).await?,
+        };
+        let mut out = Vec::with_capacity(subscribers.len());
+        for subscriber in subscribers {
+            let confirmation_mails = self.ctx.store.confirmation_mails_of(subscriber.id).await?;
+            out.push(Exported {
+                subscriber,
+                confirmation_mails,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Erase a subscriber and everything stored about the address; false if there was none.
+    pub async fn erase(&self, email: &crate::domain::EmailAddress) -> Result<bool, StoreError> {
+        match self.ctx.store.find_by_email(email).await? {
+            Some(s) => self.ctx.store.delete(s.id).await,
+            None => Ok(false),
+        }
+    }
+
+    pub async fn status(&self) -> Result<Status, StoreError> {
+        Ok(Status {
+            runs: self.ctx.store.recent_runs(10).await?,
+            outbox: self.ctx.store.digest_counts().await?,
+            subscribers: self.ctx.store.counts_by_status().await?,
+        })
+    }
+
+    /// Stored papers, most upvoted first; of one day when `on` is given.
+    pub async fn papers(
+        &self,
+        on: Option<NaiveDate>,
+        limit: i64,
+    ) -> Result<Vec<StoredPaper>, StoreError> {
+        self.ctx.store.papers(on, limit.clamp(1, 10_000)).await
+    }
+}

@@ -1,0 +1,118 @@
+//! The service as `paperboy serve` runs it: the web server, the scheduler's daily job and
+//! the purge of expired sign-ups, over one application context. The tests start it the
+//! same way, so what runs in production is what is tested.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::context::{Context, StartError};
+use crate::scheduler::{Schedule, ScheduleError};
+use crate::subscriptions::Subscriptions;
+use crate::web::{self, AppState};
+
+/// How often unconfirmed sign-ups past their link's expiry are removed.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error("cannot listen on {bind}: {source}; is another process using it? set PAPERBOY_BIND")]
+    Bind {
+        bind: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("serving HTTP: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A built service, listening, not yet serving.
+pub struct App {
+    ctx: Context,
+    listener: TcpListener,
+    schedule: Option<Schedule>,
+}
+
+impl App {
+    /// Build the service and listen on `config.bind`.
+    pub async fn build(config: Config) -> Result<Self, AppError> {
+        let bind = config.bind;
+        let listener = TcpListener::bind(bind)
+            .await
+            .map_err(|source| AppError::Bind { bind, source })?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Build the service on a listener already bound (a test binds port 0 first to learn
+    /// the `base_url` its links must carry).
+    pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, AppError> {
+        // A wrong cron expression stops the start, before the database is touched.
+        let schedule = if config.schedule.enabled {
+            Some(Schedule::parse(&config.schedule.cron)?)
+        } else {
+            None
+        };
+        let ctx = Context::start(config).await?;
+        Ok(Self {
+            ctx,
+            listener,
+            schedule,
+        })
+    }
+
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Start the background loops and serve until ctrl-c or SIGTERM.
+    pub async fn run(self) -> Result<(), AppError> {
+        let ctx = self.ctx;
+        tracing::info!(backend = ctx.store.backend(), "database ready");
+        tracing::info!("{}", ctx.mailer.describe());
+        tracing::info!(
+            "listening on http://{} (public URL {})",
+            self.listener.local_addr().map_err(AppError::Serve)?,
+            ctx.config.base_url
+        );
+        match self.schedule {
+            Some(schedule) => {
+                if let Some(next) = schedule.next_after(crate::clock::now()) {
+                    tracing::info!(next = %next, cron = %ctx.config.schedule.cron, "daily job scheduled");
+                }
+                tokio::spawn(crate::scheduler::run(ctx.clone(), schedule));
+            }
+            None => tracing::info!(
+                "schedule.enabled is false: run `paperboy run-daily` from your own scheduler"
+            ),
+        }
+        tokio::spawn(purge_expired(Subscriptions::new(ctx.clone())));
+        web::serve(self.listener, AppState::new(ctx))
+            .await
+            .map_err(AppError::Serve)
+    }
+}
+
+/// Remove unconfirmed sign-ups past their link's expiry, now and every [`PURGE_EVERY`].
+async fn purge_expired(subs: Subscriptions) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    loop {
+        tick.tick().await;
+        match subs.purge_expired().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                removed = n,
+                "removed unconfirmed sign-ups past their link's expiry"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not remove expired sign-ups"),
+        }
+    }
+}

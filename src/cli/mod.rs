@@ -1,0 +1,71 @@
+//! The operator's commands, one module per group; `main` parses and dispatches here.
+
+pub mod digest;
+pub mod ingest;
+pub mod subscribers;
+pub mod tools;
+
+use anyhow::Result;
+use paperboy::admin::Admin;
+use paperboy::app::App;
+use paperboy::clock;
+use paperboy::config::Config;
+use paperboy::context::Context;
+use paperboy::scheduler::Schedule;
+
+/// `paperboy serve`: the service as `App` builds and runs it.
+pub async fn serve(config: Config) -> Result<()> {
+    App::build(config).await?.run().await?;
+    Ok(())
+}
+
+/// `paperboy migrate`: open the database, which applies the migrations.
+pub async fn migrate(config: Config) -> Result<()> {
+    let ctx = Context::start(config).await?;
+    eprintln!("migrations applied to the {} database", ctx.store.backend());
+    ctx.store.close().await;
+    Ok(())
+}
+
+/// `paperboy status`: the last ingest runs, the outbox and subscribers by state, the next
+/// scheduled run.
+pub async fn status(ctx: &Context) -> Result<()> {
+    let status = Admin::new(ctx.clone()).status().await?;
+    println!("ingest runs (latest first):");
+    for r in status.runs {
+        let outcome = match (&r.error, r.finished_at) {
+            (Some(e), _) => format!("failed: {e}"),
+            (None, Some(_)) => format!("{} new, {} updated", r.new_papers, r.updated_papers),
+            (None, None) => "running (or interrupted)".into(),
+        };
+        println!(
+            "  {} {} {}: {outcome}",
+            chrono::DateTime::from_timestamp(r.started_at, 0)
+                .map_or(String::new(), |t| t.to_rfc3339()),
+            r.source,
+            r.day.as_deref().unwrap_or("file")
+        );
+    }
+    println!("outbox: {}", counts(status.outbox));
+    println!("subscribers: {}", counts(status.subscribers));
+    let schedule = &ctx.config.schedule;
+    if schedule.enabled {
+        match Schedule::parse(&schedule.cron)?.next_after(clock::now()) {
+            Some(next) => println!(
+                "next scheduled run: {} (cron {:?}, `serve` runs it)",
+                next.to_rfc3339(),
+                schedule.cron
+            ),
+            None => println!("next scheduled run: never (cron {:?})", schedule.cron),
+        }
+    } else {
+        println!("next scheduled run: none (schedule.enabled is false)");
+    }
+    Ok(())
+}
+
+/// "pending 3, sent 10": counts by state.
+fn counts<S: std::fmt::Display>(c: Vec<(S, i64)>) -> String {
+    let parts: Vec<String> = c.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    parts.join(", ")
+}

@@ -1,0 +1,316 @@
+//! Tools that measure: `paperboy bench matching` and `paperboy eval matching`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use paperboy::config::Config;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Match and rank a population of readers against a day of real papers; prints the
+    /// time and the peak memory.
+    Matching {
+        /// How many readers.
+        #[arg(long, default_value_t = 1_000_000)]
+        readers: usize,
+        /// Papers in the day, drawn from the records.
+        #[arg(long, default_value_t = 2000)]
+        papers: usize,
+        /// Real paper records: JSON lines (title, abstract[, authors, upvotes]) or a JSON
+        /// object of records keyed by arXiv id.
+        #[arg(long, num_args = 1.., default_values = ["benches/data/hf_daily_papers_2024-01_to_04.json", "benches/data/dev.jsonl"])]
+        data: Vec<PathBuf>,
+        /// Worker threads; default one per core.
+        #[arg(long)]
+        threads: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum EvalCommand {
+    /// Matching quality on labelled records (JSON lines: title, abstract, categories).
+    Matching {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+pub fn bench(config: &Config, cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Matching {
+            readers,
+            papers,
+            data,
+            threads,
+            seed,
+        } => bench_matching(config, readers, papers, &data, threads, seed),
+    }
+}
+
+pub fn eval(config: &Config, cmd: EvalCommand) -> Result<()> {
+    match cmd {
+        EvalCommand::Matching { data, seed } => eval_matching(config, &data, seed),
+    }
+}
+
+/// Paper records for the benchmark, from JSON lines or a JSON object keyed by id.
+fn bench_records(files: &[PathBuf]) -> Result<Vec<paperboy::matching::bench::Record>> {
+    #[derive(serde::Deserialize)]
+    struct Raw {
+        title: String,
+        #[serde(rename = "abstract")]
+        abstract_text: String,
+        #[serde(default)]
+        authors: Vec<String>,
+        #[serde(default)]
+        upvotes: i64,
+    }
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        let raws: Vec<Raw> = if text.trim_start().starts_with('{') && !text.contains("}\n{") {
+            let map: std::collections::BTreeMap<String, Raw> = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a JSON object of records", file.display()))?;
+            map.into_values().collect()
+        } else {
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .enumerate()
+                .map(|(n, l)| {
+                    serde_json::from_str(l)
+                        .with_context(|| format!("{}:{}: not a record", file.display(), n + 1))
+                })
+                .collect::<Result<_>>()?
+        };
+        out.extend(raws.into_iter().map(|r| paperboy::matching::bench::Record {
+            title: r.title,
+            abstract_text: r.abstract_text,
+            authors: r.authors,
+            upvotes: r.upvotes,
+        }));
+    }
+    Ok(out)
+}
+
+fn bench_matching(
+    config: &Config,
+    readers: usize,
+    papers: usize,
+    data: &[PathBuf],
+    threads: Option<usize>,
+    seed: u64,
+) -> Result<()> {
+    use paperboy::matching::{Day, Doc, Pick, Scratch, bench};
+    use std::time::Instant;
+    let records = bench_records(data)?;
+    if records.is_empty() {
+        bail!("no records in {data:?}");
+    }
+    let catalogue = paperboy::context::catalogue(config)?;
+    let started = Instant::now();
+    let population = bench::population(&catalogue, &records, readers, seed);
+    let t_population = started.elapsed();
+    let day_records = bench::sample(records.len(), papers, seed);
+    let docs: Vec<Doc<'_>> = day_records
+        .iter()
+        .map(|&i| {
+            let r = &records[i];
+            Doc {
+                authors: &r.authors,
+                upvotes: r.upvotes,
+                ..Doc::text(&r.title, &r.abstract_text)
+            }
+        })
+        .collect();
+    let corpus: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.title.as_str(), r.abstract_text.as_str()))
+        .collect();
+    let started = Instant::now();
+    let day = Day::new(&docs, &corpus, &catalogue, config.matching.clone());
+    let t_day = started.elapsed();
+    let started = Instant::now();
+    // Each liked paper is analysed once per run, however many readers liked it.
+    let mut liked: std::collections::HashMap<u32, paperboy::matching::LikedPaper> =
+        Default::default();
+    for r in &population {
+        for &i in &r.liked {
+            liked.entry(i).or_insert_with(|| {
+                let rec = &records[i as usize];
+                day.liked_paper(&rec.title, &rec.abstract_text)
+            });
+        }
+    }
+    let t_liked = started.elapsed();
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let started = Instant::now();
+    let chunk = population.len().div_ceil(threads).max(1);
+    // personal, trending, nothing, papers chosen, checksum of the choices
+    let totals = std::thread::scope(|s| {
+        let workers: Vec<_> = population
+            .chunks(chunk)
+            .map(|part| {
+                let (day, liked) = (&day, &liked);
+                s.spawn(move || {
+                    let mut scratch = Scratch::default();
+                    let mut t = [0u64; 5];
+                    for r in part {
+                        let likes: Vec<&paperboy::matching::LikedPaper> =
+                            r.liked.iter().map(|i| &liked[i]).collect();
+                        let profile = day.profile(&r.interests, &likes);
+                        let chosen =
+                            match day.pick(&profile, r.papers, r.trending_when_empty, &mut scratch)
+                            {
+                                Pick::Personal(m) => {
+                                    t[0] += 1;
+                                    m
+                                }
+                                Pick::Trending(m) => {
+                                    t[1] += 1;
+                                    m
+                                }
+                                Pick::Nothing => {
+                                    t[2] += 1;
+                                    Vec::new()
+                                }
+                            };
+                        t[3] += chosen.len() as u64;
+                        for m in &chosen {
+                            t[4] = t[4].wrapping_mul(31).wrapping_add(m.paper as u64);
+                        }
+                    }
+                    t
+                })
+            })
+            .collect();
+        let mut total = [0u64; 5];
+        for w in workers {
+            let t = w.join().expect("a matching thread panicked");
+            for i in 0..4 {
+                total[i] += t[i];
+            }
+            total[4] ^= t[4];
+        }
+        total
+    });
+    let t_match = started.elapsed();
+    println!(
+        "readers {readers}, papers {}, corpus {}, threads {threads}, seed {seed}",
+        day.len(),
+        records.len()
+    );
+    println!(
+        "build readers {:.2} s | analyse day {:.3} s | liked papers {} in {:.3} s",
+        t_population.as_secs_f64(),
+        t_day.as_secs_f64(),
+        liked.len(),
+        t_liked.as_secs_f64()
+    );
+    println!(
+        "match and rank {:.2} s = {:.0} readers/s ({:.1} µs a reader per thread)",
+        t_match.as_secs_f64(),
+        readers as f64 / t_match.as_secs_f64(),
+        t_match.as_secs_f64() * 1e6 * threads as f64 / readers.max(1) as f64
+    );
+    println!(
+        "personal {} | trending fallback {} | skipped {} | papers chosen {} | checksum {:016x}",
+        totals[0], totals[1], totals[2], totals[3], totals[4]
+    );
+    match paperboy::measure::peak_rss_mib() {
+        Some(mib) => println!("peak memory {mib:.0} MiB"),
+        None => println!("peak memory unknown (no /proc/self/status)"),
+    }
+    Ok(())
+}
+
+fn eval_matching(config: &Config, data: &std::path::Path, seed: u64) -> Result<()> {
+    use paperboy::matching::eval;
+    let text =
+        std::fs::read_to_string(data).with_context(|| format!("cannot read {}", data.display()))?;
+    let mut records = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let r: eval::Record = serde_json::from_str(line).with_context(|| {
+            format!(
+                "{}:{}: not a record with title, abstract, categories",
+                data.display(),
+                n + 1
+            )
+        })?;
+        records.push(r);
+    }
+    let catalogue = paperboy::context::catalogue(config)?;
+    let report = eval::evaluate(&records, &catalogue, seed, &config.matching);
+    // `+ 0.0` turns a -0.0 into 0.0 for printing.
+    let f = |m: &eval::Metrics| {
+        format!(
+            "{:.3} {:.3} {:.3}",
+            m.p10 + 0.0,
+            m.r50 + 0.0,
+            m.ndcg10 + 0.0
+        )
+    };
+    println!(
+        "{} records, seed {seed}; per category: p@10 r@50 nDCG@10",
+        records.len()
+    );
+    println!(
+        "{:<20} {:>5}  {:<17}  {:<17}  {:<17}  {:<17}  topics",
+        "category", "n", "topic reader", "topic baseline", "liked reader", "liked baseline"
+    );
+    for c in &report.categories {
+        let topic = if c.topics.is_empty() {
+            "uncovered        ".to_string()
+        } else {
+            f(&c.topic_reader)
+        };
+        println!(
+            "{:<20} {:>5}  {:<17}  {:<17}  {:<17}  {:<17}  {}",
+            c.category,
+            c.records,
+            topic,
+            f(&c.topic_baseline),
+            f(&c.liked_reader),
+            f(&c.liked_baseline),
+            c.topics.join(",")
+        );
+    }
+    let covered = report
+        .categories
+        .iter()
+        .filter(|c| !c.topics.is_empty())
+        .count();
+    println!(
+        "coverage: {covered} of {} categories have a topic",
+        report.categories.len()
+    );
+    println!(
+        "macro average:  topic reader {}  baseline {}  |  liked reader {}  baseline {}",
+        f(&report.topic_readers),
+        f(&report.topic_baseline),
+        f(&report.liked_paper_readers),
+        f(&report.liked_baseline)
+    );
+    let m =
+        |m: &eval::Metrics| serde_json::json!({"p@10": m.p10, "r@50": m.r50, "ndcg@10": m.ndcg10});
+    println!(
+        "{}",
+        serde_json::json!({
+            "topic_readers": m(&report.topic_readers),
+            "liked_paper_readers": m(&report.liked_paper_readers),
+            "baseline": {"topic_readers": m(&report.topic_baseline), "liked_paper_readers": m(&report.liked_baseline)},
+        })
+    );
+    Ok(())
+}
