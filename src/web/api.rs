@@ -58,7 +58,7 @@ where
 
 /// The OpenAPI document, with the configured topic catalogue's ids.
 async fn openapi(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(super::openapi::document(&state.subs.catalogue))
+    Json(super::openapi::document(&state.ctx.catalogue))
 }
 
 /// A subscription as its owner (or an admin) sees it.

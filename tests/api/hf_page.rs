@@ -278,9 +278,10 @@ on_both_databases!(ingest_recognises_the_real_page);
 
 async fn ingest_recognises_the_real_page(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(url) = fresh_database(backend, dir.path()).await else {
+    let Some(db) = fresh_database(backend, dir.path()).await else {
         return;
     };
+    let url = db.url.clone();
     let run = |args: &[&str]| paperboy(&url, dir.path(), args);
     let store = Store::connect(&url).await.unwrap();
 
