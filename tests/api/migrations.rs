@@ -170,19 +170,20 @@ async fn postgres_schema(url: &str) -> BTreeMap<String, Table> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_and_postgresql_schemas_match() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(pg_url) = fresh_database(Backend::Postgres, dir.path()).await else {
+    let Some(pg) = fresh_database(Backend::Postgres, dir.path()).await else {
         return;
     };
-    let sqlite_url = fresh_database(Backend::Sqlite, dir.path()).await.unwrap();
-    for url in [&sqlite_url, &pg_url] {
+    let sqlite = fresh_database(Backend::Sqlite, dir.path()).await.unwrap();
+    let (sqlite_url, pg_url) = (sqlite.url.as_str(), pg.url.as_str());
+    for url in [sqlite_url, pg_url] {
         Store::connect(url)
             .await
             .expect("migrations apply")
             .close()
             .await;
     }
-    let sqlite = sqlite_schema(&sqlite_url).await;
-    let postgres = postgres_schema(&pg_url).await;
+    let sqlite = sqlite_schema(sqlite_url).await;
+    let postgres = postgres_schema(pg_url).await;
     assert!(
         sqlite.contains_key("subscribers") && sqlite.contains_key("digests"),
         "the catalogue was read: {:?}",
