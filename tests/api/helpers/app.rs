@@ -1,0 +1,180 @@
+//! Start the app, as `paperboy serve` runs it, on a fresh database with a real SMTP server
+//! receiving its mail; the test client's requests and the links read out of pages and mails.
+
+use paperboy::app::App;
+use paperboy::config::Config;
+use paperboy::context::Context;
+use paperboy::subscriptions::Subscriptions;
+
+use super::database::{Backend, TestDatabase, fresh_database};
+use super::smtp::MailSink;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
+
+pub struct TestApp {
+    pub base: String,
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub client: reqwest::Client,
+    pub smtp: MailSink,
+    /// The running app's context: its store, config and mailer, for checks behind the API.
+    pub ctx: Context,
+    pub subs: Subscriptions,
+    pub _db: TestDatabase,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Start the app with config overrides on top of the test defaults.
+pub async fn spawn_app_with(
+    backend: Backend,
+    overrides: &[(&str, toml::Value)],
+) -> Option<TestApp> {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(backend, dir.path()).await?;
+    let smtp = MailSink::start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut pairs: Vec<(&str, toml::Value)> = vec![
+        ("database_url", db.url.clone().into()),
+        ("base_url", base.clone().into()),
+        ("secret", SECRET.into()),
+        ("admin_token", ADMIN_TOKEN.into()),
+        ("smtp_url", format!("smtp://{}", smtp.addr).into()),
+        ("mail_from", "Paper Boy <digest@paperboy.test>".into()),
+        ("data_dir", dir.path().display().to_string().into()),
+        ("topics_file", "config/topics.toml".into()),
+        ("subscribe.min_submit_seconds", 0.into()),
+        ("limits.posts_per_minute", 100_000.into()),
+        ("limits.post_burst", 100_000.into()),
+        // The daily job runs only where a test asks for it.
+        ("schedule.enabled", false.into()),
+    ];
+    pairs.extend(overrides.iter().cloned());
+    let config = Config::with_overrides(&pairs).expect("valid test config");
+    // The app as `paperboy serve` builds and runs it.
+    let app = App::build_on(config, listener)
+        .await
+        .expect("the app starts");
+    let ctx = app.context().clone();
+    tokio::spawn(app.run());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        // A server that answers 413 before reading a body closes the connection; never
+        // reuse one, so that the next request does not inherit a reset.
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    Some(TestApp {
+        base,
+        client,
+        smtp,
+        subs: Subscriptions::new(ctx.clone()),
+        ctx,
+        _db: db,
+        _dir: dir,
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// GET a page with a form and return its form token (the client keeps the cookie).
+    pub async fn form_token(&self, path: &str) -> String {
+        let page = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        between(&page, "name=\"form_token\" value=\"", "\"").expect("a form token on the page")
+    }
+
+    /// Fill in and submit the sign-up form as a browser would.
+    pub async fn subscribe_form(&self, fields: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.form_token("/").await;
+        let mut form: Vec<(&str, &str)> = vec![("form_token", &token)];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.url("/subscribe"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn api_subscribe(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/subscriptions"))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn subscriber(&self, email: &str) -> Option<paperboy::domain::Subscriber> {
+        let email = paperboy::domain::EmailAddress::parse(email).unwrap();
+        self.ctx.store.find_by_email(&email).await.unwrap()
+    }
+
+    pub async fn count(&self) -> i64 {
+        self.ctx
+            .store
+            .counts_by_status()
+            .await
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Open a confirmation link and press its button (what the page's script does).
+    pub async fn confirm_by_post(&self, link: &str) -> reqwest::Response {
+        let token = self.form_token(link.trim_start_matches(&self.base)).await;
+        self.client
+            .post(link)
+            .form(&[("form_token", token)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Subscribe by form, read the confirmation link from the received mail, confirm by
+    /// POST; returns the confirmed page.
+    pub async fn subscribe_and_confirm(&self, email: &str, fields: &[(&str, &str)]) -> String {
+        let before = self.smtp.to(email).len();
+        let mut all = vec![("email", email)];
+        all.extend_from_slice(fields);
+        let r = self.subscribe_form(&all).await;
+        assert_eq!(r.status(), 200);
+        let mails = self.smtp.wait_for(email, before + 1).await;
+        let link = link_in(&mails.last().unwrap().text(), "/confirm/");
+        let r = self.confirm_by_post(&link).await;
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+}
+
+/// The text between `start` and the next `end`.
+pub fn between(s: &str, start: &str, end: &str) -> Option<String> {
+    let from = s.find(start)? + start.len();
+    let len = s[from..].find(end)?;
+    Some(s[from..from + len].to_string())
+}
+
+/// The first absolute link in `text` whose path starts with `path_prefix`.
+pub fn link_in(text: &str, path_prefix: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        .find(|w| w.starts_with("http") && w.contains(path_prefix))
+        .unwrap_or_else(|| panic!("no {path_prefix} link in:\n{text}"))
+        .to_string()
+}

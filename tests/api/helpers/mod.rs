@@ -1,0 +1,32 @@
+//! Test helpers, by concern: the app and its client ([`app`]), the test databases
+//! ([`database`]), SMTP servers ([`smtp`]) and built pages
+//! ([`pages`]). Everything is re-exported here, so tests name `crate::helpers::X`.
+
+mod app;
+mod database;
+mod pages;
+mod smtp;
+
+pub use app::*;
+pub use database::*;
+pub use pages::*;
+pub use smtp::*;
+
+/// Run an async test body once per backend.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
