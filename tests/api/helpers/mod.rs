@@ -1,13 +1,15 @@
 //! Test helpers, by concern: the app and its client ([`app`]), the test databases
-//! ([`database`]), SMTP servers ([`smtp`]) and built pages
+//! ([`database`]), SMTP servers ([`smtp`]), a headless browser ([`browser`]) and built pages
 //! ([`pages`]). Everything is re-exported here, so tests name `crate::helpers::X`.
 
 mod app;
+mod browser;
 mod database;
 mod pages;
 mod smtp;
 
 pub use app::*;
+pub use browser::*;
 pub use database::*;
 pub use pages::*;
 pub use smtp::*;
