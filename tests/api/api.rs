@@ -41,15 +41,8 @@ async fn subscription_by_token(backend: Backend) {
         .to_string();
     let url = app.url(&format!("/api/v1/subscriptions/{manage}"));
 
-    let view: Value = app
-        .client
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, view) = app.get_json(&url).await;
+    assert_eq!(status, 200);
     assert_eq!(view["email"], "api@example.com");
     assert_eq!(view["status"], "active");
     assert_eq!(view["topics"], json!(["llm"]));
@@ -137,18 +130,11 @@ async fn subscription_by_token(backend: Backend) {
     // Delete erases everything.
     assert_eq!(app.client.delete(&url).send().await.unwrap().status(), 204);
     assert!(app.subscriber("api@example.com").await.is_none());
-    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 410);
+    assert_eq!(app.get_json(&url).await.0, 410);
 
     // The catalogue.
-    let topics: Value = app
-        .client
-        .get(app.url("/api/v1/topics"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, topics) = app.get_json("/api/v1/topics").await;
+    assert_eq!(status, 200);
     let topics = topics.as_array().unwrap();
     assert!(topics.len() >= 30);
     assert!(
@@ -170,7 +156,7 @@ async fn admin(backend: Backend) {
         .await;
     let list = app.url("/api/v1/admin/subscribers");
 
-    assert_eq!(app.client.get(&list).send().await.unwrap().status(), 401);
+    assert_eq!(app.get_json(&list).await.0, 401);
     let r = app
         .client
         .get(&list)
@@ -236,35 +222,20 @@ async fn service_endpoints(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(app.get_text("/healthz").await.0, 200);
 
     app.api_subscribe(&json!({"email": "m@example.com", "topics": ["llm"]}))
         .await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, metrics) = app.get_text("/metrics").await;
+    assert_eq!(status, 200);
     assert!(
         metrics.contains("paperboy_subscribers{status=\"pending\"}"),
         "{metrics}"
     );
     assert!(metrics.contains("paperboy_http_requests_total"));
 
-    let doc: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, doc) = app.get_json("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/v1/subscriptions",
@@ -277,15 +248,7 @@ async fn service_endpoints(backend: Backend) {
     }
     assert!(doc["components"]["schemas"]["SubscriptionInput"].is_object());
 
-    assert_eq!(
-        app.client
-            .get(app.url("/no/such/page"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(app.get_text("/no/such/page").await.0, 404);
     let css = app
         .client
         .get(app.url("/static/style.css"))
@@ -301,15 +264,8 @@ async fn the_document_is_the_contract(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let doc: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, doc) = app.get_json("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
 
     // `{}` is not a subscription by the document, and the service says which fields are missing.
     let input = &doc["components"]["schemas"]["SubscriptionInput"];
@@ -331,15 +287,8 @@ async fn the_document_is_the_contract(backend: Backend) {
     );
 
     // The topic ids are the catalogue's.
-    let topics: Value = app
-        .client
-        .get(app.url("/api/v1/topics"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, topics) = app.get_json("/api/v1/topics").await;
+    assert_eq!(status, 200);
     let mut ids: Vec<Value> = topics
         .as_array()
         .unwrap()
@@ -431,14 +380,10 @@ async fn the_document_is_the_contract(backend: Backend) {
         ("A", "incomplete or damaged"),
     ] {
         assert_eq!(pattern.is_match(token), token == unsigned, "{token}");
-        let r = app
-            .client
-            .get(app.url(&format!("/api/v1/subscriptions/{token}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400, "{token}");
-        let err: Value = r.json().await.unwrap();
+        let (status, err) = app
+            .get_json(&format!("/api/v1/subscriptions/{token}"))
+            .await;
+        assert_eq!(status, 400, "{token}");
         assert!(
             err["error"].as_str().unwrap().contains(says),
             "{token}: {err}"

@@ -5,6 +5,7 @@ use paperboy::app::App;
 use paperboy::config::Config;
 use paperboy::context::Context;
 use paperboy::subscriptions::Subscriptions;
+use reqwest::StatusCode;
 
 use super::database::{Backend, TestDatabase, fresh_database};
 use super::smtp::MailSink;
@@ -81,35 +82,62 @@ pub async fn spawn_app_with(
 }
 
 impl TestApp {
+    /// The address of `path` on the app; a link the app made (an absolute URL read out of a
+    /// mail or a page) is taken as it is.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.base, path)
+        }
     }
 
-    /// GET a page with a form and return its form token (the client keeps the cookie).
-    pub async fn form_token(&self, path: &str) -> String {
-        let page = self
-            .client
-            .get(self.url(path))
+    /// GET `path` (or a link) and read the body as text, whatever the status.
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let r = self.client.get(self.url(path)).send().await.unwrap();
+        let status = r.status();
+        (status, r.text().await.unwrap())
+    }
+
+    /// GET `path` (or a link) and read the body as JSON, whatever the status; a body that is
+    /// not JSON fails the test with the body shown.
+    pub async fn get_json(&self, path: &str) -> (StatusCode, serde_json::Value) {
+        let (status, body) = self.get_text(path).await;
+        match serde_json::from_str(&body) {
+            Ok(json) => (status, json),
+            Err(e) => panic!("GET {path}: {status} with a body that is not JSON ({e}):\n{body}"),
+        }
+    }
+
+    /// Submit a form at `path` (or a link) as a browser would: GET the page first and, when
+    /// it carries a form token, send it with `fields` (the client keeps the CSRF cookie the
+    /// page set). Pages whose form needs no token (unsubscribe) are posted as they are.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let (_, page) = self.get_text(path).await;
+        let token = between(&page, "name=\"form_token\" value=\"", "\"");
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 1);
+        if let Some(token) = &token {
+            form.push(("form_token", token));
+        }
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.url(path))
+            .form(&form)
             .send()
             .await
             .unwrap()
-            .text()
-            .await
-            .unwrap();
+    }
+
+    /// GET a page (or a link) with a form and return its form token (the client keeps the
+    /// cookie).
+    pub async fn form_token(&self, path: &str) -> String {
+        let (_, page) = self.get_text(path).await;
         between(&page, "name=\"form_token\" value=\"", "\"").expect("a form token on the page")
     }
 
     /// Fill in and submit the sign-up form as a browser would.
     pub async fn subscribe_form(&self, fields: &[(&str, &str)]) -> reqwest::Response {
-        let token = self.form_token("/").await;
-        let mut form: Vec<(&str, &str)> = vec![("form_token", &token)];
-        form.extend_from_slice(fields);
-        self.client
-            .post(self.url("/subscribe"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
+        self.post_form("/subscribe", fields).await
     }
 
     pub async fn api_subscribe(&self, body: &serde_json::Value) -> reqwest::Response {
@@ -139,13 +167,7 @@ impl TestApp {
 
     /// Open a confirmation link and press its button (what the page's script does).
     pub async fn confirm_by_post(&self, link: &str) -> reqwest::Response {
-        let token = self.form_token(link.trim_start_matches(&self.base)).await;
-        self.client
-            .post(link)
-            .form(&[("form_token", token)])
-            .send()
-            .await
-            .unwrap()
+        self.post_form(link, &[]).await
     }
 
     /// Subscribe by form, read the confirmation link from the received mail, confirm by
