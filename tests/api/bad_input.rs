@@ -110,15 +110,8 @@ async fn hostile_text(backend: Backend) {
     let s = app.subscriber("robert@example.com").await.unwrap();
     assert_eq!(s.interests.keywords, ["drop", "table", "subscribers;"]);
     assert_eq!(s.interests.authors, [xss]);
-    let prefs_page = app
-        .client
-        .get(link_in(&confirmed, "/preferences/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, prefs_page) = app.get_text(&link_in(&confirmed, "/preferences/")).await;
+    assert_eq!(status, 200);
     assert!(!prefs_page.contains("<script>alert"));
     assert!(prefs_page.contains("&lt;script&gt;"));
 
@@ -266,12 +259,9 @@ async fn forged_and_expired_tokens(backend: Backend) {
         ];
         for (token, status, words) in cases {
             let url = app.url(&format!("/{path}/{token}"));
-            let r = app.client.get(&url).send().await.unwrap();
-            assert_eq!(r.status(), status, "GET {path} {token:.20}");
-            assert!(
-                r.text().await.unwrap().contains(words),
-                "{path} {token:.20}"
-            );
+            let (got, body) = app.get_text(&url).await;
+            assert_eq!(got, status, "GET {path} {token:.20}");
+            assert!(body.contains(words), "{path} {token:.20}");
             let r = if path.starts_with("api") {
                 app.client.delete(&url).send().await.unwrap()
             } else {
@@ -283,29 +273,15 @@ async fn forged_and_expired_tokens(backend: Backend) {
                     .unwrap()
             };
             assert_eq!(r.status(), status, "POST/DELETE {path} {token:.20}");
-            let r = app
-                .client
-                .get(app.url(&format!("/confirm/{token}")))
-                .send()
-                .await
-                .unwrap();
-            assert!(
-                r.status().is_client_error(),
-                "confirm {token:.20}: {}",
-                r.status()
-            );
+            let (got, _) = app.get_text(&format!("/confirm/{token}")).await;
+            assert!(got.is_client_error(), "confirm {token:.20}: {got}");
         }
     }
     let confirm_token = signer.sign(Purpose::Confirm, &before.public_id, now, 3600);
     // A confirmation token does not open the preferences, nor unsubscribe.
     for path in ["preferences", "unsubscribe", "api/v1/subscriptions"] {
-        let r = app
-            .client
-            .get(app.url(&format!("/{path}/{confirm_token}")))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400, "{path}");
+        let (status, _) = app.get_text(&format!("/{path}/{confirm_token}")).await;
+        assert_eq!(status, 400, "{path}");
     }
     let after = app.subscriber("linus@example.com").await.unwrap();
     assert_eq!(before, after, "nothing changed");

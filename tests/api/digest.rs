@@ -438,22 +438,11 @@ async fn deliver_the_day(backend: Backend) {
         assert!(page.contains(&format!("https://huggingface.co/papers/{}", e.paper)));
     }
     let other_day = page_url.replace("2026-05-08", "2026-05-07");
-    assert_eq!(
-        app.client.get(&other_day).send().await.unwrap().status(),
-        404
-    );
+    assert_eq!(app.get_text(&other_day).await.0, 404);
     let bad = page_url.replace("2026-05-08", "not-a-day");
-    assert_eq!(app.client.get(&bad).send().await.unwrap().status(), 404);
-    let forged = format!("{}/digests/AAAA{}/2026-05-08", app.base, "x".repeat(60));
-    assert!(
-        app.client
-            .get(&forged)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .is_client_error()
-    );
+    assert_eq!(app.get_text(&bad).await.0, 404);
+    let forged = format!("/digests/AAAA{}/2026-05-08", "x".repeat(60));
+    assert!(app.get_text(&forged).await.0.is_client_error());
 
     // A rerun sends nothing twice.
     let before = app.smtp.all().len();

@@ -2,7 +2,7 @@
 
 use paperboy::domain::{Frequency, SubscriberStatus};
 
-use crate::helpers::{Backend, between, link_in, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, link_in, spawn_app, spawn_app_with};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -82,24 +82,17 @@ async fn lifecycle(backend: Backend) {
     );
 
     // Following the link (as a mail scanner would) confirms nobody.
-    let page = app.client.get(&link).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
+    let (status, page) = app.get_text(&link).await;
+    assert_eq!(status, 200);
     assert!(page.contains("data-autosubmit"));
     assert_eq!(
         app.subscriber(email).await.unwrap().status,
         SubscriberStatus::Pending
     );
 
-    // The POST confirms.
-    let form_token = between(&page, "name=\"form_token\" value=\"", "\"").unwrap();
-    let r = app
-        .client
-        .post(&link)
-        .form(&[("form_token", form_token.as_str())])
-        .send()
-        .await
-        .unwrap();
+    // The POST, with the page's form token, confirms.
+    assert!(page.contains("name=\"form_token\""));
+    let r = app.post_form(&link, &[]).await;
     assert_eq!(r.status(), 200);
     let confirmed = r.text().await.unwrap();
     assert!(confirmed.contains("You are subscribed"));
@@ -110,18 +103,11 @@ async fn lifecycle(backend: Backend) {
     // The page carries preferences and unsubscribe links.
     let prefs = link_in(&confirmed, "/preferences/");
     let unsub = link_in(&confirmed, "/unsubscribe/");
-    assert_eq!(app.client.get(&prefs).send().await.unwrap().status(), 200);
+    assert_eq!(app.get_text(&prefs).await.0, 200);
 
     // The unsubscribe page only shows a button; GET changes nothing.
-    let page = app
-        .client
-        .get(&unsub)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, page) = app.get_text(&unsub).await;
+    assert_eq!(status, 200);
     assert!(page.contains("<button type=\"submit\">Unsubscribe</button>"));
     assert_eq!(
         app.subscriber(email).await.unwrap().status,
@@ -180,24 +166,14 @@ async fn preferences_round_trip(backend: Backend) {
         .subscribe_and_confirm(email, &[("topics", "llm"), ("keywords", "transformers")])
         .await;
     let prefs = link_in(&confirmed, "/preferences/");
-    let path = prefs.trim_start_matches(&app.base).to_string();
 
     // The page shows the stored values.
-    let page = app
-        .client
-        .get(&prefs)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, page) = app.get_text(&prefs).await;
+    assert_eq!(status, 200);
     assert!(page.contains(r#"value="transformers""#));
     assert!(page.contains(email));
 
-    let token = app.form_token(&path).await;
     let form = [
-        ("form_token", token.as_str()),
         ("topics", "llm"),
         ("topics", "robotics"),
         ("keywords", "\"world model\" -medical"),
@@ -212,7 +188,7 @@ async fn preferences_round_trip(backend: Backend) {
         ("papers_per_digest", "5"),
         ("send_when_empty", "on"),
     ];
-    let r = app.client.post(&prefs).form(&form).send().await.unwrap();
+    let r = app.post_form(&prefs, &form).await;
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("Saved."));
     let s = app.subscriber(email).await.unwrap();
@@ -239,15 +215,8 @@ async fn preferences_round_trip(backend: Backend) {
         (&["Some One".to_string()][..], 0)
     );
     // The page shows them back.
-    let page = app
-        .client
-        .get(&prefs)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, page) = app.get_text(&prefs).await;
+    assert_eq!(status, 200);
     assert!(
         page.contains("2310.06825\n2405.01234</textarea>"),
         "liked shown"
@@ -265,20 +234,17 @@ async fn preferences_round_trip(backend: Backend) {
     );
 
     // A bad value: 422, the page again with the message and the typed values, nothing saved.
-    let token = app.form_token(&path).await;
     let r = app
-        .client
-        .post(&prefs)
-        .form(&[
-            ("form_token", token.as_str()),
-            ("topics", "llm"),
-            ("keywords", "kept"),
-            ("timezone", "Mars/Olympus"),
-            ("delivery_hour", "7"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_form(
+            &prefs,
+            &[
+                ("topics", "llm"),
+                ("keywords", "kept"),
+                ("timezone", "Mars/Olympus"),
+                ("delivery_hour", "7"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 422);
     let page = r.text().await.unwrap();
     assert!(page.contains("unknown time zone"));
@@ -310,7 +276,7 @@ async fn already_subscribed_gets_a_manage_link(backend: Backend) {
     let text = mail.text();
     assert!(text.contains("already subscribed"));
     let prefs = link_in(&text, "/preferences/");
-    assert_eq!(app.client.get(&prefs).send().await.unwrap().status(), 200);
+    assert_eq!(app.get_text(&prefs).await.0, 200);
     let raw = String::from_utf8_lossy(&mail.data);
     assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
 }
