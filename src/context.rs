@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::domain::TopicCatalogue;
 use crate::links::Links;
-use crate::mail::{MailError, Mailer};
+use crate::mail::{Mailer, SetupError};
 use crate::store::{Store, StoreError};
 use crate::tokens::Signer;
 
@@ -27,7 +27,7 @@ pub enum StartError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("{0}")]
-    Mail(#[from] MailError),
+    Mail(#[from] SetupError),
     #[error("topic catalogue {path}: {source}")]
     Topics {
         path: String,

@@ -9,7 +9,7 @@ use crate::domain::{
     EmailAddress, FieldErrors, NewSubscription, Subscriber, SubscriberStatus, SubscriptionInput,
     parse_profile,
 };
-use crate::mail::{Mail, MailError};
+use crate::mail::{Mail, MailError, SendError};
 use crate::store::{StoreError, SubscribeOutcome};
 use crate::tokens::{Purpose, TokenError};
 
@@ -31,7 +31,7 @@ impl From<crate::digest::DigestError> for ServiceError {
     fn from(e: crate::digest::DigestError) -> Self {
         match e {
             crate::digest::DigestError::Store(e) => Self::Store(e),
-            crate::digest::DigestError::Mail(e) => Self::Mail(e),
+            crate::digest::DigestError::Render(e) => Self::Mail(e.into()),
         }
     }
 }
@@ -160,7 +160,7 @@ impl Subscriptions {
             Ok(()) => MailDecision::Sent.count(),
             // The relay refused the address for good: the answer must not differ from a
             // delivered one, and the row expires unconfirmed.
-            Err(MailError::Permanent(e)) => {
+            Err(MailError::Send(SendError::Permanent(e))) => {
                 tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation mail refused");
                 MailDecision::RefusedByServer.count();
             }

@@ -1,5 +1,6 @@
 //! Deliver the outbox: workers claim due digests under a lease, render each at send time,
-//! send it through the pooled SMTP transport at a bounded concurrency and rate, and record
+//! send it through the mailer's transport (the SMTP pool, or the `.eml` folder) at a
+//! bounded concurrency and rate, and record
 //! the outcome: sent, retry later (4xx, network), bounced (5xx: the reader is suppressed),
 //! failed (too many attempts) or skipped (the reader left).
 
@@ -19,7 +20,7 @@ use crate::clock;
 use crate::config::DeliveryConfig;
 use crate::context::Context;
 use crate::domain::{ArxivId, Subscriber, SubscriberStatus};
-use crate::mail::{DigestPaper, MailError};
+use crate::mail::{DigestPaper, RenderError, SendError};
 use crate::store::{ClaimedDigest, Outcome, Store, StoreError};
 
 /// The papers read so far in a delivery run, by id, as every digest shows them.
@@ -234,21 +235,11 @@ async fn deliver_one(
             why: format!("the reader is {}", reader.status),
         };
     }
-    let top = {
-        let mut cache = trending.lock().await;
-        match cache.get(&digest.day) {
-            Some(t) => t.clone(),
-            None => {
-                let t = ctx
-                    .store
-                    .papers(Some(digest.day), 1)
-                    .await
-                    .ok()
-                    .and_then(|mut p| p.pop())
-                    .map(|t| DigestPaper::of(&t.paper));
-                cache.insert(digest.day, t.clone());
-                t
-            }
+    let top = match top_of_day(ctx, trending, digest.day).await {
+        Ok(top) => top,
+        Err(e) => {
+            let error = format!("reading the day's most upvoted paper: {e}");
+            return retry(cfg, digest.attempts, error, clock::timestamp());
         }
     };
     // Readers share the day's papers: each is read once per run.
@@ -266,7 +257,7 @@ async fn deliver_one(
         match ctx.store.papers_by_ids(&missing).await {
             Ok(found) => {
                 // Rendered before the lock is taken: other messages read the cache meanwhile.
-                let prepared: Result<Vec<DigestPaper>, MailError> = found
+                let prepared: Result<Vec<DigestPaper>, RenderError> = found
                     .iter()
                     .map(|p| ctx.mailer.prepare(DigestPaper::of(&p.paper)))
                     .collect();
@@ -283,7 +274,10 @@ async fn deliver_one(
                     known.insert(p.id.clone(), p);
                 }
             }
-            Err(e) => return retry(cfg, digest, format!("reading the papers: {e}")),
+            Err(e) => {
+                let error = format!("reading the papers: {e}");
+                return retry(cfg, digest.attempts, error, clock::timestamp());
+            }
         }
     }
     let view = {
@@ -310,33 +304,510 @@ async fn deliver_one(
         let _turn = sending.acquire().await.expect("never closed");
         ctx.mailer.send(message).await
     };
+    let outcome = outcome_of(sent, cfg, digest.attempts, clock::timestamp());
+    if let Outcome::Bounced { error } = &outcome {
+        let reason = format!("bounced: {error}");
+        if let Err(e) = ctx
+            .store
+            .suppress(reader.id, &reason, clock::timestamp())
+            .await
+        {
+            tracing::warn!(error = %e, "could not suppress a bounced reader");
+        }
+    }
+    outcome
+}
+
+/// The day's most upvoted paper, read once a run and day. A read that failed is not kept:
+/// the next message tries again.
+async fn top_of_day(
+    ctx: &Context,
+    trending: &Trending,
+    day: NaiveDate,
+) -> Result<Option<DigestPaper>, StoreError> {
+    let mut cache = trending.lock().await;
+    if let Some(top) = cache.get(&day) {
+        return Ok(top.clone());
+    }
+    let top = ctx
+        .store
+        .papers(Some(day), 1)
+        .await?
+        .pop()
+        .map(|t| DigestPaper::of(&t.paper));
+    cache.insert(day, top.clone());
+    Ok(top)
+}
+
+/// What a send's answer makes of the digest, at its `attempts`th attempt: sent; bounced
+/// for a permanent refusal (the reader is then suppressed), whichever the attempt; else
+/// tried again later, see [`retry`].
+fn outcome_of(
+    sent: Result<(), SendError>,
+    cfg: &DeliveryConfig,
+    attempts: i64,
+    now: i64,
+) -> Outcome {
     match sent {
         Ok(()) => Outcome::Sent,
-        Err(MailError::Permanent(e)) => {
-            let reason = format!("bounced: {e}");
-            if let Err(e) = ctx
-                .store
-                .suppress(reader.id, &reason, clock::timestamp())
-                .await
-            {
-                tracing::warn!(error = %e, "could not suppress a bounced reader");
-            }
-            Outcome::Bounced { error: e }
-        }
-        Err(e) => retry(cfg, digest, e.to_string()),
+        Err(SendError::Permanent(error)) => Outcome::Bounced { error },
+        Err(e @ SendError::Transient(_)) => retry(cfg, attempts, e.to_string(), now),
     }
 }
 
-/// Try again later with exponential backoff, or give up after the last attempt.
-fn retry(cfg: &DeliveryConfig, digest: &ClaimedDigest, error: String) -> Outcome {
-    if digest.attempts >= cfg.max_attempts {
+/// The most a wait doubles: 2^20 times `retry_after_seconds`.
+const MAX_DOUBLINGS: i64 = 20;
+
+/// Try again later, the wait doubling with each attempt from `retry_after_seconds` (at
+/// least a second) up to [`MAX_DOUBLINGS`]; or give up once `attempts` (this one
+/// included) reaches `max_attempts`.
+fn retry(cfg: &DeliveryConfig, attempts: i64, error: String, now: i64) -> Outcome {
+    if attempts >= cfg.max_attempts {
         return Outcome::Failed {
-            error: format!("gave up after {} attempts: {error}", digest.attempts),
+            error: format!("gave up after {attempts} attempts: {error}"),
         };
     }
-    let wait = cfg.retry_after_seconds.max(1) << (digest.attempts - 1).clamp(0, 20);
+    let doublings = (attempts - 1).clamp(0, MAX_DOUBLINGS);
+    let wait = cfg
+        .retry_after_seconds
+        .max(1)
+        .saturating_mul(1 << doublings);
     Outcome::Retry {
-        at: clock::timestamp() + wait,
+        at: now.saturating_add(wait),
         error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+
+    use lettre::address::Envelope;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::{DigestStatus, NewSubscription, SubscriptionInput};
+    use crate::mail::Mailer;
+    use crate::mail::transport::{Sending, Transport};
+
+    const NOW: i64 = 1_780_000_000;
+
+    fn policy(max_attempts: i64, retry_after_seconds: i64) -> DeliveryConfig {
+        DeliveryConfig {
+            max_attempts,
+            retry_after_seconds,
+            ..Config::with_overrides(&[]).unwrap().delivery
+        }
+    }
+
+    fn later(why: &str) -> SendError {
+        SendError::Transient(why.into())
+    }
+
+    /// The wait before the next attempt, or what the outcome was instead.
+    fn wait(cfg: &DeliveryConfig, attempts: i64, sent: SendError) -> Result<i64, Outcome> {
+        match outcome_of(Err(sent), cfg, attempts, NOW) {
+            Outcome::Retry { at, .. } => Ok(at - NOW),
+            other => Err(other),
+        }
+    }
+
+    #[test]
+    fn a_message_the_server_took_is_sent_whatever_the_attempt() {
+        for attempts in [1, 4, 5, 6] {
+            assert_eq!(
+                outcome_of(Ok(()), &policy(5, 60), attempts, NOW),
+                Outcome::Sent
+            );
+        }
+    }
+
+    #[test]
+    fn a_permanent_refusal_bounces_even_at_the_last_attempt() {
+        let refused = "550 5.1.1 <x@example.org>: no such mailbox";
+        for attempts in [1, 4, 5, 6] {
+            assert_eq!(
+                outcome_of(
+                    Err(SendError::Permanent(refused.into())),
+                    &policy(5, 60),
+                    attempts,
+                    NOW
+                ),
+                Outcome::Bounced {
+                    error: refused.into()
+                },
+                "attempt {attempts}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_4xx_or_a_network_error_is_tried_again_after_a_doubling_wait() {
+        let cfg = policy(6, 60);
+        for error in [
+            later("451 4.3.0 try again later"),
+            later("connecting to 127.0.0.1:1: Connection refused (os error 111)"),
+            later("the SMTP server did not answer within 30s"),
+        ] {
+            let waits: Vec<_> = (1..=5).map(|a| wait(&cfg, a, error.clone())).collect();
+            assert_eq!(
+                waits,
+                [Ok(60), Ok(120), Ok(240), Ok(480), Ok(960)],
+                "{error}"
+            );
+            // The record says what the server said.
+            assert_eq!(
+                outcome_of(Err(error.clone()), &cfg, 1, NOW),
+                Outcome::Retry {
+                    at: NOW + 60,
+                    error: error.to_string()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn the_last_attempt_gives_up() {
+        let cfg = policy(3, 60);
+        let error = later("451 4.3.0 try again later");
+        assert_eq!(wait(&cfg, 2, error.clone()), Ok(120));
+        for attempts in [3, 4] {
+            // 4: a worker's lease ran out after its claim counted the attempt.
+            assert_eq!(
+                wait(&cfg, attempts, error.clone()),
+                Err(Outcome::Failed {
+                    error: format!(
+                        "gave up after {attempts} attempts: the mail could not be sent now, try again later: 451 4.3.0 try again later"
+                    )
+                })
+            );
+        }
+        // One attempt allowed: no retry at all.
+        assert!(matches!(
+            wait(&policy(1, 60), 1, error),
+            Err(Outcome::Failed { .. })
+        ));
+    }
+
+    #[test]
+    fn the_wait_stops_doubling_at_its_cap() {
+        let cfg = policy(i64::MAX, 1);
+        let error = later("451");
+        assert_eq!(wait(&cfg, 20, error.clone()), Ok(1 << 19));
+        for attempts in [21, 22, 64, 1000] {
+            assert_eq!(wait(&cfg, attempts, error.clone()), Ok(1 << 20));
+        }
+        // A wait of nothing (or less) is a second: a relay is never hammered.
+        for setting in [0, -5] {
+            let cfg = policy(10, setting);
+            assert_eq!(wait(&cfg, 1, error.clone()), Ok(1));
+            assert_eq!(wait(&cfg, 3, error.clone()), Ok(4));
+        }
+        // A huge setting waits forever rather than wrapping into the past.
+        let cfg = policy(10, i64::MAX / 4);
+        match outcome_of(Err(error), &cfg, 5, NOW) {
+            Outcome::Retry { at, .. } => assert_eq!(at, i64::MAX),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Answers each send from a script, in order, and keeps what it was given: a stand-in
+    /// for the relay in tests of delivery's rules. SMTP itself is tested against real
+    /// servers (tests/api/smtp.rs, tests/api/digest.rs).
+    struct Scripted {
+        answers: Mutex<VecDeque<Result<(), SendError>>>,
+        /// Each message's recipients and bytes.
+        given: Mutex<Vec<(Vec<String>, Vec<u8>)>>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<Result<(), SendError>>) -> Arc<Self> {
+            Arc::new(Self {
+                answers: Mutex::new(answers.into()),
+                given: Mutex::default(),
+            })
+        }
+
+        fn given(&self) -> Vec<(Vec<String>, Vec<u8>)> {
+            self.given.lock().unwrap().clone()
+        }
+    }
+
+    impl Transport for Scripted {
+        fn send<'a>(&'a self, envelope: &'a Envelope, bytes: &'a [u8]) -> Sending<'a> {
+            let to = envelope.to().iter().map(|a| a.to_string()).collect();
+            self.given.lock().unwrap().push((to, bytes.to_vec()));
+            let answer = self.answers.lock().unwrap().pop_front();
+            Box::pin(async move { answer.expect("a scripted answer for every message sent") })
+        }
+
+        fn describe(&self) -> String {
+            "a scripted relay".into()
+        }
+    }
+
+    const READER: &str = "reader@example.org";
+
+    /// A reader with the day's digest composed from real papers in a fresh SQLite outbox,
+    /// the mail going to `transport`.
+    struct Outbox {
+        ctx: Context,
+        reader: Subscriber,
+        day: NaiveDate,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Outbox {
+        async fn new(transport: Arc<Scripted>, overrides: &[(&str, toml::Value)]) -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let db = format!("sqlite://{}", dir.path().join("outbox.db").display());
+            let mut pairs: Vec<(&str, toml::Value)> = vec![
+                ("database_url", db.into()),
+                ("base_url", "https://papers.example.org".into()),
+                ("secret", "deliver-test-secret-deliver-test-secret".into()),
+                ("mail_from", "Paper Boy <digest@papers.example.org>".into()),
+                ("data_dir", dir.path().display().to_string().into()),
+                ("smtp_url", "".into()),
+            ];
+            pairs.extend(overrides.iter().cloned());
+            let config = Config::with_overrides(&pairs).unwrap();
+            let mut ctx = Context::start(config).await.unwrap();
+            ctx.mailer = Arc::new(Mailer::with_transport(&ctx.config, transport).unwrap());
+            let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+            let hf_day =
+                include_bytes!("../../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
+            crate::ingest::import(
+                &ctx.store,
+                hf_day,
+                crate::ingest::Format::HfApi,
+                Some(day),
+                "test",
+            )
+            .await
+            .unwrap();
+            let input = SubscriptionInput {
+                email: READER.into(),
+                keywords: "agents".into(),
+                ..Default::default()
+            };
+            let new = NewSubscription::parse(&input, &ctx.catalogue).unwrap();
+            let (reader, _) = ctx.store.subscribe(&new, None, 1).await.unwrap();
+            assert!(ctx.store.confirm(reader.id, 1).await.unwrap());
+            let composed = super::super::compose(&ctx, day, None).await.unwrap();
+            assert_eq!(composed.composed, 1);
+            let reader = ctx.store.find_by_id(reader.id).await.unwrap().unwrap();
+            Self {
+                ctx,
+                reader,
+                day,
+                _dir: dir,
+            }
+        }
+
+        async fn digest(&self) -> crate::store::StoredDigest {
+            let d = self.ctx.store.digest_for(self.reader.id, self.day).await;
+            d.unwrap().expect("the reader's digest")
+        }
+
+        async fn reader_now(&self) -> Subscriber {
+            let r = self.ctx.store.find_by_id(self.reader.id).await;
+            r.unwrap().expect("the reader")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_message_the_relay_takes_is_the_readers_digest_and_is_sent() {
+        let relay = Scripted::new(vec![Ok(())]);
+        let outbox = Outbox::new(relay.clone(), &[]).await;
+        let report = deliver(&outbox.ctx).await.unwrap();
+        assert_eq!(
+            report,
+            DeliverReport {
+                sent: 1,
+                ..Default::default()
+            }
+        );
+        let digest = outbox.digest().await;
+        assert_eq!((digest.status, digest.attempts), (DigestStatus::Sent, 1));
+        let given = relay.given();
+        assert_eq!(given.len(), 1);
+        assert_eq!(given[0].0, [READER]);
+        let raw = String::from_utf8(given[0].1.clone()).unwrap();
+        assert!(
+            raw.contains(&format!("Message-ID: {}", digest.message_id)),
+            "{raw}"
+        );
+        assert!(raw.contains("List-Unsubscribe: <https://papers.example.org/"));
+    }
+
+    #[tokio::test]
+    async fn a_4xx_defers_the_digest_to_a_later_run() {
+        let relay = Scripted::new(vec![Err(later("451 4.3.0 try again later"))]);
+        let outbox = Outbox::new(
+            relay.clone(),
+            &[("delivery.retry_after_seconds", 600.into())],
+        )
+        .await;
+        let report = deliver(&outbox.ctx).await.unwrap();
+        assert_eq!(
+            report,
+            DeliverReport {
+                deferred: 1,
+                ..Default::default()
+            }
+        );
+        let digest = outbox.digest().await;
+        assert_eq!((digest.status, digest.attempts), (DigestStatus::Pending, 1));
+        assert!(digest.last_error.unwrap().contains("451 4.3.0"));
+        assert_eq!(outbox.reader_now().await.status, SubscriberStatus::Active);
+        let attempts = outbox.ctx.store.delivery_attempts(digest.id).await.unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0].1, "retry");
+        // Not due again before its wait: the next run sends nothing (the script has no
+        // second answer, so a second send would fail the test).
+        assert_eq!(
+            deliver(&outbox.ctx).await.unwrap(),
+            DeliverReport::default()
+        );
+        assert_eq!(relay.given().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_5xx_bounces_and_suppresses_the_reader() {
+        let refused = "550 5.1.1 <reader@example.org>: no such mailbox";
+        let relay = Scripted::new(vec![Err(SendError::Permanent(refused.into()))]);
+        let outbox = Outbox::new(relay.clone(), &[]).await;
+        let report = deliver(&outbox.ctx).await.unwrap();
+        assert_eq!(
+            report,
+            DeliverReport {
+                bounced: 1,
+                ..Default::default()
+            }
+        );
+        let digest = outbox.digest().await;
+        assert_eq!(digest.status, DigestStatus::Bounced);
+        assert_eq!(digest.last_error.as_deref(), Some(refused));
+        let reader = outbox.reader_now().await;
+        assert_eq!(reader.status, SubscriberStatus::Suppressed);
+        assert_eq!(
+            reader.suppression_reason.as_deref(),
+            Some(format!("bounced: {refused}").as_str())
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_attempt_fails_the_digest_and_keeps_the_reader() {
+        let relay = Scripted::new(vec![Err(later("421 4.7.0 too many connections"))]);
+        let outbox = Outbox::new(relay.clone(), &[("delivery.max_attempts", 1.into())]).await;
+        let report = deliver(&outbox.ctx).await.unwrap();
+        assert_eq!(
+            report,
+            DeliverReport {
+                failed: 1,
+                ..Default::default()
+            }
+        );
+        let digest = outbox.digest().await;
+        assert_eq!(digest.status, DigestStatus::Failed);
+        let error = digest.last_error.unwrap();
+        assert!(
+            error.starts_with("gave up after 1 attempts:") && error.contains("421 4.7.0"),
+            "{error}"
+        );
+        assert_eq!(outbox.reader_now().await.status, SubscriberStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn a_reader_who_left_is_skipped_without_a_message() {
+        let relay = Scripted::new(vec![]);
+        let outbox = Outbox::new(relay.clone(), &[]).await;
+        assert!(
+            outbox
+                .ctx
+                .store
+                .unsubscribe(outbox.reader.id, 2)
+                .await
+                .unwrap()
+        );
+        let report = deliver(&outbox.ctx).await.unwrap();
+        assert_eq!(
+            report,
+            DeliverReport {
+                skipped: 1,
+                ..Default::default()
+            }
+        );
+        let digest = outbox.digest().await;
+        assert_eq!(digest.status, DigestStatus::Skipped);
+        assert_eq!(
+            digest.last_error.as_deref(),
+            Some("the reader is unsubscribed")
+        );
+        assert!(relay.given().is_empty());
+    }
+
+    /// Erasing a reader deletes their digests with them, so a reader is found erased only
+    /// between the claim and the reading of the readers: the message for that moment.
+    #[tokio::test]
+    async fn a_reader_erased_since_the_claim_is_skipped_without_a_message() {
+        let relay = Scripted::new(vec![]);
+        let outbox = Outbox::new(relay.clone(), &[]).await;
+        let claimed = claim(&outbox.ctx, clock::timestamp(), 60, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let (digest, _) = claimed.into_iter().next().unwrap();
+        let outcome = deliver_one(
+            &outbox.ctx,
+            &outbox.ctx.config.delivery,
+            &digest,
+            None,
+            &Trending::default(),
+            &Papers::default(),
+            &Semaphore::new(1),
+        )
+        .await;
+        assert_eq!(
+            outcome,
+            Outcome::Skipped {
+                why: "the reader was erased".into()
+            }
+        );
+        assert!(relay.given().is_empty());
+    }
+
+    /// The day's most upvoted paper could not be read: the digest waits for the database
+    /// rather than going out without it.
+    #[tokio::test]
+    async fn a_store_error_reading_the_days_top_paper_defers_the_digest() {
+        let relay = Scripted::new(vec![Ok(())]);
+        let outbox = Outbox::new(relay.clone(), &[]).await;
+        // The top paper is read through the days papers were featured on; nothing else
+        // in delivery reads that table.
+        let url = &outbox.ctx.config.database_url;
+        let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::query("ALTER TABLE paper_features RENAME TO paper_features_away")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let report = deliver(&outbox.ctx).await.unwrap();
+        assert_eq!(
+            report,
+            DeliverReport {
+                deferred: 1,
+                ..Default::default()
+            }
+        );
+        assert!(relay.given().is_empty(), "nothing goes out without it");
+        let error = outbox.digest().await.last_error.unwrap();
+        assert!(
+            error.starts_with("reading the day's most upvoted paper:")
+                && error.contains("paper_features"),
+            "{error}"
+        );
     }
 }

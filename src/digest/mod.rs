@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use crate::clock;
 use crate::context::Context;
 use crate::domain::{ArxivId, DigestContent, DigestKind, Subscriber};
-use crate::mail::{DigestPaper, DigestView, RenderedMail};
+use crate::mail::{DigestPaper, DigestView, RenderError, RenderedMail};
 use crate::store::StoreError;
 
 /// What a reader's digest shows, from what the outbox holds, for the "view in browser" page
@@ -118,7 +118,7 @@ pub fn message(
     reader: &Subscriber,
     view: &DigestView,
     message_id: &str,
-) -> Result<lettre::Message, crate::mail::MailError> {
+) -> Result<lettre::Message, RenderError> {
     let m = ctx.mailer.render_digest(view)?;
     ctx.mailer.digest_message(
         &reader.email,
@@ -152,5 +152,5 @@ pub enum DigestError {
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
-    Mail(#[from] crate::mail::MailError),
+    Render(#[from] RenderError),
 }

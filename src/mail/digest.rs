@@ -6,7 +6,7 @@ use serde::Serialize;
 use tera::Context;
 
 use super::templates::wrap;
-use super::{MailError, Templates};
+use super::{RenderError, Templates};
 use crate::domain::{ArxivId, Paper, PaperSource};
 use crate::matching::Reason;
 
@@ -251,8 +251,8 @@ impl DigestView {
 
 impl Templates {
     /// `paper` with its HTML card rendered (see [`DigestPaper::card_html`]).
-    pub fn prepare(&self, mut paper: DigestPaper) -> Result<DigestPaper, MailError> {
-        let ctx = Context::from_serialize(&paper).map_err(|source| MailError::Template {
+    pub fn prepare(&self, mut paper: DigestPaper) -> Result<DigestPaper, RenderError> {
+        let ctx = Context::from_serialize(&paper).map_err(|source| RenderError::Template {
             name: "paper.html".into(),
             source,
         })?;
@@ -267,8 +267,8 @@ impl Templates {
 
     /// Render a digest: subject, HTML (CSS inlined) and text. Papers not prepared yet are
     /// prepared here.
-    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, MailError> {
-        let template = |source| MailError::Template {
+    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, RenderError> {
+        let template = |source| RenderError::Template {
             name: "digest".into(),
             source,
         };

@@ -2,19 +2,24 @@
 //! transport, or written as `.eml` files when no relay is configured.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use lettre::Message;
 use lettre::message::Mailbox;
-use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 use tera::Context;
 
 pub mod digest;
+mod error;
 mod outgoing;
 mod smtp;
 mod templates;
+pub mod transport;
 
+pub use error::{MailError, RenderError, SendError, SetupError};
 pub use outgoing::DigestHeaders;
+pub use transport::{EmlFolder, Transport};
 
 use crate::config::Config;
 use crate::domain::EmailAddress;
@@ -22,40 +27,9 @@ pub use digest::{DigestPaper, DigestView, RenderedMail};
 use smtp::{RelayTls, SmtpPool, SmtpTarget, TlsMode};
 pub use templates::{CssInlining, Templates};
 
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    #[error("mail_from {0:?} is not a valid mailbox (write `Name <address>` or an address)")]
-    From(String),
-    #[error("smtp_url is not valid: {0}")]
-    SmtpUrl(String),
-    #[error("cannot create the mail folder {0}: {1}")]
-    Folder(String, std::io::Error),
-    #[error("DKIM: {0}")]
-    Dkim(String),
-    #[error("mail.tls_ca_file: {0}")]
-    TlsCa(String),
-    #[error("mail template {name}: {source}")]
-    Template { name: String, source: tera::Error },
-    #[error("mail templates folder {0}: {1}")]
-    TemplatesDir(String, String),
-    #[error("inlining the CSS of mail template {name}: {reason}")]
-    Inline { name: String, reason: String },
-    #[error("building the message: {0}")]
-    Build(String),
-    #[error("the mail server refused the message permanently: {0}")]
-    Permanent(String),
-    #[error("the mail could not be sent now, try again later: {0}")]
-    Transient(String),
-}
-
-enum Transport {
-    /// `smtp://` and `smtps://`: our pool of connections (see `smtp.rs`).
-    Pool(Box<SmtpPool>),
-    Files(AsyncFileTransport<Tokio1Executor>),
-}
-
+/// Sends and writes: the mail settings, the templates, and where messages go.
 pub struct Mailer {
-    transport: Transport,
+    transport: Arc<dyn Transport>,
     from: Mailbox,
     templates: Templates,
     dkim: Option<lettre::message::dkim::DkimConfig>,
@@ -74,22 +48,11 @@ pub struct Mail<'a, T: Serialize> {
 }
 
 impl Mailer {
-    pub fn from_config(config: &Config) -> Result<Self, MailError> {
-        let from: Mailbox = config
-            .mail_from
-            .parse()
-            .map_err(|_| MailError::From(config.mail_from.clone()))?;
-        let dir = &config.mail.templates_dir;
-        let dir = (!dir.as_os_str().is_empty()).then_some(dir.as_path());
-        let templates = Templates::load(dir, CssInlining::AtLoad)?;
-        let (transport, file_folder) = if config.smtp_url.trim().is_empty() {
-            let folder = config.data_dir.join("mail");
-            std::fs::create_dir_all(&folder)
-                .map_err(|e| MailError::Folder(folder.display().to_string(), e))?;
-            (
-                Transport::Files(AsyncFileTransport::new(&folder)),
-                Some(folder),
-            )
+    /// The mailer the config describes: through the SMTP relay of `smtp_url`, or into
+    /// `.eml` files under `data_dir` when it is empty.
+    pub fn from_config(config: &Config) -> Result<Self, SetupError> {
+        let transport: Arc<dyn Transport> = if config.smtp_url.trim().is_empty() {
+            Arc::new(EmlFolder::new(config.data_dir.join("mail"))?)
         } else {
             let target = SmtpTarget::parse(config.smtp_url.trim())?;
             let tls = match target.tls {
@@ -97,14 +60,33 @@ impl Mailer {
                 _ => Some(RelayTls::new(&target.host, &config.mail.tls_ca_file)?),
             };
             let timeout = Duration::from_secs(config.mail.timeout_seconds);
-            let pool = SmtpPool::new(target, config.mail.pool_size as usize, timeout, tls);
-            (Transport::Pool(Box::new(pool)), None)
+            Arc::new(SmtpPool::new(
+                target,
+                config.mail.pool_size as usize,
+                timeout,
+                tls,
+            ))
         };
+        Self::with_transport(config, transport)
+    }
+
+    /// The mailer the config describes, its messages handed to `transport`.
+    pub fn with_transport(
+        config: &Config,
+        transport: Arc<dyn Transport>,
+    ) -> Result<Self, SetupError> {
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .map_err(|_| SetupError::From(config.mail_from.clone()))?;
+        let dir = &config.mail.templates_dir;
+        let dir = (!dir.as_os_str().is_empty()).then_some(dir.as_path());
+        let templates = Templates::load(dir, CssInlining::AtLoad)?;
         Ok(Self {
+            file_folder: transport.folder().map(PathBuf::from),
             transport,
             from,
             templates,
-            file_folder,
             dkim: dkim_config(&config.mail)?,
         })
     }
@@ -114,8 +96,8 @@ impl Mailer {
         name: &str,
         values: &T,
         extra: &Context,
-    ) -> Result<String, MailError> {
-        let mut ctx = Context::from_serialize(values).map_err(|source| MailError::Template {
+    ) -> Result<String, RenderError> {
+        let mut ctx = Context::from_serialize(values).map_err(|source| RenderError::Template {
             name: name.into(),
             source,
         })?;
@@ -128,12 +110,12 @@ impl Mailer {
     }
 
     /// A paper with its HTML card rendered, to be shown in many digests.
-    pub fn prepare(&self, paper: DigestPaper) -> Result<DigestPaper, MailError> {
+    pub fn prepare(&self, paper: DigestPaper) -> Result<DigestPaper, RenderError> {
         self.templates.prepare(paper)
     }
 
     /// Render a digest: subject, HTML (CSS inlined) and text.
-    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, MailError> {
+    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, RenderError> {
         self.templates.render_digest(view)
     }
 
@@ -142,14 +124,14 @@ impl Mailer {
         &self,
         mail: &Mail<'_, T>,
         common: &Context,
-    ) -> Result<Message, MailError> {
+    ) -> Result<Message, RenderError> {
         let html = self.render(&format!("{}.html", mail.template), mail.values, common)?;
         let text = self.render(&format!("{}.txt", mail.template), mail.values, common)?;
         let to: Mailbox = mail
             .to
             .as_str()
             .parse()
-            .map_err(|e| MailError::Build(format!("recipient: {e}")))?;
+            .map_err(|e| RenderError::Build(format!("recipient: {e}")))?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -162,21 +144,17 @@ impl Mailer {
         }
         builder
             .multipart(outgoing::alternative(text, html))
-            .map_err(|e| MailError::Build(e.to_string()))
+            .map_err(|e| RenderError::Build(e.to_string()))
     }
 
-    pub async fn send(&self, mut message: Message) -> Result<(), MailError> {
+    /// Sign (if DKIM is configured) and hand to the transport.
+    pub async fn send(&self, mut message: Message) -> Result<(), SendError> {
         if let Some(dkim) = &self.dkim {
             message.sign(dkim);
         }
-        match &self.transport {
-            Transport::Pool(pool) => pool.send(message.envelope(), &message.formatted()).await,
-            Transport::Files(t) => t
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| MailError::Transient(e.to_string())),
-        }
+        self.transport
+            .send(message.envelope(), &message.formatted())
+            .await
     }
 
     /// Render, build and send.
@@ -186,24 +164,18 @@ impl Mailer {
         common: &Context,
     ) -> Result<(), MailError> {
         let message = self.build(mail, common)?;
-        self.send(message).await
+        Ok(self.send(message).await?)
     }
 
     pub fn describe(&self) -> String {
-        match (&self.transport, &self.file_folder) {
-            (Transport::Files(_), Some(f)) => format!(
-                "no SMTP relay configured: mail is written as .eml files to {}",
-                f.display()
-            ),
-            _ => "mail goes to the configured SMTP relay".into(),
-        }
+        self.transport.describe()
     }
 }
 
 /// The DKIM key from config: all of domain, selector and key file, or none.
 fn dkim_config(
     mail: &crate::config::MailConfig,
-) -> Result<Option<lettre::message::dkim::DkimConfig>, MailError> {
+) -> Result<Option<lettre::message::dkim::DkimConfig>, SetupError> {
     use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
     let key_file = mail.dkim_key_file.as_os_str();
     match (
@@ -214,7 +186,7 @@ fn dkim_config(
         ("", "", true) => Ok(None),
         (domain, selector, false) if !domain.is_empty() && !selector.is_empty() => {
             let text = std::fs::read_to_string(&mail.dkim_key_file).map_err(|e| {
-                MailError::Dkim(format!("cannot read {}: {e}", mail.dkim_key_file.display()))
+                SetupError::Dkim(format!("cannot read {}: {e}", mail.dkim_key_file.display()))
             })?;
             let algorithm = if text.contains("BEGIN RSA PRIVATE KEY") {
                 DkimSigningAlgorithm::Rsa
@@ -222,7 +194,7 @@ fn dkim_config(
                 DkimSigningAlgorithm::Ed25519
             };
             let key = DkimSigningKey::new(text.trim(), algorithm).map_err(|e| {
-                MailError::Dkim(format!(
+                SetupError::Dkim(format!(
                     "{} is neither a PKCS#1 RSA PEM (openssl genrsa -traditional 2048) nor a base64 Ed25519 key: {e}",
                     mail.dkim_key_file.display()
                 ))
@@ -233,7 +205,7 @@ fn dkim_config(
                 key,
             )))
         }
-        _ => Err(MailError::Dkim(
+        _ => Err(SetupError::Dkim(
             "set all of mail.dkim_domain, mail.dkim_selector and mail.dkim_key_file, or none"
                 .into(),
         )),

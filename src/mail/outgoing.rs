@@ -6,7 +6,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
-use super::{ListUnsubscribe, ListUnsubscribePost, MailError, Mailer};
+use super::{ListUnsubscribe, ListUnsubscribePost, Mailer, RenderError};
 use crate::domain::EmailAddress;
 
 /// What a digest message carries besides its rendered parts.
@@ -44,11 +44,11 @@ impl Mailer {
         html: String,
         text: String,
         h: &DigestHeaders<'_>,
-    ) -> Result<Message, MailError> {
+    ) -> Result<Message, RenderError> {
         let to: Mailbox = to
             .as_str()
             .parse()
-            .map_err(|e| MailError::Build(format!("recipient: {e}")))?;
+            .map_err(|e| RenderError::Build(format!("recipient: {e}")))?;
         // A mailto: alternative for clients that do not do one-click; the From mailbox
         // receives it with the signed link in the subject.
         let mailto = format!(
@@ -69,7 +69,7 @@ impl Mailer {
             )))
             .header(ListUnsubscribePost)
             .multipart(alternative(text, html))
-            .map_err(|e| MailError::Build(e.to_string()))
+            .map_err(|e| RenderError::Build(e.to_string()))
     }
 }
 

@@ -30,7 +30,8 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::MailError;
+use super::transport::{Sending, Transport};
+use super::{SendError, SetupError};
 
 /// A pooled connection is not reused after this long idle: servers close idle sessions.
 const MAX_IDLE: Duration = Duration::from_secs(30);
@@ -58,8 +59,8 @@ pub struct SmtpTarget {
 impl SmtpTarget {
     /// Parse `smtp://[user:pass@]host[:port][/hello-name][?tls=required|opportunistic]` or
     /// `smtps://[user:pass@]host[:port][/hello-name]`.
-    pub fn parse(url: &str) -> Result<Self, MailError> {
-        let bad = |why: &str| MailError::SmtpUrl(format!("{why} in {:?}", redacted(url)));
+    pub fn parse(url: &str) -> Result<Self, SetupError> {
+        let bad = |why: &str| SetupError::SmtpUrl(format!("{why} in {:?}", redacted(url)));
         let (implicit, rest) = match (url.strip_prefix("smtps://"), url.strip_prefix("smtp://")) {
             (Some(rest), _) => (true, rest),
             (None, Some(rest)) => (false, rest),
@@ -303,14 +304,15 @@ pub struct RelayTls {
 
 impl RelayTls {
     /// For the relay `host`; `ca_file` (empty: none) holds more PEM certificates to trust.
-    pub fn new(host: &str, ca_file: &std::path::Path) -> Result<Self, MailError> {
+    pub fn new(host: &str, ca_file: &std::path::Path) -> Result<Self, SetupError> {
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
         if !ca_file.as_os_str().is_empty() {
-            let bad = |why: String| MailError::TlsCa(format!("{}: {why}", ca_file.display()));
-            let pem = std::fs::read(ca_file)
-                .map_err(|e| MailError::TlsCa(format!("cannot read {}: {e}", ca_file.display())))?;
+            let bad = |why: String| SetupError::TlsCa(format!("{}: {why}", ca_file.display()));
+            let pem = std::fs::read(ca_file).map_err(|e| {
+                SetupError::TlsCa(format!("cannot read {}: {e}", ca_file.display()))
+            })?;
             let certs = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
@@ -328,25 +330,25 @@ impl RelayTls {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|e| MailError::TlsCa(e.to_string()))?
+            .map_err(|e| SetupError::TlsCa(e.to_string()))?
             .with_root_certificates(roots)
             .with_no_client_auth();
         let server_name = ServerName::try_from(host.to_string())
-            .map_err(|e| MailError::SmtpUrl(format!("{host:?} is not a TLS server name: {e}")))?;
+            .map_err(|e| SetupError::SmtpUrl(format!("{host:?} is not a TLS server name: {e}")))?;
         Ok(Self {
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
             server_name,
         })
     }
 
-    async fn wrap(&self, tcp: SharedTcp) -> Result<Socket, MailError> {
+    async fn wrap(&self, tcp: SharedTcp) -> Result<Socket, SendError> {
         let stream = self
             .connector
             .connect(self.server_name.clone(), tcp)
             .await
             // A certificate we do not trust is a transient failure: the mail waits, and
             // nothing goes out in the clear.
-            .map_err(|e| MailError::Transient(format!("TLS with the relay: {e}")))?;
+            .map_err(|e| SendError::Transient(format!("TLS with the relay: {e}")))?;
         Ok(Socket::Tls(SharedTls(Arc::new(std::sync::Mutex::new(
             stream,
         )))))
@@ -372,13 +374,13 @@ impl Connection {
     }
 
     /// Send one message.
-    async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), MailError> {
+    async fn send(&mut self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
         let mut socket = self.socket.clone();
         // What lettre would say in MAIL, by what the relay announced after STARTTLS.
         let mut parameters = Vec::new();
         if !ascii_envelope(envelope) {
             if !self.smtputf8 {
-                return Err(MailError::Transient(
+                return Err(SendError::Transient(
                     "the address is not ASCII and the relay does not announce SMTPUTF8".into(),
                 ));
             }
@@ -386,7 +388,7 @@ impl Connection {
         }
         if !bytes.is_ascii() {
             if !self.eightbitmime {
-                return Err(MailError::Transient(
+                return Err(SendError::Transient(
                     "the message is not ASCII and the relay does not announce 8BITMIME".into(),
                 ));
             }
@@ -414,8 +416,8 @@ impl Connection {
             }
             data_accepted = self.reply(&mut refused).await?;
             // A refused sender is the operator's problem, not the reader's: not a bounce.
-            if let (0, Some(MailError::Permanent(why))) = (i, &refused) {
-                refused = Some(MailError::Transient(format!(
+            if let (0, Some(SendError::Permanent(why))) = (i, &refused) {
+                refused = Some(SendError::Transient(format!(
                     "the relay refused the sender: {why}"
                 )));
             }
@@ -440,10 +442,10 @@ impl Connection {
         }
     }
 
-    async fn write(&mut self, socket: &mut Socket, bytes: &[u8]) -> Result<(), MailError> {
+    async fn write(&mut self, socket: &mut Socket, bytes: &[u8]) -> Result<(), SendError> {
         socket.write_all(bytes).await.map_err(|e| {
             self.broken = true;
-            MailError::Transient(format!("writing to the SMTP server: {e}"))
+            SendError::Transient(format!("writing to the SMTP server: {e}"))
         })
     }
 
@@ -451,7 +453,7 @@ impl Connection {
     /// first one counts) and gives `Ok(false)`. A 421 (the server is closing the session),
     /// an unreadable reply or a network error leaves the session broken and is the error
     /// (a refusal read before it is the more telling one).
-    async fn reply(&mut self, refused: &mut Option<MailError>) -> Result<bool, MailError> {
+    async fn reply(&mut self, refused: &mut Option<SendError>) -> Result<bool, SendError> {
         let e = match self.smtp.read_response().await {
             Ok(_) => return Ok(true),
             Err(e) => e,
@@ -522,13 +524,13 @@ async fn authenticate(
     smtp: &mut AsyncSmtpConnection,
     ehlo: &Response,
     credentials: &Credentials,
-) -> Result<(), MailError> {
+) -> Result<(), SendError> {
     let offered = announced(ehlo, "AUTH").unwrap_or_default();
     let mechanism = [Mechanism::Plain, Mechanism::Login]
         .into_iter()
         .find(|m| offered.iter().any(|o| o.eq_ignore_ascii_case(&m.to_string())))
         .ok_or_else(|| {
-            MailError::Permanent(format!(
+            SendError::Permanent(format!(
                 "the relay offers no AUTH PLAIN or LOGIN (it offers {offered:?}): use another relay URL or no credentials"
             ))
         })?;
@@ -547,17 +549,17 @@ async fn authenticate(
     }
     match reply.has_code(334) {
         false => Ok(()),
-        true => Err(MailError::Transient(
+        true => Err(SendError::Transient(
             "the relay kept asking for more during AUTH".into(),
         )),
     }
 }
 
-fn classify(e: lettre::transport::smtp::Error) -> MailError {
+fn classify(e: lettre::transport::smtp::Error) -> SendError {
     if e.is_permanent() {
-        MailError::Permanent(e.to_string())
+        SendError::Permanent(e.to_string())
     } else {
-        MailError::Transient(e.to_string())
+        SendError::Transient(e.to_string())
     }
 }
 
@@ -587,24 +589,24 @@ impl SmtpPool {
     /// connection, TLS, a 5xx to EHLO or AUTH) is the relay's or the configuration's
     /// problem, never a reader's: it is transient, so no reader is marked bounced for it and
     /// the mail waits for the relay to be mended.
-    async fn connect(&self) -> Result<Connection, MailError> {
+    async fn connect(&self) -> Result<Connection, SendError> {
         self.open().await.map_err(|e| match e {
-            MailError::Permanent(why) => {
-                MailError::Transient(format!("the relay refused the session: {why}"))
+            SendError::Permanent(why) => {
+                SendError::Transient(format!("the relay refused the session: {why}"))
             }
             other => other,
         })
     }
 
-    async fn open(&self) -> Result<Connection, MailError> {
+    async fn open(&self) -> Result<Connection, SendError> {
         let t = &self.target;
         let tcp = TcpStream::connect((t.host.as_str(), t.port))
             .await
             .map_err(|e| {
-                MailError::Transient(format!("connecting to {}:{}: {e}", t.host, t.port))
+                SendError::Transient(format!("connecting to {}:{}: {e}", t.host, t.port))
             })?;
         tcp.set_nodelay(true)
-            .map_err(|e| MailError::Transient(e.to_string()))?;
+            .map_err(|e| SendError::Transient(e.to_string()))?;
         let tcp = SharedTcp(Arc::new(tcp));
         let tls = || {
             self.tls
@@ -621,7 +623,7 @@ impl SmtpPool {
                 .map_err(classify)?;
         let starttls = match t.tls {
             TlsMode::StartTlsRequired if !smtp.can_starttls() => {
-                return Err(MailError::Transient(
+                return Err(SendError::Transient(
                     "the relay does not offer STARTTLS, which tls=required asks for".into(),
                 ));
             }
@@ -632,7 +634,7 @@ impl SmtpPool {
         // Opportunistic TLS may be stripped by anyone on the path: the password only goes
         // in the clear when the URL says so (plain smtp://, e.g. a relay on localhost).
         if t.tls == TlsMode::StartTlsIfOffered && !starttls && t.credentials.is_some() {
-            return Err(MailError::Transient(
+            return Err(SendError::Transient(
                 "the relay offers no STARTTLS, and tls=opportunistic does not send the password in the clear (use tls=required, or smtp:// without it if the relay is on a trusted network)".into(),
             ));
         }
@@ -670,7 +672,7 @@ impl SmtpPool {
 
     /// Send one message. A pooled connection that turns out dead is replaced once; a
     /// fresh connection's failure is the answer.
-    pub async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), MailError> {
+    async fn send_one(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), SendError> {
         let _slot = self
             .slots
             .acquire()
@@ -693,14 +695,14 @@ impl SmtpPool {
             None => self.timed(self.connect()).await?,
         };
         let mut result = self.timed(conn.send(envelope, bytes)).await;
-        if was_reused && matches!(result, Err(MailError::Transient(_))) && conn.is_broken() {
+        if was_reused && matches!(result, Err(SendError::Transient(_))) && conn.is_broken() {
             conn = self.timed(self.connect()).await?;
             result = self.timed(conn.send(envelope, bytes)).await;
         }
         match &result {
             Ok(()) => self.idle.lock().await.push((conn, Instant::now())),
             // A refused recipient leaves the session usable; anything else may not.
-            Err(MailError::Permanent(_)) if !conn.is_broken() => {
+            Err(SendError::Permanent(_)) if !conn.is_broken() => {
                 let rset = async { conn.smtp.command(Rset).await.map_err(classify) };
                 if self.timed(rset).await.is_ok() {
                     self.idle.lock().await.push((conn, Instant::now()));
@@ -722,16 +724,27 @@ impl SmtpPool {
 
     async fn timed<T>(
         &self,
-        f: impl std::future::Future<Output = Result<T, MailError>>,
-    ) -> Result<T, MailError> {
+        f: impl std::future::Future<Output = Result<T, SendError>>,
+    ) -> Result<T, SendError> {
         tokio::time::timeout(self.timeout, f)
             .await
             .unwrap_or_else(|_| {
-                Err(MailError::Transient(format!(
+                Err(SendError::Transient(format!(
                     "the SMTP server did not answer within {:?}",
                     self.timeout
                 )))
             })
+    }
+}
+
+impl Transport for SmtpPool {
+    fn send<'a>(&'a self, envelope: &'a Envelope, bytes: &'a [u8]) -> Sending<'a> {
+        Box::pin(self.send_one(envelope, bytes))
+    }
+
+    fn describe(&self) -> String {
+        let t = &self.target;
+        format!("mail goes to the SMTP relay at {}:{}", t.host, t.port)
     }
 }
 

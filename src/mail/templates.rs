@@ -24,7 +24,7 @@ use std::path::Path;
 use css_inline::CSSInliner;
 use tera::{Context, Tera, Value};
 
-use super::{MailError, escape_html};
+use super::{RenderError, SetupError, escape_html};
 
 /// The built-in templates, by name.
 const BUILTIN: &[(&str, &str)] = &[
@@ -89,18 +89,18 @@ pub struct Templates {
 
 impl Templates {
     /// The built-in templates, CSS inlined at load.
-    pub fn builtin() -> Result<Self, MailError> {
+    pub fn builtin() -> Result<Self, SetupError> {
         Self::load(None, CssInlining::AtLoad)
     }
 
     /// The templates, each read from `dir` when a file of that name is there, else the
     /// built-in one.
-    pub fn load(dir: Option<&Path>, inlining: CssInlining) -> Result<Self, MailError> {
+    pub fn load(dir: Option<&Path>, inlining: CssInlining) -> Result<Self, SetupError> {
         let mut sources: Vec<(&str, String)> = Vec::with_capacity(BUILTIN.len());
         if let Some(dir) = dir
             && !dir.is_dir()
         {
-            return Err(MailError::TemplatesDir(
+            return Err(SetupError::TemplatesDir(
                 dir.display().to_string(),
                 "not a folder".into(),
             ));
@@ -109,7 +109,7 @@ impl Templates {
             let own = dir.map(|d| d.join(name)).filter(|p| p.is_file());
             let source = match own {
                 Some(path) => std::fs::read_to_string(&path).map_err(|e| {
-                    MailError::TemplatesDir(path.display().to_string(), e.to_string())
+                    SetupError::TemplatesDir(path.display().to_string(), e.to_string())
                 })?,
                 None => (*builtin).to_string(),
             };
@@ -129,28 +129,28 @@ impl Templates {
         tera.set_escape_fn(escape_html);
         tera.register_filter("wrap", wrap_filter);
         tera.add_raw_templates(sources.iter().map(|(n, s)| (*n, s.as_str())))
-            .map_err(|source| MailError::Template {
+            .map_err(|source| RenderError::Template {
                 name: "loading the templates".into(),
                 source,
             })?;
         Ok(Self { tera, inliner })
     }
 
-    pub(super) fn render(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
+    pub(super) fn render(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
         self.tera
             .render(name, ctx)
-            .map_err(|source| MailError::Template {
+            .map_err(|source| RenderError::Template {
                 name: name.into(),
                 source,
             })
     }
 
     /// Render an HTML template, its CSS inlined, in ASCII (see [`ascii_html`]).
-    pub(super) fn render_html(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
+    pub(super) fn render_html(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
         let html = self.render(name, ctx)?;
         let html = match &self.inliner {
             None => html,
-            Some(inliner) => inliner.inline(&html).map_err(|e| MailError::Inline {
+            Some(inliner) => inliner.inline(&html).map_err(|e| RenderError::Inline {
                 name: name.into(),
                 reason: e.to_string(),
             })?,
@@ -158,7 +158,7 @@ impl Templates {
         Ok(ascii_html(html))
     }
 
-    pub(super) fn render_text(&self, name: &str, ctx: &Context) -> Result<String, MailError> {
+    pub(super) fn render_text(&self, name: &str, ctx: &Context) -> Result<String, RenderError> {
         self.render(name, ctx)
     }
 }
@@ -261,8 +261,8 @@ fn inline_template(
     name: &str,
     source: &str,
     sources: &HashMap<&str, String>,
-) -> Result<String, MailError> {
-    let fail = |reason: String| MailError::Inline {
+) -> Result<String, RenderError> {
+    let fail = |reason: String| RenderError::Inline {
         name: name.into(),
         reason,
     };

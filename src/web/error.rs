@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::FieldErrors;
-use crate::mail::MailError;
+use crate::mail::{MailError, SendError};
 use crate::subscriptions::ServiceError;
 use crate::tokens::TokenError;
 
@@ -31,7 +31,7 @@ fn describe(e: &ServiceError) -> (StatusCode, &'static str, String) {
             "This subscription no longer exists",
             "It was removed, or never confirmed in time. You can subscribe again from the front page.".into(),
         ),
-        ServiceError::Mail(MailError::Transient(_)) => (
+        ServiceError::Mail(MailError::Send(SendError::Transient(_))) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "We could not send the mail just now",
             "Your request is saved, but the mail server is not answering. Try again in a few minutes.".into(),
