@@ -161,12 +161,14 @@ impl Day {
         }
     }
 
-    /// The top `n` papers for a profile, best first; ties by paper order.
-    pub fn rank(&self, p: &Profile<'_>, n: usize) -> Vec<Match> {
+    /// [`rank_with`](Self::rank_with) with fresh working memory, for the tests and the
+    /// evaluation; composing, which ranks every reader, keeps one [`Scratch`] a thread.
+    pub(crate) fn rank(&self, p: &Profile<'_>, n: usize) -> Vec<Match> {
         self.rank_with(p, n, &mut Scratch::default())
     }
 
-    /// [`rank`](Self::rank) with caller-owned working memory (one per thread).
+    /// The top `n` papers for a profile, best first; ties by paper order. `s` is
+    /// caller-owned working memory (one per thread).
     pub fn rank_with(&self, p: &Profile<'_>, n: usize, s: &mut Scratch) -> Vec<Match> {
         s.reset(self.len());
         for &d in &p.blocked {

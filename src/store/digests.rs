@@ -114,7 +114,10 @@ const COLUMNS: &str =
 impl TryFrom<Row> for StoredDigest {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<Self, StoreError> {
-        let bad = |what: String| StoreError::Corrupt(r.id, format!("digest: {what}"));
+        let bad = |why: String| StoreError::Corrupt {
+            what: format!("digest {}", r.id),
+            why,
+        };
         Ok(Self {
             id: r.id,
             subscriber_id: r.subscriber_id,
@@ -281,8 +284,7 @@ impl Store {
 
     /// Claim up to `limit` digests that were due by `due_by` (or whose worker's lease ran
     /// out) for `lease_seconds`. A delivery run passes its start as `due_by`, so a digest it
-    /// deferred is not tried again in the same run. On PostgreSQL, concurrent workers skip each other's rows; on
-    /// SQLite the single writer serialises claims.
+    /// deferred is not tried again in the same run.
     pub async fn claim_digests(
         &self,
         now: i64,

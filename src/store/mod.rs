@@ -26,8 +26,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database URL {0:?} is neither sqlite://… nor postgres://…")]
     UnknownScheme(String),
-    #[error("stored row {0} is corrupt: {1}")]
-    Corrupt(i64, String),
+    /// A stored row that does not read back as what was written: every row must.
+    #[error(
+        "stored {what} is corrupt: {why} (written by a bug or changed by hand: mend or delete that row)"
+    )]
+    Corrupt { what: String, why: String },
+    /// Other requests changed a row between each of our reads and writes: try again.
+    #[error("{0} changed under every attempt to update it: too many requests at once, try again")]
+    Contended(String),
     #[error(
         "subscriber id {0} does not fit the 4 bytes a reader takes in paper_recipients; ids this large need a wider format there"
     )]

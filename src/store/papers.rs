@@ -71,7 +71,10 @@ fn day(d: NaiveDate) -> String {
 impl TryFrom<Row> for StoredPaper {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<Self, StoreError> {
-        let bad = |what: &str| StoreError::Corrupt(0, format!("paper {}: {what}", r.id));
+        let bad = |why: &str| StoreError::Corrupt {
+            what: format!("paper {}", r.id),
+            why: why.into(),
+        };
         let list =
             |s: &str, what: &str| serde_json::from_str::<Vec<String>>(s).map_err(|_| bad(what));
         let id = ArxivId::parse(&r.id).map_err(|_| bad("id"))?;

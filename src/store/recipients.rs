@@ -37,13 +37,10 @@ pub(super) fn within<'a>(
     block: i64,
 ) -> Result<impl Iterator<Item = i64> + 'a, StoreError> {
     if !bytes.len().is_multiple_of(4) {
-        return Err(StoreError::Corrupt(
-            block,
-            format!(
-                "paper_recipients of {paper} (block {block}): readers are {} bytes, not a multiple of 4",
-                bytes.len()
-            ),
-        ));
+        return Err(StoreError::Corrupt {
+            what: format!("paper_recipients of {paper} (block {block})"),
+            why: format!("readers are {} bytes, not a multiple of 4", bytes.len()),
+        });
     }
     let at = |i: usize| {
         i64::from(u32::from_be_bytes(

@@ -62,7 +62,10 @@ struct Row {
 impl TryFrom<Row> for Subscriber {
     type Error = StoreError;
     fn try_from(r: Row) -> Result<Self, StoreError> {
-        let bad = |what: String| StoreError::Corrupt(r.id, what);
+        let bad = |why: String| StoreError::Corrupt {
+            what: format!("subscriber {}", r.id),
+            why,
+        };
         let frequency = match (r.frequency.as_str(), r.weekday) {
             ("daily", _) => Frequency::Daily,
             ("weekly", Some(d)) => Frequency::Weekly(
@@ -121,38 +124,47 @@ impl Store {
         now: i64,
     ) -> Result<(Subscriber, SubscribeOutcome), StoreError> {
         let p = &new.prefs;
-        let inserted: Option<i64> = on_writer!(self, pool => sqlx::query_scalar(
+        // Each statement returns the row as it left it: read back separately, a row erased
+        // in between would be missing.
+        let insert = format!(
             "INSERT INTO subscribers (public_id, email, status, interests, frequency, weekday, \
              delivery_hour, timezone, papers_per_digest, send_when_empty, created_at, updated_at, \
              consent_at, consent_ip) \
              VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) \
-             ON CONFLICT (email) DO NOTHING RETURNING id")
-            .bind(crate::tokens::new_public_id())
-            .bind(new.email.as_str())
-            .bind(interests_json(&new.interests))
-            .bind(p.frequency_name())
-            .bind(weekday_number(p))
-            .bind(i64::from(p.hour))
-            .bind(p.timezone.name())
-            .bind(i64::from(p.papers_per_digest))
-            .bind(p.send_when_empty)
-            .bind(now)
-            .bind(client_ip)
-            .fetch_optional(pool).await)?;
-        if let Some(id) = inserted {
-            let s = self
-                .find_by_id(id)
-                .await?
-                .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
-            return Ok((s, SubscribeOutcome::Created));
-        }
-        // The address exists. Update it only from the state we read, so that two concurrent
-        // requests cannot both act on a stale state; retry on a lost race.
+             ON CONFLICT (email) DO NOTHING RETURNING {COLUMNS}"
+        );
+        let update = format!(
+            "UPDATE subscribers SET status = $1, interests = $2, frequency = $3, weekday = $4, \
+             delivery_hour = $5, timezone = $6, papers_per_digest = $7, send_when_empty = $8, \
+             updated_at = $9, consent_at = $9, consent_ip = $10 \
+             WHERE id = $11 AND status = $12 RETURNING {COLUMNS}"
+        );
+        // Update the address only from the state we read, so that two concurrent requests
+        // cannot both act on a stale state; start again on a lost race.
+        let mut seen = None;
         for _ in 0..5 {
-            let current = self
-                .find_by_email(&new.email)
-                .await?
-                .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
+            let inserted: Option<Row> = on_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(insert.clone()))
+                .bind(crate::tokens::new_public_id())
+                .bind(new.email.as_str())
+                .bind(interests_json(&new.interests))
+                .bind(p.frequency_name())
+                .bind(weekday_number(p))
+                .bind(i64::from(p.hour))
+                .bind(p.timezone.name())
+                .bind(i64::from(p.papers_per_digest))
+                .bind(p.send_when_empty)
+                .bind(now)
+                .bind(client_ip)
+                .fetch_optional(pool).await)?;
+            if let Some(row) = inserted {
+                return Ok((Subscriber::try_from(row)?, SubscribeOutcome::Created));
+            }
+            // The address exists, unless it was erased (or expired unconfirmed) since the
+            // insert found it: then it is new again.
+            let Some(current) = self.find_by_email(&new.email).await? else {
+                continue;
+            };
+            seen = Some(current.id);
             let (next, outcome) = match current.status {
                 SubscriberStatus::Active => return Ok((current, SubscribeOutcome::AlreadyActive)),
                 SubscriberStatus::Pending => {
@@ -165,11 +177,7 @@ impl Store {
                     (SubscriberStatus::Suppressed, SubscribeOutcome::Suppressed)
                 }
             };
-            let changed = on_writer!(self, pool => sqlx::query(
-                "UPDATE subscribers SET status = $1, interests = $2, frequency = $3, weekday = $4, \
-                 delivery_hour = $5, timezone = $6, papers_per_digest = $7, send_when_empty = $8, \
-                 updated_at = $9, consent_at = $9, consent_ip = $10 \
-                 WHERE id = $11 AND status = $12")
+            let changed: Option<Row> = on_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(update.clone()))
                 .bind(next.as_str())
                 .bind(interests_json(&new.interests))
                 .bind(p.frequency_name())
@@ -182,18 +190,15 @@ impl Store {
                 .bind(client_ip)
                 .bind(current.id)
                 .bind(current.status.as_str())
-                .execute(pool).await.map(|r| r.rows_affected()))?;
-            if changed == 1 {
-                let s = self
-                    .find_by_id(current.id)
-                    .await?
-                    .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
-                return Ok((s, outcome));
+                .fetch_optional(pool).await)?;
+            if let Some(row) = changed {
+                return Ok((Subscriber::try_from(row)?, outcome));
             }
         }
-        Err(StoreError::Db(sqlx::Error::Protocol(
-            "subscriber changed under five consecutive updates".into(),
-        )))
+        Err(StoreError::Contended(match seen {
+            Some(id) => format!("subscriber {id}"),
+            None => "a new subscriber".into(),
+        }))
     }
 
     pub async fn find_by_public_id(
@@ -454,5 +459,120 @@ impl Store {
                 )
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{SubscriptionInput, TopicCatalogue};
+
+    async fn store(dir: &std::path::Path) -> (Store, String) {
+        let url = format!("sqlite://{}", dir.join("store.db").display());
+        (Store::connect(&url).await.unwrap(), url)
+    }
+
+    fn request(email: &str, keywords: &str) -> NewSubscription {
+        let catalogue =
+            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+        let input = SubscriptionInput {
+            email: email.into(),
+            keywords: keywords.into(),
+            ..Default::default()
+        };
+        NewSubscription::parse(&input, &catalogue).unwrap()
+    }
+
+    /// A statement on the database file behind the store's back, as a hand edit would be.
+    async fn by_hand(url: &str, sql: &str) {
+        let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(url)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_subscribe_request_answers_with_the_row_as_it_left_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, _) = store(dir.path()).await;
+        let (first, outcome) = store
+            .subscribe(&request("a@example.org", "agents"), Some("192.0.2.1"), 10)
+            .await
+            .unwrap();
+        assert_eq!(outcome, SubscribeOutcome::Created);
+        assert_eq!(
+            (first.status, first.consent_at, first.consent_ip.as_deref()),
+            (SubscriberStatus::Pending, 10, Some("192.0.2.1"))
+        );
+        assert_eq!(
+            Some(&first),
+            store.find_by_id(first.id).await.unwrap().as_ref()
+        );
+        let (again, outcome) = store
+            .subscribe(&request("a@example.org", "diffusion"), None, 20)
+            .await
+            .unwrap();
+        assert_eq!(outcome, SubscribeOutcome::StillPending);
+        assert_eq!(again.id, first.id);
+        assert_eq!((again.consent_at, again.consent_ip.as_deref()), (20, None));
+        assert_eq!(again.interests.keywords, ["diffusion"]);
+        assert_eq!(
+            Some(&again),
+            store.find_by_id(first.id).await.unwrap().as_ref()
+        );
+        assert!(store.unsubscribe(first.id, 30).await.unwrap());
+        let (back, outcome) = store
+            .subscribe(&request("a@example.org", "agents"), None, 40)
+            .await
+            .unwrap();
+        assert_eq!(
+            (outcome, back.status),
+            (SubscribeOutcome::Resubscribed, SubscriberStatus::Pending)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_row_is_named_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, url) = store(dir.path()).await;
+        let (s, _) = store
+            .subscribe(&request("b@example.org", "agents"), None, 10)
+            .await
+            .unwrap();
+        by_hand(
+            &url,
+            &format!(
+                "UPDATE subscribers SET timezone = 'Mars/Olympus' WHERE id = {}",
+                s.id
+            ),
+        )
+        .await;
+        let e = store.find_by_id(s.id).await.unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with(&format!(
+                "stored subscriber {} is corrupt: timezone \"Mars/Olympus\"",
+                s.id
+            )) && shown.contains("mend or delete that row"),
+            "{shown}"
+        );
+        // The same for a paper, named by its arXiv id.
+        by_hand(
+            &url,
+            "INSERT INTO papers (id, title, abstract, authors, categories, keywords, sources, \
+             first_seen_at, updated_at) \
+             VALUES ('2605.00001', 't', 'a', 'not json', '[]', '[]', '[]', 0, 0)",
+        )
+        .await;
+        let id = crate::domain::ArxivId::parse("2605.00001").unwrap();
+        let shown = store.papers_by_ids(&[id]).await.unwrap_err().to_string();
+        assert!(
+            shown.starts_with("stored paper 2605.00001 is corrupt:"),
+            "{shown}"
+        );
     }
 }
