@@ -1,5 +1,5 @@
-//! The service's one clock. Every "now" (token issue and expiry, leases, retries, runs,
-//! the scheduler's day) is read here, so there is one place to look when time matters.
+//! The service's one clock. Every "now" (token issue and expiry, leases, retries, runs, a
+//! mail's Date header, the scheduler's day) is read here: one place to look when time matters.
 
 use chrono::{DateTime, NaiveDate, Utc};
 

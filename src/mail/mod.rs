@@ -136,7 +136,7 @@ impl Mailer {
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())
-            .date_now();
+            .date(crate::clock::now().into());
         if let Some(lu) = &mail.list_unsubscribe {
             builder = builder
                 .header(ListUnsubscribe(lu.clone()))

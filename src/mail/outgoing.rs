@@ -61,7 +61,7 @@ impl Mailer {
             .to(to)
             .subject(subject.replace(['\r', '\n'], " "))
             .message_id(Some(h.message_id.to_string()))
-            .date_now()
+            .date(crate::clock::now().into())
             .header(ListId(h.list_id.to_string()))
             .header(ListUnsubscribe(format!(
                 "<{}>, <{mailto}>",
