@@ -235,7 +235,7 @@ async fn deliver_one(
             why: format!("the reader is {}", reader.status),
         };
     }
-    let top = match top_of_day(ctx, trending, digest.day).await {
+    let top = match cached_top_of_day(ctx, trending, digest.day).await {
         Ok(top) => top,
         Err(e) => {
             let error = format!("reading the day's most upvoted paper: {e}");
@@ -320,7 +320,7 @@ async fn deliver_one(
 
 /// The day's most upvoted paper, read once a run and day. A read that failed is not kept:
 /// the next message tries again.
-async fn top_of_day(
+async fn cached_top_of_day(
     ctx: &Context,
     trending: &Trending,
     day: NaiveDate,
@@ -329,12 +329,7 @@ async fn top_of_day(
     if let Some(top) = cache.get(&day) {
         return Ok(top.clone());
     }
-    let top = ctx
-        .store
-        .papers(Some(day), 1)
-        .await?
-        .pop()
-        .map(|t| DigestPaper::of(&t.paper));
+    let top = super::top_of_day(ctx, day).await?;
     cache.insert(day, top.clone());
     Ok(top)
 }

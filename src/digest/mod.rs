@@ -24,12 +24,7 @@ pub async fn view(
     day: NaiveDate,
     content: &DigestContent,
 ) -> Result<DigestView, StoreError> {
-    let top = ctx
-        .store
-        .papers(Some(day), 1)
-        .await?
-        .pop()
-        .map(|t| DigestPaper::of(&t.paper));
+    let top = top_of_day(ctx, day).await?;
     let ids: Vec<ArxivId> = content.entries.iter().map(|e| e.paper.clone()).collect();
     let papers: HashMap<ArxivId, DigestPaper> = ctx
         .store
@@ -39,6 +34,19 @@ pub async fn view(
         .map(|p| (p.paper.id.clone(), DigestPaper::of(&p.paper)))
         .collect();
     Ok(view_of(ctx, reader, day, content, top.as_ref(), &papers))
+}
+
+/// The day's most upvoted paper, shown when a reader's own list is thin.
+pub(crate) async fn top_of_day(
+    ctx: &Context,
+    day: NaiveDate,
+) -> Result<Option<DigestPaper>, StoreError> {
+    Ok(ctx
+        .store
+        .papers(Some(day), 1)
+        .await?
+        .pop()
+        .map(|t| DigestPaper::of(&t.paper)))
 }
 
 /// [`view`] with the papers at hand, as [`DigestPaper::of`] makes them. `top` is the day's
