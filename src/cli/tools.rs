@@ -302,14 +302,46 @@ fn eval_matching(config: &Config, data: &std::path::Path, seed: u64) -> Result<(
         f(&report.liked_paper_readers),
         f(&report.liked_baseline)
     );
+    let days = |d: &[eval::Metrics]| {
+        d.iter()
+            .map(|m| format!("{:.3}", m.ndcg10 + 0.0))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!("rated readers, nDCG@10 day 1 to 5 (p@10):");
+    for c in &report.categories {
+        println!("{:<20} {:>5}  {}", c.category, c.records, days(&c.rated));
+    }
+    println!(
+        "macro average:  rated reader {}  (p@10 {})",
+        days(&report.rated_readers),
+        report
+            .rated_readers
+            .iter()
+            .map(|m| format!("{:.3}", m.p10 + 0.0))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let m =
         |m: &eval::Metrics| serde_json::json!({"p@10": m.p10, "r@50": m.r50, "ndcg@10": m.ndcg10});
+    let rated: serde_json::Map<String, serde_json::Value> = report
+        .rated_readers
+        .iter()
+        .enumerate()
+        .map(|(d, m)| {
+            (
+                format!("day{}", d + 1),
+                serde_json::json!({"ndcg@10": m.ndcg10, "p@10": m.p10}),
+            )
+        })
+        .collect();
     println!(
         "{}",
         serde_json::json!({
             "topic_readers": m(&report.topic_readers),
             "liked_paper_readers": m(&report.liked_paper_readers),
             "baseline": {"topic_readers": m(&report.topic_baseline), "liked_paper_readers": m(&report.liked_baseline)},
+            "rated_readers": rated,
         })
     );
     Ok(())

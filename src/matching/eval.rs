@@ -2,13 +2,15 @@
 //! *topic reader* (the catalogue topics covering the category) and a *liked-paper reader*
 //! (5 records of the category), each over 5 days of 200 other records; precision@10,
 //! recall@50 and nDCG@10 with the category as ground truth (hidden from the matcher), next
-//! to a naive baseline (case-insensitive substring match of keywords).
+//! to a naive baseline (case-insensitive substring match of keywords). And *rated readers*
+//! (issue 15): one liked record, then 5 days on which the reader rates the 10 papers sent,
+//! every rating going through [`Taste::learn`] as a mail's rating link does.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Day, Doc, LikedPaper, Profile, Weights};
+use super::{Corpus, Day, Doc, LikedPaper, Profile, Rated, Rating, Taste, Weights};
 use crate::domain::{Interests, TopicCatalogue, TopicId};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -37,6 +39,9 @@ pub const MIN_RECORDS: usize = 40;
 const DAYS: usize = 5;
 const DAY_SIZE: usize = 200;
 const LIKED: usize = 5;
+/// Rated readers: trials per category, and papers sent (and rated) a day.
+const TRIALS: usize = 5;
+const SENT: usize = 10;
 
 /// Precision@10, recall@50, nDCG@10.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -92,6 +97,8 @@ pub struct CategoryResult {
     pub topic_baseline: Metrics,
     pub liked_reader: Metrics,
     pub liked_baseline: Metrics,
+    /// Rated readers, day by day (recall@50 is not part of their protocol).
+    pub rated: [Metrics; DAYS],
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +108,7 @@ pub struct Report {
     pub topic_baseline: Metrics,
     pub liked_paper_readers: Metrics,
     pub liked_baseline: Metrics,
+    pub rated_readers: [Metrics; DAYS],
 }
 
 /// SplitMix64: a small, seeded, reproducible generator (no dependency for a shuffle).
@@ -175,10 +183,12 @@ pub fn evaluate(
             *counts.entry(c.as_str()).or_default() += 1;
         }
     }
-    let corpus: Vec<(&str, &str)> = records
+    let texts: Vec<(&str, &str)> = records
         .iter()
         .map(|r| (r.title.as_str(), r.abstract_text.as_str()))
         .collect();
+    // Analysed once: every day of every reader shares it.
+    let corpus = Corpus::new(&texts);
     let mut rng = Rng(seed);
     let mut results = Vec::new();
     for (&category, &n) in counts.iter().filter(|(_, n)| **n >= MIN_RECORDS) {
@@ -220,7 +230,7 @@ pub fn evaluate(
                 .iter()
                 .map(|r| Doc::text(&r.title, &r.abstract_text))
                 .collect();
-            let index = Day::new(&docs, &corpus, catalogue, weights.clone());
+            let index = Day::with_corpus(&docs, &corpus, catalogue, weights.clone());
             let liked_papers: Vec<LikedPaper> = liked_texts
                 .iter()
                 .map(|(t, a)| index.liked_paper(t, a))
@@ -256,6 +266,9 @@ pub fn evaluate(
                 category,
             ));
         }
+        let rated = rated_readers(
+            records, &members, category, &corpus, catalogue, seed, weights,
+        );
         results.push(CategoryResult {
             category: category.to_string(),
             records: n,
@@ -264,6 +277,7 @@ pub fn evaluate(
             topic_baseline: Metrics::mean(&tb),
             liked_reader: Metrics::mean(&lr),
             liked_baseline: Metrics::mean(&lb),
+            rated,
         });
     }
     // An uncovered category counts as zero for topic readers.
@@ -275,8 +289,86 @@ pub fn evaluate(
         topic_baseline: pick(|c| c.topic_baseline),
         liked_paper_readers: pick(|c| c.liked_reader),
         liked_baseline: pick(|c| c.liked_baseline),
+        rated_readers: std::array::from_fn(|d| {
+            Metrics::mean(&results.iter().map(|c| c.rated[d]).collect::<Vec<_>>())
+        }),
         categories: results,
     }
+}
+
+/// Rated readers of one category: per trial, one liked record of it, then five days of
+/// other records (no record twice in a trial); each day the top [`SENT`] are rated "more"
+/// when they carry the category, else "fewer", and the next day ranks with every rating so
+/// far. Each trial draws from its own generator, so it does not depend on the other readers.
+fn rated_readers(
+    records: &[Record],
+    members: &[usize],
+    category: &str,
+    corpus: &Corpus,
+    catalogue: &TopicCatalogue,
+    seed: u64,
+    weights: &Weights,
+) -> [Metrics; DAYS] {
+    let day_size = DAY_SIZE.min(records.len().saturating_sub(1) / DAYS);
+    let mut per_day: [Vec<Metrics>; DAYS] = Default::default();
+    for trial in 0..TRIALS {
+        let mut rng = Rng(fnv(&format!("{seed}-{category}-{trial}")));
+        let liked = members[(rng.next() % members.len() as u64) as usize];
+        let pool: Vec<usize> = (0..records.len()).filter(|&i| i != liked).collect();
+        let order = rng.sample(pool.len(), pool.len());
+        let mut ratings: Vec<Rated<usize>> = Vec::new();
+        for (d, metrics) in per_day.iter_mut().enumerate() {
+            let day: Vec<&Record> = order[d * day_size..(d + 1) * day_size]
+                .iter()
+                .map(|&i| &records[pool[i]])
+                .collect();
+            let ids: Vec<usize> = order[d * day_size..(d + 1) * day_size]
+                .iter()
+                .map(|&i| pool[i])
+                .collect();
+            let docs: Vec<Doc<'_>> = day
+                .iter()
+                .map(|r| Doc::text(&r.title, &r.abstract_text))
+                .collect();
+            let index = Day::with_corpus(&docs, corpus, catalogue, weights.clone());
+            let taste = Taste::learn(&[liked], &ratings);
+            let analysed: Vec<(usize, LikedPaper)> = taste
+                .more
+                .iter()
+                .chain(&taste.fewer)
+                .map(|(i, _)| {
+                    (
+                        *i,
+                        index.liked_paper(&records[*i].title, &records[*i].abstract_text),
+                    )
+                })
+                .collect();
+            let taste = taste.map(|i| analysed.iter().find(|a| a.0 == *i).map(|a| &a.1));
+            let profile = index.profile_with(&Interests::default(), &taste);
+            let ranked: Vec<usize> = index
+                .rank(&profile, day_size)
+                .into_iter()
+                .map(|m| m.paper)
+                .collect();
+            metrics.push(metrics_for(&ranked, &day, category));
+            for &p in ranked.iter().take(SENT) {
+                let more = day[p].categories.iter().any(|c| c == category);
+                ratings.push(Rated {
+                    paper: ids[p],
+                    rating: if more { Rating::More } else { Rating::Fewer },
+                    at: d as i64,
+                });
+            }
+        }
+    }
+    std::array::from_fn(|d| Metrics::mean(&per_day[d]))
+}
+
+/// FNV-1a: a trial's seed from its name.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// The baseline's keywords for a liked-paper reader: the liked titles' words.

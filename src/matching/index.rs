@@ -155,12 +155,56 @@ pub struct Day {
     pub(crate) similar: super::similar::DayStats,
 }
 
+/// Document frequencies over other stored papers (title and abstract), by analysed word:
+/// analyse a corpus once and build many days on it.
+#[derive(Clone, Debug, Default)]
+pub struct Corpus {
+    papers: usize,
+    df: HashMap<String, u32>,
+}
+
+impl Corpus {
+    pub fn new(texts: &[(&str, &str)]) -> Self {
+        let analyzer = Analyzer::default();
+        let mut df: HashMap<String, u32> = HashMap::new();
+        let mut seen: Vec<String> = Vec::new();
+        for (title, abs) in texts {
+            seen.clear();
+            seen.extend(
+                analyzer
+                    .tokens(title)
+                    .into_iter()
+                    .chain(analyzer.tokens(abs)),
+            );
+            seen.sort_unstable();
+            seen.dedup();
+            for t in seen.drain(..) {
+                *df.entry(t).or_default() += 1;
+            }
+        }
+        Self {
+            papers: texts.len(),
+            df,
+        }
+    }
+}
+
 impl Day {
     /// Analyse the day's papers. `corpus` (other stored papers' title and abstract) only
     /// sharpens the document frequencies.
     pub fn new(
         docs: &[Doc<'_>],
         corpus: &[(&str, &str)],
+        catalogue: &TopicCatalogue,
+        weights: Weights,
+    ) -> Self {
+        Self::with_corpus(docs, &Corpus::new(corpus), catalogue, weights)
+    }
+
+    /// [`new`](Self::new) on a corpus analysed beforehand.
+    pub fn with_corpus(
+        docs: &[Doc<'_>],
+        corpus: &Corpus,
         catalogue: &TopicCatalogue,
         weights: Weights,
     ) -> Self {
@@ -212,23 +256,11 @@ impl Day {
             fields.push(f);
             lens.push(len);
         }
-        let mut n = docs.len() as f32;
+        let n = (docs.len() + corpus.papers) as f32;
         let mut df: Vec<f32> = tf.iter().map(|p| p.len() as f32).collect();
-        let mut seen: Vec<u32> = Vec::new();
-        for (title, abs) in corpus {
-            n += 1.0;
-            seen.clear();
-            seen.extend(
-                analyzer
-                    .tokens(title)
-                    .into_iter()
-                    .chain(analyzer.tokens(abs))
-                    .filter_map(|t| vocab.get(&t).copied()),
-            );
-            seen.sort_unstable();
-            seen.dedup();
-            for t in &seen {
-                df[*t as usize] += 1.0;
+        for (w, id) in &vocab {
+            if let Some(c) = corpus.df.get(w) {
+                df[*id as usize] += *c as f32;
             }
         }
         let idf: Vec<f32> = df
@@ -509,5 +541,33 @@ pub(crate) fn normalise(v: &mut Vector) {
         .max(f32::EPSILON);
     for x in v.iter_mut() {
         x.1 /= norm;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_corpus_analysed_once_gives_the_same_day() {
+        let catalogue =
+            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+        let docs = [Doc::text(
+            "Graph neural networks",
+            "Message passing on graphs.",
+        )];
+        let texts = [
+            ("Graphs", "Spectral graph theory."),
+            ("Networks of neurons", "Spiking networks and graphs."),
+        ];
+        let a = Day::new(&docs, &texts, &catalogue, Weights::default());
+        let b = Day::with_corpus(&docs, &Corpus::new(&texts), &catalogue, Weights::default());
+        assert_eq!(a.idf, b.idf);
+        assert_eq!(a.vocab, b.vocab);
+        let alone = Day::new(&docs, &[], &catalogue, Weights::default());
+        assert_ne!(
+            a.idf, alone.idf,
+            "the corpus changes the document frequencies"
+        );
     }
 }

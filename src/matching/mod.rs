@@ -6,9 +6,11 @@ pub mod eval;
 mod index;
 mod rank;
 mod similar;
+mod taste;
 mod text;
 
-pub use index::{Day, Doc, Weights};
+pub use index::{Corpus, Day, Doc, Weights};
 pub use rank::{Match, Pick, Profile, Reason, Scratch};
 pub use similar::LikedPaper;
+pub use taste::{MAX_FEWER, MAX_MORE, Rated, Rating, Taste};
 pub use text::Analyzer;

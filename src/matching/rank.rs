@@ -3,6 +3,7 @@
 
 use super::index::{CompiledTopic, Day, Term, normalise_name};
 use super::similar::{self, Liked, LikedPaper};
+use super::taste::Taste;
 use crate::domain::Interests;
 pub use crate::domain::Reason;
 
@@ -110,6 +111,16 @@ impl Day {
     /// Compile a reader's interests against this day. `liked` are the papers the reader
     /// liked, analysed with [`Day::liked_paper`].
     pub fn profile(&self, interests: &Interests, liked: &[&LikedPaper]) -> Profile<'_> {
+        let taste = Taste {
+            more: liked.iter().map(|p| (*p, 1.0)).collect(),
+            fewer: Vec::new(),
+        };
+        self.profile_with(interests, &taste)
+    }
+
+    /// [`profile`](Self::profile) for a reader who also rated papers: `taste` comes from
+    /// [`Taste::learn`], its papers analysed with [`Day::liked_paper`].
+    pub fn profile_with(&self, interests: &Interests, taste: &Taste<&LikedPaper>) -> Profile<'_> {
         let mut own = Vec::new();
         let mut blocked = Vec::new();
         for k in interests.keyword_terms() {
@@ -145,7 +156,7 @@ impl Day {
             }
         }
         in_categories.sort_unstable_by_key(|p| p.0);
-        let liked = (!liked.is_empty()).then(|| similar::score(self, liked));
+        let liked = (!taste.is_empty()).then(|| similar::score(self, &taste.more, &taste.fewer));
         Profile {
             topics: interests
                 .topics

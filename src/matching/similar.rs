@@ -14,6 +14,9 @@ use super::index::{Day, Vector, bm25};
 
 /// How much the topic view counts next to the word view.
 const TOPIC_WEIGHT: f32 = 1.0;
+/// How much the "fewer" papers push away, next to the "more" papers' pull (Rocchio's
+/// γ / β).
+const FEWER: f32 = 0.5;
 /// Words named to explain a match.
 const EXPLAIN_WORDS: usize = 3;
 
@@ -180,33 +183,59 @@ pub(crate) struct Liked {
     surface: HashMap<u32, String>,
 }
 
-pub(crate) fn score(day: &Day, liked: &[&LikedPaper]) -> Liked {
+/// A reader's "more" papers (with their weights) scored against every paper of the day,
+/// less [`FEWER`] times the same for their "fewer" papers (Rocchio).
+pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPaper, f32)]) -> Liked {
     let n_docs = day.len();
-    let mut centroid: HashMap<u32, f32> = HashMap::new();
     let mut surface: HashMap<u32, String> = HashMap::new();
-    for p in liked {
-        for (t, x) in &p.vector {
-            *centroid.entry(*t).or_default() += x;
-        }
+    for (p, _) in more {
         for (t, w) in &p.surface {
             surface.entry(*t).or_insert_with(|| w.clone());
         }
     }
-    let mut centroid: Vector = centroid.into_iter().collect();
-    centroid.sort_unstable_by_key(|x| x.0);
-    let n = liked.len() as f32;
-    // Words: (Σ liked − n · mean) · paper, through the day's postings.
+    let centroid = weighted_sum(more);
+    let n: f32 = more.iter().map(|m| m.1).sum();
+    // Words: (Σ w·more − n · mean) · paper, through the day's postings.
     let mut words: Vec<f32> = day.similar.mean_dot.iter().map(|m| -n * m).collect();
     for (t, q) in &centroid {
         for &(d, w) in &day.vectors[*t as usize] {
             words[d as usize] += q * w;
         }
     }
+    // ... minus the same for the "fewer" papers, on the scale of the "more" ones.
+    let n_fewer: f32 = fewer.iter().map(|m| m.1).sum();
+    if n_fewer > 0.0 {
+        let k = FEWER * n.max(1.0) / n_fewer;
+        for (d, m) in day.similar.mean_dot.iter().enumerate() {
+            words[d] += k * n_fewer * m;
+        }
+        for (t, q) in &weighted_sum(fewer) {
+            for &(d, w) in &day.vectors[*t as usize] {
+                words[d as usize] -= k * q * w;
+            }
+        }
+    }
     standardise(&mut words);
     // Topics: where the liked papers stand in the catalogue, against each paper's place.
     let topics = day.topic_order.len();
+    let mean_z = |list: &[(&LikedPaper, f32)], t: usize| {
+        let total: f32 = list.iter().map(|p| p.1).sum();
+        list.iter().map(|(p, w)| w * p.topic_z[t]).sum::<f32>() / total.max(f32::EPSILON)
+    };
     let q: Vec<f32> = (0..topics)
-        .map(|t| liked.iter().map(|p| p.topic_z[t]).sum::<f32>() / n.max(1.0))
+        .map(|t| {
+            let pos = if more.is_empty() {
+                0.0
+            } else {
+                mean_z(more, t)
+            };
+            let neg = if fewer.is_empty() {
+                0.0
+            } else {
+                mean_z(fewer, t)
+            };
+            pos - FEWER * neg
+        })
         .collect();
     let z = &day.similar.topic_z;
     let mut topical: Vec<f32> = (0..n_docs)
@@ -231,6 +260,19 @@ pub(crate) fn score(day: &Day, liked: &[&LikedPaper]) -> Liked {
         n,
         surface,
     }
+}
+
+/// Σ weight · vector, sorted by term.
+fn weighted_sum(list: &[(&LikedPaper, f32)]) -> Vector {
+    let mut sum: HashMap<u32, f32> = HashMap::new();
+    for (p, w) in list {
+        for (t, x) in &p.vector {
+            *sum.entry(*t).or_default() += w * x;
+        }
+    }
+    let mut sum: Vector = sum.into_iter().collect();
+    sum.sort_unstable_by_key(|x| x.0);
+    sum
 }
 
 impl Liked {
@@ -349,5 +391,57 @@ mod tests {
             "{words:?}"
         );
         assert!(ranked.iter().all(|m| m.relevance >= 0.0));
+    }
+
+    #[test]
+    fn fewer_like_this_pushes_the_neighbours_of_a_hidden_paper_down() {
+        let catalogue =
+            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+        let docs = [
+            doc(
+                "Reinforcement learning for robot grasping",
+                "A policy learns grasping from rewards.",
+            ),
+            doc(
+                "Reinforcement learning for recommender systems",
+                "A policy learns to rank items for users.",
+            ),
+            doc("Galaxy clusters", "Dark matter and the cosmic web."),
+        ];
+        let day = Day::new(&docs, &[], &catalogue, Weights::default());
+        let liked = day.liked_paper(
+            "Deep reinforcement learning",
+            "Policies learned from rewards for robots and for recommendation.",
+        );
+        let hidden = day.liked_paper(
+            "Learning to rank items for users",
+            "A recommender with reinforcement learning.",
+        );
+        let interests = Interests {
+            trending: 0,
+            ..Interests::default()
+        };
+        let score = |taste: &crate::matching::Taste<&super::LikedPaper>, paper: usize| {
+            let ranked = day.rank(&day.profile_with(&interests, taste), 3);
+            ranked.iter().position(|m| m.paper == paper).unwrap()
+        };
+        let before = crate::matching::Taste {
+            more: vec![(&liked, 1.0)],
+            fewer: vec![],
+        };
+        let after = crate::matching::Taste {
+            more: vec![(&liked, 1.0)],
+            fewer: vec![(&hidden, 1.0)],
+        };
+        assert!(
+            score(&after, 1) > score(&before, 1),
+            "the recommender paper goes down"
+        );
+        assert_eq!(score(&after, 0), 0, "the robot paper comes first");
+        // A liked paper alone ranks as the plain profile does.
+        assert_eq!(
+            day.rank(&day.profile_with(&interests, &before), 3),
+            day.rank(&day.profile(&interests, &[&liked]), 3)
+        );
     }
 }

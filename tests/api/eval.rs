@@ -33,6 +33,18 @@ fn eval_matching_prints_the_table_and_a_json_last_line() {
             "{last}"
         );
     }
+    // Rated readers: every day present, and the ratings teach the matcher something.
+    let rated = &last["rated_readers"];
+    for day in 1..=5 {
+        for metric in ["p@10", "ndcg@10"] {
+            let v = rated[format!("day{day}")][metric].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v), "day{day} {metric} {v}");
+        }
+    }
+    assert!(
+        rated["day5"]["ndcg@10"].as_f64() > rated["day1"]["ndcg@10"].as_f64(),
+        "{rated}"
+    );
     // The same seed gives the same figures.
     let (_, again, _) = paperboy(&db, dir.path(), ARGS);
     assert_eq!(again, out);
