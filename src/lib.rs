@@ -10,6 +10,7 @@ pub mod links;
 pub mod mail;
 pub mod matching;
 pub mod measure;
+pub mod ratings;
 pub mod scheduler;
 pub mod store;
 pub mod subscriptions;

@@ -1,11 +1,12 @@
 //! Every link a reader is sent and every list header of a mail, made in one place: the
 //! confirmation link, the preferences (manage) link, the one-click unsubscribe link, the
-//! "view in browser" page, and the `Message-ID` and `List-Id` of a digest.
+//! "view in browser" page, the "more / fewer like this" links of each paper, and the
+//! `Message-ID` and `List-Id` of a digest.
 
 use chrono::NaiveDate;
 
 use crate::config::Config;
-use crate::domain::Subscriber;
+use crate::domain::{ArxivId, Rating, Subscriber};
 use crate::tokens::{Claims, Purpose, Signer, TokenError};
 
 /// Makes and checks a reader's links.
@@ -67,6 +68,40 @@ impl Links {
         format!("{}/unsubscribe/{t}", self.base_url)
     }
 
+    /// The token of a reader's rating links for one paper: bound to the reader and the paper
+    /// (the paper travels in the link's path), valid as long as a manage link. "More" and
+    /// "fewer" share it, so a digest signs once per paper.
+    pub fn rate_token(&self, s: &Subscriber, paper: &ArxivId, now: i64) -> String {
+        self.signer.sign_bound(
+            Purpose::Rate,
+            &s.public_id,
+            paper.as_str().as_bytes(),
+            now,
+            self.manage_ttl,
+        )
+    }
+
+    /// A "more like this" or "fewer like this" link. The GET records nothing (see
+    /// `web::pages`); an old-style id's `/` is escaped so that the id is one path segment.
+    pub fn rate_url(&self, rate_token: &str, paper: &ArxivId, rating: Rating) -> String {
+        format!(
+            "{}/rate/{rate_token}/{}/{rating}",
+            self.base_url,
+            path_segment(paper)
+        )
+    }
+
+    /// What a rating link's token says, if it was made here for this paper and is unexpired.
+    pub fn verify_rate(
+        &self,
+        token: &str,
+        paper: &ArxivId,
+        now: i64,
+    ) -> Result<Claims, TokenError> {
+        self.signer
+            .verify_bound(token, Purpose::Rate, paper.as_str().as_bytes(), now)
+    }
+
     /// What a token says, if it was made here for `purpose` and has not expired.
     pub fn verify(&self, token: &str, purpose: Purpose, now: i64) -> Result<Claims, TokenError> {
         self.signer.verify(token, purpose, now)
@@ -86,6 +121,12 @@ impl Links {
     pub fn list_id(&self) -> &str {
         &self.list_id
     }
+}
+
+/// An arXiv id as one path segment: old-style ids (`hep-th/9901001`) carry a `/`, the only
+/// character of an id that a path cannot hold as it is.
+pub fn path_segment(paper: &ArxivId) -> String {
+    paper.as_str().replace('/', "%2F")
 }
 
 fn list_id(operator: &str, base_url: &str) -> String {

@@ -21,6 +21,9 @@ pub enum ServiceError {
     Token(#[from] TokenError),
     #[error("this subscription no longer exists")]
     Gone,
+    /// A rating names a paper this service does not hold (any more).
+    #[error("paper {0} is not stored here")]
+    UnknownPaper(crate::domain::ArxivId),
     #[error("{0}")]
     Mail(#[from] MailError),
     #[error("{0}")]

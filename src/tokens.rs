@@ -3,6 +3,11 @@
 //! Layout before base64url: purpose (1) | issued (8, BE unix s) | expires (8) | subject (16)
 //! | HMAC-SHA256 of all that, truncated to 16 bytes. The MAC is checked first and in
 //! constant time, so a forged token learns nothing about purpose or expiry.
+//!
+//! A token can also be bound to a value it does not carry (a rating link to its paper):
+//! the MAC then covers the body followed by that value, and the value travels next to the
+//! token (in the link's path). The same token for another value fails as a bad signature.
+//! One scheme, one length: [`TOKEN_PATTERN`] holds for every purpose.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -25,13 +30,21 @@ pub enum Purpose {
     Manage = 2,
     Unsubscribe = 3,
     Form = 4,
+    /// A reader's "more / fewer like this" link: bound to the paper (see the module docs).
+    Rate = 5,
 }
 
 impl Purpose {
     fn from_byte(b: u8) -> Option<Self> {
-        [Self::Confirm, Self::Manage, Self::Unsubscribe, Self::Form]
-            .into_iter()
-            .find(|p| *p as u8 == b)
+        [
+            Self::Confirm,
+            Self::Manage,
+            Self::Unsubscribe,
+            Self::Form,
+            Self::Rate,
+        ]
+        .into_iter()
+        .find(|p| *p as u8 == b)
     }
 }
 
@@ -73,6 +86,19 @@ impl Signer {
 
     /// `subject` is a public id from [`random_id`] (16 bytes, base64url).
     pub fn sign(&self, purpose: Purpose, subject: &str, now: i64, ttl_seconds: i64) -> String {
+        self.sign_bound(purpose, subject, b"", now, ttl_seconds)
+    }
+
+    /// [`sign`](Self::sign), the MAC also covering `bound`, which the token does not carry:
+    /// only [`verify_bound`](Self::verify_bound) with the same `bound` accepts it.
+    pub fn sign_bound(
+        &self,
+        purpose: Purpose,
+        subject: &str,
+        bound: &[u8],
+        now: i64,
+        ttl_seconds: i64,
+    ) -> String {
         let subject = decode_subject(subject).unwrap_or([0; SUBJECT_LEN]);
         let mut buf = Vec::with_capacity(TOKEN_LEN);
         buf.push(purpose as u8);
@@ -81,11 +107,26 @@ impl Signer {
         buf.extend_from_slice(&subject);
         let mut mac = self.mac();
         mac.update(&buf);
+        mac.update(bound);
         buf.extend_from_slice(&mac.finalize().into_bytes()[..MAC_LEN]);
         URL_SAFE_NO_PAD.encode(buf)
     }
 
     pub fn verify(&self, token: &str, purpose: Purpose, now: i64) -> Result<Claims, TokenError> {
+        self.verify_bound(token, purpose, b"", now)
+    }
+
+    /// Check a token made by [`sign_bound`](Self::sign_bound) for `bound`. A token of
+    /// another purpose is checked as unbound, so a manage token offered here is told apart
+    /// ([`TokenError::WrongPurpose`]); a bound token offered anywhere else, or for another
+    /// value, fails its MAC ([`TokenError::BadSignature`]).
+    pub fn verify_bound(
+        &self,
+        token: &str,
+        purpose: Purpose,
+        bound: &[u8],
+        now: i64,
+    ) -> Result<Claims, TokenError> {
         // Base64 of TOKEN_LEN bytes is 66 characters; refuse anything else before decoding.
         if token.len() != TOKEN_LEN.div_ceil(3) * 4 - 2 {
             return Err(TokenError::Malformed);
@@ -99,6 +140,11 @@ impl Signer {
         let (body, tag) = bytes.split_at(BODY_LEN);
         let mut mac = self.mac();
         mac.update(body);
+        // Which value the MAC covers depends on the claimed purpose, which the MAC covers
+        // too: a changed purpose byte fails either way.
+        if body[0] == purpose as u8 {
+            mac.update(bound);
+        }
         mac.verify_truncated_left(tag)
             .map_err(|_| TokenError::BadSignature)?;
         let found = Purpose::from_byte(body[0]).ok_or(TokenError::Malformed)?;
@@ -196,6 +242,7 @@ mod tests {
             Purpose::Manage,
             Purpose::Unsubscribe,
             Purpose::Form,
+            Purpose::Rate,
         ]
         .into_iter()
         .enumerate()
@@ -224,6 +271,48 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_bound_token_holds_only_for_its_value() {
+        let s = Signer::new(b"0123456789abcdef0123456789abcdef");
+        let id = new_public_id();
+        let t = s.sign_bound(Purpose::Rate, &id, b"2606.12243", 1000, 60);
+        assert_eq!(t.len(), 66);
+        let c = s
+            .verify_bound(&t, Purpose::Rate, b"2606.12243", 1001)
+            .unwrap();
+        assert_eq!((c.subject.as_str(), c.expires_at), (id.as_str(), 1060));
+        assert_eq!(
+            s.verify_bound(&t, Purpose::Rate, b"2606.12244", 1001),
+            Err(TokenError::BadSignature),
+            "another paper"
+        );
+        assert_eq!(
+            s.verify(&t, Purpose::Rate, 1001),
+            Err(TokenError::BadSignature),
+            "no paper"
+        );
+        assert_eq!(
+            s.verify(&t, Purpose::Manage, 1001),
+            Err(TokenError::BadSignature),
+            "a rating link offered as a manage link"
+        );
+        assert_eq!(
+            s.verify_bound(&t, Purpose::Rate, b"2606.12243", 1060),
+            Err(TokenError::Expired)
+        );
+        let manage = s.sign(Purpose::Manage, &id, 1000, 60);
+        assert_eq!(
+            s.verify_bound(&manage, Purpose::Rate, b"2606.12243", 1001),
+            Err(TokenError::WrongPurpose),
+            "a manage link offered as a rating link"
+        );
+        // Unbound signing is binding to nothing: the tokens of before still verify.
+        assert_eq!(
+            s.sign_bound(Purpose::Manage, &id, b"", 5, 60),
+            s.sign(Purpose::Manage, &id, 5, 60)
+        );
     }
 
     proptest! {

@@ -5,6 +5,7 @@ mod digest;
 mod email;
 mod interests;
 mod paper;
+mod rating;
 mod subscriber;
 mod topic;
 
@@ -12,6 +13,7 @@ pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, Reason};
 pub use email::{EmailAddress, EmailError};
 pub use interests::{DEFAULT_TRENDING, Interests, InterestsError, InterestsForm, Keyword};
 pub use paper::{AnnounceType, ArxivId, Paper, PaperError, PaperSource, clean_text};
+pub use rating::{PaperRating, Rating};
 pub use subscriber::{
     DeliveryPrefs, FieldErrors, Frequency, MAX_PAPERS_PER_DIGEST, NewSubscription, PrefsError,
     Subscriber, SubscriberStatus, SubscriptionInput, parse_profile, weekday_name,

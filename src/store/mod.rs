@@ -4,6 +4,7 @@
 
 mod digests;
 mod papers;
+mod ratings;
 mod recipients;
 mod subscribers;
 
@@ -16,6 +17,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, Outcome, StoredDigest};
 pub use papers::{IngestRun, StoredPaper, UpsertCounts};
+pub use ratings::RateOutcome;
 pub use subscribers::{ListFilter, SubscribeOutcome};
 
 #[derive(Debug, thiserror::Error)]

@@ -225,6 +225,21 @@ impl Store {
         rows.into_iter().map(StoredPaper::try_from).collect()
     }
 
+    /// Papers first stored at or after `since` (unix seconds), most upvoted first.
+    pub async fn papers_stored_since(
+        &self,
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredPaper>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM papers p WHERE p.first_seen_at >= $1 \
+             ORDER BY COALESCE(p.upvotes, -1) DESC, p.id LIMIT $2"
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(since).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter().map(StoredPaper::try_from).collect()
+    }
+
     /// The stored papers among `ids` (any order; unknown ids are left out).
     pub async fn papers_by_ids(&self, ids: &[ArxivId]) -> Result<Vec<StoredPaper>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());

@@ -31,6 +31,14 @@ fn describe(e: &ServiceError) -> (StatusCode, &'static str, String) {
             "This subscription no longer exists",
             "It was removed, or never confirmed in time. You can subscribe again from the front page.".into(),
         ),
+        ServiceError::UnknownPaper(id) => (
+            StatusCode::NOT_FOUND,
+            "This paper is no longer here",
+            format!(
+                "Paper {id} is not among the papers this service keeps (they are kept for a \
+                 while, then removed), so it cannot be rated any more. Nothing has been changed."
+            ),
+        ),
         ServiceError::Mail(MailError::Send(SendError::Transient(_))) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "We could not send the mail just now",
