@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 
 use crate::context::Context;
 use crate::domain::DigestStatus;
-use crate::domain::{Subscriber, SubscriberStatus};
+use crate::domain::{PaperRating, Subscriber, SubscriberStatus};
 use crate::store::{IngestRun, ListFilter, StoreError, StoredPaper};
 
 /// A page of subscribers at most this long; the API documents the same bound.
@@ -19,11 +19,13 @@ pub struct Admin {
     ctx: Context,
 }
 
-/// A subscriber with the confirmation mails sent to the address (when, to which client),
-/// which is everything stored about it.
+/// A subscriber with the confirmation mails sent to the address (when, to which client)
+/// and their ratings of papers, which is everything stored about it.
 pub struct Exported {
     pub subscriber: Subscriber,
     pub confirmation_mails: Vec<(i64, Option<String>)>,
+    /// Latest first.
+    pub ratings: Vec<PaperRating>,
 }
 
 /// Where the service stands.
@@ -90,15 +92,26 @@ impl Admin {
             Some(e) => self.ctx.store.find_by_email(e).await?.into_iter().collect(),
             None => self.list_all(&ListFilter::default(), i64::MAX).await?,
         };
+        let ids: Vec<i64> = subscribers.iter().map(|s| s.id).collect();
+        let mut ratings = self.ctx.store.ratings_of_many(&ids).await?;
         let mut out = Vec::with_capacity(subscribers.len());
         for subscriber in subscribers {
             let confirmation_mails = self.ctx.store.confirmation_mails_of(subscriber.id).await?;
             out.push(Exported {
+                ratings: ratings.remove(&subscriber.id).unwrap_or_default(),
                 subscriber,
                 confirmation_mails,
             });
         }
         Ok(out)
+    }
+
+    /// The ratings of each of these subscribers that has any, latest first.
+    pub async fn ratings_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<PaperRating>>, StoreError> {
+        self.ctx.store.ratings_of_many(ids).await
     }
 
     /// Erase a subscriber and everything stored about the address; false if there was none.

@@ -147,7 +147,9 @@ pub async fn run(ctx: &Context, cmd: SubscribersCommand) -> Result<()> {
                     // Everything stored about each address, the confirmation mails included.
                     let mut full = Vec::with_capacity(rows.len());
                     for row in &rows {
-                        let mut v = serde_json::to_value(ExportRow::from(&row.subscriber))?;
+                        let mut v = serde_json::to_value(
+                            ExportRow::from(&row.subscriber).with_ratings(&row.ratings),
+                        )?;
                         v["confirmation_mails"] = row
                             .confirmation_mails
                             .iter()
@@ -161,7 +163,8 @@ pub async fn run(ctx: &Context, cmd: SubscribersCommand) -> Result<()> {
                 Format::Csv => {
                     let mut w = csv::Writer::from_writer(out);
                     for row in &rows {
-                        w.serialize(ExportRow::from(&row.subscriber).flat())?;
+                        let row = ExportRow::from(&row.subscriber).with_ratings(&row.ratings);
+                        w.serialize(row.flat())?;
                     }
                     w.flush()?;
                 }

@@ -10,7 +10,8 @@ use crate::clock;
 use crate::config::Config;
 use crate::context::Context;
 use crate::domain::{
-    ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, Subscriber, TopicCatalogue,
+    ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, PaperRating, Rating, Subscriber,
+    TopicCatalogue,
 };
 use crate::matching::{Day, Doc, LikedPaper, Match, Pick, Scratch};
 use crate::store::{NewDigest, Store, StoredPaper};
@@ -184,9 +185,15 @@ impl Composer {
     }
 
     /// What one reader gets: their papers not sent to them before (a newer arXiv version
-    /// is flagged), or, when none is left and they asked for it, the day's trending papers
-    /// they have not had; or nothing.
-    fn choose(&self, r: &Subscriber, sent: &Sent, scratch: &mut Scratch) -> Option<DigestContent> {
+    /// is flagged) nor hidden by them ("fewer like this"), or, when none is left and they
+    /// asked for it, the day's trending papers they have not had; or nothing.
+    fn choose(
+        &self,
+        r: &Subscriber,
+        sent: &Sent,
+        ratings: &[PaperRating],
+        scratch: &mut Scratch,
+    ) -> Option<DigestContent> {
         let likes: Vec<&LikedPaper> = r
             .interests
             .liked
@@ -201,6 +208,15 @@ impl Composer {
             let newer = before.is_some() && now > *before;
             (!newer).then_some(d)
         }));
+        // A paper the reader hid is never sent to them again, whatever the model makes of
+        // the rating, and even as a trending paper.
+        profile.exclude(ratings.iter().filter_map(|p| {
+            (p.rating == Rating::Fewer)
+                .then(|| self.place.get(p.paper.as_str()).copied())
+                .flatten()
+        }));
+        // TODO(issue 15 part 2, src/matching): the ranking learns from `ratings` here:
+        // "more" papers join the liked ones, "fewer" push their neighbours down.
         let n = usize::from(r.prefs.papers_per_digest);
         let entries = |m: Vec<Match>| -> Vec<DigestEntry> {
             m.into_iter()
@@ -240,9 +256,11 @@ impl Composer {
         let liked = store.papers_by_ids(&reader.interests.liked).await?;
         self.learn(&liked);
         let sent = sent(store, &self.sent_before, reader.id, reader.id).await?;
+        let ratings = store.ratings_of(reader.id).await?;
         Ok(self.choose(
             reader,
             sent.get(&reader.id).unwrap_or(&Sent::new()),
+            &ratings,
             &mut Scratch::default(),
         ))
     }
@@ -290,7 +308,9 @@ impl Composers {
                                     return Choice::NoPapers;
                                 };
                                 let sent = batch.sent.get(&r.id).unwrap_or(no_sent);
-                                match composer.choose(r, sent, &mut scratch) {
+                                let ratings =
+                                    batch.ratings.get(&r.id).map_or(&[][..], Vec::as_slice);
+                                match composer.choose(r, sent, ratings, &mut scratch) {
                                     Some(c) => Choice::Digest(c),
                                     None => Choice::Nothing,
                                 }
@@ -311,6 +331,8 @@ impl Composers {
 struct Batch {
     readers: Vec<Subscriber>,
     sent: HashMap<i64, Sent>,
+    /// The readers' ratings ("more / fewer like this"), by reader id.
+    ratings: HashMap<i64, Vec<PaperRating>>,
     /// The last reader id looked at.
     last: i64,
     /// Active readers looked at, including those that already had a digest.
@@ -338,9 +360,12 @@ async fn next_batch(
         .into_iter()
         .filter_map(|(r, composed)| (!composed).then_some(r))
         .collect();
-    let sent = match (readers.first(), readers.last()) {
-        (Some(f), Some(l)) => sent(store, sent_before, f.id, l.id).await?,
-        _ => HashMap::new(),
+    let (sent, ratings) = match (readers.first(), readers.last()) {
+        (Some(f), Some(l)) => (
+            sent(store, sent_before, f.id, l.id).await?,
+            store.ratings_between(f.id, l.id).await?,
+        ),
+        _ => (HashMap::new(), HashMap::new()),
     };
     let new: Vec<ArxivId> = readers
         .iter()
@@ -356,6 +381,7 @@ async fn next_batch(
     Ok(Some(Batch {
         readers,
         sent,
+        ratings,
         last,
         looked_at,
         new_likes,

@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 
 use crate::clock;
 use crate::context::Context;
-use crate::domain::{ArxivId, DigestContent, DigestKind, Subscriber};
+use crate::domain::{ArxivId, DigestContent, DigestKind, Rating, Subscriber};
 use crate::mail::{DigestPaper, DigestView, RenderError, RenderedMail};
 use crate::store::StoreError;
 
@@ -68,7 +68,15 @@ pub fn view_of(
             .entries
             .iter()
             .filter_map(|e| {
-                let p = by_id.get(&e.paper)?.clone().with_reasons(&e.reasons);
+                let rate = links.rate_token(reader, &e.paper, now);
+                let p = by_id
+                    .get(&e.paper)?
+                    .clone()
+                    .with_reasons(&e.reasons)
+                    .with_rating_links(
+                        links.rate_url(&rate, &e.paper, Rating::More),
+                        links.rate_url(&rate, &e.paper, Rating::Fewer),
+                    );
                 Some(match e.version {
                     Some(v) if e.new_version => p.with_new_version(v),
                     _ => p,

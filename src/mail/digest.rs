@@ -45,6 +45,11 @@ pub struct DigestPaper {
     pub reasons: Vec<String>,
     /// `Some(v)` when this is arXiv version `v` of a paper the reader was already sent.
     pub new_version: Option<u32>,
+    /// This reader's "more like this" and "fewer like this" links for the paper (signed for
+    /// the reader and the paper, so made per message, not per run); empty when there are
+    /// none (a sample rendering).
+    pub more_url: String,
+    pub fewer_url: String,
     /// The text part's title, authors and summary, wrapped at 72 columns under a 3-space
     /// indent, and its stats line ("12 upvotes, 3 comments, 40 stars on GitHub", empty when
     /// none is known): prepared once per paper and run, as the built-in `digest.txt` shows
@@ -134,6 +139,8 @@ impl DigestPaper {
             project_url,
             reasons: Vec::new(),
             new_version: None,
+            more_url: String::new(),
+            fewer_url: String::new(),
             card_html: String::new(),
         }
     }
@@ -147,6 +154,13 @@ impl DigestPaper {
             }
         }
         self.reasons = sentences;
+        self
+    }
+
+    /// The reader's "more like this" and "fewer like this" links for this paper.
+    pub fn with_rating_links(mut self, more_url: String, fewer_url: String) -> Self {
+        self.more_url = more_url;
+        self.fewer_url = fewer_url;
         self
     }
 
@@ -1017,6 +1031,15 @@ View in browser: {{ browser_url }}
             if i % 5 == 0 {
                 p.new_version = Some(2);
             }
+            // Rating links as long as real ones: a 66-character token and the paper.
+            let link = |r: &str| {
+                format!(
+                    "https://papers.example.org/rate/{}/{}/{r}",
+                    "T".repeat(66),
+                    p.id
+                )
+            };
+            *p = p.clone().with_rating_links(link("more"), link("fewer"));
         }
         let out = Templates::builtin()
             .unwrap()
@@ -1025,6 +1048,8 @@ View in browser: {{ browser_url }}
         assert!(out.html.len() < 100_000, "{} bytes", out.html.len());
         assert!(out.html.contains("new version v2"));
         assert!(out.text.contains("[new version v2]"));
+        assert_eq!(out.html.matches(">Fewer like this</a>").count(), 50);
+        assert_eq!(out.text.matches("   Fewer like this: https://").count(), 50);
     }
 
     #[test]

@@ -12,7 +12,10 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiErrorBody};
 use super::{AppState, ClientIp};
-use crate::domain::{Subscriber, SubscriberStatus, SubscriptionInput, Topic, weekday_name};
+use crate::domain::{
+    ArxivId, PaperRating, Rating, Subscriber, SubscriberStatus, SubscriptionInput, Topic,
+    weekday_name,
+};
 use crate::store::ListFilter;
 use crate::tokens::Purpose;
 
@@ -22,6 +25,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/subscriptions/{token}",
             get(read).put(update).delete(erase),
+        )
+        .route(
+            "/subscriptions/{token}/ratings/{arxiv_id}",
+            axum::routing::put(put_rating).delete(delete_rating),
         )
         .route("/topics", get(topics))
         .route("/admin/subscribers", get(admin_list))
@@ -92,6 +99,38 @@ pub struct SubscriptionView {
     pub unsubscribed_at: Option<i64>,
     pub suppressed_at: Option<i64>,
     pub suppression_reason: Option<String>,
+    /// The reader's "more / fewer like this" ratings, latest first.
+    #[serde(default)]
+    pub ratings: Vec<RatingView>,
+}
+
+/// One rating of a paper by its reader.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RatingView {
+    /// The arXiv id, without version.
+    #[schema(example = "2606.12243")]
+    pub paper: String,
+    pub rating: Rating,
+    /// Unix seconds of the rating.
+    pub at: i64,
+}
+
+impl From<&PaperRating> for RatingView {
+    fn from(r: &PaperRating) -> Self {
+        Self {
+            paper: r.paper.to_string(),
+            rating: r.rating,
+            at: r.at,
+        }
+    }
+}
+
+impl SubscriptionView {
+    /// The view with the reader's ratings (read separately from the subscriber's row).
+    pub fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
+        self.ratings = ratings.iter().map(RatingView::from).collect();
+        self
+    }
 }
 
 impl From<&Subscriber> for SubscriptionView {
@@ -118,6 +157,7 @@ impl From<&Subscriber> for SubscriptionView {
             unsubscribed_at: s.unsubscribed_at,
             suppressed_at: s.suppressed_at,
             suppression_reason: s.suppression_reason.clone(),
+            ratings: Vec::new(),
         }
     }
 }
@@ -170,7 +210,8 @@ pub async fn read(
     Path(token): Path<String>,
 ) -> Result<Json<SubscriptionView>, ApiError> {
     let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
-    Ok(Json(SubscriptionView::from(&s)))
+    let ratings = state.ratings.list(&s).await?;
+    Ok(Json(SubscriptionView::from(&s).with_ratings(&ratings)))
 }
 
 /// Replace interests and delivery preferences. `email`, if given, must be the
@@ -191,7 +232,92 @@ pub async fn update(
 ) -> Result<Json<SubscriptionView>, ApiError> {
     let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
     let updated = state.subs.update(&s, &input).await?;
-    Ok(Json(SubscriptionView::from(&updated)))
+    let ratings = state.ratings.list(&s).await?;
+    Ok(Json(
+        SubscriptionView::from(&updated).with_ratings(&ratings),
+    ))
+}
+
+/// A rating's body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RatingInput {
+    /// `more` (more papers like this one) or `fewer` (fewer, and never this one again).
+    pub rating: Rating,
+}
+
+const ARXIV_ID_DOC: &str = "An arXiv id without version: `2606.12243`, or old style with its `/` escaped (`hep-th%2F9901001`).";
+
+/// An arXiv id from the path, or a 400 saying what is wrong.
+fn arxiv_id(text: &str) -> Result<ArxivId, ApiError> {
+    let id =
+        ArxivId::parse(text).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    // Only the bare id names the resource: no link, prefix or version.
+    if id.as_str() != text {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "name the paper by its bare arXiv id ({id}), without a link, prefix or version"
+            ),
+        ));
+    }
+    Ok(id)
+}
+
+/// Rate a paper from the reader's digests: `more` or `fewer` like it. The latest rating of
+/// a paper replaces the one before; the latest 200 ratings are kept.
+#[utoipa::path(put, path = "/api/v1/subscriptions/{token}/ratings/{arxiv_id}",
+    params(("token" = String, Path, description = TOKEN_DOC), ("arxiv_id" = String, Path, description = ARXIV_ID_DOC)),
+    request_body = RatingInput,
+    responses((status = 200, body = RatingView, description = "the rating as stored"),
+              (status = 400, body = ApiErrorBody, description = "the body is not JSON; the arXiv id is not valid; or the token is damaged, not issued by this service, or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "no paper with this id is stored here"),
+              (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
+              (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
+              (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
+              (status = 422, body = ApiErrorBody, description = "`rating` is missing or not `more` or `fewer`, or another field is given"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn put_rating(
+    State(state): State<AppState>,
+    Path((token, paper)): Path<(String, String)>,
+    body: Result<ApiJson<RatingInput>, ApiError>,
+) -> Result<Json<RatingView>, ApiError> {
+    let paper = arxiv_id(&paper)?;
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    let ApiJson(input) = body?;
+    state.ratings.rate(&s, &paper, input.rating).await?;
+    let stored = state
+        .ratings
+        .list(&s)
+        .await?
+        .into_iter()
+        .find(|r| r.paper == paper)
+        .ok_or(crate::subscriptions::ServiceError::Gone)?;
+    Ok(Json(RatingView::from(&stored)))
+}
+
+/// Remove the reader's rating of a paper.
+#[utoipa::path(delete, path = "/api/v1/subscriptions/{token}/ratings/{arxiv_id}",
+    params(("token" = String, Path, description = TOKEN_DOC), ("arxiv_id" = String, Path, description = ARXIV_ID_DOC)),
+    responses((status = 204, description = "removed"),
+              (status = 400, body = ApiErrorBody, description = "the arXiv id is not valid; or the token is damaged, not issued by this service, or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the reader has no rating of this paper"),
+              (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn delete_rating(
+    State(state): State<AppState>,
+    Path((token, paper)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let paper = arxiv_id(&paper)?;
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    if state.ratings.remove(&s, &paper).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("there is no rating of {paper} to remove"),
+        ))
+    }
 }
 
 /// Erase a subscription and everything tied to the address (its bare id stays in
@@ -317,7 +443,18 @@ pub async fn admin_list(
     let next_after = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|s| s.id))
         .flatten();
-    let subscribers = rows.iter().map(AdminSubscriber::from).collect();
+    let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+    let ratings = state
+        .admin
+        .ratings_of(&ids)
+        .await
+        .map_err(crate::subscriptions::ServiceError::from)?;
+    let subscribers = rows
+        .iter()
+        .map(|s| {
+            AdminSubscriber::from(s).with_ratings(ratings.get(&s.id).map_or(&[][..], Vec::as_slice))
+        })
+        .collect();
     Ok(Json(SubscriberPage {
         subscribers,
         next_after,
@@ -359,6 +496,14 @@ pub async fn admin_counts(
     }))
 }
 
+impl AdminSubscriber {
+    /// The row with the subscriber's ratings.
+    pub fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
+        self.subscription = self.subscription.with_ratings(ratings);
+        self
+    }
+}
+
 impl From<&Subscriber> for AdminSubscriber {
     fn from(s: &Subscriber) -> Self {
         Self {
@@ -396,6 +541,8 @@ pub struct FlatSubscriber<'a> {
     unsubscribed_at: Option<i64>,
     suppressed_at: Option<i64>,
     suppression_reason: Option<&'a str>,
+    /// `paper:rating` pairs, latest first, separated by spaces.
+    ratings: String,
 }
 
 impl AdminSubscriber {
@@ -425,6 +572,12 @@ impl AdminSubscriber {
             unsubscribed_at: v.unsubscribed_at,
             suppressed_at: v.suppressed_at,
             suppression_reason: v.suppression_reason.as_deref(),
+            ratings: v
+                .ratings
+                .iter()
+                .map(|r| format!("{}:{}", r.paper, r.rating))
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 }

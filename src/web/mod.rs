@@ -26,6 +26,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::admin::Admin;
 use crate::context::Context;
+use crate::ratings::Ratings;
 use crate::subscriptions::Subscriptions;
 
 /// What handlers are given: the context for settings and links, and the services they
@@ -35,6 +36,7 @@ pub struct AppState {
     pub ctx: Context,
     pub subs: Subscriptions,
     pub admin: Admin,
+    pub ratings: Ratings,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
 }
@@ -47,6 +49,7 @@ impl AppState {
             metrics: metrics_handle(),
             subs: Subscriptions::new(ctx.clone()),
             admin: Admin::new(ctx.clone()),
+            ratings: Ratings::new(ctx.clone()),
             ctx,
         }
     }

@@ -19,7 +19,7 @@ use crate::domain::TopicCatalogue;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paperboy", description = "Subscribe to a daily digest of research papers; manage the subscription by the token in its mails."),
-    paths(api::create, api::read, api::update, api::erase, api::topics, api::admin_list, api::admin_counts),
+    paths(api::create, api::read, api::update, api::erase, api::put_rating, api::delete_rating, api::topics, api::admin_list, api::admin_counts),
     modifiers(&AdminToken)
 )]
 struct ApiDoc;
@@ -59,8 +59,29 @@ pub fn document(catalogue: &TopicCatalogue) -> Value {
             }
         }
     }
+    let ratings = &mut doc["paths"]["/api/v1/subscriptions/{token}/ratings/{arxiv_id}"];
+    for method in ["put", "delete"] {
+        for p in ratings[method]["parameters"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if p["name"] == "token" {
+                p["schema"] = json!({"type": "string", "pattern": crate::tokens::TOKEN_PATTERN});
+            } else if p["name"] == "arxiv_id" {
+                p["schema"] = json!({"type": "string", "pattern": ARXIV_ID});
+            }
+        }
+    }
+    // `deny_unknown_fields`, which the derive does not state.
+    doc["components"]["schemas"]["RatingInput"]["additionalProperties"] = json!(false);
     doc
 }
+
+/// A bare new-style arXiv id, as the ratings path takes it. Old-style ids are taken too,
+/// with their `/` escaped (`hep-th%2F9901001`); the pattern leaves them out, since a client
+/// that fills it in unescaped asks for another path.
+const ARXIV_ID: &str = r"^[0-9]{4}\.[0-9]{4,5}$";
 
 // Character classes as Rust reads text. `char::is_whitespace` (what `trim` and
 // `split_whitespace` use) is Unicode White_Space; `char::is_control` is the Cc category.

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use serde::Serialize;
 use tera::{Context, Tera};
@@ -15,7 +15,8 @@ use tera::{Context, Tera};
 use super::error::PageError;
 use super::forms::{self, Submission};
 use super::{AppState, ClientIp};
-use crate::domain::{Subscriber, SubscriptionInput, Topic, weekday_name};
+use crate::domain::{ArxivId, Rating, Subscriber, SubscriptionInput, Topic, weekday_name};
+use crate::ratings::{ListedRating, Rated};
 use crate::subscriptions::{Confirmation, ServiceError};
 use crate::tokens::Purpose;
 
@@ -57,6 +58,8 @@ const PAGES: &[(&str, &str)] = &[
         "unsubscribed.html",
         include_str!("../../assets/pages/unsubscribed.html"),
     ),
+    ("rate.html", include_str!("../../assets/pages/rate.html")),
+    ("rated.html", include_str!("../../assets/pages/rated.html")),
 ];
 
 static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
@@ -84,6 +87,8 @@ pub fn routes() -> Router<AppState> {
             get(unsubscribe_page).post(unsubscribe),
         )
         .route("/digests/{token}/{day}", get(digest_page))
+        .route("/rate/{token}/{paper}/{action}", get(rate_page).post(rate))
+        .route("/preferences/{token}/ratings", post(remove_rating))
         .route(
             "/static/style.css",
             get(|| async { asset("text/css", include_str!("../../assets/static/style.css")) }),
@@ -332,17 +337,77 @@ async fn confirm(
     Ok(render("confirmed.html", &ctx))
 }
 
-fn preferences(
+#[derive(Serialize)]
+struct RatingRow {
+    paper: String,
+    title: Option<String>,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct RatingGroup {
+    name: &'static str,
+    ratings: Vec<RatingRow>,
+}
+
+/// A reader's ratings as the preferences page lists them: liked, then hidden; empty groups
+/// left out.
+fn rating_groups(ratings: Vec<ListedRating>) -> Vec<RatingGroup> {
+    let mut groups = [
+        RatingGroup {
+            name: "Papers you liked",
+            ratings: Vec::new(),
+        },
+        RatingGroup {
+            name: "Papers you hid",
+            ratings: Vec::new(),
+        },
+    ];
+    for r in ratings {
+        let at = match r.rating.rating {
+            Rating::More => 0,
+            Rating::Fewer => 1,
+        };
+        groups[at].ratings.push(RatingRow {
+            url: r.rating.paper.abs_url(),
+            paper: r.rating.paper.to_string(),
+            title: r.title,
+        });
+    }
+    groups
+        .into_iter()
+        .filter(|g| !g.ratings.is_empty())
+        .collect()
+}
+
+/// What the preferences page shows besides the form.
+#[derive(Default)]
+struct Shown<'a> {
+    errors: Option<&'a crate::domain::FieldErrors>,
+    saved: bool,
+    /// The paper whose rating was just removed.
+    removed_rating: Option<&'a str>,
+}
+
+async fn preferences(
     state: &AppState,
     jar: CookieJar,
     token: &str,
     s: &Subscriber,
     values: &SubscriptionInput,
-    errors: Option<&crate::domain::FieldErrors>,
-    saved: bool,
-) -> Response {
+    shown: Shown<'_>,
+) -> Result<Response, PageError> {
+    let Shown {
+        errors,
+        saved,
+        removed_rating,
+    } = shown;
+    let ratings = state.ratings.list_with_titles(s).await?;
     let (jar, nonce) = forms::csrf_nonce(jar, state.ctx.config.https());
     let mut ctx = form_context(&state.ctx, values);
+    ctx.insert("rating_groups", &rating_groups(ratings));
+    ctx.insert("ratings_kept", &crate::ratings::KEEP);
+    ctx.insert("removed_rating", &removed_rating);
     ctx.extend(manage_context(state, s));
     ctx.insert("token", token);
     ctx.insert(
@@ -357,7 +422,7 @@ fn preferences(
     if errors.is_some() {
         *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
-    with_cookie(jar, page)
+    Ok(with_cookie(jar, page))
 }
 
 /// "View in browser": the digest a reader was sent for a day, as the mail shows it.
@@ -399,15 +464,15 @@ async fn preferences_page(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
-    Ok(preferences(
+    preferences(
         &state,
         jar,
         &token,
         &s,
         &values_of(Some(&s)),
-        None,
-        false,
-    ))
+        Shown::default(),
+    )
+    .await
 }
 
 async fn save_preferences(
@@ -420,27 +485,35 @@ async fn save_preferences(
     let form = Submission::from_pairs(pairs);
     forms::check(state.ctx.links.signer(), &jar, &form.form_token)?;
     match state.subs.update(&s, &form.input).await {
-        Ok(updated) => Ok(preferences(
-            &state,
-            jar,
-            &token,
-            &updated,
-            &values_of(Some(&updated)),
-            None,
-            true,
-        )),
+        Ok(updated) => {
+            preferences(
+                &state,
+                jar,
+                &token,
+                &updated,
+                &values_of(Some(&updated)),
+                Shown {
+                    saved: true,
+                    ..Shown::default()
+                },
+            )
+            .await
+        }
         Err(ServiceError::Invalid(errors)) => {
             let mut values = form.input;
             values.email = s.email.to_string();
-            Ok(preferences(
+            preferences(
                 &state,
                 jar,
                 &token,
                 &s,
                 &values,
-                Some(&errors),
-                false,
-            ))
+                Shown {
+                    errors: Some(&errors),
+                    ..Shown::default()
+                },
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -471,4 +544,172 @@ async fn unsubscribe(
         .await?;
     state.subs.unsubscribe(&s).await?;
     Ok(render("unsubscribed.html", &manage_context(&state, &s)))
+}
+
+/// The preferences page's "Remove" button of one rating.
+async fn remove_rating(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    forms::check(state.ctx.links.signer(), &jar, field("form_token"))?;
+    let paper = paper_of(field("paper"))?;
+    state.ratings.remove(&s, &paper).await?;
+    let shown = paper.to_string();
+    preferences(
+        &state,
+        jar,
+        &token,
+        &s,
+        &values_of(Some(&s)),
+        Shown {
+            removed_rating: Some(&shown),
+            ..Shown::default()
+        },
+    )
+    .await
+}
+
+/// An arXiv id from a link or a form, or a page saying what is wrong with it.
+fn paper_of(text: &str) -> Result<ArxivId, PageError> {
+    ArxivId::parse(text).map_err(|e| {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This link is not valid",
+            &format!("{e}. Copy the whole link from the mail. Nothing has been changed."),
+        )
+    })
+}
+
+/// What a rating link's last segment asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RateAction {
+    Rate(Rating),
+    /// The rated page's "Undo" (a POST only).
+    Undo,
+}
+
+fn rate_action(text: &str) -> Result<RateAction, PageError> {
+    match text {
+        "undo" => Ok(RateAction::Undo),
+        other => other.parse().map(RateAction::Rate).map_err(|_| {
+            PageError::new(
+                StatusCode::NOT_FOUND,
+                "This link is not valid",
+                "A rating link ends in /more or /fewer. Copy the whole link from the mail. Nothing has been changed.",
+            )
+        }),
+    }
+}
+
+fn rating_label(r: Rating) -> &'static str {
+    match r {
+        Rating::More => "More like this",
+        Rating::Fewer => "Fewer like this",
+    }
+}
+
+/// A mail's "More like this" / "Fewer like this" link. It records nothing: mail scanners
+/// fetch every link of a mail. The page posts the rating at once with script, or by its
+/// button without, as the confirmation page does.
+async fn rate_page(
+    State(state): State<AppState>,
+    Path((token, paper, action)): Path<(String, String, String)>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let paper = paper_of(&paper)?;
+    let RateAction::Rate(rating) = rate_action(&action)? else {
+        return Err(PageError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Nothing to see here",
+            "Undoing a rating takes the button on the page that recorded it.",
+        ));
+    };
+    state.ratings.reader_for_link(&token, &paper).await?;
+    let stored = state.ratings.paper(&paper).await?;
+    let (jar, nonce) = forms::csrf_nonce(jar, state.ctx.config.https());
+    let mut ctx = state.ctx.common_context();
+    ctx.insert("action", &rate_path(&token, &paper, &rating.to_string()));
+    ctx.insert("rating", rating.as_str());
+    ctx.insert("label", rating_label(rating));
+    ctx.insert("title", &stored.paper.title);
+    ctx.insert(
+        "form_token",
+        &forms::form_token(state.ctx.links.signer(), &nonce),
+    );
+    Ok(with_cookie(jar, render("rate.html", &ctx)))
+}
+
+fn rate_path(token: &str, paper: &ArxivId, action: &str) -> String {
+    format!(
+        "/rate/{token}/{}/{action}",
+        crate::links::path_segment(paper)
+    )
+}
+
+/// Record (or undo) a rating posted from its page; show what was noted, an undo, the
+/// preferences and, for "more like this", similar papers of the last week.
+async fn rate(
+    State(state): State<AppState>,
+    Path((token, paper, action)): Path<(String, String, String)>,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let paper = paper_of(&paper)?;
+    let action = rate_action(&action)?;
+    forms::check(
+        state.ctx.links.signer(),
+        &jar,
+        &Submission::from_pairs(pairs).form_token,
+    )?;
+    let reader = state.ratings.reader_for_link(&token, &paper).await?;
+    let mut ctx = manage_context(&state, &reader);
+    match action {
+        RateAction::Undo => {
+            let removed = state.ratings.remove(&reader, &paper).await?;
+            let title = match state.ratings.paper(&paper).await {
+                Ok(p) => p.paper.title,
+                Err(_) => format!("arXiv:{paper}"),
+            };
+            ctx.insert("undone", &true);
+            ctx.insert("removed", &removed);
+            ctx.insert("title", &title);
+        }
+        RateAction::Rate(rating) => match state
+            .ratings
+            .rate_from_link(&reader, &paper, rating)
+            .await?
+        {
+            Rated::Cancelled { paper: p } => {
+                ctx.insert("cancelled", &true);
+                ctx.insert("title", &p.paper.title);
+            }
+            Rated::Recorded { paper: p, previous } => {
+                let similar = match rating {
+                    Rating::More => state.ratings.similar(&reader, &p).await?,
+                    Rating::Fewer => Vec::new(),
+                };
+                // The form cookie came with this POST (it was checked): the undo uses it.
+                let (_, nonce) = forms::csrf_nonce(jar.clone(), state.ctx.config.https());
+                ctx.insert("rating", rating.as_str());
+                ctx.insert("previous", &previous.map(Rating::as_str));
+                ctx.insert("title", &p.paper.title);
+                ctx.insert("similar", &similar);
+                ctx.insert("undo_action", &rate_path(&token, &paper, "undo"));
+                ctx.insert(
+                    "form_token",
+                    &forms::form_token(state.ctx.links.signer(), &nonce),
+                );
+            }
+        },
+    }
+    Ok(render("rated.html", &ctx))
 }

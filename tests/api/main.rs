@@ -15,4 +15,5 @@ mod ingest;
 mod ingest_http;
 mod lifecycle;
 mod migrations;
+mod ratings;
 mod smtp;

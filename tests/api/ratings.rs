@@ -1,0 +1,748 @@
+//! "More like this / fewer like this": the store's rules (latest wins, a bound per reader,
+//! opposite ratings in quick succession cancel), the links of a digest received through a
+//! real SMTP server (fetching them records nothing; the page's POST does), tokens that must
+//! change nothing, the preferences page, the JSON API and the export, and a hidden paper
+//! that is never sent.
+
+use chrono::NaiveDate;
+use paperboy::domain::{ArxivId, Rating, SubscriberStatus};
+use paperboy::store::RateOutcome;
+use paperboy::tokens::Purpose;
+use reqwest::StatusCode;
+
+use crate::cli::paperboy;
+use crate::helpers::{Backend, TestApp, between, spawn_app};
+use crate::on_both_databases;
+
+on_both_databases!(
+    the_store_keeps_the_latest_rating_and_a_bounded_number,
+    a_digest_carries_rating_links_that_only_a_post_follows,
+    a_hidden_paper_is_never_sent,
+    ratings_through_the_api_and_the_export
+);
+
+const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
+
+fn id(s: &str) -> ArxivId {
+    ArxivId::parse(s).unwrap()
+}
+
+/// A confirmed reader added as an operator would (no mail).
+async fn reader(app: &TestApp, email: &str, keywords: &str) -> paperboy::domain::Subscriber {
+    let input = paperboy::domain::SubscriptionInput {
+        email: email.into(),
+        keywords: keywords.into(),
+        ..Default::default()
+    };
+    let new = app.subs.parse(&input).unwrap();
+    app.subs.add_confirmed(&new).await.unwrap();
+    app.subscriber(email).await.unwrap()
+}
+
+fn ingest(app: &TestApp, dir: &std::path::Path, day: &str) {
+    let (ok, _, err) = paperboy(
+        &app.ctx.config.database_url,
+        dir,
+        &["ingest", "--file", HF_DAY, "--date", day],
+    );
+    assert!(ok, "{err}");
+}
+
+async fn the_store_keeps_the_latest_rating_and_a_bounded_number(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let store = &app.ctx.store;
+    let r = reader(&app, "rater@example.com", "agents").await;
+    let paper = |i: usize| id(&format!("2605.{:05}", 10_000 + i));
+    // Latest wins: one row per paper.
+    let first = store
+        .rate(r.id, &paper(0), Rating::More, 100, None, 200)
+        .await
+        .unwrap();
+    assert_eq!(first, RateOutcome::Recorded { previous: None });
+    let again = store
+        .rate(r.id, &paper(0), Rating::Fewer, 101, None, 200)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        RateOutcome::Recorded {
+            previous: Some(Rating::More)
+        }
+    );
+    let stored = store.ratings_of(r.id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!((stored[0].rating, stored[0].at), (Rating::Fewer, 101));
+
+    // From a mail link: the opposite rating within the window cancels both out.
+    let cancelled = store
+        .rate(r.id, &paper(0), Rating::More, 105, Some(10), 200)
+        .await
+        .unwrap();
+    assert_eq!(cancelled, RateOutcome::Cancelled);
+    assert!(store.ratings_of(r.id).await.unwrap().is_empty());
+    // Outside the window, or the same rating again, it is recorded.
+    store
+        .rate(r.id, &paper(1), Rating::More, 200, Some(10), 200)
+        .await
+        .unwrap();
+    let later = store
+        .rate(r.id, &paper(1), Rating::Fewer, 210, Some(10), 200)
+        .await
+        .unwrap();
+    assert_eq!(
+        later,
+        RateOutcome::Recorded {
+            previous: Some(Rating::More)
+        },
+        "10 s apart: a change of mind, not a scanner"
+    );
+    let same = store
+        .rate(r.id, &paper(1), Rating::Fewer, 211, Some(10), 200)
+        .await
+        .unwrap();
+    assert_eq!(
+        same,
+        RateOutcome::Recorded {
+            previous: Some(Rating::Fewer)
+        }
+    );
+
+    // 1,000 ratings by one reader: only the latest 200 are kept.
+    for i in 0..1000 {
+        let rating = if i % 3 == 0 {
+            Rating::Fewer
+        } else {
+            Rating::More
+        };
+        store
+            .rate(r.id, &paper(i), rating, 1000 + i as i64, None, 200)
+            .await
+            .unwrap();
+    }
+    let kept = store.ratings_of(r.id).await.unwrap();
+    assert_eq!(kept.len(), 200);
+    assert_eq!(kept[0].paper, paper(999), "latest first");
+    assert_eq!(kept[199].paper, paper(800));
+    assert!(kept.windows(2).all(|w| w[0].at > w[1].at));
+    // Several in the same second: the one just stored is never the one dropped.
+    for i in 0..3 {
+        store
+            .rate(r.id, &paper(2000 + i), Rating::More, 5000, None, 200)
+            .await
+            .unwrap();
+        let now = store.ratings_of(r.id).await.unwrap();
+        assert_eq!(now.len(), 200);
+        assert!(now.iter().any(|p| p.paper == paper(2000 + i)));
+    }
+
+    // Removing, and erasing the reader, leave nothing behind.
+    assert!(store.remove_rating(r.id, &paper(999)).await.unwrap());
+    assert!(!store.remove_rating(r.id, &paper(999)).await.unwrap());
+    assert_eq!(store.ratings_of(r.id).await.unwrap().len(), 199);
+    assert!(store.delete(r.id).await.unwrap());
+    assert!(store.ratings_of(r.id).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .rate(r.id, &paper(0), Rating::More, 6000, None, 200)
+            .await
+            .unwrap(),
+        RateOutcome::NoSubscriber
+    );
+}
+
+/// Every absolute link in a mail's text and HTML parts, in order of appearance, without
+/// repeats.
+fn links_of(text: &str, html: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in [text, html] {
+        for w in part.split(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>') {
+            let w = w.replace("&amp;", "&");
+            if (w.starts_with("http://") || w.starts_with("https://")) && !out.contains(&w) {
+                out.push(w);
+            }
+        }
+    }
+    out
+}
+
+/// A client like a mail security scanner: no cookies kept between links, redirects followed.
+fn scanner() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .unwrap()
+}
+
+/// GET a page with the app's browser-like client, then post its form as its script would;
+/// the answer's status and body.
+async fn follow_and_post(app: &TestApp, link: &str) -> (StatusCode, String) {
+    let r = app.post_form(link, &[]).await;
+    let status = r.status();
+    (status, r.text().await.unwrap())
+}
+
+async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    ingest(&app, dir.path(), "2026-05-08");
+    app.subscribe_and_confirm(
+        "reader@example.com",
+        &[
+            ("keywords", "diffusion agents reasoning"),
+            ("papers_per_digest", "5"),
+        ],
+    )
+    .await;
+    let r = app.subscriber("reader@example.com").await.unwrap();
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    let composed = paperboy::digest::compose(&app.ctx, day, None)
+        .await
+        .unwrap();
+    assert_eq!(composed.composed, 1, "{composed:?}");
+    let sent = paperboy::digest::deliver(&app.ctx).await.unwrap();
+    assert_eq!(sent.sent, 1, "{sent:?}");
+    let digest = app.ctx.store.digest_for(r.id, day).await.unwrap().unwrap();
+    let papers: Vec<ArxivId> = digest
+        .content
+        .entries
+        .iter()
+        .map(|e| e.paper.clone())
+        .collect();
+    assert!(papers.len() >= 3, "{papers:?}");
+    let mails = app.smtp.wait_for("reader@example.com", 2).await;
+    let mail = mails.last().unwrap();
+    let (text, html) = (mail.text(), mail.html());
+
+    // Every paper carries both links, in both parts.
+    let link_of = |part: &str, p: &ArxivId, rating: &str| {
+        links_of(part, "")
+            .into_iter()
+            .find(|l| l.contains("/rate/") && l.ends_with(&format!("/{p}/{rating}")))
+            .unwrap_or_else(|| panic!("no {rating} link for {p} in:\n{part}"))
+    };
+    for p in &papers {
+        for rating in ["more", "fewer"] {
+            assert_eq!(link_of(&text, p, rating), link_of(&html, p, rating));
+        }
+    }
+    assert_eq!(html.matches(">More like this</a>").count(), papers.len());
+    assert_eq!(html.matches(">Fewer like this</a>").count(), papers.len());
+    assert_eq!(
+        text.matches("   Fewer like this: http").count(),
+        papers.len()
+    );
+    // The "view in browser" page has the same controls.
+    let page = crate::helpers::link_in(&text, "/digests/");
+    let (status, body) = app.get_text(&page).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.matches(">Fewer like this</a>").count(), papers.len());
+
+    // A scanner fetches every link of the mail to this service (the papers' own links go
+    // elsewhere and are left alone: the tests stay off the network). Nothing is recorded.
+    let links = links_of(&text, &html);
+    let ours: Vec<&String> = links.iter().filter(|l| l.starts_with(&app.base)).collect();
+    assert_eq!(
+        ours.iter().filter(|l| l.contains("/rate/")).count(),
+        2 * papers.len(),
+        "{ours:#?}"
+    );
+    for path in ["/preferences/", "/unsubscribe/", "/digests/"] {
+        assert!(ours.iter().any(|l| l.contains(path)), "{path} in {ours:#?}");
+    }
+    let scan = scanner();
+    for l in &ours {
+        let r = scan.get(l.as_str()).send().await.unwrap();
+        assert!(r.status().is_success(), "{l}: {}", r.status());
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("Noted"), "{l} recorded something:\n{body}");
+        // A HEAD as some scanners send it.
+        let head = scan.head(l.as_str()).send().await.unwrap();
+        assert!(head.status().is_success() || head.status() == 405, "{l}");
+    }
+    assert!(app.ctx.store.ratings_of(r.id).await.unwrap().is_empty());
+    assert_eq!(
+        app.subscriber("reader@example.com").await.unwrap().status,
+        SubscriberStatus::Active,
+        "fetching the unsubscribe link unsubscribes no one either"
+    );
+    // A scanner that also runs the page's script posts both links of a paper at once:
+    // they cancel out.
+    let both = &papers[2];
+    let (status, body) = follow_and_post(&app, &link_of(&text, both, "more")).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = follow_and_post(&app, &link_of(&text, both, "fewer")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("Nothing kept"), "{body}");
+    assert!(app.ctx.store.ratings_of(r.id).await.unwrap().is_empty());
+
+    // Following a link as a reader does (the page, then its form's POST) records it.
+    let hidden = &papers[0];
+    let fewer = link_of(&text, hidden, "fewer");
+    let (status, page) = app.get_text(&fewer).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("data-autosubmit") && page.contains("method=\"post\""),
+        "{page}"
+    );
+    let (status, body) = follow_and_post(&app, &fewer).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("Noted") && body.contains("will not be sent to you again"),
+        "{body}"
+    );
+    assert!(body.contains("/preferences/"), "a link to the preferences");
+    let stored = app.ctx.store.ratings_of(r.id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (&stored[0].paper, stored[0].rating),
+        (hidden, Rating::Fewer)
+    );
+
+    // "More like this" shows similar papers of the last week, and an undo.
+    let liked = &papers[1];
+    let (status, body) = follow_and_post(&app, &link_of(&text, liked, "more")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("You will get more papers like"), "{body}");
+    let similar = between(&body, "<ul class=\"similar\">", "</ul>").expect("similar papers");
+    let shown = similar.matches("<li>").count();
+    assert!((1..=5).contains(&shown), "{similar}");
+    assert!(
+        !similar.contains(&format!("/{liked}\"")),
+        "not the paper itself"
+    );
+    assert!(
+        !similar.contains(&format!("/{hidden}\"")),
+        "not a hidden paper"
+    );
+    assert!(similar.contains("Shares "), "{similar}");
+    assert_eq!(app.ctx.store.ratings_of(r.id).await.unwrap().len(), 2);
+    let undo = between(&body, "action=\"", "\"")
+        .unwrap()
+        .replace("&#x2F;", "/");
+    assert!(undo.ends_with("/undo"), "{undo}");
+    let token = between(&body, "name=\"form_token\" value=\"", "\"").unwrap();
+    let r2 = app
+        .client
+        .post(app.url(&undo))
+        .form(&[("form_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r2.status(), 200);
+    assert!(r2.text().await.unwrap().contains("Rating removed"));
+    assert_eq!(app.ctx.store.ratings_of(r.id).await.unwrap().len(), 1);
+
+    // Links that must change nothing. A form token from a real page, so that only the
+    // link is wrong.
+    let form_token = app.form_token(&fewer).await;
+    let post = |url: String| {
+        let form_token = form_token.clone();
+        let client = app.client.clone();
+        async move {
+            let r = client
+                .post(url)
+                .form(&[("form_token", form_token.as_str())])
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let links = &app.ctx.links;
+    let now = paperboy::clock::timestamp();
+    let target = &papers[3];
+    let token_of = |link: &str| {
+        link.split("/rate/")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let real = token_of(&link_of(&text, target, "fewer"));
+    let mut forged = real.clone().into_bytes();
+    forged[20] = if forged[20] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let other = reader(&app, "other@example.com", "agents").await;
+    let expired = links.signer().sign_bound(
+        Purpose::Rate,
+        &r.public_id,
+        target.as_str().as_bytes(),
+        now - 400 * 86_400,
+        60,
+    );
+    let manage = links.manage_token(&r, now);
+    let cases = [
+        (
+            "forged",
+            format!("{}/rate/{forged}/{target}/fewer", app.base),
+            400,
+        ),
+        (
+            "expired",
+            format!("{}/rate/{expired}/{target}/fewer", app.base),
+            410,
+        ),
+        (
+            "other purpose",
+            format!("{}/rate/{manage}/{target}/fewer", app.base),
+            400,
+        ),
+        // Another paper's token: the token is bound to the paper.
+        (
+            "other paper",
+            format!("{}/rate/{real}/{}/fewer", app.base, papers[4]),
+            400,
+        ),
+        (
+            "not an id",
+            format!("{}/rate/{real}/..%2F..%2Fetc/fewer", app.base),
+            400,
+        ),
+        (
+            "not a rating",
+            format!("{}/rate/{real}/{target}/less", app.base),
+            404,
+        ),
+        (
+            "oversized",
+            format!("{}/rate/{real}/{}/fewer", app.base, "9".repeat(10_000)),
+            400,
+        ),
+    ];
+    for (what, url, want) in cases {
+        let (status, body) = post(url.clone()).await;
+        assert_eq!(status.as_u16(), want, "{what}: {body}");
+        assert!(
+            body.contains("Nothing has been changed") || body.contains("expired"),
+            "{what}: {body}"
+        );
+        let (status, _) = app.get_text(&url).await;
+        assert_eq!(status.as_u16(), want, "GET {what}");
+    }
+    // Another reader's link rates for that reader only.
+    let other_token = links.rate_token(&other, target, now);
+    let (status, _) = post(links.rate_url(&other_token, target, Rating::More)).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.ctx.store.ratings_of(other.id).await.unwrap().len(), 1);
+    let mine = app.ctx.store.ratings_of(r.id).await.unwrap();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!(&mine[0].paper, hidden);
+    // A POST without the page's form token changes nothing either.
+    let bare = reqwest::Client::new()
+        .post(link_of(&text, target, "fewer"))
+        .form(&[("form_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 403);
+    assert_eq!(app.ctx.store.ratings_of(r.id).await.unwrap().len(), 1);
+
+    // A link to a paper no longer stored gets a page that says so.
+    let gone = id("2601.00001");
+    let gone_link = links.rate_url(&links.rate_token(&r, &gone, now), &gone, Rating::More);
+    let (status, body) = app.get_text(&gone_link).await;
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("This paper is no longer here") && body.contains("2601.00001"),
+        "{body}"
+    );
+    let (status, _) = post(gone_link).await;
+    assert_eq!(status, 404);
+
+    // The preferences page lists the ratings, and removes one.
+    let prefs = links.preferences_url(&manage);
+    let (_, page) = app.get_text(&prefs).await;
+    assert!(page.contains("Papers you hid"), "{page}");
+    assert!(!page.contains("Papers you liked"), "{page}");
+    assert!(page.contains(&format!("value=\"{hidden}\"")), "{page}");
+    let r3 = app
+        .post_form(
+            &format!("{}/preferences/{manage}/ratings", app.base),
+            &[("paper", hidden.as_str())],
+        )
+        .await;
+    // post_form GETs the target first for its token: the ratings path has no page, so take
+    // the token from the preferences page instead.
+    assert!(r3.status().is_client_error());
+    let token = app.form_token(&prefs).await;
+    let r3 = app
+        .client
+        .post(format!("{}/preferences/{manage}/ratings", app.base))
+        .form(&[("form_token", token.as_str()), ("paper", hidden.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r3.status(), 200);
+    let page = r3.text().await.unwrap();
+    assert!(
+        page.contains(&format!("Removed your rating of {hidden}")),
+        "{page}"
+    );
+    assert!(app.ctx.store.ratings_of(r.id).await.unwrap().is_empty());
+    let bad = app
+        .client
+        .post(format!("{}/preferences/{manage}/ratings", app.base))
+        .form(&[("form_token", token.as_str()), ("paper", "<script>")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(!bad.text().await.unwrap().contains("<script>"));
+}
+
+async fn a_hidden_paper_is_never_sent(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    ingest(&app, dir.path(), "2026-05-08");
+    let keywords = "diffusion agents reasoning";
+    let plain = reader(&app, "plain@example.com", keywords).await;
+    let hider = reader(&app, "hider@example.com", keywords).await;
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    // What both would get: the same interests, so the same papers.
+    let preview = |s: paperboy::domain::Subscriber| {
+        let ctx = app.ctx.clone();
+        async move {
+            match paperboy::digest::preview(&ctx, &s, day).await.unwrap() {
+                paperboy::digest::Preview::Digest(v) => {
+                    v.papers.iter().map(|p| p.id.clone()).collect::<Vec<_>>()
+                }
+                _ => panic!("a digest"),
+            }
+        }
+    };
+    let before = preview(hider.clone()).await;
+    assert_eq!(before, preview(plain.clone()).await);
+    let top = before[0].clone();
+    let ratings = paperboy::ratings::Ratings::new(app.ctx.clone());
+    ratings.rate(&hider, &top, Rating::Fewer).await.unwrap();
+    // The preview and the composed digest leave it out; the other reader still gets it.
+    let after = preview(hider.clone()).await;
+    assert!(!after.contains(&top), "{after:?}");
+    assert_eq!(after[..before.len() - 1], before[1..], "the rest move up");
+    paperboy::digest::compose(&app.ctx, day, None)
+        .await
+        .unwrap();
+    let entries = |id: i64, day: NaiveDate| {
+        let store = app.ctx.store.clone();
+        async move {
+            store
+                .digest_for(id, day)
+                .await
+                .unwrap()
+                .map(|d| {
+                    d.content
+                        .entries
+                        .into_iter()
+                        .map(|e| e.paper)
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+        }
+    };
+    assert!(entries(plain.id, day).await.contains(&top));
+    assert!(!entries(hider.id, day).await.contains(&top));
+    // The next day has the paper again; it stays hidden, for a reader who was never sent
+    // it too, and even as a trending paper.
+    ingest(&app, dir.path(), "2026-05-09");
+    let next = day.succ_opt().unwrap();
+    let late = reader(&app, "late@example.com", "\"sea ice\"").await;
+    let input = paperboy::domain::SubscriptionInput {
+        keywords: "\"sea ice\"".into(),
+        send_when_empty: Some(true),
+        trending: Some("100".into()),
+        ..Default::default()
+    };
+    let late = app.subs.update(&late, &input).await.unwrap();
+    let trending_before = preview_on(&app, &late, next).await;
+    assert!(trending_before.contains(&top), "{trending_before:?}");
+    ratings.rate(&late, &top, Rating::Fewer).await.unwrap();
+    paperboy::digest::compose(&app.ctx, next, None)
+        .await
+        .unwrap();
+    let got = entries(late.id, next).await;
+    assert!(!got.is_empty() && !got.contains(&top), "{got:?}");
+    assert!(!entries(hider.id, next).await.contains(&top));
+}
+
+async fn preview_on(
+    app: &TestApp,
+    s: &paperboy::domain::Subscriber,
+    day: NaiveDate,
+) -> Vec<ArxivId> {
+    match paperboy::digest::preview(&app.ctx, s, day).await.unwrap() {
+        paperboy::digest::Preview::Digest(v) => v.papers.iter().map(|p| p.id.clone()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+async fn ratings_through_the_api_and_the_export(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    ingest(&app, dir.path(), "2026-05-08");
+    let r = reader(&app, "api@example.com", "agents").await;
+    let papers = app.ctx.store.papers(None, 3).await.unwrap();
+    let (p1, p2) = (&papers[0].paper.id, &papers[1].paper.id);
+    let token = app.ctx.links.manage_token(&r, paperboy::clock::timestamp());
+    let url = |p: &str| format!("{}/api/v1/subscriptions/{token}/ratings/{p}", app.base);
+    let put = |p: String, body: serde_json::Value| {
+        let client = app.client.clone();
+        async move {
+            let r = client.put(p).json(&body).send().await.unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or_else(|_| panic!("not JSON: {text}")),
+            )
+        }
+    };
+    let (status, body) = put(url(p1.as_str()), serde_json::json!({"rating": "fewer"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["paper"], p1.as_str());
+    assert_eq!(body["rating"], "fewer");
+    assert!(body["at"].as_i64().unwrap() > 0);
+    let (status, _) = put(url(p2.as_str()), serde_json::json!({"rating": "more"})).await;
+    assert_eq!(status, 200);
+    // A PUT is what the reader means: the opposite at once replaces, it does not cancel.
+    let (status, body) = put(url(p2.as_str()), serde_json::json!({"rating": "fewer"})).await;
+    assert_eq!(
+        (status.as_u16(), body["rating"].as_str()),
+        (200, Some("fewer"))
+    );
+    let (status, body) = put(url(p2.as_str()), serde_json::json!({"rating": "more"})).await;
+    assert_eq!(
+        (status.as_u16(), body["rating"].as_str()),
+        (200, Some("more"))
+    );
+
+    let (status, view) = app
+        .get_json(&format!("/api/v1/subscriptions/{token}"))
+        .await;
+    assert_eq!(status, 200);
+    let listed: Vec<(String, String)> = view["ratings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["paper"].as_str().unwrap().to_string(),
+                r["rating"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(listed.len(), 2, "{view}");
+    assert!(listed.contains(&(p1.to_string(), "fewer".into())));
+    assert!(listed.contains(&(p2.to_string(), "more".into())));
+
+    // Hostile and wrong input: clear errors, nothing stored.
+    let cases: Vec<(String, serde_json::Value, u16, &str)> = vec![
+        (
+            url("2605.1"),
+            serde_json::json!({"rating": "more"}),
+            400,
+            "not an arXiv identifier",
+        ),
+        (
+            url("2605.01234v2"),
+            serde_json::json!({"rating": "more"}),
+            400,
+            "bare arXiv id",
+        ),
+        (
+            url("%3Cscript%3E"),
+            serde_json::json!({"rating": "more"}),
+            400,
+            "not an arXiv identifier",
+        ),
+        (
+            url(&"1".repeat(5000)),
+            serde_json::json!({"rating": "more"}),
+            400,
+            "not an arXiv identifier",
+        ),
+        (
+            url("2601.00001"),
+            serde_json::json!({"rating": "more"}),
+            404,
+            "is not among the papers",
+        ),
+        (
+            url(p1.as_str()),
+            serde_json::json!({"rating": "less"}),
+            422,
+            "rating",
+        ),
+        (
+            url(p1.as_str()),
+            serde_json::json!({"rating": "more", "x": 1}),
+            422,
+            "unknown field",
+        ),
+        (url(p1.as_str()), serde_json::json!({}), 422, "rating"),
+        (
+            url(p1.as_str()),
+            serde_json::json!({"rating": "m".repeat(200_000)}),
+            413,
+            "length limit exceeded",
+        ),
+        (
+            format!(
+                "{}/api/v1/subscriptions/{}/ratings/{p1}",
+                app.base,
+                "A".repeat(66)
+            ),
+            serde_json::json!({"rating": "more"}),
+            400,
+            "not valid",
+        ),
+    ];
+    for (u, body, want, says) in cases {
+        let r = app.client.put(&u).json(&body).send().await.unwrap();
+        let status = r.status().as_u16();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, want, "{u}: {text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{u}: {text}"));
+        let error = json["error"].as_str().unwrap();
+        assert!(error.contains(says), "{u}: {error}");
+    }
+    assert_eq!(app.ctx.store.ratings_of(r.id).await.unwrap().len(), 2);
+
+    // The export holds them.
+    let (ok, out, err) = paperboy(
+        &app.ctx.config.database_url,
+        dir.path(),
+        &["subscribers", "export", "--email", "api@example.com"],
+    );
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let exported = json[0]["ratings"].as_array().unwrap();
+    assert_eq!(exported.len(), 2, "{out}");
+    assert!(
+        exported
+            .iter()
+            .any(|r| r["paper"] == p1.as_str() && r["rating"] == "fewer" && r["at"].is_i64())
+    );
+
+    // DELETE removes; a second DELETE finds nothing.
+    let del = |p: String| {
+        let client = app.client.clone();
+        async move { client.delete(p).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(del(url(p1.as_str())).await, 204);
+    assert_eq!(del(url(p1.as_str())).await, 404);
+    assert_eq!(del(url("nope")).await, 400);
+    assert_eq!(app.ctx.store.ratings_of(r.id).await.unwrap().len(), 1);
+}
