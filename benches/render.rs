@@ -5,6 +5,9 @@
 //! Besides wall-clock rates, the CPU time per digest (from /proc, Linux only), which does not
 //! depend on what else the machine runs: 1 / that is the rate per free core.
 //!
+//! Each paper carries the reader's "more / fewer like this" links, signed per reader and
+//! paper as delivery's view does; `BENCH_RATING_LINKS=0` leaves them out, for comparison.
+//!
 //!     cargo bench --bench render            # BENCH_SECONDS=3 per row by default
 
 use std::hint::black_box;
@@ -16,6 +19,19 @@ use paperboy::ingest::huggingface;
 use paperboy::mail::{CssInlining, DigestPaper, DigestView, Templates};
 use paperboy::matching::Reason;
 use paperboy::measure::thread_cpu;
+use paperboy::tokens::{Purpose, Signer};
+
+/// A reader's public id and the key that signs their links.
+static SIGNER: std::sync::LazyLock<(Signer, String)> = std::sync::LazyLock::new(|| {
+    (
+        Signer::new(b"bench-secret-bench-secret-bench-secret"),
+        paperboy::tokens::new_public_id(),
+    )
+});
+
+fn rating_links() -> bool {
+    std::env::var("BENCH_RATING_LINKS").map_or(true, |v| v != "0")
+}
 
 const HF_DAY: &[u8] = include_bytes!("../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
 const PAPERS_PER_DIGEST: usize = 10;
@@ -67,9 +83,28 @@ fn reader(day: &[Paper], r: usize) -> Vec<(usize, Vec<Reason>)> {
 /// Build reader `r`'s view from the day's papers, prepared once as delivery does, and render
 /// it; the bytes produced.
 fn digest(templates: &Templates, day: &[Paper], prepared: &[DigestPaper], r: usize) -> usize {
+    let links = rating_links();
     let papers = reader(day, r)
         .into_iter()
-        .map(|(at, reasons)| prepared[at].clone().with_reasons(&reasons))
+        .map(|(at, reasons)| {
+            let p = prepared[at].clone().with_reasons(&reasons);
+            if !links {
+                return p;
+            }
+            // As `digest::view_of` makes them: one signature per paper, two links.
+            let (signer, public_id) = &*SIGNER;
+            let token = signer.sign_bound(
+                Purpose::Rate,
+                public_id,
+                p.id.as_str().as_bytes(),
+                1_780_000_000,
+                90 * 86_400,
+            );
+            let url =
+                |rating: &str| format!("https://papers.example.org/rate/{token}/{}/{rating}", p.id);
+            let (more, fewer) = (url("more"), url("fewer"));
+            p.with_rating_links(more, fewer)
+        })
         .collect();
     let view = DigestView {
         date: NaiveDate::from_ymd_opt(2026, 5, 8).unwrap(),

@@ -746,3 +746,44 @@ async fn ratings_through_the_api_and_the_export(backend: Backend) {
     assert_eq!(del(url("nope")).await, 400);
     assert_eq!(app.ctx.store.ratings_of(r.id).await.unwrap().len(), 1);
 }
+
+/// A reader in headless Chromium follows "Fewer like this" from the mail received through
+/// the SMTP server: the page's script posts it at once and the rating is recorded. (That a
+/// hidden paper is never sent again is `a_hidden_paper_is_never_sent`: here the paper was
+/// sent already, which keeps it out on its own.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_follows_fewer_like_this() {
+    let Some(driver) = crate::helpers::start_driver() else {
+        return;
+    };
+    let Some(app) = spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    ingest(&app, dir.path(), "2026-05-08");
+    let r = reader(&app, "chromium@example.com", "diffusion agents reasoning").await;
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    paperboy::digest::compose(&app.ctx, day, None)
+        .await
+        .unwrap();
+    paperboy::digest::deliver(&app.ctx).await.unwrap();
+    let mail = app.smtp.wait_for("chromium@example.com", 1).await;
+    let text = mail.last().unwrap().text();
+    let fewer = crate::helpers::link_in(&text, "/fewer");
+    let hidden = id(fewer.rsplit('/').nth(1).unwrap());
+    let c = crate::helpers::browser(&driver).await;
+    let result = async {
+        c.goto(&fewer).await?;
+        crate::helpers::wait_for_heading(&c, "Noted").await;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    result.expect("browser steps");
+    let stored = app.ctx.store.ratings_of(r.id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (&stored[0].paper, stored[0].rating),
+        (&hidden, Rating::Fewer)
+    );
+}
