@@ -13,7 +13,7 @@ use crate::domain::{
     ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, PaperRating, Rating, Subscriber,
     TopicCatalogue,
 };
-use crate::matching::{Day, Doc, LikedPaper, Match, Pick, Scratch};
+use crate::matching::{Day, Doc, LikedPaper, Match, Pick, Rated, Scratch, Taste};
 use crate::store::{NewDigest, Store, StoredPaper};
 
 /// Readers read and written per batch: as many as a `paper_recipients` block holds (4,096
@@ -194,13 +194,20 @@ impl Composer {
         ratings: &[PaperRating],
         scratch: &mut Scratch,
     ) -> Option<DigestContent> {
-        let likes: Vec<&LikedPaper> = r
-            .interests
-            .liked
+        // What the reader liked at sign-up and taught since ("more / fewer like this"):
+        // the "more" papers join the liked ones, the newest weighing most, and papers close
+        // to the "fewer" ones are pushed down (matching::Taste, the model the eval measures).
+        let rated: Vec<Rated<&ArxivId>> = ratings
             .iter()
-            .filter_map(|id| self.liked.get(id))
+            .map(|p| Rated {
+                paper: &p.paper,
+                rating: p.rating,
+                at: p.at,
+            })
             .collect();
-        let mut profile = self.index.profile(&r.interests, &likes);
+        let liked: Vec<&ArxivId> = r.interests.liked.iter().collect();
+        let taste: Taste<&LikedPaper> = Taste::learn(&liked, &rated).map(|id| self.liked.get(*id));
+        let mut profile = self.index.profile_with(&r.interests, &taste);
         // A paper sent before stays out, unless arXiv has a newer version of it since.
         profile.exclude(sent.iter().filter_map(|(id, before)| {
             let d = *self.place.get(id.as_str())?;
@@ -215,8 +222,6 @@ impl Composer {
                 .then(|| self.place.get(p.paper.as_str()).copied())
                 .flatten()
         }));
-        // TODO(issue 15 part 2, src/matching): the ranking learns from `ratings` here:
-        // "more" papers join the liked ones, "fewer" push their neighbours down.
         let n = usize::from(r.prefs.papers_per_digest);
         let entries = |m: Vec<Match>| -> Vec<DigestEntry> {
             m.into_iter()
@@ -253,10 +258,12 @@ impl Composer {
         store: &Store,
         reader: &Subscriber,
     ) -> Result<Option<DigestContent>, DigestError> {
-        let liked = store.papers_by_ids(&reader.interests.liked).await?;
+        let ratings = store.ratings_of(reader.id).await?;
+        let mut taught = reader.interests.liked.clone();
+        taught.extend(ratings.iter().map(|p| p.paper.clone()));
+        let liked = store.papers_by_ids(&taught).await?;
         self.learn(&liked);
         let sent = sent(store, &self.sent_before, reader.id, reader.id).await?;
-        let ratings = store.ratings_of(reader.id).await?;
         Ok(self.choose(
             reader,
             sent.get(&reader.id).unwrap_or(&Sent::new()),
@@ -337,7 +344,7 @@ struct Batch {
     last: i64,
     /// Active readers looked at, including those that already had a digest.
     looked_at: u64,
-    /// Papers these readers liked that no earlier batch did.
+    /// Papers these readers liked or rated that no earlier batch did.
     new_likes: Vec<StoredPaper>,
 }
 
@@ -367,9 +374,11 @@ async fn next_batch(
         ),
         _ => (HashMap::new(), HashMap::new()),
     };
+    // Liked and rated papers are analysed once a run, by the first batch that needs them.
     let new: Vec<ArxivId> = readers
         .iter()
         .flat_map(|r| r.interests.liked.iter())
+        .chain(ratings.values().flatten().map(|p| &p.paper))
         .filter(|id| liked_so_far.insert((*id).clone()))
         .cloned()
         .collect();

@@ -11,13 +11,9 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 
-/// A reader's verdict on one paper.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Rating {
-    More,
-    Fewer,
-}
+/// A reader's verdict on one paper: the domain's, so that the mail's links and the model
+/// speak of the same thing.
+pub use crate::domain::Rating;
 
 /// One rating: the paper (an id, an index, or the paper itself), the verdict, and when it
 /// was given (seconds since the epoch, or any increasing count).

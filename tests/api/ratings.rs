@@ -527,7 +527,30 @@ async fn a_hidden_paper_is_never_sent(backend: Backend) {
     // The preview and the composed digest leave it out; the other reader still gets it.
     let after = preview(hider.clone()).await;
     assert!(!after.contains(&top), "{after:?}");
-    assert_eq!(after[..before.len() - 1], before[1..], "the rest move up");
+    assert_eq!(after.len(), before.len(), "another paper takes its place");
+    // The rating teaches the ranking: papers like the hidden one move down, so the rest do
+    // not merely move up a place (matching::Taste, Rocchio with the "fewer" papers).
+    assert_ne!(
+        after[..before.len() - 1],
+        before[1..],
+        "{before:?} -> {after:?}"
+    );
+    assert_eq!(
+        preview(plain.clone()).await,
+        before,
+        "the other reader is unchanged"
+    );
+    // "More like this" on the last paper lifts papers like it: the order changes too.
+    let fan = reader(&app, "fan@example.com", keywords).await;
+    let last = before[before.len() - 1].clone();
+    ratings.rate(&fan, &last, Rating::More).await.unwrap();
+    let fan_sees = preview(fan.clone()).await;
+    assert_ne!(fan_sees, before, "a 'more' rating changes the ranking");
+    let up = |list: &[ArxivId]| list.iter().position(|p| *p == last);
+    assert!(
+        up(&fan_sees).is_some_and(|i| Some(i) < up(&before)),
+        "the paper rated 'more' moves up: {before:?} -> {fan_sees:?}"
+    );
     paperboy::digest::compose(&app.ctx, day, None)
         .await
         .unwrap();
