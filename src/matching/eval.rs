@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Corpus, Day, Doc, LikedPaper, Profile, Rated, Rating, Taste, Weights};
+use super::{
+    Corpus, Day, Doc, LabelledPaper, LikedPaper, Profile, Rated, Rating, Taste, TopicLearner,
+    Weights,
+};
 use crate::domain::{Interests, TopicCatalogue, TopicId};
 
 #[derive(Clone, Debug, Deserialize)]
@@ -189,6 +192,16 @@ pub fn evaluate(
         .collect();
     // Analysed once: every day of every reader shares it.
     let corpus = Corpus::new(&texts);
+    // Topic profiles learn from the labelled records outside the day being ranked.
+    let labelled: Vec<LabelledPaper<'_>> = records
+        .iter()
+        .map(|r| LabelledPaper {
+            title: &r.title,
+            abstract_text: &r.abstract_text,
+            categories: &r.categories,
+        })
+        .collect();
+    let learner = TopicLearner::new(&labelled);
     let mut rng = Rng(seed);
     let mut results = Vec::new();
     for (&category, &n) in counts.iter().filter(|(_, n)| **n >= MIN_RECORDS) {
@@ -226,11 +239,16 @@ pub fn evaluate(
         for _ in 0..DAYS {
             let picks = rng.sample(rest.len(), DAY_SIZE);
             let day: Vec<&Record> = picks.iter().map(|&i| &records[rest[i]]).collect();
+            let mut in_day = vec![false; records.len()];
+            for &i in &picks {
+                in_day[rest[i]] = true;
+            }
+            let learned = learner.learn(catalogue, |i| !in_day[i]);
             let docs: Vec<Doc<'_>> = day
                 .iter()
                 .map(|r| Doc::text(&r.title, &r.abstract_text))
                 .collect();
-            let index = Day::with_corpus(&docs, &corpus, catalogue, weights.clone());
+            let index = Day::with_corpus(&docs, &corpus, catalogue, &learned, weights.clone());
             let liked_papers: Vec<LikedPaper> = liked_texts
                 .iter()
                 .map(|(t, a)| index.liked_paper(t, a))
@@ -266,9 +284,15 @@ pub fn evaluate(
                 category,
             ));
         }
-        let rated = rated_readers(
-            records, &members, category, &corpus, catalogue, seed, weights,
-        );
+        let run = Run {
+            records,
+            corpus: &corpus,
+            learner: &learner,
+            catalogue,
+            seed,
+            weights,
+        };
+        let rated = rated_readers(&run, &members, category);
         results.push(CategoryResult {
             category: category.to_string(),
             records: n,
@@ -300,15 +324,15 @@ pub fn evaluate(
 /// other records (no record twice in a trial); each day the top [`SENT`] are rated "more"
 /// when they carry the category, else "fewer", and the next day ranks with every rating so
 /// far. Each trial draws from its own generator, so it does not depend on the other readers.
-fn rated_readers(
-    records: &[Record],
-    members: &[usize],
-    category: &str,
-    corpus: &Corpus,
-    catalogue: &TopicCatalogue,
-    seed: u64,
-    weights: &Weights,
-) -> [Metrics; DAYS] {
+fn rated_readers(run: &Run<'_>, members: &[usize], category: &str) -> [Metrics; DAYS] {
+    let Run {
+        records,
+        corpus,
+        learner,
+        catalogue,
+        seed,
+        weights,
+    } = *run;
     let day_size = DAY_SIZE.min(records.len().saturating_sub(1) / DAYS);
     let mut per_day: [Vec<Metrics>; DAYS] = Default::default();
     for trial in 0..TRIALS {
@@ -330,7 +354,12 @@ fn rated_readers(
                 .iter()
                 .map(|r| Doc::text(&r.title, &r.abstract_text))
                 .collect();
-            let index = Day::with_corpus(&docs, corpus, catalogue, weights.clone());
+            let mut in_day = vec![false; records.len()];
+            for &i in &ids {
+                in_day[i] = true;
+            }
+            let learned = learner.learn(catalogue, |i| !in_day[i]);
+            let index = Day::with_corpus(&docs, corpus, catalogue, &learned, weights.clone());
             let taste = Taste::learn(&[liked], &ratings);
             let analysed: Vec<(usize, LikedPaper)> = taste
                 .more
@@ -362,6 +391,17 @@ fn rated_readers(
         }
     }
     std::array::from_fn(|d| Metrics::mean(&per_day[d]))
+}
+
+/// What every reader of a run shares.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    records: &'a [Record],
+    corpus: &'a Corpus,
+    learner: &'a TopicLearner,
+    catalogue: &'a TopicCatalogue,
+    seed: u64,
+    weights: &'a Weights,
 }
 
 /// FNV-1a: a trial's seed from its name.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use super::learned::{LearnedTopic, LearnedTopics};
 use super::text::Analyzer;
 use crate::domain::{Topic, TopicCatalogue};
 
@@ -12,6 +13,11 @@ const K1: f32 = 1.2;
 const B: f32 = 0.75;
 /// A phrase is rarer than its words: its idf is their mean times this.
 const PHRASE_IDF: f32 = 1.5;
+
+/// One standard deviation of closeness to a topic's learned profile weighs the topic's mean
+/// keyword score of the day, up to this many standard deviations: like BM25's term
+/// frequency, closeness saturates, so that one outlying paper does not swamp the keywords.
+const LEARNED_CAP: f32 = 2.0;
 
 /// How much each part counts. Field weights multiply term frequencies (BM25F-style).
 /// The `[matching]` section of the config.
@@ -114,9 +120,48 @@ pub(crate) struct CompiledTopic {
     pub terms: Vec<Term>,
     /// The sum of its terms' contributions per paper.
     pub total: Postings,
+    /// What a topic reader gets per paper: `total` plus the learned profile's share (equal
+    /// to `total` when the topic has no learned profile).
+    pub reader: Postings,
     /// For each entry of `total`, the terms (indices into `terms`) that occur in that paper:
     /// explaining a match is one lookup.
     pub terms_in: Vec<Vec<u16>>,
+}
+
+/// A learned topic profile against the day: its centroid in the day's words, the mean and
+/// standard deviation of the day's papers' closeness to it, and what one standard deviation
+/// above the mean adds to a paper's score.
+#[derive(Clone, Debug)]
+pub(crate) struct LearnedDay {
+    centroid: Vector,
+    mean: f32,
+    std: f32,
+    scale: f32,
+}
+
+impl LearnedDay {
+    /// What a paper with this TF-IDF vector adds to the topic's score (0 at or below the
+    /// day's mean, so that the topic's list stays sparse).
+    pub(crate) fn score(&self, v: &Vector) -> f32 {
+        self.scale * ((dot(&self.centroid, v) - self.mean) / self.std).clamp(0.0, LEARNED_CAP)
+    }
+}
+
+/// Dot product of two sparse vectors sorted by term.
+fn dot(a: &Vector, b: &Vector) -> f32 {
+    let (mut i, mut j, mut s) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                s += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    s
 }
 
 /// A day of papers, analysed once and matched against any number of readers.
@@ -198,14 +243,22 @@ impl Day {
         catalogue: &TopicCatalogue,
         weights: Weights,
     ) -> Self {
-        Self::with_corpus(docs, &Corpus::new(corpus), catalogue, weights)
+        Self::with_corpus(
+            docs,
+            &Corpus::new(corpus),
+            catalogue,
+            &LearnedTopics::default(),
+            weights,
+        )
     }
 
-    /// [`new`](Self::new) on a corpus analysed beforehand.
+    /// [`new`](Self::new) on a corpus analysed beforehand, with topic profiles learned from
+    /// papers (a topic without one matches by its keywords alone).
     pub fn with_corpus(
         docs: &[Doc<'_>],
         corpus: &Corpus,
         catalogue: &TopicCatalogue,
+        learned: &LearnedTopics,
         weights: Weights,
     ) -> Self {
         let analyzer = Analyzer::default();
@@ -384,7 +437,11 @@ impl Day {
         day.topics = catalogue
             .topics()
             .iter()
-            .map(|t| (t.id.to_string(), day.compile_topic(t)))
+            .map(|t| {
+                let id = t.id.to_string();
+                let compiled = day.compile_topic(t, learned.topics.get(&id));
+                (id, compiled)
+            })
             .collect();
         day.similar = super::similar::DayStats::new(&day);
         day
@@ -398,7 +455,7 @@ impl Day {
         self.fields.is_empty()
     }
 
-    fn compile_topic(&self, topic: &Topic) -> CompiledTopic {
+    fn compile_topic(&self, topic: &Topic, learned: Option<&LearnedTopic>) -> CompiledTopic {
         let mut terms = Vec::new();
         for k in &topic.keywords {
             terms.extend(self.term(k, 1.0));
@@ -414,15 +471,76 @@ impl Day {
                 e.1.push(i as u16);
             }
         }
+        let learned = learned.and_then(|l| self.learn_topic(l, &by_doc));
         let mut by_doc: Vec<(u32, (f32, Vec<u16>))> = by_doc.into_iter().collect();
         by_doc.sort_unstable_by_key(|x| x.0);
-        let (total, terms_in) = by_doc.into_iter().map(|(d, (s, t))| ((d, s), t)).unzip();
+        let (total, terms_in): (Postings, Vec<Vec<u16>>) =
+            by_doc.into_iter().map(|(d, (s, t))| ((d, s), t)).unzip();
+        let reader = match &learned {
+            None => total.clone(),
+            Some(l) => {
+                let mut all = vec![0.0f32; self.len()];
+                for &(d, s) in &total {
+                    all[d as usize] = s;
+                }
+                for (d, v) in self.doc_vectors.iter().enumerate() {
+                    all[d] += l.score(v);
+                }
+                all.into_iter()
+                    .enumerate()
+                    .filter(|(_, s)| *s > 0.0)
+                    .map(|(d, s)| (d as u32, s))
+                    .collect()
+            }
+        };
         CompiledTopic {
             name: topic.name.clone(),
             terms,
             total,
+            reader,
             terms_in,
         }
+    }
+
+    /// A learned profile against the day. One standard deviation of closeness weighs the
+    /// topic's mean keyword score of the day (1 when no paper of the day has a keyword), up
+    /// to [`LEARNED_CAP`].
+    fn learn_topic(
+        &self,
+        l: &LearnedTopic,
+        keyword_scores: &HashMap<u32, (f32, Vec<u16>)>,
+    ) -> Option<LearnedDay> {
+        let mut centroid: Vector = l
+            .terms
+            .iter()
+            .filter_map(|(w, x)| Some((*self.vocab.get(w)?, *x)))
+            .collect();
+        if centroid.is_empty() || self.is_empty() {
+            return None;
+        }
+        centroid.sort_unstable_by_key(|x| x.0);
+        let mut close = vec![0.0f32; self.len()];
+        for (t, q) in &centroid {
+            for &(d, w) in &self.vectors[*t as usize] {
+                close[d as usize] += q * w;
+            }
+        }
+        let n = close.len() as f32;
+        let mean = close.iter().sum::<f32>() / n;
+        let std = (close.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n)
+            .sqrt()
+            .max(1e-3);
+        let keyword_mean = if keyword_scores.is_empty() {
+            1.0
+        } else {
+            keyword_scores.values().map(|x| x.0).sum::<f32>() / keyword_scores.len() as f32
+        };
+        Some(LearnedDay {
+            centroid,
+            mean,
+            std,
+            scale: keyword_mean,
+        })
     }
 
     /// The term pattern of a keyword or phrase, or `None` when it cannot match this day
@@ -561,7 +679,13 @@ mod tests {
             ("Networks of neurons", "Spiking networks and graphs."),
         ];
         let a = Day::new(&docs, &texts, &catalogue, Weights::default());
-        let b = Day::with_corpus(&docs, &Corpus::new(&texts), &catalogue, Weights::default());
+        let b = Day::with_corpus(
+            &docs,
+            &Corpus::new(&texts),
+            &catalogue,
+            &LearnedTopics::default(),
+            Weights::default(),
+        );
         assert_eq!(a.idf, b.idf);
         assert_eq!(a.vocab, b.vocab);
         let alone = Day::new(&docs, &[], &catalogue, Weights::default());

@@ -4,12 +4,14 @@
 pub mod bench;
 pub mod eval;
 mod index;
+mod learned;
 mod rank;
 mod similar;
 mod taste;
 mod text;
 
 pub use index::{Corpus, Day, Doc, Weights};
+pub use learned::{LabelledPaper, LearnedTopic, LearnedTopics, TopicLearner};
 pub use rank::{Match, Pick, Profile, Reason, Scratch};
 pub use similar::LikedPaper;
 pub use taste::{MAX_FEWER, MAX_MORE, Rated, Rating, Taste};

@@ -186,7 +186,7 @@ impl Day {
             s.blocked[d as usize] = s.epoch;
         }
         for topic in &p.topics {
-            for &(d, w) in &topic.total {
+            for &(d, w) in &topic.reader {
                 s.add(d, w);
             }
         }
@@ -334,6 +334,12 @@ impl Day {
                         .iter()
                         .map(|t| topic.terms[*t as usize].text.clone())
                         .collect(),
+                });
+            } else if topic.reader.binary_search_by_key(&d, |h| h.0).is_ok() {
+                // Close to what the topic's papers say, in none of its keywords.
+                out.push(Reason {
+                    interest: topic.name.clone(),
+                    words: Vec::new(),
                 });
             }
         }
@@ -727,5 +733,79 @@ mod tests {
         assert_eq!(day.rank_with(&b, 4, &mut s)[0].paper, 3);
         assert_eq!(day.rank_with(&a, 4, &mut s), first);
         assert!(first.iter().all(|m| m.paper != 1), "blocked stays blocked");
+    }
+
+    #[test]
+    fn a_learned_topic_finds_papers_its_keywords_miss_and_keywords_still_say_why() {
+        use crate::matching::{Corpus, LabelledPaper, LearnedTopics, TopicLearner};
+        let none: Vec<String> = vec![];
+        // Graph theory without the combinatorics topic's keywords, and one with them.
+        let docs = [
+            doc(
+                "Pancyclic orientations and arc colourings",
+                "Every strong orientation has arcs of each colour.",
+                &none,
+                0,
+            ),
+            doc("Galaxy rotation curves", "Dark matter halos.", &none, 0),
+            doc(
+                "Counting lattice paths",
+                "A bijection for enumerative combinatorics of paths.",
+                &none,
+                0,
+            ),
+        ];
+        let co = vec!["math.CO".to_string()];
+        let titles: Vec<String> = (0..12)
+            .map(|i| format!("Pancyclic orientations and arc colourings {i}"))
+            .collect();
+        let labelled: Vec<LabelledPaper<'_>> = titles
+            .iter()
+            .map(|t| LabelledPaper {
+                title: t,
+                abstract_text: "Strong orientations, pancyclic arcs and colourings.",
+                categories: &co,
+            })
+            .collect();
+        let learned = TopicLearner::new(&labelled).learn(&catalogue(), |_| true);
+        assert!(learned.topics.contains_key("combinatorics"));
+        let reader = interests(InterestsForm {
+            topics: &["combinatorics".to_string()],
+            trending: Some("0"),
+            ..Default::default()
+        });
+        let keywords_only = Day::new(&docs, &[], &catalogue(), Weights::default());
+        let ranked = keywords_only.rank(&keywords_only.profile(&reader, NO_LIKES), 3);
+        assert!(!papers(&ranked).contains(&0), "the keywords miss paper 0");
+        let day = Day::with_corpus(
+            &docs,
+            &Corpus::default(),
+            &catalogue(),
+            &learned,
+            Weights::default(),
+        );
+        let ranked = day.rank(&day.profile(&reader, NO_LIKES), 3);
+        assert!(papers(&ranked).contains(&0), "{ranked:?}");
+        assert!(!papers(&ranked).contains(&1));
+        let name = catalogue().get("combinatorics").unwrap().name.clone();
+        let why = |d: usize| ranked.iter().find(|m| m.paper == d).unwrap().reasons[0].clone();
+        assert_eq!(why(0).interest, name);
+        assert!(
+            why(0).words.is_empty(),
+            "no keyword of the topic is in paper 0"
+        );
+        assert!(!why(2).words.is_empty(), "paper 2's keywords still say why");
+        // No learned profile: the same day as before.
+        let plain = Day::with_corpus(
+            &docs,
+            &Corpus::default(),
+            &catalogue(),
+            &LearnedTopics::default(),
+            Weights::default(),
+        );
+        assert_eq!(
+            plain.rank(&plain.profile(&reader, NO_LIKES), 3),
+            keywords_only.rank(&keywords_only.profile(&reader, NO_LIKES), 3)
+        );
     }
 }

@@ -1,0 +1,256 @@
+//! Catalogue topics learned from the papers themselves: a topic's profile is the centroid of
+//! the TF-IDF vectors of papers that carry its arXiv categories (those with its primary
+//! category count fully, the others half). A topic reader is then matched like a
+//! liked-paper reader, by closeness to that centroid, while the topic's keywords still say
+//! why. A topic with fewer than [`MIN_PAPERS`] papers keeps its keywords alone.
+//!
+//! Learning is pure: [`TopicLearner`] analyses labelled papers once; [`TopicLearner::learn`]
+//! builds the profiles (from all papers, or all but some: the evaluation leaves out the day
+//! being ranked). A [`LearnedTopics`] is compact (at most [`TERMS`] analysed words a topic)
+//! and serialisable, so it can be kept in the store and rebuilt when a day is ingested.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::text::Analyzer;
+use crate::domain::TopicCatalogue;
+
+/// Fewer labelled papers than this: the topic keeps its keywords alone.
+pub const MIN_PAPERS: usize = 10;
+/// Words kept in a topic's profile, the heaviest.
+pub const TERMS: usize = 400;
+/// A paper in one of a topic's other categories counts this much next to one in its primary
+/// category.
+const SECONDARY: f32 = 0.5;
+
+/// A paper with its arXiv categories, to learn from.
+#[derive(Clone, Copy, Debug)]
+pub struct LabelledPaper<'a> {
+    pub title: &'a str,
+    pub abstract_text: &'a str,
+    pub categories: &'a [String],
+}
+
+/// One topic's learned profile: analysed words (stemmed, as the matcher reads them) and
+/// their weight in the centroid, heaviest first, L2-normalised.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LearnedTopic {
+    /// How many papers it was learned from.
+    pub papers: u32,
+    pub terms: Vec<(String, f32)>,
+}
+
+/// Learned profiles by topic id; a topic that is absent matches by its keywords alone.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LearnedTopics {
+    pub topics: BTreeMap<String, LearnedTopic>,
+}
+
+/// Labelled papers analysed once.
+pub struct TopicLearner {
+    words: Vec<String>,
+    /// Per paper: its L2-normalised TF-IDF vector (word index, weight) and its categories,
+    /// lower-cased.
+    papers: Vec<Analysed>,
+}
+
+/// A paper's TF-IDF vector and its lower-cased categories.
+type Analysed = (Vec<(u32, f32)>, Vec<String>);
+
+impl TopicLearner {
+    pub fn new(papers: &[LabelledPaper<'_>]) -> Self {
+        let analyzer = Analyzer::default();
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut words: Vec<String> = Vec::new();
+        let mut df: Vec<u32> = Vec::new();
+        let mut tfs: Vec<HashMap<u32, f32>> = Vec::with_capacity(papers.len());
+        for p in papers {
+            let mut tf: HashMap<u32, f32> = HashMap::new();
+            // Title words weigh as the matcher weighs them (BM25F's default title weight).
+            for (text, w) in [(p.title, 2.5), (p.abstract_text, 1.0)] {
+                for t in analyzer.tokens(text) {
+                    // Single letters carry no topic (as in "more like these").
+                    if t.chars().count() < 2 && !t.chars().all(|c| c.is_ascii_digit()) {
+                        continue;
+                    }
+                    let id = *ids.entry(t.clone()).or_insert_with(|| {
+                        words.push(t);
+                        df.push(0);
+                        (words.len() - 1) as u32
+                    });
+                    *tf.entry(id).or_default() += w;
+                }
+            }
+            for id in tf.keys() {
+                df[*id as usize] += 1;
+            }
+            tfs.push(tf);
+        }
+        let n = papers.len() as f32;
+        let papers = tfs
+            .into_iter()
+            .zip(papers)
+            .map(|(tf, p)| {
+                let mut v: Vec<(u32, f32)> = tf
+                    .into_iter()
+                    .map(|(t, f)| {
+                        let d = df[t as usize] as f32;
+                        (t, (1.0 + f.ln()) * ((n - d + 0.5) / (d + 0.5)).ln_1p())
+                    })
+                    .collect();
+                normalise(&mut v);
+                (v, p.categories.iter().map(|c| c.to_lowercase()).collect())
+            })
+            .collect();
+        Self { words, papers }
+    }
+
+    /// Every topic's profile from the papers `use_paper` accepts (by index).
+    pub fn learn(
+        &self,
+        catalogue: &TopicCatalogue,
+        use_paper: impl Fn(usize) -> bool,
+    ) -> LearnedTopics {
+        let mut topics = BTreeMap::new();
+        for topic in catalogue.topics() {
+            let cats: Vec<String> = topic.categories.iter().map(|c| c.to_lowercase()).collect();
+            let Some(primary) = cats.first() else {
+                continue;
+            };
+            let mut sum: HashMap<u32, f32> = HashMap::new();
+            let mut count = 0u32;
+            for (i, (v, pc)) in self.papers.iter().enumerate() {
+                let w = if pc.iter().any(|c| in_category(c, primary)) {
+                    1.0
+                } else if pc.iter().any(|c| cats.iter().any(|t| in_category(c, t))) {
+                    SECONDARY
+                } else {
+                    continue;
+                };
+                if !use_paper(i) {
+                    continue;
+                }
+                count += 1;
+                for (t, x) in v {
+                    *sum.entry(*t).or_default() += w * x;
+                }
+            }
+            if (count as usize) < MIN_PAPERS {
+                continue;
+            }
+            let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
+            v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            v.truncate(TERMS);
+            let norm = v
+                .iter()
+                .map(|x| x.1 * x.1)
+                .sum::<f32>()
+                .sqrt()
+                .max(f32::EPSILON);
+            topics.insert(
+                topic.id.to_string(),
+                LearnedTopic {
+                    papers: count,
+                    terms: v
+                        .into_iter()
+                        .map(|(t, x)| (self.words[t as usize].clone(), x / norm))
+                        .collect(),
+                },
+            );
+        }
+        LearnedTopics { topics }
+    }
+}
+
+/// A paper's category `c` falls under a topic's category `t` (`cs.lg` under `cs.lg`; every
+/// `hep-th` paper under `hep-th`; `math.oc` under an archive-wide `math`).
+fn in_category(c: &str, t: &str) -> bool {
+    c == t || (!t.contains('.') && c.split('.').next() == Some(t))
+}
+
+fn normalise(v: &mut [(u32, f32)]) {
+    let norm = v
+        .iter()
+        .map(|x| x.1 * x.1)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
+    for x in v.iter_mut() {
+        x.1 /= norm;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> TopicCatalogue {
+        TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_topic_learns_from_its_categories_and_falls_back_below_the_minimum() {
+        let qph = vec!["quant-ph".to_string()];
+        let astro = vec!["astro-ph.GA".to_string()];
+        let texts: Vec<(String, String)> = (0..12)
+            .map(|i| {
+                (
+                    format!("Qubit entanglement study {i}"),
+                    "Superconducting qubits and entanglement witnesses.".to_string(),
+                )
+            })
+            .collect();
+        let mut papers: Vec<LabelledPaper<'_>> = texts
+            .iter()
+            .map(|(t, a)| LabelledPaper {
+                title: t,
+                abstract_text: a,
+                categories: &qph,
+            })
+            .collect();
+        papers.push(LabelledPaper {
+            title: "Galaxy rotation curves",
+            abstract_text: "Dark matter halos.",
+            categories: &astro,
+        });
+        let learner = TopicLearner::new(&papers);
+        let learned = learner.learn(&catalogue(), |_| true);
+        let quantum = &learned.topics["quantum"];
+        assert_eq!(quantum.papers, 12);
+        assert!(quantum.terms.len() <= TERMS);
+        let words: Vec<&str> = quantum.terms.iter().map(|t| t.0.as_str()).collect();
+        assert!(
+            words.contains(&"qubit") && words.contains(&"entangl"),
+            "{words:?}"
+        );
+        assert!(
+            !words.contains(&"galaxi"),
+            "the astrophysics paper is not quantum's"
+        );
+        let norm: f32 = quantum.terms.iter().map(|t| t.1 * t.1).sum();
+        assert!((norm - 1.0).abs() < 1e-3);
+        // One galaxy paper is too few: that topic keeps its keywords.
+        assert!(
+            learned
+                .topics
+                .values()
+                .all(|t| t.papers as usize >= MIN_PAPERS)
+        );
+        // Leaving papers out (the day being ranked) drops the topic below the minimum.
+        let fewer = learner.learn(&catalogue(), |i| i >= 5);
+        assert!(!fewer.topics.contains_key("quantum"));
+        let json = serde_json::to_string(&learned).unwrap();
+        assert_eq!(
+            serde_json::from_str::<LearnedTopics>(&json).unwrap(),
+            learned
+        );
+    }
+
+    #[test]
+    fn categories_match_exactly_or_by_archive() {
+        assert!(in_category("cs.lg", "cs.lg"));
+        assert!(in_category("math.oc", "math"));
+        assert!(!in_category("cs.lg", "cs.cl"));
+        assert!(!in_category("hep-th", "hep-ph"));
+        assert!(!in_category("math", "math.oc"));
+    }
+}
