@@ -18,6 +18,8 @@ const PHRASE_IDF: f32 = 1.5;
 /// keyword score of the day, up to this many standard deviations: like BM25's term
 /// frequency, closeness saturates, so that one outlying paper does not swamp the keywords.
 const LEARNED_CAP: f32 = 2.0;
+/// A paper joins the lists of the learned topics it is closest to, this many.
+const NEAREST: usize = 3;
 
 /// How much each part counts. Field weights multiply term frequencies (BM25F-style).
 /// The `[matching]` section of the config.
@@ -140,10 +142,9 @@ pub(crate) struct LearnedDay {
 }
 
 impl LearnedDay {
-    /// What a paper with this TF-IDF vector adds to the topic's score (0 at or below the
-    /// day's mean, so that the topic's list stays sparse).
-    pub(crate) fn score(&self, v: &Vector) -> f32 {
-        self.scale * ((dot(&self.centroid, v) - self.mean) / self.std).clamp(0.0, LEARNED_CAP)
+    /// How close a paper with this TF-IDF vector is, in standard deviations over the day.
+    fn z(&self, v: &Vector) -> f32 {
+        (dot(&self.centroid, v) - self.mean) / self.std
     }
 }
 
@@ -439,10 +440,11 @@ impl Day {
             .iter()
             .map(|t| {
                 let id = t.id.to_string();
-                let compiled = day.compile_topic(t, learned.topics.get(&id));
+                let compiled = day.compile_topic(t);
                 (id, compiled)
             })
             .collect();
+        day.add_learned(learned);
         day.similar = super::similar::DayStats::new(&day);
         day
     }
@@ -455,7 +457,7 @@ impl Day {
         self.fields.is_empty()
     }
 
-    fn compile_topic(&self, topic: &Topic, learned: Option<&LearnedTopic>) -> CompiledTopic {
+    fn compile_topic(&self, topic: &Topic) -> CompiledTopic {
         let mut terms = Vec::new();
         for k in &topic.keywords {
             terms.extend(self.term(k, 1.0));
@@ -471,28 +473,11 @@ impl Day {
                 e.1.push(i as u16);
             }
         }
-        let learned = learned.and_then(|l| self.learn_topic(l, &by_doc));
         let mut by_doc: Vec<(u32, (f32, Vec<u16>))> = by_doc.into_iter().collect();
         by_doc.sort_unstable_by_key(|x| x.0);
         let (total, terms_in): (Postings, Vec<Vec<u16>>) =
             by_doc.into_iter().map(|(d, (s, t))| ((d, s), t)).unzip();
-        let reader = match &learned {
-            None => total.clone(),
-            Some(l) => {
-                let mut all = vec![0.0f32; self.len()];
-                for &(d, s) in &total {
-                    all[d as usize] = s;
-                }
-                for (d, v) in self.doc_vectors.iter().enumerate() {
-                    all[d] += l.score(v);
-                }
-                all.into_iter()
-                    .enumerate()
-                    .filter(|(_, s)| *s > 0.0)
-                    .map(|(d, s)| (d as u32, s))
-                    .collect()
-            }
-        };
+        let reader = total.clone();
         CompiledTopic {
             name: topic.name.clone(),
             terms,
@@ -502,14 +487,66 @@ impl Day {
         }
     }
 
+    /// Topic readers' lists with the learned profiles: each paper goes to the
+    /// [`NEAREST`] topics it is closest to (in standard deviations over the day, above the
+    /// day's mean), and adds to those topics' lists only. A reader of many topics then gets
+    /// the papers that belong to one of them, not every paper near a broad field.
+    fn add_learned(&mut self, learned: &LearnedTopics) {
+        let n = self.len();
+        let mut close: Vec<(usize, f32, Vec<f32>)> = Vec::new();
+        for (i, id) in self.topic_order.iter().enumerate() {
+            let (Some(l), Some(topic)) = (learned.topics.get(id), self.topics.get(id)) else {
+                continue;
+            };
+            if let Some(day) = self.learn_topic(l, &topic.total) {
+                let z = self.doc_vectors.iter().map(|v| day.z(v)).collect();
+                close.push((i, day.scale, z));
+            }
+        }
+        if close.is_empty() {
+            return;
+        }
+        let mut added: Vec<Postings> = vec![Vec::new(); close.len()];
+        let mut best: Vec<(usize, f32)> = Vec::new();
+        for d in 0..n {
+            best.clear();
+            best.extend(
+                close
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| (k, c.2[d]))
+                    .filter(|x| x.1 > 0.0),
+            );
+            best.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            for &(k, z) in best.iter().take(NEAREST) {
+                added[k].push((d as u32, close[k].1 * z.min(LEARNED_CAP)));
+            }
+        }
+        for ((i, _, _), add) in close.iter().zip(added) {
+            let id = &self.topic_order[*i];
+            let Some(topic) = self.topics.get_mut(id) else {
+                continue;
+            };
+            let mut all = vec![0.0f32; n];
+            for &(d, s) in &topic.total {
+                all[d as usize] = s;
+            }
+            for (d, s) in add {
+                all[d as usize] += s;
+            }
+            topic.reader = all
+                .into_iter()
+                .enumerate()
+                .filter(|(_, s)| *s > 0.0)
+                .map(|(d, s)| (d as u32, s))
+                .collect();
+        }
+    }
+
     /// A learned profile against the day. One standard deviation of closeness weighs the
     /// topic's mean keyword score of the day (1 when no paper of the day has a keyword), up
     /// to [`LEARNED_CAP`].
-    fn learn_topic(
-        &self,
-        l: &LearnedTopic,
-        keyword_scores: &HashMap<u32, (f32, Vec<u16>)>,
-    ) -> Option<LearnedDay> {
+    fn learn_topic(&self, l: &LearnedTopic, keyword_scores: &Postings) -> Option<LearnedDay> {
         let mut centroid: Vector = l
             .terms
             .iter()
@@ -533,7 +570,7 @@ impl Day {
         let keyword_mean = if keyword_scores.is_empty() {
             1.0
         } else {
-            keyword_scores.values().map(|x| x.0).sum::<f32>() / keyword_scores.len() as f32
+            keyword_scores.iter().map(|x| x.1).sum::<f32>() / keyword_scores.len() as f32
         };
         Some(LearnedDay {
             centroid,
