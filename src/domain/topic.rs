@@ -138,6 +138,52 @@ mod tests {
         assert!(c.grouped().len() > 3);
     }
 
+    /// arXiv's category taxonomy (https://arxiv.org/category_taxonomy, 2026-11): every
+    /// category of cs, stat, eess and q-bio, and math.OC, math.ST, physics.comp-ph and q-fin.
+    const TAXONOMY: &str = "cs.AI cs.AR cs.CC cs.CE cs.CG cs.CL cs.CR cs.CV cs.CY cs.DB cs.DC \
+        cs.DL cs.DM cs.DS cs.ET cs.FL cs.GL cs.GR cs.GT cs.HC cs.IR cs.IT cs.LG cs.LO cs.MA cs.MM \
+        cs.MS cs.NA cs.NE cs.NI cs.OH cs.OS cs.PF cs.PL cs.RO cs.SC cs.SD cs.SE cs.SI cs.SY \
+        stat.AP stat.CO stat.ME stat.ML stat.OT stat.TH eess.AS eess.IV eess.SP eess.SY \
+        q-bio.BM q-bio.CB q-bio.GN q-bio.MN q-bio.NC q-bio.OT q-bio.PE q-bio.QM q-bio.SC q-bio.TO \
+        math.OC math.ST physics.comp-ph q-fin.CP q-fin.EC q-fin.GN q-fin.MF q-fin.PM q-fin.PR \
+        q-fin.RM q-fin.ST q-fin.TR";
+
+    #[test]
+    fn shipped_catalogue_covers_the_taxonomy_and_keeps_every_topic_id() {
+        let c = TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+        let missing: Vec<&str> = TAXONOMY
+            .split_whitespace()
+            .filter(|cat| {
+                !c.topics()
+                    .iter()
+                    .any(|t| t.categories.iter().any(|x| x == cat))
+            })
+            .collect();
+        assert!(missing.is_empty(), "no topic for {missing:?}");
+        // Ids are stored with every subscriber: the 82 of the first catalogue stay.
+        for id in FIRST_IDS.split_whitespace() {
+            assert!(c.get(id).is_some(), "topic {id} was removed");
+        }
+    }
+
+    const FIRST_IDS: &str = "llm nlp machine-translation dialogue retrieval-rag speech-audio computer-vision \
+        human-centric-vision image-generation 3d-vision multimodal image-restoration \
+        medical-imaging remote-sensing deep-learning transfer-continual \
+        reinforcement-learning generative-models graph-learning probabilistic-ml \
+        optimization learning-theory time-series recommender-systems efficient-ml \
+        federated-privacy agents reasoning code-generation knowledge-representation \
+        ai-safety interpretability fairness-ethics adversarial-robustness \
+        multi-agent-game-theory evolutionary-computation robotics autonomous-driving \
+        control ml-systems distributed-computing security-crypto cryptography \
+        programming-languages hci databases algorithms-theory information-theory \
+        neuroscience bio-drug-discovery health scientific-ml climate-earth statistics \
+        signal-processing finance-economics social-computing education quantum \
+        astrophysics cosmology gravitation hep-theory high-energy-physics \
+        particle-experiments nuclear-physics condensed-matter strongly-correlated \
+        superconductivity mesoscopic-physics statistical-physics soft-matter cold-atoms \
+        optics-photonics mathematics algebra-representation geometry-topology \
+        combinatorics probability analysis-pde mathematical-physics dynamical-systems";
+
     #[test]
     fn rejects_duplicates_and_bad_ids() {
         let one = "[[topic]]\nid='{}'\nname='X'\ngroup='G'\ndescription=''\ncategories=['cs.LG']\nkeywords=[]\nphrases=[]\n";
