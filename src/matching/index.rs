@@ -686,8 +686,14 @@ pub(crate) fn normalise_name(name: &str) -> String {
         .to_lowercase()
 }
 
+/// Sorted by word and scaled to unit length.
 pub(crate) fn normalise(v: &mut Vector) {
     v.sort_unstable_by_key(|x| x.0);
+    unit_length(v);
+}
+
+/// Scaled to unit (L2) length, in the order it is in.
+pub(crate) fn unit_length(v: &mut [(u32, f32)]) {
     let norm = v
         .iter()
         .map(|x| x.1 * x.1)

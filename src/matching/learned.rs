@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use super::index::unit_length;
 use super::text::Analyzer;
 use crate::domain::TopicCatalogue;
 
@@ -97,7 +98,7 @@ impl TopicLearner {
                         (t, (1.0 + f.ln()) * ((n - d + 0.5) / (d + 0.5)).ln_1p())
                     })
                     .collect();
-                normalise(&mut v);
+                unit_length(&mut v);
                 (v, p.categories.iter().map(|c| c.to_lowercase()).collect())
             })
             .collect();
@@ -140,19 +141,14 @@ impl TopicLearner {
             let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
             v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             v.truncate(TERMS);
-            let norm = v
-                .iter()
-                .map(|x| x.1 * x.1)
-                .sum::<f32>()
-                .sqrt()
-                .max(f32::EPSILON);
+            unit_length(&mut v);
             topics.insert(
                 topic.id.to_string(),
                 LearnedTopic {
                     papers: count,
                     terms: v
                         .into_iter()
-                        .map(|(t, x)| (self.words[t as usize].clone(), x / norm))
+                        .map(|(t, x)| (self.words[t as usize].clone(), x))
                         .collect(),
                 },
             );
@@ -165,18 +161,6 @@ impl TopicLearner {
 /// `hep-th` paper under `hep-th`; `math.oc` under an archive-wide `math`).
 fn in_category(c: &str, t: &str) -> bool {
     c == t || (!t.contains('.') && c.split('.').next() == Some(t))
-}
-
-fn normalise(v: &mut [(u32, f32)]) {
-    let norm = v
-        .iter()
-        .map(|x| x.1 * x.1)
-        .sum::<f32>()
-        .sqrt()
-        .max(f32::EPSILON);
-    for x in v.iter_mut() {
-        x.1 /= norm;
-    }
 }
 
 #[cfg(test)]
