@@ -9,8 +9,10 @@
 //!                                                        # on PostgreSQL (its own database)
 //!
 //! Readers come from `paperboy::matching::bench::population`: topics, keywords, authors and
-//! liked papers drawn from real abstracts (benches/data/dev.jsonl). They are written with
-//! plain multi-row INSERTs: setting up is not what is measured.
+//! liked papers drawn from real abstracts (benches/data/dev.jsonl), and for one reader in ten
+//! 5 to 40 ratings of those papers; every topic is learned from the papers' categories.
+//! Readers and ratings are written with plain multi-row INSERTs: setting up is not what is
+//! measured.
 
 use std::time::Instant;
 
@@ -18,6 +20,7 @@ use chrono::NaiveDate;
 use paperboy::config::Config;
 use paperboy::context::Context;
 use paperboy::domain::{ArxivId, Paper, PaperSource, TopicCatalogue};
+use paperboy::matching::Rating;
 use paperboy::matching::bench::{Reader, Record, population};
 use paperboy::measure::{peak_rss_mib, reset_peak_rss};
 use paperboy::store::Store;
@@ -45,6 +48,14 @@ fn records() -> Vec<Record> {
                     })
                     .unwrap_or_default(),
                 upvotes: v["upvotes"].as_i64().unwrap_or(0),
+                categories: v["categories"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             }
         })
         .collect()
@@ -68,6 +79,7 @@ async fn papers(store: &Store, records: &[Record], day: NaiveDate) {
                 PaperSource::HuggingFace,
             );
             p.authors = r.authors.clone();
+            p.categories = r.categories.clone();
             p.upvotes = Some(r.upvotes);
             p.featured_on = Some(if i < DAY_PAPERS {
                 day
@@ -138,6 +150,39 @@ async fn readers(url: &str, population: &[Reader]) {
             q.execute(&mut *tx).await.expect("readers stored");
         }
         tx.commit().await.unwrap();
+        // The rated readers' ratings (ids are contiguous: one transaction on a fresh
+        // database), 1,000 a statement.
+        let (first,): (i64,) = sqlx::query_as("SELECT MIN(id) FROM subscribers")
+            .fetch_one(&pool).await.unwrap();
+        let rows: Vec<(i64, String, &str, i64)> = population
+            .iter()
+            .enumerate()
+            .flat_map(|(n, r)| {
+                r.ratings.iter().map(move |x| {
+                    let rating = match x.rating {
+                        Rating::More => "more",
+                        Rating::Fewer => "fewer",
+                    };
+                    (first + n as i64, id_of(x.paper as usize).to_string(), rating, x.at)
+                })
+            })
+            .collect();
+        let mut tx = pool.begin().await.unwrap();
+        for chunk in rows.chunks(1000) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO ratings (subscriber_id, paper_id, rating, at) VALUES {} ON CONFLICT DO NOTHING",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (id, paper, rating, at) in chunk {
+                q = q.bind(*id).bind(paper.as_str()).bind(*rating).bind(*at);
+            }
+            q.execute(&mut *tx).await.expect("ratings stored");
+        }
+        tx.commit().await.unwrap();
         pool.close().await;
     })
 }
@@ -153,6 +198,17 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
     let ctx = Context::start(config).await.expect("a database");
     let store = ctx.store.clone();
     papers(&store, records, day).await;
+    // Every topic learned from the stored papers' categories, as each ingest does.
+    let learned = paperboy::learning::learn_topics(&store, ctx.catalogue.clone())
+        .await
+        .expect("topics learned");
+    println!(
+        "(topics: {} of {} learned from {} papers in {:.2} s)",
+        learned.learned,
+        learned.topics,
+        learned.papers,
+        learned.took.as_secs_f64()
+    );
     let started = Instant::now();
     {
         let population = population(catalogue, records, n, 7);

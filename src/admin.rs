@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use crate::context::Context;
 use crate::domain::DigestStatus;
 use crate::domain::{PaperRating, Subscriber, SubscriberStatus};
-use crate::store::{IngestRun, ListFilter, StoreError, StoredPaper};
+use crate::store::{IngestRun, LearnedSummary, ListFilter, StoreError, StoredPaper};
 
 /// A page of subscribers at most this long; the API documents the same bound.
 pub const MAX_PAGE: i64 = 1000;
@@ -34,6 +34,8 @@ pub struct Status {
     pub runs: Vec<IngestRun>,
     pub outbox: Vec<(DigestStatus, i64)>,
     pub subscribers: Vec<(SubscriberStatus, i64)>,
+    /// Topics with a learned profile, and when they were learned.
+    pub learned: LearnedSummary,
 }
 
 impl Admin {
@@ -127,6 +129,7 @@ impl Admin {
             runs: self.ctx.store.recent_runs(10).await?,
             outbox: self.ctx.store.digest_counts().await?,
             subscribers: self.ctx.store.counts_by_status().await?,
+            learned: self.ctx.store.learned_summary().await?,
         })
     }
 

@@ -6,6 +6,7 @@ pub mod context;
 pub mod digest;
 pub mod domain;
 pub mod ingest;
+pub mod learning;
 pub mod links;
 pub mod mail;
 pub mod matching;

@@ -12,6 +12,7 @@ use crate::clock;
 use crate::context::Context;
 use crate::digest::{self, ComposeReport, DeliverReport, DigestError};
 use crate::ingest::{Ingestor, RunReport};
+use crate::learning::{self, LearnReport};
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -51,6 +52,8 @@ pub struct JobReport {
     pub ingested: Vec<(String, RunReport)>,
     /// Ingest failures (the day goes on with what was stored).
     pub ingest_errors: Vec<String>,
+    /// Topics relearned after the ingest stored something.
+    pub learned: Option<LearnReport>,
     /// Another instance held the right to compose; this one only delivered.
     pub composed_elsewhere: bool,
     pub composed: ComposeReport,
@@ -125,6 +128,13 @@ async fn ingest_if_missing(
             }
         }
         Err(e) => report.ingest_errors.push(e.to_string()),
+    }
+    if report.ingested.iter().any(|(_, r)| !r.not_modified) {
+        // A failure leaves the previous profiles in place: the day goes on with them.
+        match learning::learn_topics(&ctx.store, ctx.catalogue.clone()).await {
+            Ok(r) => report.learned = Some(r),
+            Err(e) => report.ingest_errors.push(format!("learning topics: {e}")),
+        }
     }
     Ok(())
 }

@@ -87,6 +87,9 @@ pub async fn run_daily(ctx: &Context, args: RunDailyArgs) -> Result<()> {
     for e in &r.ingest_errors {
         eprintln!("ingest: {e}");
     }
+    if let Some(l) = &r.learned {
+        super::ingest::report_learned(l);
+    }
     if r.composed_elsewhere {
         println!("another instance is composing now: this one only delivered");
     } else {

@@ -9,6 +9,7 @@ use paperboy::admin::Admin;
 use paperboy::clock;
 use paperboy::config::Config;
 use paperboy::ingest;
+use paperboy::learning;
 use paperboy::store::Store;
 
 /// Fetch the day's papers from the sources, or import a saved response with --file.
@@ -50,12 +51,41 @@ pub enum PapersCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// Rebuild every topic's profile from the stored papers' categories (each ingest does
+    /// it; run it after changing the topic catalogue).
+    LearnTopics,
 }
 
 pub async fn papers(config: Config, cmd: PapersCommand) -> Result<()> {
     match cmd {
         PapersCommand::List { date, limit } => list_papers(config, date, limit).await,
+        PapersCommand::LearnTopics => {
+            let store = Store::connect(&config.database_url).await?;
+            let result = learn(&store, &config).await;
+            store.close().await;
+            result
+        }
     }
+}
+
+/// Rebuild the topics' learned profiles from what is stored now.
+async fn learn(store: &Store, config: &Config) -> Result<()> {
+    let catalogue = std::sync::Arc::new(paperboy::context::catalogue(config)?);
+    let report = learning::learn_topics(store, catalogue)
+        .await
+        .context("learning the topics from the stored papers failed (the papers are stored; run `paperboy papers learn-topics` to retry)")?;
+    report_learned(&report);
+    Ok(())
+}
+
+pub fn report_learned(r: &learning::LearnReport) {
+    println!(
+        "topics: {} of {} learned from {} papers with arXiv categories in {:.1} s (the others match by their keywords)",
+        r.learned,
+        r.topics,
+        r.papers,
+        r.took.as_secs_f64()
+    );
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -119,7 +149,7 @@ async fn ingest_file(
     let store = Store::connect(&config.database_url).await?;
     let report = ingest::import(&store, &bytes, format, date, &file.display().to_string()).await?;
     report_run(&file.display().to_string(), &report);
-    Ok(())
+    learn(&store, &config).await
 }
 
 /// The longest range one command fetches.
@@ -145,7 +175,7 @@ pub async fn ingest_sources(
         (None, None) => vec![clock::today()],
     };
     let store = Store::connect(&config.database_url).await?;
-    let ingestor = ingest::Ingestor::new(store, &config.ingest)?;
+    let ingestor = ingest::Ingestor::new(store.clone(), &config.ingest)?;
     let mut failures = 0;
     if matches!(source, SourceArg::Huggingface | SourceArg::All) {
         let bar = (days.len() > 1).then(|| indicatif::ProgressBar::new(days.len() as u64));
@@ -175,6 +205,8 @@ pub async fn ingest_sources(
             }
         }
     }
+    // What was stored is kept even when learning fails: the error says so.
+    learn(&store, &config).await?;
     if failures > 0 {
         bail!(
             "{failures} run(s) failed; what was stored before is unchanged (each run is recorded in the ingest_runs table)"

@@ -48,6 +48,21 @@ pub async fn status(ctx: &Context) -> Result<()> {
     }
     println!("outbox: {}", counts(status.outbox));
     println!("subscribers: {}", counts(status.subscribers));
+    let learned = status.learned;
+    match learned
+        .learned_at
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+    {
+        Some(at) => println!(
+            "learned topics: {} of {}, at {} (the others match by their keywords)",
+            learned.topics,
+            ctx.catalogue.topics().len(),
+            at.to_rfc3339()
+        ),
+        None => println!(
+            "learned topics: none yet (each ingest learns them from papers with arXiv categories; topics match by their keywords)"
+        ),
+    }
     let schedule = &ctx.config.schedule;
     if schedule.enabled {
         match Schedule::parse(&schedule.cron)?.next_after(clock::now()) {

@@ -26,6 +26,10 @@ pub enum BenchCommand {
         threads: Option<usize>,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also time learning the topics from this many labelled papers (the records with
+        /// categories, repeated as often as it takes), as `ingest` does over the store.
+        #[arg(long)]
+        learn_corpus: Option<usize>,
     },
 }
 
@@ -48,7 +52,8 @@ pub fn bench(config: &Config, cmd: BenchCommand) -> Result<()> {
             data,
             threads,
             seed,
-        } => bench_matching(config, readers, papers, &data, threads, seed),
+            learn_corpus,
+        } => bench_matching(config, readers, papers, &data, threads, seed, learn_corpus),
     }
 }
 
@@ -69,6 +74,8 @@ fn bench_records(files: &[PathBuf]) -> Result<Vec<paperboy::matching::bench::Rec
         authors: Vec<String>,
         #[serde(default)]
         upvotes: i64,
+        #[serde(default)]
+        categories: Vec<String>,
     }
     let mut out = Vec::new();
     for file in files {
@@ -93,6 +100,7 @@ fn bench_records(files: &[PathBuf]) -> Result<Vec<paperboy::matching::bench::Rec
             abstract_text: r.abstract_text,
             authors: r.authors,
             upvotes: r.upvotes,
+            categories: r.categories,
         }));
     }
     Ok(out)
@@ -105,8 +113,11 @@ fn bench_matching(
     data: &[PathBuf],
     threads: Option<usize>,
     seed: u64,
+    learn_corpus: Option<usize>,
 ) -> Result<()> {
-    use paperboy::matching::{Day, Doc, Pick, Scratch, bench};
+    use paperboy::matching::{
+        Corpus, Day, Doc, LabelledPaper, LikedPaper, Pick, Scratch, Taste, TopicLearner, bench,
+    };
     use std::time::Instant;
     let records = bench_records(data)?;
     if records.is_empty() {
@@ -132,15 +143,36 @@ fn bench_matching(
         .iter()
         .map(|r| (r.title.as_str(), r.abstract_text.as_str()))
         .collect();
+    // Every topic learned, as `ingest` learns them from the stored papers: here from the
+    // records with categories outside the day.
+    let in_day: std::collections::HashSet<usize> = day_records.iter().copied().collect();
+    let labelled: Vec<LabelledPaper<'_>> = records
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| !r.categories.is_empty() && !in_day.contains(i))
+        .map(|(_, r)| LabelledPaper {
+            title: &r.title,
+            abstract_text: &r.abstract_text,
+            categories: &r.categories,
+        })
+        .collect();
     let started = Instant::now();
-    let day = Day::new(&docs, &corpus, &catalogue, config.matching.clone());
+    let learned = TopicLearner::new(&labelled).learn(&catalogue, |_| true);
+    let t_learn = started.elapsed();
+    let started = Instant::now();
+    let day = Day::with_corpus(
+        &docs,
+        &Corpus::new(&corpus),
+        &catalogue,
+        &learned,
+        config.matching.clone(),
+    );
     let t_day = started.elapsed();
     let started = Instant::now();
-    // Each liked paper is analysed once per run, however many readers liked it.
-    let mut liked: std::collections::HashMap<u32, paperboy::matching::LikedPaper> =
-        Default::default();
+    // Each liked or rated paper is analysed once per run, however many readers have it.
+    let mut liked: std::collections::HashMap<u32, LikedPaper> = Default::default();
     for r in &population {
-        for &i in &r.liked {
+        for &i in r.liked.iter().chain(r.ratings.iter().map(|x| &x.paper)) {
             liked.entry(i).or_insert_with(|| {
                 let rec = &records[i as usize];
                 day.liked_paper(&rec.title, &rec.abstract_text)
@@ -163,9 +195,10 @@ fn bench_matching(
                     let mut scratch = Scratch::default();
                     let mut t = [0u64; 5];
                     for r in part {
-                        let likes: Vec<&paperboy::matching::LikedPaper> =
-                            r.liked.iter().map(|i| &liked[i]).collect();
-                        let profile = day.profile(&r.interests, &likes);
+                        // As composing does: the ratings through Taste (Rocchio).
+                        let taste: Taste<&LikedPaper> =
+                            Taste::learn(&r.liked, &r.ratings).map(|i| liked.get(i));
+                        let profile = day.profile_with(&r.interests, &taste);
                         let chosen =
                             match day.pick(&profile, r.papers, r.trending_when_empty, &mut scratch)
                             {
@@ -208,12 +241,37 @@ fn bench_matching(
         records.len()
     );
     println!(
-        "build readers {:.2} s | analyse day {:.3} s | liked papers {} in {:.3} s",
+        "build readers {:.2} s | learn topics {} of {} from {} papers {:.2} s | analyse day {:.3} s | liked and rated papers {} in {:.3} s",
         t_population.as_secs_f64(),
+        learned.topics.len(),
+        catalogue.topics().len(),
+        labelled.len(),
+        t_learn.as_secs_f64(),
         t_day.as_secs_f64(),
         liked.len(),
         t_liked.as_secs_f64()
     );
+    println!(
+        "readers with ratings {}",
+        population.iter().filter(|r| !r.ratings.is_empty()).count()
+    );
+    if let Some(n) = learn_corpus {
+        // The labelled records repeated to n papers: tokenising and summing cost the same
+        // per paper (the vocabulary is smaller than n distinct papers would make).
+        let many: Vec<LabelledPaper<'_>> = labelled.iter().copied().cycle().take(n).collect();
+        let started = Instant::now();
+        let learner = TopicLearner::new(&many);
+        let t_analyse = started.elapsed();
+        let started = Instant::now();
+        let learned = learner.learn(&catalogue, |_| true);
+        println!(
+            "learn topics from {} papers: analyse {:.2} s + learn {} topics {:.2} s",
+            many.len(),
+            t_analyse.as_secs_f64(),
+            learned.topics.len(),
+            started.elapsed().as_secs_f64()
+        );
+    }
     println!(
         "match and rank {:.2} s = {:.0} readers/s ({:.1} µs a reader per thread)",
         t_match.as_secs_f64(),

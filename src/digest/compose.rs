@@ -13,7 +13,7 @@ use crate::domain::{
     ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, PaperRating, Rating, Subscriber,
     TopicCatalogue,
 };
-use crate::matching::{Day, Doc, LikedPaper, Match, Pick, Rated, Scratch, Taste};
+use crate::matching::{Corpus, Day, Doc, LikedPaper, Match, Pick, Rated, Scratch, Taste};
 use crate::store::{NewDigest, Store, StoredPaper};
 
 /// Readers read and written per batch: as many as a `paper_recipients` block holds (4,096
@@ -159,7 +159,16 @@ impl Composer {
             .map(|p| (p.paper.title.as_str(), p.paper.abstract_text.as_str()))
             .collect();
         let docs: Vec<Doc<'_>> = papers.iter().map(|p| doc(p, day)).collect();
-        let index = Day::new(&docs, &corpus, catalogue, config.matching.clone());
+        // Topic readers are matched by the profiles learned at the last ingest (none yet:
+        // by keywords alone).
+        let learned = store.learned_topics().await?;
+        let index = Day::with_corpus(
+            &docs,
+            &Corpus::new(&corpus),
+            catalogue,
+            &learned,
+            config.matching.clone(),
+        );
         let ids: Vec<ArxivId> = papers.iter().map(|p| p.paper.id.clone()).collect();
         let sent_before = store.papers_sent_before(&ids).await?;
         Ok(Some(Self {

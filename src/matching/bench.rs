@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use super::eval::Rng;
+use super::taste::{Rated, Rating};
 use crate::domain::{Interests, Keyword, TopicCatalogue, TopicId};
 
 /// A real paper record: the day is drawn from these, and readers like some of them.
@@ -15,6 +16,8 @@ pub struct Record {
     pub abstract_text: String,
     pub authors: Vec<String>,
     pub upvotes: i64,
+    /// arXiv categories, when the record has them: topics are learned from these.
+    pub categories: Vec<String>,
 }
 
 /// One synthetic reader.
@@ -23,6 +26,8 @@ pub struct Reader {
     pub interests: Interests,
     /// Indices into the records: the papers this reader liked.
     pub liked: Vec<u32>,
+    /// Papers rated from past digests (one reader in ten holds 5 to 40).
+    pub ratings: Vec<Rated<u32>>,
     pub papers: usize,
     pub trending_when_empty: bool,
 }
@@ -159,6 +164,23 @@ pub fn population(
         if topics.is_empty() && liked.is_empty() && keywords.iter().all(|k| k.excluded) {
             topics.push(topic_order[topic_zipf.draw(&mut rng)].clone());
         }
+        // One reader in ten rated 5 to 40 papers of past digests, "fewer" more often than
+        // "more" (a digest holds more papers one skims past than one wants more of).
+        let ratings: Vec<Rated<u32>> = if pick(&mut rng, 10) == 0 {
+            (0..5 + pick(&mut rng, 36) as i64)
+                .map(|at| Rated {
+                    paper: record_zipf.draw(&mut rng) as u32,
+                    rating: if pick(&mut rng, 5) < 2 {
+                        Rating::More
+                    } else {
+                        Rating::Fewer
+                    },
+                    at,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         const DIAL: [u8; 8] = [0, 10, 20, 20, 20, 30, 50, 100];
         readers.push(Reader {
             interests: Interests {
@@ -171,6 +193,7 @@ pub fn population(
                 trending: DIAL[pick(&mut rng, DIAL.len() as u64) as usize],
             },
             liked,
+            ratings,
             papers: [5, 10, 10, 10, 20][pick(&mut rng, 5) as usize],
             trending_when_empty: pick(&mut rng, 2) == 0,
         });
@@ -196,6 +219,7 @@ mod tests {
                 ),
                 authors: vec![format!("Author {i}")],
                 upvotes: i,
+                categories: Vec::new(),
             })
             .collect();
         let a = population(&catalogue, &records, 2000, 1);
@@ -221,5 +245,11 @@ mod tests {
             || r.interests.keywords.iter().any(|k| !k.starts_with('-'))));
         assert!(a.iter().any(|r| !r.liked.is_empty()));
         assert!(a.iter().any(|r| !r.interests.authors.is_empty()));
+        let rated = a.iter().filter(|r| !r.ratings.is_empty()).count();
+        assert!((150..250).contains(&rated), "about one in ten: {rated}");
+        assert!(
+            a.iter()
+                .all(|r| r.ratings.is_empty() || (5..=40).contains(&r.ratings.len()))
+        );
     }
 }

@@ -139,12 +139,16 @@ pub(crate) struct LearnedDay {
     mean: f32,
     std: f32,
     scale: f32,
+    /// Below this closeness a paper is not of the topic (the learned profile's floor).
+    floor: f32,
 }
 
 impl LearnedDay {
-    /// How close a paper with this TF-IDF vector is, in standard deviations over the day.
-    fn z(&self, v: &Vector) -> f32 {
-        (dot(&self.centroid, v) - self.mean) / self.std
+    /// How close a paper with this TF-IDF vector is, in standard deviations over the day;
+    /// `None` below the topic's floor.
+    fn z(&self, v: &Vector) -> Option<f32> {
+        let close = dot(&self.centroid, v);
+        (close >= self.floor).then(|| (close - self.mean) / self.std)
     }
 }
 
@@ -499,7 +503,11 @@ impl Day {
                 continue;
             };
             if let Some(day) = self.learn_topic(l, &topic.total) {
-                let z = self.doc_vectors.iter().map(|v| day.z(v)).collect();
+                let z = self
+                    .doc_vectors
+                    .iter()
+                    .map(|v| day.z(v).unwrap_or(0.0))
+                    .collect();
                 close.push((i, day.scale, z));
             }
         }
@@ -577,6 +585,7 @@ impl Day {
             mean,
             std,
             scale: keyword_mean,
+            floor: l.floor,
         })
     }
 

@@ -38,7 +38,16 @@ pub struct LearnedTopic {
     /// How many papers it was learned from.
     pub papers: u32,
     pub terms: Vec<(String, f32)>,
+    /// The closeness to the profile that nine in ten of the topic's own papers reach: a
+    /// paper of the day less close than this is not taken to be of the topic, however it
+    /// compares with the rest of the day (a day of language-model papers has none of
+    /// evolutionary computation, though some are nearer to it than others).
+    #[serde(default)]
+    pub floor: f32,
 }
+
+/// The share of a topic's own papers that fall below its [`LearnedTopic::floor`].
+const FLOOR_QUANTILE: f32 = 0.02;
 
 /// Learned profiles by topic id; a topic that is absent matches by its keywords alone.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -118,7 +127,7 @@ impl TopicLearner {
                 continue;
             };
             let mut sum: HashMap<u32, f32> = HashMap::new();
-            let mut count = 0u32;
+            let mut members: Vec<usize> = Vec::new();
             for (i, (v, pc)) in self.papers.iter().enumerate() {
                 let w = if pc.iter().any(|c| in_category(c, primary)) {
                     1.0
@@ -130,22 +139,25 @@ impl TopicLearner {
                 if !use_paper(i) {
                     continue;
                 }
-                count += 1;
+                members.push(i);
                 for (t, x) in v {
                     *sum.entry(*t).or_default() += w * x;
                 }
             }
-            if (count as usize) < MIN_PAPERS {
+            let count = members.len() as u32;
+            if members.len() < MIN_PAPERS {
                 continue;
             }
             let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
             v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
             v.truncate(TERMS);
             unit_length(&mut v);
+            let floor = self.floor(&v, &members);
             topics.insert(
                 topic.id.to_string(),
                 LearnedTopic {
                     papers: count,
+                    floor,
                     terms: v
                         .into_iter()
                         .map(|(t, x)| (self.words[t as usize].clone(), x))
@@ -154,6 +166,26 @@ impl TopicLearner {
             );
         }
         LearnedTopics { topics }
+    }
+
+    /// The closeness to `centroid` that all but [`FLOOR_QUANTILE`] of `members` reach.
+    fn floor(&self, centroid: &[(u32, f32)], members: &[usize]) -> f32 {
+        let weight: HashMap<u32, f32> = centroid.iter().copied().collect();
+        let mut close: Vec<f32> = members
+            .iter()
+            .map(|&i| {
+                self.papers[i]
+                    .0
+                    .iter()
+                    .filter_map(|(t, x)| Some(x * weight.get(t)?))
+                    .sum()
+            })
+            .collect();
+        close.sort_unstable_by(f32::total_cmp);
+        close
+            .get((close.len() as f32 * FLOOR_QUANTILE) as usize)
+            .copied()
+            .unwrap_or(0.0)
     }
 }
 
@@ -175,13 +207,27 @@ mod tests {
     fn a_topic_learns_from_its_categories_and_falls_back_below_the_minimum() {
         let qph = vec!["quant-ph".to_string()];
         let astro = vec!["astro-ph.GA".to_string()];
+        let bio = vec!["q-bio.PE".to_string()];
+        // Twelve quantum papers, each with three of six field words, and twelve others: the
+        // field's words are common among its own papers and rare elsewhere.
+        const FIELD: [&str; 6] = [
+            "qubit",
+            "entanglement",
+            "superconducting",
+            "decoherence",
+            "teleportation",
+            "photonic",
+        ];
         let texts: Vec<(String, String)> = (0..12)
             .map(|i| {
                 (
-                    format!("Qubit entanglement study {i}"),
-                    "Superconducting qubits and entanglement witnesses.".to_string(),
+                    format!("{} {} study", FIELD[i % 6], FIELD[(i + 1) % 6]),
+                    format!("We measure {} in a device.", FIELD[(i + 3) % 6]),
                 )
             })
+            .collect();
+        let others: Vec<String> = (0..12)
+            .map(|i| ["Stellar streams", "Dark matter halos", "Gas accretion"][i % 3].to_string())
             .collect();
         let mut papers: Vec<LabelledPaper<'_>> = texts
             .iter()
@@ -196,6 +242,11 @@ mod tests {
             abstract_text: "Dark matter halos.",
             categories: &astro,
         });
+        papers.extend(others.iter().map(|t| LabelledPaper {
+            title: t,
+            abstract_text: "Observations of a nearby cluster.",
+            categories: &bio,
+        }));
         let learner = TopicLearner::new(&papers);
         let learned = learner.learn(&catalogue(), |_| true);
         let quantum = &learned.topics["quantum"];
@@ -212,6 +263,13 @@ mod tests {
         );
         let norm: f32 = quantum.terms.iter().map(|t| t.1 * t.1).sum();
         assert!((norm - 1.0).abs() < 1e-3);
+        // The floor is what nine in ten of its papers reach: each shares words with the
+        // centroid.
+        assert!(
+            quantum.floor > 0.3 && quantum.floor < 1.0,
+            "{}",
+            quantum.floor
+        );
         // One galaxy paper is too few: that topic keeps its keywords.
         assert!(
             learned

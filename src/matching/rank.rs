@@ -756,17 +756,36 @@ mod tests {
             ),
         ];
         let co = vec!["math.CO".to_string()];
+        let ga = vec!["astro-ph.GA".to_string()];
+        // Twelve graph theory papers, each with some of the field's words, and twelve of
+        // another field: the field's words are common among its papers, rare elsewhere.
+        const FIELD: [&str; 5] = [
+            "pancyclic",
+            "orientations",
+            "arcs",
+            "colourings",
+            "tournaments",
+        ];
         let titles: Vec<String> = (0..12)
-            .map(|i| format!("Pancyclic orientations and arc colourings {i}"))
+            .map(|i| format!("{} and {}", FIELD[i % 5], FIELD[(i + 2) % 5]))
             .collect();
-        let labelled: Vec<LabelledPaper<'_>> = titles
+        let abstracts: Vec<String> = (0..12)
+            .map(|i| format!("Every strong digraph has {}.", FIELD[(i + 1) % 5]))
+            .collect();
+        let mut labelled: Vec<LabelledPaper<'_>> = titles
             .iter()
-            .map(|t| LabelledPaper {
+            .zip(&abstracts)
+            .map(|(t, a)| LabelledPaper {
                 title: t,
-                abstract_text: "Strong orientations, pancyclic arcs and colourings.",
+                abstract_text: a,
                 categories: &co,
             })
             .collect();
+        labelled.extend((0..12).map(|i| LabelledPaper {
+            title: ["Stellar streams", "Gas accretion", "Bars in spirals"][i % 3],
+            abstract_text: "Observations of nearby galaxies.",
+            categories: &ga,
+        }));
         let learned = TopicLearner::new(&labelled).learn(&catalogue(), |_| true);
         assert!(learned.topics.contains_key("combinatorics"));
         let reader = interests(InterestsForm {

@@ -7,6 +7,7 @@ mod papers;
 mod ratings;
 mod recipients;
 mod subscribers;
+mod topics;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -19,6 +20,7 @@ pub use digests::{ClaimedDigest, ComposeLock, NewDigest, Outcome, StoredDigest};
 pub use papers::{IngestRun, StoredPaper, UpsertCounts};
 pub use ratings::RateOutcome;
 pub use subscribers::{ListFilter, SubscribeOutcome};
+pub use topics::{LabelledText, LearnedSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -17,3 +17,4 @@ mod lifecycle;
 mod migrations;
 mod ratings;
 mod smtp;
+mod topics;

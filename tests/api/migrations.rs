@@ -24,13 +24,14 @@ struct Table {
 
 /// The same column type on either side. SQLite's declared type maps to PostgreSQL's as the
 /// migrations write them: INTEGER (64-bit in SQLite) is BIGINT, TEXT is TEXT, BOOLEAN is
-/// BOOLEAN, BLOB is BYTEA. Anything else is named as is, so a new type shows up as a mismatch.
+/// BOOLEAN, BLOB is BYTEA, REAL (8 bytes in SQLite) is DOUBLE PRECISION. Anything else is named as is, so a new type shows up as a mismatch.
 fn sqlite_type_as_postgres(declared: &str) -> String {
     match declared.to_ascii_uppercase().as_str() {
         "INTEGER" => "bigint".into(),
         "TEXT" => "text".into(),
         "BOOLEAN" => "boolean".into(),
         "BLOB" => "bytea".into(),
+        "REAL" => "double precision".into(),
         other => format!("sqlite {other}"),
     }
 }
