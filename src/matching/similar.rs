@@ -239,14 +239,7 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
         .collect();
     let z = &day.similar.topic_z;
     let mut topical: Vec<f32> = (0..n_docs)
-        .map(|d| {
-            z[d * topics..(d + 1) * topics]
-                .iter()
-                .zip(&q)
-                .map(|(a, b)| a * b)
-                .sum::<f32>()
-                / day.similar.topic_norm[d]
-        })
+        .map(|d| dot(&z[d * topics..(d + 1) * topics], &q) / day.similar.topic_norm[d])
         .collect();
     standardise(&mut topical);
     let scores = words
@@ -264,15 +257,42 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
 
 /// Σ weight · vector, sorted by term.
 fn weighted_sum(list: &[(&LikedPaper, f32)]) -> Vector {
-    let mut sum: HashMap<u32, f32> = HashMap::new();
-    for (p, w) in list {
-        for (t, x) in &p.vector {
-            *sum.entry(*t).or_default() += w * x;
+    // Sorted and merged rather than summed in a hash map: a rated reader's 40 papers make
+    // some 4,000 entries, and the map's hashing and growing were 17% of ranking them. The
+    // sort is stable, so each word's terms add up in the list's order, as before.
+    let mut all: Vector = list
+        .iter()
+        .flat_map(|(p, w)| p.vector.iter().map(move |(t, x)| (*t, w * x)))
+        .collect();
+    all.sort_by_key(|x| x.0);
+    let mut sum: Vector = Vec::with_capacity(all.len());
+    for (t, x) in all {
+        match sum.last_mut() {
+            Some(last) if last.0 == t => last.1 += x,
+            _ => sum.push((t, x)),
         }
     }
-    let mut sum: Vector = sum.into_iter().collect();
-    sum.sort_unstable_by_key(|x| x.0);
     sum
+}
+
+/// Dot product of two equally long slices in eight lanes, which the compiler turns into
+/// vector instructions (a plain `zip().sum()` of floats stays one add at a time): a rated
+/// reader's topical closeness to 2,000 papers over 91 topics took 31% of ranking them.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 impl Liked {
