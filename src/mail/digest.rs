@@ -475,7 +475,9 @@ fn cut_at_word(text: &str, max: usize) -> String {
         .char_indices()
         .nth(max.saturating_sub(1))
         .map_or(text.len(), |(i, _)| i);
-    let cut = match text[..=limit.min(text.len() - 1)].rfind(' ') {
+    // Up to and including that character, whatever its width in bytes.
+    let through = limit + text[limit..].chars().next().map_or(0, char::len_utf8);
+    let cut = match text[..through].rfind(' ') {
         Some(space) if space > limit / 2 => space,
         // One huge "word" (a URL, a formula): cut inside it rather than lose it all.
         _ => limit,
@@ -801,6 +803,10 @@ View in browser: {{ browser_url }}
         // Multi-byte characters are cut on a character boundary.
         let s = summarize(&"Ünïcödé wörds ".repeat(60));
         assert!(s.chars().count() <= SUMMARY_MAX && s.ends_with('…'));
+        // ... including the character where the ellipsis goes (it used to panic).
+        let s = summarize(&format!("{}ö and more", "x".repeat(SUMMARY_MAX - 1)));
+        assert_eq!(s.chars().count(), SUMMARY_MAX);
+        assert!(s.ends_with('…'));
     }
 
     #[test]
