@@ -56,23 +56,29 @@ fn reader(day: &[Paper], r: usize) -> Vec<(usize, Vec<Reason>)> {
             let mut reasons = vec![Reason {
                 interest: topic.into(),
                 words: words.iter().map(|w| w.to_string()).collect(),
+                liked: None,
             }];
             match (r + i) % 4 {
                 0 => reasons.push(Reason {
                     interest: "your authors".into(),
                     words: paper.authors.iter().take(1).cloned().collect(),
+                    liked: None,
                 }),
                 1 => reasons.push(Reason {
                     interest: "papers you liked".into(),
                     words: Vec::new(),
+                    // Another paper of the day stands in for the liked one.
+                    liked: Some(day[(at + 1) % day.len()].title.clone()),
                 }),
                 2 => reasons.push(Reason {
                     interest: "your keywords".into(),
                     words: vec![format!("keyword{r}")],
+                    liked: None,
                 }),
                 _ => reasons.push(Reason {
                     interest: "trending today".into(),
                     words: Vec::new(),
+                    liked: None,
                 }),
             }
             (at, reasons)

@@ -12,10 +12,10 @@ use super::paper::ArxivId;
 // without default values; the long names of earlier rows are still read.
 
 /// Why a paper was chosen for a reader.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     /// The interest that matched: a topic's name, "your keywords", "your authors",
-    /// "papers you liked", "trending today".
+    /// "your arXiv categories", "papers you liked", "trending today".
     #[serde(rename = "i", alias = "interest")]
     pub interest: String,
     /// The words (or authors) it matched on.
@@ -26,6 +26,12 @@ pub struct Reason {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub words: Vec<String>,
+    /// For "papers you liked": the title of the liked paper closest to this one ("Because
+    /// you liked …"). Kept with the digest rather than looked up when it is rendered: the
+    /// mail then reads the same whatever becomes of the liked paper, and delivery reads
+    /// no more papers. Absent in rows written before it was recorded.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub liked: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,12 +153,25 @@ mod tests {
                 reasons: vec![Reason {
                     interest: "Robotics".into(),
                     words: vec!["grasping".into()],
+                    liked: None,
                 }],
             }],
             weekly: true,
         };
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(serde_json::from_str::<DigestContent>(&json).unwrap(), c);
+        // The liked paper a reason names travels under its own key.
+        let liked = Reason {
+            interest: "papers you liked".into(),
+            words: Vec::new(),
+            liked: Some("Attention Is All You Need".into()),
+        };
+        let json = serde_json::to_string(&liked).unwrap();
+        assert_eq!(
+            json,
+            r#"{"i":"papers you liked","l":"Attention Is All You Need"}"#
+        );
+        assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), liked);
         assert!(serde_json::from_str::<DigestContent>(r#"{"kind":"x","entries":[]}"#).is_err());
         assert!(serde_json::from_str::<DigestContent>(r#"{"k":"personal"}"#).is_err());
     }
@@ -166,6 +185,7 @@ mod tests {
             reasons: vec![Reason {
                 interest: "trending today".into(),
                 words: words.iter().map(|w| w.to_string()).collect(),
+                liked: None,
             }],
         };
         let c = DigestContent {

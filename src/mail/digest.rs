@@ -18,6 +18,9 @@ const SHORT_SENTENCE: usize = 120;
 const AUTHORS_SHOWN: usize = 3;
 /// Words named in one reason.
 const REASON_WORDS: usize = 4;
+/// A liked paper's title in a reason is at most this many characters: the reason names it
+/// so that the reader recognises it, and the line should not outgrow the paper's own title.
+const LIKED_TITLE_MAX: usize = 60;
 /// Subject lines stay under this many characters (phones show about 40–90).
 const SUBJECT_MAX: usize = 90;
 /// Below this many papers, the header also shows the day's top trending paper.
@@ -327,7 +330,9 @@ impl Templates {
 }
 
 /// A reason as a sentence for the reader: "Matches Robotics: world model, sim-to-real",
-/// "By Yann LeCun, whom you follow", "Like papers you liked", "Trending today".
+/// "By Yann LeCun, whom you follow", "Because you liked “Attention Is All You Need”" (or
+/// "Like papers you liked" in digests composed before the liked paper was named),
+/// "Trending today".
 pub fn reason_sentence(reason: &Reason) -> String {
     let mut words: Vec<String> = Vec::new();
     for w in reason.words.iter().map(|w| plain(w)) {
@@ -341,7 +346,17 @@ pub fn reason_sentence(reason: &Reason) -> String {
             format!("By {}, whom you follow", and_list(&words))
         }
         "your authors" => "By authors you follow".into(),
-        "papers you liked" => "Like papers you liked".into(),
+        "papers you liked" => match reason.liked.as_deref().map(plain) {
+            // The title shortened as a subject line shortens it (a name before a colon,
+            // else cut at a word); typographic quotes, which HTML need not escape.
+            Some(title) if !title.is_empty() => {
+                format!(
+                    "Because you liked “{}”",
+                    short_title(&title, LIKED_TITLE_MAX)
+                )
+            }
+            _ => "Like papers you liked".into(),
+        },
         "trending today" => "Trending today".into(),
         "" => String::new(),
         _ if words.is_empty() => format!("Matches {interest}"),
@@ -568,6 +583,7 @@ mod tests {
         Reason {
             interest: interest.into(),
             words: words.iter().map(|w| w.to_string()).collect(),
+            liked: None,
         }
     }
 
@@ -879,6 +895,46 @@ View in browser: {{ browser_url }}
                 "By A B, C D and E F, whom you follow",
             ),
             (reason("papers you liked", &[]), "Like papers you liked"),
+            (
+                Reason {
+                    liked: Some("Attention Is All You Need".into()),
+                    ..reason("papers you liked", &["attention"])
+                },
+                "Because you liked “Attention Is All You Need”",
+            ),
+            (
+                Reason {
+                    liked: Some(
+                        "MARBLE: Multi-Aspect Reward Balance for Diffusion RL and more".into(),
+                    ),
+                    ..reason("papers you liked", &[])
+                },
+                "Because you liked “MARBLE”",
+            ),
+            (
+                Reason {
+                    liked: Some(format!(
+                        "{} Schrödinger bridges",
+                        "Very long words ".repeat(4)
+                    )),
+                    ..reason("papers you liked", &[])
+                },
+                "Because you liked “Very long words Very long words Very long words Very long…”",
+            ),
+            (
+                Reason {
+                    liked: Some(format!("Schr{}ödinger and more", "x".repeat(55))),
+                    ..reason("papers you liked", &[])
+                },
+                "Because you liked “Schrxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…”",
+            ),
+            (
+                Reason {
+                    liked: Some(" \u{202E}\n ".into()),
+                    ..reason("papers you liked", &[])
+                },
+                "Like papers you liked",
+            ),
             (reason("trending today", &[]), "Trending today"),
         ] {
             assert_eq!(reason_sentence(&r), sentence);

@@ -47,6 +47,8 @@ pub struct Profile<'d> {
     /// Papers in the reader's arXiv categories, sorted, with the category.
     in_categories: Vec<(u32, String)>,
     liked: Option<Liked>,
+    /// The "more" papers `liked` was scored with, to name the closest in a reason.
+    more: Vec<(&'d LikedPaper, f32)>,
     /// 0 = all personal, 1 = all trending.
     blend: f32,
 }
@@ -110,7 +112,7 @@ impl Scratch {
 impl Day {
     /// Compile a reader's interests against this day. `liked` are the papers the reader
     /// liked, analysed with [`Day::liked_paper`].
-    pub fn profile(&self, interests: &Interests, liked: &[&LikedPaper]) -> Profile<'_> {
+    pub fn profile<'a>(&'a self, interests: &Interests, liked: &[&'a LikedPaper]) -> Profile<'a> {
         let taste = Taste {
             more: liked.iter().map(|p| (*p, 1.0)).collect(),
             fewer: Vec::new(),
@@ -120,7 +122,11 @@ impl Day {
 
     /// [`profile`](Self::profile) for a reader who also rated papers: `taste` comes from
     /// [`Taste::learn`], its papers analysed with [`Day::liked_paper`].
-    pub fn profile_with(&self, interests: &Interests, taste: &Taste<&LikedPaper>) -> Profile<'_> {
+    pub fn profile_with<'a>(
+        &'a self,
+        interests: &Interests,
+        taste: &Taste<&'a LikedPaper>,
+    ) -> Profile<'a> {
         let mut own = Vec::new();
         let mut blocked = Vec::new();
         for k in interests.keyword_terms() {
@@ -167,6 +173,11 @@ impl Day {
             blocked,
             pinned,
             in_categories,
+            more: if liked.is_some() {
+                taste.more.clone()
+            } else {
+                Vec::new()
+            },
             liked,
             blend: f32::from(interests.trending.min(100)) / 100.0,
         }
@@ -323,6 +334,7 @@ impl Day {
             out.push(Reason {
                 interest: "your authors".into(),
                 words: authors,
+                liked: None,
             });
         }
         let hit = |t: &&Term| t.hits.binary_search_by_key(&d, |h| h.0).is_ok();
@@ -334,12 +346,14 @@ impl Day {
                         .iter()
                         .map(|t| topic.terms[*t as usize].text.clone())
                         .collect(),
+                    liked: None,
                 });
             } else if topic.reader.binary_search_by_key(&d, |h| h.0).is_ok() {
                 // Close to what the topic's papers say, in none of its keywords.
                 out.push(Reason {
                     interest: topic.name.clone(),
                     words: Vec::new(),
+                    liked: None,
                 });
             }
         }
@@ -348,6 +362,7 @@ impl Day {
             out.push(Reason {
                 interest: "your keywords".into(),
                 words,
+                liked: None,
             });
         }
         let cats = labels(&p.in_categories);
@@ -355,6 +370,7 @@ impl Day {
             out.push(Reason {
                 interest: "your arXiv categories".into(),
                 words: cats,
+                liked: None,
             });
         }
         if let Some(liked) = &p.liked
@@ -363,6 +379,10 @@ impl Day {
             out.push(Reason {
                 interest: "papers you liked".into(),
                 words: liked.words(self, d),
+                liked: liked
+                    .nearest(self, &p.more, d)
+                    .map(|i| p.more[i].0.title().to_string())
+                    .filter(|t| !t.trim().is_empty()),
             });
         }
         if out.is_empty() {
@@ -376,6 +396,7 @@ fn trending_reason() -> Reason {
     Reason {
         interest: "trending today".into(),
         words: Vec::new(),
+        liked: None,
     }
 }
 
@@ -452,7 +473,8 @@ mod tests {
             ranked[0].reasons,
             [Reason {
                 interest: "your keywords".into(),
-                words: vec!["graph neural network".into()]
+                words: vec!["graph neural network".into()],
+                liked: None,
             }]
         );
     }
@@ -472,7 +494,8 @@ mod tests {
             ranked[0].reasons[0],
             Reason {
                 interest: "your authors".into(),
-                words: vec!["yann LECUN".into()]
+                words: vec!["yann LECUN".into()],
+                liked: None,
             }
         );
         assert_eq!(ranked[1].paper, 1);
@@ -542,7 +565,8 @@ mod tests {
             ro_match[0].reasons,
             [Reason {
                 interest: "your arXiv categories".into(),
-                words: vec!["cs.ro".into()]
+                words: vec!["cs.ro".into()],
+                liked: None,
             }]
         );
         assert_eq!(papers(&at("cs")), [0], "an archive takes all its classes");
@@ -661,6 +685,11 @@ mod tests {
         let ranked = day.rank(&p, 2);
         assert_eq!(ranked[0].paper, 1);
         assert_eq!(ranked[0].reasons[0].interest, "papers you liked");
+        assert_eq!(
+            ranked[0].reasons[0].liked.as_deref(),
+            Some("Latent diffusion for images"),
+            "the liked paper is named"
+        );
         let empty = Day::new(&[], &[], &catalogue(), Weights::default());
         assert!(
             empty

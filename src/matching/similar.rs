@@ -96,11 +96,19 @@ impl DayStats {
 /// liked it.
 #[derive(Clone, Debug)]
 pub struct LikedPaper {
+    /// Its title, as given: a reason names the liked paper a match is closest to.
+    title: String,
     vector: Vector,
     /// Its standardised score for each catalogue topic.
     topic_z: Vec<f32>,
     /// How its words are spelled, to explain a match.
     surface: Vec<(u32, String)>,
+}
+
+impl LikedPaper {
+    pub fn title(&self) -> &str {
+        &self.title
+    }
 }
 
 impl Day {
@@ -167,6 +175,7 @@ impl Day {
             }
         }
         LikedPaper {
+            title: title.to_string(),
             vector: self.tfidf(&tf),
             topic_z,
             surface,
@@ -181,6 +190,10 @@ pub(crate) struct Liked {
     centroid: Vector,
     n: f32,
     surface: HashMap<u32, String>,
+    /// What the two views were divided by (their spread over the day) and the "more"
+    /// papers' total weight: enough to split a paper's score among the liked papers.
+    words_std: f32,
+    topics_std: f32,
 }
 
 /// A reader's "more" papers (with their weights) scored against every paper of the day,
@@ -215,7 +228,7 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
             }
         }
     }
-    standardise(&mut words);
+    let words_std = standardise(&mut words);
     // Topics: where the liked papers stand in the catalogue, against each paper's place.
     let topics = day.topic_order.len();
     let mean_z = |list: &[(&LikedPaper, f32)], t: usize| {
@@ -241,7 +254,7 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
     let mut topical: Vec<f32> = (0..n_docs)
         .map(|d| dot(&z[d * topics..(d + 1) * topics], &q) / day.similar.topic_norm[d])
         .collect();
-    standardise(&mut topical);
+    let topics_std = standardise(&mut topical);
     let scores = words
         .iter()
         .zip(&topical)
@@ -252,6 +265,8 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
         centroid,
         n,
         surface,
+        words_std,
+        topics_std,
     }
 }
 
@@ -303,6 +318,31 @@ impl Liked {
             .is_some_and(|s| *s > softplus(1.0))
     }
 
+    /// Which of the "more" papers (the list [`score`] was given) brings paper `d` closest:
+    /// the one whose share of the paper's score is largest. The score is a weighted sum
+    /// over the liked papers in both views, so each one's share is its weight times its
+    /// own closeness (centred words, and topics), on the same scales. Only asked for the
+    /// few papers chosen: a dot product per liked paper, not a pass over the day.
+    pub(crate) fn nearest(&self, day: &Day, more: &[(&LikedPaper, f32)], d: u32) -> Option<usize> {
+        let v = day.doc_vectors.get(d as usize)?;
+        let di = d as usize;
+        let topics = day.topic_order.len();
+        let z = &day.similar.topic_z[di * topics..(di + 1) * topics];
+        let total: f32 = more.iter().map(|m| m.1).sum::<f32>().max(f32::EPSILON);
+        let topic_scale = TOPIC_WEIGHT / (total * day.similar.topic_norm[di] * self.topics_std);
+        let share = |(p, w): &(&LikedPaper, f32)| {
+            let words = (dot(&p.vector, v) - day.similar.mean_dot[di]) / self.words_std;
+            let topical: f32 = p.topic_z.iter().zip(z).map(|(a, b)| a * b).sum();
+            w * (words + topical * topic_scale)
+        };
+        more.iter()
+            .map(share)
+            .enumerate()
+            // The earlier paper on a tie: liked at sign-up before rated, newest rating first.
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(i, _)| i)
+    }
+
     /// The words that bring a paper closest to the liked ones, spelled as the liked
     /// papers spell them.
     pub(crate) fn words(&self, day: &Day, paper: u32) -> Vec<String> {
@@ -333,6 +373,23 @@ impl Liked {
     }
 }
 
+/// The dot product of two vectors sorted by term.
+fn dot(a: &Vector, b: &Vector) -> f32 {
+    let (mut i, mut j, mut sum) = (0, 0, 0.0);
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
+}
+
 fn mean_std(v: &[f32]) -> (f32, f32) {
     let n = v.len().max(1) as f32;
     let mean = v.iter().sum::<f32>() / n;
@@ -340,11 +397,13 @@ fn mean_std(v: &[f32]) -> (f32, f32) {
     (mean, var.sqrt().max(1e-3))
 }
 
-fn standardise(v: &mut [f32]) {
+/// Centre and scale to unit spread; returns the spread divided by.
+fn standardise(v: &mut [f32]) -> f32 {
     let (mean, std) = mean_std(v);
     for x in v.iter_mut() {
         *x = (*x - mean) / std;
     }
+    std
 }
 
 fn softplus(x: f32) -> f32 {
@@ -411,6 +470,94 @@ mod tests {
             "{words:?}"
         );
         assert!(ranked.iter().all(|m| m.relevance >= 0.0));
+    }
+
+    #[test]
+    fn a_liked_paper_reason_names_the_liked_paper_closest_to_it() {
+        let catalogue =
+            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+        let docs = [
+            doc(
+                "Surface codes for quantum error correction",
+                "Logical qubits with a superconducting quantum processor.",
+            ),
+            doc(
+                "Latent diffusion for video generation",
+                "A denoising diffusion model generates images and video frames.",
+            ),
+            doc(
+                "Dark matter halos in cosmological simulations",
+                "Galaxy formation and the cosmic web.",
+            ),
+            doc(
+                "Sentiment analysis of product reviews",
+                "A text classification corpus.",
+            ),
+            doc(
+                "Protein folding with language models",
+                "Predicting structure from amino acid sequences.",
+            ),
+            doc(
+                "Traffic forecasting on road graphs",
+                "Message passing predicts congestion.",
+            ),
+        ];
+        let day = Day::new(&docs, &[], &catalogue, Weights::default());
+        let quantum = day.liked_paper(
+            "Fault-tolerant quantum computation with qubits",
+            "Decoding stabilizer codes on a quantum computer.",
+        );
+        let diffusion = day.liked_paper(
+            "Denoising diffusion probabilistic models",
+            "Image generation by reversing a diffusion process.",
+        );
+        let interests = Interests {
+            trending: 0,
+            ..Interests::default()
+        };
+        let named = |taste: &crate::matching::Taste<&super::LikedPaper>| {
+            let ranked = day.rank(&day.profile_with(&interests, taste), 2);
+            let mut named: Vec<(usize, Option<String>)> = ranked
+                .iter()
+                .map(|m| {
+                    let r = m.reasons.iter().find(|r| r.interest == "papers you liked");
+                    (m.paper, r.and_then(|r| r.liked.clone()))
+                })
+                .collect();
+            named.sort();
+            named
+        };
+        // The diffusion paper first among the liked: the order does not decide.
+        for more in [
+            vec![(&diffusion, 1.0), (&quantum, 1.0)],
+            vec![(&quantum, 1.0), (&diffusion, 1.0)],
+        ] {
+            let taste = crate::matching::Taste {
+                more,
+                fewer: vec![],
+            };
+            assert_eq!(
+                named(&taste),
+                [
+                    (0, Some(quantum.title().to_string())),
+                    (1, Some(diffusion.title().to_string()))
+                ]
+            );
+        }
+        // A paper closer still to paper 0 takes it, unless it weighs little (an old rating).
+        let closer = day.liked_paper(
+            "Surface codes for quantum error correction",
+            "Logical qubits on a superconducting processor.",
+        );
+        let named_for_0 = |weight: f32| {
+            let taste = crate::matching::Taste {
+                more: vec![(&quantum, 1.0), (&closer, weight), (&diffusion, 1.0)],
+                fewer: vec![],
+            };
+            named(&taste).into_iter().find(|x| x.0 == 0).unwrap().1
+        };
+        assert_eq!(named_for_0(1.0).as_deref(), Some(closer.title()));
+        assert_eq!(named_for_0(0.01).as_deref(), Some(quantum.title()));
     }
 
     #[test]
