@@ -18,7 +18,8 @@ on_both_databases!(
     the_store_keeps_the_latest_rating_and_a_bounded_number,
     a_digest_carries_rating_links_that_only_a_post_follows,
     a_hidden_paper_is_never_sent,
-    ratings_through_the_api_and_the_export
+    ratings_through_the_api_and_the_export,
+    a_reason_names_the_liked_paper
 );
 
 const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
@@ -594,6 +595,109 @@ async fn a_hidden_paper_is_never_sent(backend: Backend) {
     let got = entries(late.id, next).await;
     assert!(!got.is_empty() && !got.contains(&top), "{got:?}");
     assert!(!entries(hider.id, next).await.contains(&top));
+}
+
+/// A reader who liked a paper at sign-up, and one who rated a paper "more" through the API,
+/// get digests whose reasons name that paper by its stored title, in the mail's text and
+/// HTML parts and on the "view in browser" page.
+async fn a_reason_names_the_liked_paper(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    ingest(&app, dir.path(), "2026-05-08");
+    let title_of = |p: &str| {
+        let store = app.ctx.store.clone();
+        let p = id(p);
+        async move {
+            store.papers_by_ids(&[p]).await.unwrap()[0]
+                .paper
+                .title
+                .clone()
+        }
+    };
+    // Read off the capture: a diffusion language model, and an agents paper.
+    let (signed_up, rated) = (id("2605.06548"), id("2605.06614"));
+    let signed_up_title = title_of(signed_up.as_str()).await;
+    let rated_title = title_of(rated.as_str()).await;
+    assert_eq!(
+        signed_up_title,
+        "Continuous Latent Diffusion Language Model"
+    );
+    app.subscribe_and_confirm(
+        "liker@example.com",
+        &[
+            ("liked", signed_up.as_str()),
+            ("trending", "0"),
+            ("papers_per_digest", "5"),
+        ],
+    )
+    .await;
+    let liker = app.subscriber("liker@example.com").await.unwrap();
+    let fan = reader(&app, "fan@example.com", "agents").await;
+    let token = app
+        .ctx
+        .links
+        .manage_token(&fan, paperboy::clock::timestamp());
+    let r = app
+        .client
+        .put(format!(
+            "{}/api/v1/subscriptions/{token}/ratings/{rated}",
+            app.base
+        ))
+        .json(&serde_json::json!({"rating": "more"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    paperboy::digest::compose(&app.ctx, day, None)
+        .await
+        .unwrap();
+    paperboy::digest::deliver(&app.ctx).await.unwrap();
+    for (who, email, liked, title) in [
+        (&liker, "liker@example.com", &signed_up, &signed_up_title),
+        (&fan, "fan@example.com", &rated, &rated_title),
+    ] {
+        // The outbox names it on the papers it brought, other than the liked paper itself.
+        let digest = app
+            .ctx
+            .store
+            .digest_for(who.id, day)
+            .await
+            .unwrap()
+            .unwrap();
+        let named: Vec<&ArxivId> = digest
+            .content
+            .entries
+            .iter()
+            .filter(|e| {
+                e.reasons.iter().any(|r| {
+                    r.interest == "papers you liked" && r.liked.as_deref() == Some(title.as_str())
+                })
+            })
+            .map(|e| &e.paper)
+            .collect();
+        assert!(
+            named.iter().any(|p| *p != liked),
+            "{email}: {:#?}",
+            digest.content
+        );
+        // Both parts of the mail, and the page, say so (the text part wraps its lines).
+        let sentence = format!("Because you liked “{title}”");
+        let mails = app.smtp.wait_for(email, 1).await;
+        let mail = mails.last().unwrap();
+        let text = mail.text().split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains(&sentence), "{email}: {text}");
+        // The HTML part writes what is not ASCII as numeric references.
+        let in_html = format!("Because you liked &#8220;{title}&#8221;");
+        assert!(mail.html().contains(&in_html), "{email}: {}", mail.html());
+        let page = crate::helpers::link_in(&mail.text(), "/digests/");
+        let (status, body) = app.get_text(&page).await;
+        assert_eq!(status, 200);
+        assert!(body.contains(&in_html), "{body}");
+    }
 }
 
 async fn preview_on(
