@@ -8,7 +8,11 @@
 
 use crate::clock;
 use crate::context::Context;
-use crate::domain::{ArxivId, Interests, PaperRating, Rating, Subscriber};
+use std::collections::{BTreeMap, HashSet};
+
+use crate::domain::{
+    ArxivId, DigestContent, Interest, Interests, PaperRating, Rating, Subscriber, TopicCatalogue,
+};
 use crate::matching::{Day, Doc, Scratch};
 use crate::store::{RateOutcome, StoredPaper};
 use crate::subscriptions::ServiceError;
@@ -32,6 +36,105 @@ const SIMILAR_DAYS: i64 = 7;
 pub const SIMILAR_SHOWN: usize = 5;
 /// At most this many of the week's papers are compared (the most upvoted first).
 const SIMILAR_POOL: i64 = 5000;
+
+/// Papers a reader hid that came through one interest before the preferences page
+/// suggests dropping it. One hidden paper says little: a paper matches through several
+/// interests, and the reader may have hidden it for its own sake (already read, a weak
+/// paper). Two through the same interest are a pattern worth a question; the page only
+/// asks, the reader decides.
+pub const HINT_AT: usize = 2;
+/// Digests looked through for the interests that brought the hidden papers: the latest
+/// 200, over half a year of daily mail (the ratings kept are as many). A paper hidden from
+/// an older digest is not counted.
+const HINT_DIGESTS: i64 = 200;
+
+/// An interest that brought [`HINT_AT`] or more of the papers a reader hid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenThrough {
+    pub interest: Interest,
+    /// The topic's name, or the keyword as the reader wrote it (without quotes).
+    pub name: String,
+    /// Hidden papers it brought.
+    pub hidden: usize,
+    /// Dropping it leaves the reader something to match (it is not their only interest).
+    pub removable: bool,
+}
+
+/// The reader's interests that brought at least [`HINT_AT`] of the `hidden` papers, by the
+/// reasons stored with the digest entries that carried them; most hidden papers first.
+/// Interests the reader no longer has are left out, and so are reasons that are not an
+/// interest to drop (liked papers, trending).
+pub fn hidden_through(
+    interests: &Interests,
+    catalogue: &TopicCatalogue,
+    hidden: &[ArxivId],
+    digests: &[DigestContent],
+) -> Vec<HiddenThrough> {
+    let hidden: HashSet<&ArxivId> = hidden.iter().collect();
+    // What each reason's interest is called in the digests, and which interest it is.
+    let topics: Vec<(&str, Interest)> = interests
+        .topics
+        .iter()
+        .filter_map(|id| {
+            Some((
+                catalogue.get(id.as_str())?.name.as_str(),
+                Interest::Topic(id.clone()),
+            ))
+        })
+        .collect();
+    let keywords: Vec<(String, Interest)> = interests
+        .keyword_terms()
+        .into_iter()
+        .filter(|k| !k.excluded)
+        .map(|k| {
+            let canonical = k.canonical();
+            (k.text, Interest::Keyword(canonical))
+        })
+        .collect();
+    let mut brought: BTreeMap<&Interest, (&str, HashSet<&ArxivId>)> = BTreeMap::new();
+    for entry in digests.iter().flat_map(|d| &d.entries) {
+        if !hidden.contains(&entry.paper) {
+            continue;
+        }
+        for r in &entry.reasons {
+            let mut through: Vec<(&str, &Interest)> = Vec::new();
+            if r.interest == "your keywords" {
+                for w in &r.words {
+                    through.extend(
+                        keywords
+                            .iter()
+                            .filter(|k| k.0 == *w)
+                            .map(|k| (k.0.as_str(), &k.1)),
+                    );
+                }
+            } else if let Some((name, i)) = topics.iter().find(|t| t.0 == r.interest) {
+                through.push((name, i));
+            }
+            for (name, i) in through {
+                brought
+                    .entry(i)
+                    .or_insert_with(|| (name, HashSet::new()))
+                    .1
+                    .insert(&entry.paper);
+            }
+        }
+    }
+    let mut out: Vec<HiddenThrough> = brought
+        .into_iter()
+        .filter(|(_, (_, papers))| papers.len() >= HINT_AT)
+        .map(|(i, (name, papers))| HiddenThrough {
+            removable: interests
+                .without(i)
+                .is_some_and(|left| left.wants_something()),
+            interest: i.clone(),
+            name: name.to_string(),
+            hidden: papers.len(),
+        })
+        .collect();
+    // Stable: equal counts keep the interests' order (topics first, then keywords).
+    out.sort_by_key(|h| std::cmp::Reverse(h.hidden));
+    out
+}
 
 /// What a rating did.
 #[derive(Debug)]
@@ -191,6 +294,35 @@ impl Ratings {
             .collect())
     }
 
+    /// The reader's interests that brought several of the papers they hid
+    /// ([`hidden_through`]), for the preferences page to offer dropping them.
+    pub async fn hidden_through(
+        &self,
+        reader: &Subscriber,
+    ) -> Result<Vec<HiddenThrough>, ServiceError> {
+        let hidden: Vec<ArxivId> = self
+            .list(reader)
+            .await?
+            .into_iter()
+            .filter(|r| r.rating == Rating::Fewer)
+            .map(|r| r.paper)
+            .collect();
+        if hidden.len() < HINT_AT {
+            return Ok(Vec::new());
+        }
+        let digests = self
+            .ctx
+            .store
+            .digest_contents_of(reader.id, HINT_DIGESTS)
+            .await?;
+        Ok(hidden_through(
+            &reader.interests,
+            &self.ctx.catalogue,
+            &hidden,
+            &digests,
+        ))
+    }
+
     /// Up to [`SIMILAR_SHOWN`] papers first stored in the last week closest to `paper`, by
     /// the matcher's own "more like these" (words and topics), leaving out `paper` and what
     /// the reader hid. Runs on a blocking thread: it analyses the week's papers.
@@ -255,5 +387,115 @@ impl Ratings {
         .await
         .expect("finding similar papers panicked");
         Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{DigestEntry, DigestKind, InterestsForm, Reason, TopicId};
+
+    fn entry(paper: &str, reasons: &[(&str, &[&str])]) -> DigestEntry {
+        DigestEntry {
+            paper: ArxivId::parse(paper).unwrap(),
+            version: None,
+            new_version: false,
+            reasons: reasons
+                .iter()
+                .map(|(i, w)| Reason {
+                    interest: i.to_string(),
+                    words: w.iter().map(|w| w.to_string()).collect(),
+                    liked: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn digest(entries: Vec<DigestEntry>) -> DigestContent {
+        DigestContent {
+            kind: DigestKind::Personal,
+            entries,
+            weekly: false,
+        }
+    }
+
+    #[test]
+    fn interests_that_brought_two_hidden_papers_are_named() {
+        let cat = TopicCatalogue::from_toml(include_str!("../config/topics.toml")).unwrap();
+        let agents = cat.get("agents").unwrap().name.clone();
+        let topics = ["agents".to_string()];
+        let interests = Interests::parse(
+            &cat,
+            &InterestsForm {
+                topics: &topics,
+                keywords: r#"agents "<b>x</b> y" -medical"#,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let hostile = "<b>x</b> y";
+        let days = [
+            digest(vec![
+                entry(
+                    "2605.00001",
+                    &[(&agents, &["agent"]), ("your keywords", &["agents"])],
+                ),
+                entry("2605.00002", &[(&agents, &[])]),
+                entry("2605.00003", &[("your keywords", &[hostile])]),
+                // Not hidden.
+                entry("2605.00004", &[(&agents, &["agent"])]),
+                // Hidden, but through nothing the reader can drop.
+                entry(
+                    "2605.00006",
+                    &[("papers you liked", &["agent"]), ("trending today", &[])],
+                ),
+            ]),
+            digest(vec![
+                // A new version of a hidden paper, sent again: still one paper.
+                entry("2605.00001", &[(&agents, &["agent"])]),
+                entry("2605.00005", &[("your keywords", &[hostile, "medical"])]),
+            ]),
+        ];
+        let hidden: Vec<ArxivId> = [
+            "2605.00001",
+            "2605.00002",
+            "2605.00003",
+            "2605.00005",
+            "2605.00006",
+        ]
+        .iter()
+        .map(|p| ArxivId::parse(p).unwrap())
+        .collect();
+        let found = hidden_through(&interests, &cat, &hidden, &days);
+        let topic = Interest::Topic(TopicId::parse("agents").unwrap());
+        assert_eq!(
+            found,
+            [
+                HiddenThrough {
+                    interest: topic.clone(),
+                    name: agents.clone(),
+                    hidden: 2,
+                    removable: true,
+                },
+                HiddenThrough {
+                    interest: Interest::Keyword(format!("\"{hostile}\"")),
+                    name: hostile.into(),
+                    hidden: 2,
+                    removable: true,
+                },
+            ],
+            "the keyword 'agents' brought one hidden paper: below the threshold"
+        );
+        // An interest the reader dropped since is not offered; a last one is not removable.
+        let only_keyword = interests.without(&topic).unwrap();
+        let found = hidden_through(&only_keyword, &cat, &hidden, &days);
+        assert_eq!(found.len(), 1);
+        let last = Interests {
+            keywords: vec![format!("\"{hostile}\""), "-medical".into()],
+            ..only_keyword
+        };
+        let found = hidden_through(&last, &cat, &hidden, &days);
+        assert!(!found[0].removable, "{found:?}");
+        assert!(hidden_through(&interests, &cat, &hidden[..1], &days).is_empty());
     }
 }

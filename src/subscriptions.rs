@@ -6,8 +6,8 @@ use serde::Serialize;
 use crate::clock;
 use crate::context::Context;
 use crate::domain::{
-    EmailAddress, FieldErrors, NewSubscription, Subscriber, SubscriberStatus, SubscriptionInput,
-    parse_profile,
+    EmailAddress, FieldErrors, Interest, NewSubscription, Subscriber, SubscriberStatus,
+    SubscriptionInput, parse_profile,
 };
 use crate::mail::{Mail, MailError, SendError};
 use crate::store::{StoreError, SubscribeOutcome};
@@ -46,6 +46,17 @@ pub enum Confirmation {
     AlreadyActive(Subscriber),
     /// The reader unsubscribed after the link was sent: they must subscribe again.
     Unsubscribed,
+}
+
+/// What removing one interest did.
+#[derive(Debug)]
+pub enum Removal {
+    /// Removed; the reader as now stored.
+    Removed(Box<Subscriber>),
+    /// The reader does not have it (removed already, by another tab or a second click).
+    NotThere,
+    /// It is the only thing that picks papers for them: kept.
+    LastInterest,
 }
 
 /// What became of a subscribe request's mail. For the operator's metrics only: the
@@ -245,6 +256,36 @@ impl Subscriptions {
             .find_by_id(s.id)
             .await?
             .ok_or(ServiceError::Gone)
+    }
+
+    /// Drop one topic or keyword from a reader's interests, leaving the rest as it is; an
+    /// interest that is their last is kept (a reader with nothing to match gets nothing).
+    pub async fn remove_interest(
+        &self,
+        s: &Subscriber,
+        what: &Interest,
+    ) -> Result<Removal, ServiceError> {
+        let Some(interests) = s.interests.without(what) else {
+            return Ok(Removal::NotThere);
+        };
+        if !interests.wants_something() {
+            return Ok(Removal::LastInterest);
+        }
+        if !self
+            .ctx
+            .store
+            .update_profile(s.id, &interests, &s.prefs, clock::timestamp())
+            .await?
+        {
+            return Err(ServiceError::Gone);
+        }
+        let updated = self
+            .ctx
+            .store
+            .find_by_id(s.id)
+            .await?
+            .ok_or(ServiceError::Gone)?;
+        Ok(Removal::Removed(Box::new(updated)))
     }
 
     /// Subscribe an address an operator vouches for: confirmed at once, no mail sent.

@@ -32,6 +32,15 @@ impl Keyword {
     }
 }
 
+/// One interest a reader can drop on its own (the preferences page offers it when papers
+/// they hid came through it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Interest {
+    Topic(TopicId),
+    /// A keyword or phrase in its canonical form, as stored ([`Keyword::canonical`]).
+    Keyword(String),
+}
+
 /// What a reader wants to read about. Stored as JSON: fields added later default on read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interests {
@@ -168,15 +177,30 @@ impl Interests {
             categories,
             trending,
         };
-        if interests.topics.is_empty()
-            && interests.authors.is_empty()
-            && interests.liked.is_empty()
-            && interests.categories.is_empty()
-            && !keywords.iter().any(|k| !k.excluded)
-        {
+        if !interests.wants_something() {
             return Err(("topics", InterestsError::Nothing));
         }
         Ok(interests)
+    }
+
+    /// Does anything here pick papers: a topic, a keyword that is not an exclusion, an
+    /// author, a liked paper or a category?
+    pub fn wants_something(&self) -> bool {
+        !self.topics.is_empty()
+            || !self.authors.is_empty()
+            || !self.liked.is_empty()
+            || !self.categories.is_empty()
+            || self.keyword_terms().iter().any(|k| !k.excluded)
+    }
+
+    /// These interests without `what`; `None` when they do not hold it.
+    pub fn without(&self, what: &Interest) -> Option<Self> {
+        let mut out = self.clone();
+        match what {
+            Interest::Topic(id) => out.topics.retain(|t| t != id),
+            Interest::Keyword(k) => out.keywords.retain(|x| x != k),
+        }
+        (out != *self).then_some(out)
     }
 
     /// The keywords as typed values.
@@ -362,6 +386,42 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         assert_eq!(parse_keywords(&many), Err(InterestsError::TooManyKeywords));
+    }
+
+    #[test]
+    fn an_interest_is_dropped_alone_and_the_last_one_is_noticed() {
+        let cat = TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+        let topics = ["agents".to_string()];
+        let i = Interests::parse(
+            &cat,
+            &InterestsForm {
+                topics: &topics,
+                keywords: r#"diffusion "graph neural network" -medical"#,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let agents = Interest::Topic(TopicId::parse("agents").unwrap());
+        let no_topic = i.without(&agents).unwrap();
+        assert!(no_topic.topics.is_empty());
+        assert_eq!(no_topic.keywords, i.keywords);
+        assert_eq!(no_topic.without(&agents), None, "not there any more");
+        let phrase = Interest::Keyword("\"graph neural network\"".into());
+        let left = no_topic.without(&phrase).unwrap();
+        assert_eq!(left.keywords, ["diffusion", "-medical"]);
+        assert!(left.wants_something());
+        // An exclusion alone picks nothing.
+        let none = left
+            .without(&Interest::Keyword("diffusion".into()))
+            .unwrap();
+        assert_eq!(none.keywords, ["-medical"]);
+        assert!(!none.wants_something());
+        // Only the stored form names a keyword.
+        assert_eq!(
+            i.without(&Interest::Keyword("graph neural network".into())),
+            None
+        );
+        assert_eq!(i.without(&Interest::Keyword("DIFFUSION".into())), None);
     }
 
     #[test]

@@ -11,7 +11,9 @@ mod topic;
 
 pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, Reason};
 pub use email::{EmailAddress, EmailError};
-pub use interests::{DEFAULT_TRENDING, Interests, InterestsError, InterestsForm, Keyword};
+pub use interests::{
+    DEFAULT_TRENDING, Interest, Interests, InterestsError, InterestsForm, Keyword,
+};
 pub use paper::{AnnounceType, ArxivId, Paper, PaperError, PaperSource, clean_text};
 pub use rating::{PaperRating, Rating};
 pub use subscriber::{

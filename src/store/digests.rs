@@ -406,6 +406,25 @@ impl Store {
         row.map(StoredDigest::try_from).transpose()
     }
 
+    /// What a subscriber's latest `limit` digests held, newest first.
+    pub async fn digest_contents_of(
+        &self,
+        subscriber_id: i64,
+        limit: i64,
+    ) -> Result<Vec<DigestContent>, StoreError> {
+        let rows: Vec<(i64, String)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, content FROM digests WHERE subscriber_id = $1 ORDER BY day DESC LIMIT $2")
+            .bind(subscriber_id).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter()
+            .map(|(id, content)| {
+                serde_json::from_str(&content).map_err(|e| StoreError::Corrupt {
+                    what: format!("digest {id}"),
+                    why: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
     /// Digests by status, all days.
     pub async fn digest_counts(&self) -> Result<Vec<(DigestStatus, i64)>, StoreError> {
         let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
