@@ -15,9 +15,11 @@ use tera::{Context, Tera};
 use super::error::PageError;
 use super::forms::{self, Submission};
 use super::{AppState, ClientIp};
-use crate::domain::{ArxivId, Rating, Subscriber, SubscriptionInput, Topic, weekday_name};
-use crate::ratings::{ListedRating, Rated};
-use crate::subscriptions::{Confirmation, ServiceError};
+use crate::domain::{
+    ArxivId, Interest, Rating, Subscriber, SubscriptionInput, Topic, TopicId, weekday_name,
+};
+use crate::ratings::{HiddenThrough, ListedRating, Rated};
+use crate::subscriptions::{Confirmation, Removal, ServiceError};
 use crate::tokens::Purpose;
 
 const PAGES: &[(&str, &str)] = &[
@@ -89,6 +91,7 @@ pub fn routes() -> Router<AppState> {
         .route("/digests/{token}/{day}", get(digest_page))
         .route("/rate/{token}/{paper}/{action}", get(rate_page).post(rate))
         .route("/preferences/{token}/ratings", post(remove_rating))
+        .route("/preferences/{token}/interests", post(remove_interest))
         .route(
             "/static/style.css",
             get(|| async { asset("text/css", include_str!("../../assets/static/style.css")) }),
@@ -380,6 +383,33 @@ fn rating_groups(ratings: Vec<ListedRating>) -> Vec<RatingGroup> {
         .collect()
 }
 
+/// "N papers you hid matched …", with the form that drops that interest.
+#[derive(Serialize)]
+struct HiddenHint {
+    hidden: usize,
+    /// The form field that names the interest: "topic" or "keyword".
+    kind: &'static str,
+    /// Its value: the topic's id, or the keyword as stored.
+    value: String,
+    /// What the reader reads: the topic's name, or the keyword.
+    name: String,
+    removable: bool,
+}
+
+fn hidden_hint(h: HiddenThrough) -> HiddenHint {
+    let (kind, value) = match h.interest {
+        Interest::Topic(id) => ("topic", id.to_string()),
+        Interest::Keyword(k) => ("keyword", k),
+    };
+    HiddenHint {
+        hidden: h.hidden,
+        kind,
+        value,
+        name: h.name,
+        removable: h.removable,
+    }
+}
+
 /// What the preferences page shows besides the form.
 #[derive(Default)]
 struct Shown<'a> {
@@ -387,6 +417,9 @@ struct Shown<'a> {
     saved: bool,
     /// The paper whose rating was just removed.
     removed_rating: Option<&'a str>,
+    /// What removing an interest did, and whether that was refused.
+    interest_notice: Option<&'a str>,
+    interest_refused: bool,
 }
 
 async fn preferences(
@@ -401,13 +434,25 @@ async fn preferences(
         errors,
         saved,
         removed_rating,
+        interest_notice,
+        interest_refused,
     } = shown;
     let ratings = state.ratings.list_with_titles(s).await?;
+    let hints: Vec<HiddenHint> = state
+        .ratings
+        .hidden_through(s)
+        .await?
+        .into_iter()
+        .map(hidden_hint)
+        .collect();
     let (jar, nonce) = forms::csrf_nonce(jar, state.ctx.config.https());
     let mut ctx = form_context(&state.ctx, values);
     ctx.insert("rating_groups", &rating_groups(ratings));
     ctx.insert("ratings_kept", &crate::ratings::KEEP);
     ctx.insert("removed_rating", &removed_rating);
+    ctx.insert("hidden_hints", &hints);
+    ctx.insert("interest_notice", &interest_notice);
+    ctx.insert("interest_refused", &interest_refused);
     ctx.extend(manage_context(state, s));
     ctx.insert("token", token);
     ctx.insert(
@@ -419,7 +464,7 @@ async fn preferences(
         ctx.insert("errors", errors);
     }
     let mut page = render("preferences.html", &ctx);
-    if errors.is_some() {
+    if errors.is_some() || interest_refused {
         *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     }
     Ok(with_cookie(jar, page))
@@ -572,6 +617,84 @@ async fn remove_rating(
         &values_of(Some(&s)),
         Shown {
             removed_rating: Some(&shown),
+            ..Shown::default()
+        },
+    )
+    .await
+}
+
+/// The preferences page's button that drops an interest through which the reader hid
+/// several papers: a `topic` (its id) or a `keyword` (as stored).
+async fn remove_interest(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    forms::check(
+        state.ctx.links.signer(),
+        &jar,
+        field("form_token").unwrap_or(""),
+    )?;
+    let bad = || {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This form is not valid",
+            "It names no topic or keyword to remove. Use the button on your preferences page. Nothing has been changed.",
+        )
+    };
+    let what = match (field("topic"), field("keyword")) {
+        (Some(t), None) => Interest::Topic(TopicId::parse(t).map_err(|_| bad())?),
+        (None, Some(k)) if !k.trim().is_empty() => Interest::Keyword(k.to_string()),
+        _ => return Err(bad()),
+    };
+    let named = match &what {
+        Interest::Topic(id) => format!(
+            "the topic “{}”",
+            state
+                .ctx
+                .catalogue
+                .get(id.as_str())
+                .map_or(id.as_str(), |t| t.name.as_str())
+        ),
+        Interest::Keyword(k) => format!("the keyword “{}”", k.trim_matches('"')),
+    };
+    let (reader, notice, refused) = match state.subs.remove_interest(&s, &what).await? {
+        Removal::Removed(updated) => (
+            *updated,
+            format!("Removed {named} from your interests. Your next digest goes without it."),
+            false,
+        ),
+        // Said without echoing the form: it may not be the reader's own words.
+        Removal::NotThere => (
+            s,
+            "That interest is not among yours (any more): nothing has been changed.".to_string(),
+            false,
+        ),
+        Removal::LastInterest => (
+            s,
+            format!(
+                "Nothing has been changed: {named} is the only interest that picks your papers. Add another above first, or unsubscribe."
+            ),
+            true,
+        ),
+    };
+    preferences(
+        &state,
+        jar,
+        &token,
+        &reader,
+        &values_of(Some(&reader)),
+        Shown {
+            interest_notice: Some(&notice),
+            interest_refused: refused,
             ..Shown::default()
         },
     )

@@ -19,7 +19,8 @@ on_both_databases!(
     a_digest_carries_rating_links_that_only_a_post_follows,
     a_hidden_paper_is_never_sent,
     ratings_through_the_api_and_the_export,
-    a_reason_names_the_liked_paper
+    a_reason_names_the_liked_paper,
+    papers_hidden_through_one_interest_offer_to_drop_it
 );
 
 const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
@@ -698,6 +699,320 @@ async fn a_reason_names_the_liked_paper(backend: Backend) {
         assert_eq!(status, 200);
         assert!(body.contains(&in_html), "{body}");
     }
+}
+
+/// HTML entities as the pages write them, back to text.
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&amp;", "&")
+}
+
+/// A reader hides papers that came through one topic and through one (hostile) keyword:
+/// the preferences page says so, escaped, and its button drops that interest; a form with a
+/// forged, another reader's or no token changes nothing.
+async fn papers_hidden_through_one_interest_offer_to_drop_it(backend: Backend) {
+    use paperboy::domain::{Paper, PaperSource};
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+    let hostile = "<script>alert(1)</script>";
+    let papers = [
+        // Through the "agents" topic.
+        (
+            "2607.00001",
+            "LLM agents for web navigation",
+            "A web agent plans tool calls and browsing.",
+        ),
+        (
+            "2607.00002",
+            "Tool learning for language agents",
+            "Function calling and task planning for an autonomous agent.",
+        ),
+        (
+            "2607.00003",
+            "A benchmark for GUI agents",
+            "Agent benchmark of long horizon tasks with tool calls.",
+        ),
+        // Through the keyword, which the day's text holds as it was typed.
+        (
+            "2607.00004",
+            "Cross-site scripting in notebooks",
+            "The payload <script>alert(1)</script> runs in shared cells.",
+        ),
+        (
+            "2607.00005",
+            "Sanitising rendered markdown",
+            "We find <script>alert(1)</script> survives three sanitisers.",
+        ),
+        // Through "diffusion": one hidden paper, below the threshold.
+        (
+            "2607.00006",
+            "Diffusion models for weather",
+            "A diffusion model forecasts rainfall.",
+        ),
+        (
+            "2607.00007",
+            "Galaxy clusters",
+            "Dark matter and the cosmic web.",
+        ),
+        (
+            "2607.00008",
+            "Protein folding",
+            "Predicting structure from amino acid sequences.",
+        ),
+    ];
+    let stored: Vec<Paper> = papers
+        .iter()
+        .enumerate()
+        .map(|(i, (p, title, abs))| {
+            let mut paper = Paper::new(
+                id(p),
+                title.to_string(),
+                abs.to_string(),
+                PaperSource::HuggingFace,
+            );
+            paper.featured_on = Some(day);
+            paper.upvotes = Some(10 - i as i64);
+            paper
+        })
+        .collect();
+    app.ctx.store.upsert_papers(&stored, 1000).await.unwrap();
+    let keywords = format!("{hostile} diffusion");
+    let fields = [
+        ("topics", "agents"),
+        ("keywords", keywords.as_str()),
+        ("trending", "0"),
+    ];
+    app.subscribe_and_confirm("hider@example.com", &fields)
+        .await;
+    app.subscribe_and_confirm("bystander@example.com", &fields)
+        .await;
+    let r = app.subscriber("hider@example.com").await.unwrap();
+    let bystander = app.subscriber("bystander@example.com").await.unwrap();
+    paperboy::digest::compose(&app.ctx, day, None)
+        .await
+        .unwrap();
+    let digest = app.ctx.store.digest_for(r.id, day).await.unwrap().unwrap();
+    let topic_name = app.ctx.catalogue.get("agents").unwrap().name.clone();
+    let through = |paper: &str, interest: &str| {
+        digest.content.entries.iter().any(|e| {
+            e.paper.as_str() == paper
+                && e.reasons
+                    .iter()
+                    .any(|r| r.interest == interest || r.words.iter().any(|w| w == interest))
+        })
+    };
+    for (paper, interest) in [
+        ("2607.00001", topic_name.as_str()),
+        ("2607.00002", &topic_name),
+        ("2607.00004", hostile),
+        ("2607.00005", hostile),
+        ("2607.00006", "diffusion"),
+    ] {
+        assert!(
+            through(paper, interest),
+            "{paper} through {interest}: {:#?}",
+            digest.content
+        );
+    }
+
+    // Hidden through the API, as the mail's links and the page record them too.
+    let now = paperboy::clock::timestamp();
+    let token = app.ctx.links.manage_token(&r, now);
+    let prefs = app.ctx.links.preferences_url(&token);
+    let hide = |paper: &'static str| {
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/api/v1/subscriptions/{token}/ratings/{paper}", app.base),
+        );
+        async move {
+            let r = client
+                .put(url)
+                .json(&serde_json::json!({"rating": "fewer"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+        }
+    };
+    hide("2607.00001").await;
+    let (_, page) = app.get_text(&prefs).await;
+    assert!(
+        !page.contains("papers you hid matched"),
+        "one is no pattern: {page}"
+    );
+    for p in ["2607.00002", "2607.00004", "2607.00005", "2607.00006"] {
+        hide(p).await;
+    }
+    let (status, page) = app.get_text(&prefs).await;
+    assert_eq!(status, 200);
+    let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;";
+    assert!(
+        page.contains(&format!(
+            "2 papers you hid matched the topic “{topic_name}”"
+        )),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "2 papers you hid matched your keyword “{escaped}”"
+        )),
+        "{page}"
+    );
+    assert!(
+        !page.contains(hostile),
+        "the keyword is escaped everywhere: {page}"
+    );
+    assert!(!page.contains("matched your keyword “diffusion”"), "{page}");
+    let forms = page.matches("action=\"/preferences/").count();
+    assert!(page.contains("Stop following this topic") && page.contains("Remove this keyword"));
+
+    // Forms that must change nothing: another reader's link, a forged one, no form token,
+    // a form that names nothing or something that is not a topic.
+    let form_token = app.form_token(&prefs).await;
+    let post = |token: String, fields: Vec<(&'static str, String)>| {
+        let (client, url) = (
+            app.client.clone(),
+            format!("{}/preferences/{token}/interests", app.base),
+        );
+        async move {
+            let r = client.post(url).form(&fields).send().await.unwrap();
+            let status = r.status();
+            (status.as_u16(), r.text().await.unwrap())
+        }
+    };
+    let with_token = |extra: (&'static str, &str)| {
+        vec![
+            ("form_token", form_token.clone()),
+            (extra.0, extra.1.to_string()),
+        ]
+    };
+    let mut forged = token.clone().into_bytes();
+    forged[20] = if forged[20] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let other = app.ctx.links.manage_token(&bystander, now);
+    let unsubscribe = app.ctx.links.unsubscribe_url(&r, now);
+    let unsubscribe = unsubscribe.rsplit('/').next().unwrap().to_string();
+    for (what, token, fields, want) in [
+        ("forged", forged, with_token(("topic", "agents")), 400),
+        (
+            "other purpose",
+            unsubscribe,
+            with_token(("topic", "agents")),
+            400,
+        ),
+        (
+            "no form token",
+            token.clone(),
+            vec![("topic", "agents".to_string())],
+            403,
+        ),
+        (
+            "nothing named",
+            token.clone(),
+            with_token(("paper", "2607.00001")),
+            400,
+        ),
+        (
+            "not a topic",
+            token.clone(),
+            with_token(("topic", "../<b>x</b>")),
+            400,
+        ),
+        (
+            "both",
+            token.clone(),
+            vec![
+                ("form_token", form_token.clone()),
+                ("topic", "agents".into()),
+                ("keyword", "diffusion".into()),
+            ],
+            400,
+        ),
+    ] {
+        let (status, body) = post(token, fields).await;
+        assert_eq!(status, want, "{what}: {body}");
+        assert!(!body.contains("<b>x</b>"), "{what}: {body}");
+    }
+    // Another reader's own link acts for that reader only.
+    let (status, body) = post(other, with_token(("topic", "agents"))).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        app.subscriber("bystander@example.com")
+            .await
+            .unwrap()
+            .interests
+            .topics
+            .is_empty()
+    );
+    // A keyword that is not the reader's: said so, without repeating it.
+    let (status, body) = post(token.clone(), with_token(("keyword", "<i>nope</i>"))).await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("nothing has been changed") && !body.contains("<i>nope"),
+        "{body}"
+    );
+    let unchanged = app.subscriber("hider@example.com").await.unwrap();
+    assert_eq!(
+        unchanged.interests, r.interests,
+        "nothing changed for the reader"
+    );
+
+    // The page's own buttons: the topic, then the keyword (its value read off the form).
+    let (status, page) = post(token.clone(), with_token(("topic", "agents"))).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("Removed the topic “{topic_name}”")),
+        "{page}"
+    );
+    assert!(!page.contains("matched the topic"), "{page}");
+    assert_eq!(page.matches("action=\"/preferences/").count(), forms - 1);
+    let after = app.subscriber("hider@example.com").await.unwrap();
+    assert!(after.interests.topics.is_empty());
+    assert_eq!(after.interests.keywords, r.interests.keywords);
+    let value =
+        unescape(&between(&page, "name=\"keyword\" value=\"", "\"").expect("the keyword's form"));
+    assert_eq!(value, hostile);
+    let (status, page) = post(token.clone(), with_token(("keyword", &value))).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("Removed the keyword “{escaped}”")),
+        "{page}"
+    );
+    assert!(!page.contains("papers you hid matched"), "{page}");
+    assert_eq!(
+        app.subscriber("hider@example.com")
+            .await
+            .unwrap()
+            .interests
+            .keywords,
+        ["diffusion"]
+    );
+    // The last interest stays.
+    let (status, page) = post(token.clone(), with_token(("keyword", "diffusion"))).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("is the only interest"), "{page}");
+    assert_eq!(
+        app.subscriber("hider@example.com")
+            .await
+            .unwrap()
+            .interests
+            .keywords,
+        ["diffusion"]
+    );
+    // The bystander kept their keywords.
+    assert_eq!(
+        app.subscriber("bystander@example.com")
+            .await
+            .unwrap()
+            .interests
+            .keywords,
+        r.interests.keywords
+    );
 }
 
 async fn preview_on(
