@@ -1190,9 +1190,10 @@ async fn ratings_through_the_api_and_the_export(backend: Backend) {
 }
 
 /// A reader in headless Chromium follows "Fewer like this" from the mail received through
-/// the SMTP server: the page's script posts it at once and the rating is recorded. (That a
-/// hidden paper is never sent again is `a_hidden_paper_is_never_sent`: here the paper was
-/// sent already, which keeps it out on its own.)
+/// the SMTP server: the page's script posts it at once and the rating is recorded. The next
+/// day, received the same way, that reader's digest ranks the hidden paper's close
+/// neighbours lower than a control reader's with the same interests, and neither mail has
+/// the hidden paper though it is featured again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_follows_fewer_like_this() {
     let Some(driver) = crate::helpers::start_driver() else {
@@ -1202,17 +1203,28 @@ async fn a_browser_follows_fewer_like_this() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    ingest(&app, dir.path(), "2026-05-08");
-    let r = reader(&app, "chromium@example.com", "diffusion agents reasoning").await;
-    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    // The first day is the Hugging Face API capture, featured on the eve of the page
+    // capture's day (the importer holds a page to its own date, 2026-09-28).
+    ingest(&app, dir.path(), "2026-09-27");
+    let keywords = "diffusion agents reasoning";
+    let r = reader(&app, "chromium@example.com", keywords).await;
+    let control = reader(&app, "control@example.com", keywords).await;
+    let day = NaiveDate::from_ymd_opt(2026, 9, 27).unwrap();
     paperboy::digest::compose(&app.ctx, day, None)
         .await
         .unwrap();
     paperboy::digest::deliver(&app.ctx).await.unwrap();
-    let mail = app.smtp.wait_for("chromium@example.com", 1).await;
-    let text = mail.last().unwrap().text();
+    let text = nth_mail(&app, "chromium@example.com", 1).await.0;
+    let first = papers_in(&text);
+    assert!(first.len() >= 5, "{text}");
+    assert_eq!(
+        papers_in(&nth_mail(&app, "control@example.com", 1).await.0),
+        first,
+        "the same interests, the same first digest"
+    );
     let fewer = crate::helpers::link_in(&text, "/fewer");
     let hidden = id(fewer.rsplit('/').nth(1).unwrap());
+    assert_eq!(hidden, first[0], "the mail's first paper");
     let c = crate::helpers::browser(&driver).await;
     let result = async {
         c.goto(&fewer).await?;
@@ -1228,4 +1240,176 @@ async fn a_browser_follows_fewer_like_this() {
         (&stored[0].paper, stored[0].rating),
         (&hidden, Rating::Fewer)
     );
+    assert!(
+        app.ctx
+            .store
+            .ratings_of(control.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The next day: the page capture, and the first day's papers featured again, the
+    // hidden one among them.
+    ingest(&app, dir.path(), "2026-09-28");
+    let (ok, _, err) = paperboy(
+        &app.ctx.config.database_url,
+        dir.path(),
+        &["ingest", "--file", crate::hf_page::PAGE_FILE],
+    );
+    assert!(ok, "{err}");
+    let next = day.succ_opt().unwrap();
+    let featured = app
+        .ctx
+        .store
+        .papers_featured(next, next, 1000)
+        .await
+        .unwrap();
+    assert!(featured.iter().any(|p| p.paper.id == hidden));
+    paperboy::digest::compose(&app.ctx, next, None)
+        .await
+        .unwrap();
+    paperboy::digest::deliver(&app.ctx).await.unwrap();
+    let rated_mail = nth_mail(&app, "chromium@example.com", 2).await;
+    let control_mail = nth_mail(&app, "control@example.com", 2).await;
+    let (rated, controls) = (papers_in(&rated_mail.0), papers_in(&control_mail.0));
+    assert_eq!(rated.len(), controls.len(), "{rated:?} {controls:?}");
+
+    // Never the hidden paper, in any part of either mail (nor, say, as the day's top
+    // trending paper). For the rater both the hiding and "sent before" keep it out; the
+    // control, who got none of the first day's papers again, shows that "sent before"
+    // alone would. That the hiding alone keeps a paper out, for a reader never sent it, is
+    // `a_hidden_paper_is_never_sent`.
+    let title = &featured
+        .iter()
+        .find(|p| p.paper.id == hidden)
+        .unwrap()
+        .paper
+        .title;
+    for (who, (text, html)) in [("rater", &rated_mail), ("control", &control_mail)] {
+        for part in [text, html] {
+            assert!(
+                !part.contains(hidden.as_str()) && !part.contains(title.as_str()),
+                "{who}: {part}"
+            );
+        }
+    }
+    assert!(!controls.iter().any(|p| first.contains(p)), "{controls:?}");
+
+    // How close each of the day's papers is to the hidden one, by the matcher's own "more
+    // like these" (the measure the "fewer" rating pushes away from): 0 is the closest.
+    let close = closeness(&app, next, &hidden).await;
+    assert_eq!(close.len(), featured.len() - 1);
+    let rank = |p: &ArxivId| close.iter().position(|q| q == p).unwrap();
+    let at = |list: &[ArxivId], p: &ArxivId| list.iter().position(|q| q == p);
+    let shown = |list: &[ArxivId]| {
+        list.iter()
+            .map(|p| format!("{p} (closeness rank {})", rank(p)))
+            .collect::<Vec<_>>()
+    };
+    let (rated_shown, control_shown) = (shown(&rated), shown(&controls));
+    // The rating changed the digest: without it the two readers are alike.
+    assert_ne!(rated, controls, "the rating changed nothing");
+    // The control's papers among the day's closest quarter to the hidden paper: none comes
+    // earlier for the rater, and together they lose ground (a paper left out counts as
+    // one past the end). This fails if the rating teaches nothing (the lists are the same)
+    // or pulls papers like the hidden one up.
+    let neighbours: Vec<&ArxivId> = controls
+        .iter()
+        .filter(|p| rank(p) < close.len() / 4)
+        .collect();
+    assert!(
+        !neighbours.is_empty(),
+        "no close neighbour to watch: {control_shown:?}"
+    );
+    let place = |list: &[ArxivId], p: &ArxivId| at(list, p).unwrap_or(list.len());
+    for p in &neighbours {
+        assert!(
+            place(&rated, p) >= place(&controls, p),
+            "{p} moved up: {control_shown:#?} -> {rated_shown:#?}"
+        );
+    }
+    let sum = |list: &[ArxivId]| neighbours.iter().map(|p| place(list, p)).sum::<usize>();
+    assert!(
+        sum(&rated) > sum(&controls),
+        "the neighbours kept their places: {control_shown:#?} -> {rated_shown:#?}"
+    );
+    // What the rater got instead is further from the hidden paper than everything it
+    // replaced: papers like it make way for papers unlike it.
+    let gained: Vec<usize> = rated
+        .iter()
+        .filter(|p| !controls.contains(p))
+        .map(rank)
+        .collect();
+    let lost: Vec<usize> = controls
+        .iter()
+        .filter(|p| !rated.contains(p))
+        .map(rank)
+        .collect();
+    assert!(
+        !gained.is_empty(),
+        "the same papers: {control_shown:#?} -> {rated_shown:#?}"
+    );
+    assert!(
+        gained.iter().min() > lost.iter().max(),
+        "gained {gained:?}, lost {lost:?}: {control_shown:#?} -> {rated_shown:#?}"
+    );
+}
+
+/// The text and HTML parts of the `n`th mail (from 1) received for `email`.
+async fn nth_mail(app: &TestApp, email: &str, n: usize) -> (String, String) {
+    let mails = app.smtp.wait_for(email, n).await;
+    assert_eq!(mails.len(), n, "one mail a day");
+    (mails[n - 1].text(), mails[n - 1].html())
+}
+
+/// The day's papers other than `paper`, closest to it first by the matcher's own "more like
+/// these" (words and topics, see `matching/similar.rs`) as the "more like this" page ranks
+/// them, here over that day's papers alone and with no freshness or popularity.
+async fn closeness(app: &TestApp, day: NaiveDate, paper: &ArxivId) -> Vec<ArxivId> {
+    use paperboy::matching::{Day, Doc, Scratch};
+    let papers = app.ctx.store.papers_featured(day, day, 1000).await.unwrap();
+    let of = app
+        .ctx
+        .store
+        .papers_by_ids(std::slice::from_ref(paper))
+        .await
+        .unwrap();
+    let of = &of[0].paper;
+    let docs: Vec<Doc<'_>> = papers
+        .iter()
+        .map(|p| Doc::text(&p.paper.title, &p.paper.abstract_text))
+        .collect();
+    let index = Day::new(
+        &docs,
+        &[],
+        &app.ctx.catalogue,
+        app.ctx.config.matching.clone(),
+    );
+    let liked = index.liked_paper(&of.title, &of.abstract_text);
+    let interests = paperboy::domain::Interests {
+        trending: 0,
+        ..Default::default()
+    };
+    let mut profile = index.profile(&interests, &[&liked]);
+    profile.exclude(
+        papers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| (p.paper.id == *paper).then_some(i as u32)),
+    );
+    index
+        .rank_with(&profile, papers.len(), &mut Scratch::default())
+        .into_iter()
+        .map(|m| papers[m.paper].paper.id.clone())
+        .collect()
+}
+
+/// The papers a digest's text part lists, in order, read off their "fewer like this" links.
+fn papers_in(text: &str) -> Vec<ArxivId> {
+    links_of(text, "")
+        .iter()
+        .filter(|l| l.contains("/rate/") && l.ends_with("/fewer"))
+        .map(|l| id(l.rsplit('/').nth(1).unwrap()))
+        .collect()
 }
