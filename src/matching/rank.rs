@@ -209,7 +209,10 @@ impl Day {
         if let Some(liked) = &p.liked {
             let scale = self.weights.liked * LIKED_SCALE;
             for (d, x) in liked.scores.iter().enumerate() {
-                s.add(d as u32, scale * x);
+                // A paper the taste says nothing of stays untouched (trending may take it).
+                if *x != 0.0 {
+                    s.add(d as u32, scale * x);
+                }
             }
         }
         for (d, _) in &p.pinned {

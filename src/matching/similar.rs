@@ -257,11 +257,19 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
         .map(|d| lanes_dot(&z[d * topics..(d + 1) * topics], &q) / day.similar.topic_norm[d])
         .collect();
     let topics_std = standardise(&mut topical);
-    let scores = words
+    let closeness = words
         .iter()
         .zip(&topical)
-        .map(|(w, t)| softplus(w + TOPIC_WEIGHT * t))
-        .collect();
+        .map(|(w, t)| w + TOPIC_WEIGHT * t);
+    let scores = if more.is_empty() {
+        // Only "fewer" papers: a penalty for the papers closer to them than the day's
+        // average, and nothing for the others. Being unlike a hidden paper is no reason to
+        // send one: with softplus here, a keyword reader who hid one paper was sent papers
+        // that matched none of their keywords.
+        closeness.map(|c| c.min(0.0)).collect()
+    } else {
+        closeness.map(softplus).collect()
+    };
     Liked {
         scores,
         centroid,
@@ -574,6 +582,43 @@ mod tests {
         };
         let for_0 = named(&taste).into_iter().find(|x| x.0 == 0).unwrap().1;
         assert_eq!(for_0.as_deref(), Some(quantum.title()));
+    }
+
+    #[test]
+    fn a_reader_who_only_hid_a_paper_gets_no_paper_for_being_unlike_it() {
+        let catalogue =
+            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+        let docs = [
+            doc(
+                "Reinforcement learning for robot grasping",
+                "A policy learns grasping from rewards.",
+            ),
+            doc(
+                "Reinforcement learning for recommender systems",
+                "A policy learns to rank items for users.",
+            ),
+            doc("Galaxy clusters", "Dark matter and the cosmic web."),
+            doc("Protein folding", "Structure from amino acid sequences."),
+        ];
+        let day = Day::new(&docs, &[], &catalogue, Weights::default());
+        let hidden = day.liked_paper(
+            "Learning to rank items for users",
+            "A recommender with reinforcement learning.",
+        );
+        let interests = Interests {
+            keywords: vec!["reinforcement".into()],
+            trending: 0,
+            ..Interests::default()
+        };
+        let taste = crate::matching::Taste {
+            more: vec![],
+            fewer: vec![(&hidden, 1.0)],
+        };
+        let ranked = day.rank(&day.profile_with(&interests, &taste), 4);
+        let papers: Vec<usize> = ranked.iter().map(|m| m.paper).collect();
+        // The keyword's papers only, the hidden paper's neighbour last (or gone).
+        assert!(papers.iter().all(|p| *p < 2), "{ranked:?}");
+        assert_eq!(papers[0], 0, "{ranked:?}");
     }
 
     #[test]
