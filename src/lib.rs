@@ -13,6 +13,7 @@ pub mod matching;
 pub mod measure;
 pub mod ratings;
 pub mod scheduler;
+pub mod search;
 pub mod store;
 pub mod subscriptions;
 pub mod tokens;

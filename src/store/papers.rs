@@ -262,6 +262,31 @@ impl Store {
         Ok(out)
     }
 
+    /// The most recently updated papers whose titles hold every one of `words` (lower-case
+    /// letters and digits only: no LIKE wildcard can be among them).
+    pub async fn papers_titled(
+        &self,
+        words: &[String],
+        limit: i64,
+    ) -> Result<Vec<StoredPaper>, StoreError> {
+        let conditions: Vec<String> = (0..words.len())
+            .map(|i| format!("LOWER(p.title) LIKE ${}", i + 1))
+            .collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM papers p WHERE {} ORDER BY p.updated_at DESC, p.id LIMIT ${}",
+            conditions.join(" AND "),
+            words.len() + 1
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for w in words {
+                q = q.bind(format!("%{w}%"));
+            }
+            q.bind(limit).fetch_all(pool).await
+        })?;
+        rows.into_iter().map(StoredPaper::try_from).collect()
+    }
+
     pub async fn paper_count(&self) -> Result<i64, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM papers").fetch_one(pool).await)?,

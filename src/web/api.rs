@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
             axum::routing::put(put_rating).delete(delete_rating),
         )
         .route("/topics", get(topics))
+        .route("/papers", get(find_papers))
         .route("/admin/subscribers", get(admin_list))
         .route("/admin/counts", get(admin_counts))
         .route("/openapi.json", get(openapi))
@@ -344,6 +345,71 @@ pub async fn topics(State(state): State<AppState>) -> Response {
         Json(state.ctx.catalogue.topics()),
     )
         .into_response()
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PaperSearch {
+    /// An arXiv id or link, or a few words of the title (each must be in it), at most
+    /// 200 characters.
+    #[param(max_length = 200)]
+    pub q: String,
+}
+
+/// A stored paper, as the sign-up form offers it.
+#[derive(Serialize, ToSchema)]
+pub struct PaperHit {
+    #[schema(example = "2405.01234")]
+    pub id: String,
+    pub title: String,
+    /// The first three authors.
+    pub authors: Vec<String>,
+    /// YYYY-MM-DD, when known.
+    pub published: Option<String>,
+    pub link: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PaperHits {
+    /// At most 10, the most recently updated first.
+    pub papers: Vec<PaperHit>,
+}
+
+/// Find stored papers by arXiv id or link, or by words of their title (for "Papers you
+/// liked"). Rate-limited per client like every POST.
+#[utoipa::path(get, path = "/api/v1/papers", params(PaperSearch),
+    responses((status = 200, body = PaperHits),
+              (status = 400, body = ApiErrorBody, description = "`q` is missing, empty of words, longer than 200 characters, or another parameter was given"),
+              (status = 429, body = ApiErrorBody, description = "too many requests from this client", headers(("Retry-After" = u64, description = "seconds to wait"))),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn find_papers(
+    State(state): State<AppState>,
+    params: Result<Query<PaperSearch>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<PaperHits>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let found = crate::search::find_papers(&state.ctx.store, &p.q)
+        .await
+        .map_err(|e| match e {
+            crate::search::SearchError::Store(e) => {
+                ApiError::from(crate::subscriptions::ServiceError::from(e))
+            }
+            other => ApiError::new(StatusCode::BAD_REQUEST, other.to_string()),
+        })?;
+    Ok(Json(PaperHits {
+        papers: found
+            .into_iter()
+            .map(|p| {
+                let p = p.paper;
+                PaperHit {
+                    link: p.id.abs_url(),
+                    id: p.id.to_string(),
+                    title: p.title,
+                    authors: p.authors.into_iter().take(3).collect(),
+                    published: p.published.map(|d| d.to_string()),
+                }
+            })
+            .collect(),
+    }))
 }
 
 fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -1,4 +1,5 @@
-//! Per-client rate limit on every POST: a GCRA bucket per client address (governor).
+//! Per-client rate limit on every POST and the paper search: a GCRA bucket per client
+//! address (governor).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -45,7 +46,9 @@ impl PostLimiter {
 pub async fn limit_posts(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // One-click unsubscribes arrive from mail providers' servers, many readers behind one
     // address; the signed token is what protects them, and a 429 would lose an unsubscribe.
-    if req.method() == Method::POST && !req.uri().path().starts_with("/unsubscribe/") {
+    // The paper search reads the database on every keystroke a form sends: limited too.
+    let search = req.method() == Method::GET && req.uri().path() == "/api/v1/papers";
+    if search || (req.method() == Method::POST && !req.uri().path().starts_with("/unsubscribe/")) {
         let (parts, body) = req.into_parts();
         let ip = ClientIp::from_parts(&parts, state.ctx.config.trust_forwarded_for);
         if let Some(ip) = ip.0

@@ -19,7 +19,7 @@ use crate::domain::TopicCatalogue;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paperboy", description = "Subscribe to a daily digest of research papers; manage the subscription by the token in its mails."),
-    paths(api::create, api::read, api::update, api::erase, api::put_rating, api::delete_rating, api::topics, api::admin_list, api::admin_counts),
+    paths(api::create, api::read, api::update, api::erase, api::put_rating, api::delete_rating, api::topics, api::find_papers, api::admin_list, api::admin_counts),
     modifiers(&AdminToken)
 )]
 struct ApiDoc;

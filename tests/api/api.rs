@@ -2,14 +2,16 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_TOKEN, Backend, link_in, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, Backend, link_in, spawn_app, spawn_app_with};
 use crate::on_both_databases;
+use reqwest::StatusCode;
 
 on_both_databases!(
     subscription_by_token,
     admin,
     service_endpoints,
-    the_document_is_the_contract
+    the_document_is_the_contract,
+    papers_by_id_link_or_title_words
 );
 
 async fn subscription_by_token(backend: Backend) {
@@ -467,4 +469,166 @@ async fn the_document_is_the_contract(backend: Backend) {
             }
         }
     }
+}
+
+/// The paper search behind the sign-up form's "Papers you liked": by arXiv id or link, or by
+/// words of the title; hostile and oversized queries answered clearly; rate-limited.
+async fn papers_by_id_link_or_title_words(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        &[
+            ("limits.posts_per_minute", 60.into()),
+            ("limits.post_burst", 30.into()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = crate::cli::paperboy(
+        &app.ctx.config.database_url,
+        dir.path(),
+        &[
+            "ingest",
+            "--file",
+            "tests/fixtures/hf_json/daily_papers_2026-05-08.json",
+            "--date",
+            "2026-05-08",
+        ],
+    );
+    assert!(ok, "{err}");
+    let find = |q: &str| {
+        let encoded: String = q
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let request = app
+            .client
+            .get(format!("{}/api/v1/papers?q={encoded}", app.base));
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap())
+        }
+    };
+    let titles = |v: &serde_json::Value| -> Vec<String> {
+        v["papers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Words of a title: every hit holds each word, case aside, at most 10.
+    let (status, body) = find("Agentic SEARCH").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let hits = titles(&body);
+    assert!(!hits.is_empty() && hits.len() <= 10, "{body}");
+    assert!(hits.iter().all(|t| {
+        let t = t.to_lowercase();
+        t.contains("agentic") && t.contains("search")
+    }));
+    assert!(hits.contains(
+        &"Beyond Semantic Similarity: Rethinking Retrieval for Agentic Search via Direct Corpus Interaction"
+            .to_string()
+    ));
+    // The id or a link to it: that paper alone, with its link.
+    for q in [
+        "2605.05242",
+        "https://arxiv.org/abs/2605.05242v1",
+        "https://huggingface.co/papers/2605.05242",
+    ] {
+        let (status, body) = find(q).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["papers"].as_array().unwrap().len(), 1, "{q}: {body}");
+        assert_eq!(body["papers"][0]["id"], "2605.05242");
+        assert_eq!(
+            body["papers"][0]["link"],
+            "https://arxiv.org/abs/2605.05242"
+        );
+    }
+    // Nothing stored by that id, or no title with every word: an empty list.
+    for q in [
+        "2101.00001",
+        "agentic galaxies",
+        "' OR 1=1; DROP TABLE papers --",
+        "%_%",
+    ] {
+        let (status, body) = find(q).await;
+        if q == "%_%" {
+            // LIKE's wildcards are no words.
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert!(
+                body["error"].as_str().unwrap().contains("arXiv id"),
+                "{body}"
+            );
+        } else {
+            assert_eq!(status, StatusCode::OK, "{q}: {body}");
+            assert_eq!(titles(&body), Vec::<String>::new(), "{q}");
+        }
+    }
+    // The quote was a word separator, nothing more: every paper is still there.
+    assert_eq!(app.ctx.store.paper_count().await.unwrap(), 37);
+    // A short word is looked for inside words ("or" in "Kolmogorov"): never more than 10.
+    let (_, body) = find("or").await;
+    assert_eq!(titles(&body).len(), 10);
+    // Markup is searched as words and comes back as JSON data, never as a page.
+    let r = app
+        .client
+        .get(format!(
+            "{}/api/v1/papers?q=%3Cscript%3Ealert(1)%3C/script%3E",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    // Empty, missing, too long, or unknown parameters: 400 saying what to do.
+    for (path, says) in [
+        ("/api/v1/papers?q=", "arXiv id"),
+        ("/api/v1/papers?q=+-+", "arXiv id"),
+        ("/api/v1/papers", "q"),
+        ("/api/v1/papers?q=diffusion&limit=5", "limit"),
+    ] {
+        let (status, body) = app.get_json(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = find(&"diffusion ".repeat(1000)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().contains("200 at most"),
+        "{body}"
+    );
+    // A form that searched on every keystroke, without end: refused after the burst.
+    let mut refused = 0;
+    for _ in 0..40 {
+        let r = app
+            .client
+            .get(format!("{}/api/v1/papers?q=diffusion", app.base))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(r.headers().contains_key("retry-after"));
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "40 searches at once were all answered");
 }

@@ -1,0 +1,124 @@
+//! Finding stored papers for a reader who names one: an arXiv id or link, or a few words of
+//! its title (the sign-up form's "Papers you liked").
+
+use crate::domain::ArxivId;
+use crate::store::{Store, StoreError, StoredPaper};
+
+/// Longer queries are refused: a title's few words are enough.
+pub const MAX_QUERY_CHARS: usize = 200;
+/// Words of a query looked for, at most; each must be in the title.
+pub const MAX_WORDS: usize = 8;
+/// Papers answered, at most.
+pub const MAX_RESULTS: i64 = 10;
+
+/// What a reader typed, understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PaperQuery {
+    Id(ArxivId),
+    /// Lower-cased words, each at least two characters, every one of them in the title.
+    Words(Vec<String>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(
+        "type an arXiv id or link (2405.01234, https://arxiv.org/abs/2405.01234) or at least one word of two letters from the title"
+    )]
+    Empty,
+    #[error(
+        "the query has {0} characters; {MAX_QUERY_CHARS} at most: a few words of the title are enough"
+    )]
+    TooLong(usize),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+impl PaperQuery {
+    pub fn parse(input: &str) -> Result<Self, SearchError> {
+        let n = input.chars().count();
+        if n > MAX_QUERY_CHARS {
+            return Err(SearchError::TooLong(n));
+        }
+        let input = input.trim();
+        if let Ok(id) = ArxivId::parse(input) {
+            return Ok(Self::Id(id));
+        }
+        let mut words: Vec<String> = Vec::new();
+        for w in input
+            .split(|c: char| !c.is_alphanumeric())
+            .map(str::to_lowercase)
+            .filter(|w| w.chars().count() >= 2)
+        {
+            if !words.contains(&w) && words.len() < MAX_WORDS {
+                words.push(w);
+            }
+        }
+        if words.is_empty() {
+            return Err(SearchError::Empty);
+        }
+        Ok(Self::Words(words))
+    }
+}
+
+/// The stored papers a query names: the paper with that id, or the latest stored papers
+/// whose titles hold every word (as a part of a word: "diffus" finds "Diffusion").
+pub async fn find_papers(store: &Store, input: &str) -> Result<Vec<StoredPaper>, SearchError> {
+    Ok(match PaperQuery::parse(input)? {
+        PaperQuery::Id(id) => store.papers_by_ids(&[id]).await?,
+        PaperQuery::Words(words) => store.papers_titled(&words, MAX_RESULTS).await?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ids_links_and_words() {
+        assert_eq!(
+            PaperQuery::parse(" https://arxiv.org/abs/2405.01234v2 ").unwrap(),
+            PaperQuery::Id(ArxivId::parse("2405.01234").unwrap())
+        );
+        assert_eq!(
+            PaperQuery::parse("Attention is ALL you need, attention!").unwrap(),
+            PaperQuery::Words(vec![
+                "attention".into(),
+                "is".into(),
+                "all".into(),
+                "you".into(),
+                "need".into()
+            ])
+        );
+        // LIKE's wildcards are not words: nothing but the letters is looked for.
+        assert_eq!(
+            PaperQuery::parse("100% _diffusion_").unwrap(),
+            PaperQuery::Words(vec!["100".into(), "diffusion".into()])
+        );
+        assert!(matches!(
+            PaperQuery::parse("  a - ; "),
+            Err(SearchError::Empty)
+        ));
+        assert!(matches!(
+            PaperQuery::parse(&"x".repeat(201)),
+            Err(SearchError::TooLong(201))
+        ));
+    }
+
+    proptest! {
+        /// Any text: a clear answer, never more than the bounded words, each of letters
+        /// and digits only.
+        #[test]
+        fn any_text_parses_or_is_refused(s in "\\PC{0,300}") {
+            match PaperQuery::parse(&s) {
+                Ok(PaperQuery::Words(w)) => {
+                    prop_assert!(!w.is_empty() && w.len() <= MAX_WORDS);
+                    prop_assert!(w.iter().all(|w| w.chars().all(char::is_alphanumeric)));
+                }
+                Ok(PaperQuery::Id(_)) => {}
+                Err(SearchError::Empty) | Err(SearchError::TooLong(_)) => {}
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+        }
+    }
+}
