@@ -36,26 +36,21 @@ fn records() -> Vec<Record> {
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).expect("a record");
             let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+            let list = |k: &str| -> Vec<String> {
+                v[k].as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
             Record {
                 title: text("title"),
                 abstract_text: text("abstract"),
-                authors: v["authors"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                authors: list("authors"),
                 upvotes: v["upvotes"].as_i64().unwrap_or(0),
-                categories: v["categories"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| x.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                categories: list("categories"),
             }
         })
         .collect()

@@ -294,19 +294,24 @@ impl Ratings {
             .collect())
     }
 
+    /// The papers the reader hid ("fewer like this").
+    async fn hidden(&self, reader: &Subscriber) -> Result<Vec<ArxivId>, ServiceError> {
+        Ok(self
+            .list(reader)
+            .await?
+            .into_iter()
+            .filter(|r| r.rating == Rating::Fewer)
+            .map(|r| r.paper)
+            .collect())
+    }
+
     /// The reader's interests that brought several of the papers they hid
     /// ([`hidden_through`]), for the preferences page to offer dropping them.
     pub async fn hidden_through(
         &self,
         reader: &Subscriber,
     ) -> Result<Vec<HiddenThrough>, ServiceError> {
-        let hidden: Vec<ArxivId> = self
-            .list(reader)
-            .await?
-            .into_iter()
-            .filter(|r| r.rating == Rating::Fewer)
-            .map(|r| r.paper)
-            .collect();
+        let hidden = self.hidden(reader).await?;
         if hidden.len() < HINT_AT {
             return Ok(Vec::new());
         }
@@ -337,13 +342,7 @@ impl Ratings {
             .store
             .papers_stored_since(since, SIMILAR_POOL)
             .await?;
-        let hidden: Vec<ArxivId> = self
-            .list(reader)
-            .await?
-            .into_iter()
-            .filter(|r| r.rating == Rating::Fewer)
-            .map(|r| r.paper)
-            .collect();
+        let hidden = self.hidden(reader).await?;
         let (catalogue, weights) = (self.ctx.catalogue.clone(), self.ctx.config.matching.clone());
         let liked = paper.paper.clone();
         let found = tokio::task::spawn_blocking(move || {

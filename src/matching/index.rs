@@ -153,7 +153,7 @@ impl LearnedDay {
 }
 
 /// Dot product of two sparse vectors sorted by term.
-fn dot(a: &Vector, b: &Vector) -> f32 {
+pub(crate) fn dot(a: &Vector, b: &Vector) -> f32 {
     let (mut i, mut j, mut s) = (0, 0, 0.0);
     while i < a.len() && j < b.len() {
         match a[i].0.cmp(&b[j].0) {

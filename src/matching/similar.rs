@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::index::{Day, Vector, bm25};
+use super::index::{Day, Vector, bm25, dot};
 
 /// How much the topic view counts next to the word view.
 const TOPIC_WEIGHT: f32 = 1.0;
@@ -384,23 +384,6 @@ impl Liked {
             .take(EXPLAIN_WORDS)
             .collect()
     }
-}
-
-/// The dot product of two vectors sorted by term.
-fn dot(a: &Vector, b: &Vector) -> f32 {
-    let (mut i, mut j, mut sum) = (0, 0, 0.0);
-    while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                sum += a[i].1 * b[j].1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    sum
 }
 
 fn mean_std(v: &[f32]) -> (f32, f32) {
