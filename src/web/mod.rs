@@ -82,7 +82,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(track))
         .layer(security_header(
             "content-security-policy",
-            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; \
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; \
              form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ))
         .layer(security_header("x-content-type-options", "nosniff"))

@@ -144,6 +144,8 @@ pub fn render(name: &str, ctx: &Context) -> Response {
 struct Group<'a> {
     name: &'a str,
     topics: Vec<&'a Topic>,
+    /// Shown unfolded: a topic of it is ticked.
+    open: bool,
 }
 
 /// Everything the shared form fields need besides the values.
@@ -153,7 +155,13 @@ fn form_context(app: &crate::context::Context, values: &SubscriptionInput) -> Co
         .catalogue
         .grouped()
         .into_iter()
-        .map(|(name, topics)| Group { name, topics })
+        .map(|(name, topics)| Group {
+            name,
+            open: topics
+                .iter()
+                .any(|t| values.topics.iter().any(|v| v == t.id.as_str())),
+            topics,
+        })
         .collect();
     ctx.insert("groups", &groups);
     ctx.insert("values", values);
@@ -447,6 +455,7 @@ async fn preferences(
         .collect();
     let (jar, nonce) = forms::csrf_nonce(jar, state.ctx.config.https());
     let mut ctx = form_context(&state.ctx, values);
+    ctx.insert("open_options", &true);
     ctx.insert("rating_groups", &rating_groups(ratings));
     ctx.insert("ratings_kept", &crate::ratings::KEEP);
     ctx.insert("removed_rating", &removed_rating);

@@ -19,6 +19,17 @@ async fn browser_fills_the_form() {
             .await?
             .send_keys("not-an-address")
             .await?;
+        // Keywords are under "More options", the topics in folded groups.
+        c.find(Locator::Css("details.more-options > summary"))
+            .await?
+            .click()
+            .await?;
+        c.find(Locator::XPath(
+            "//input[@value='llm']/ancestor::details[1]/summary",
+        ))
+        .await?
+        .click()
+        .await?;
         c.find(Locator::Css("#keywords"))
             .await?
             .send_keys("diffusion \"world model\"")
@@ -74,4 +85,74 @@ async fn browser_fills_the_form() {
     let s = app.subscriber("browser@example.com").await.unwrap();
     assert_eq!(s.status, SubscriberStatus::Active);
     assert_eq!(s.interests.keywords, ["diffusion", "\"world model\""]);
+}
+
+/// "Papers you liked" with script: words of a title find stored papers, a pick adds the
+/// paper's id to the field, and the subscription holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_finds_a_liked_paper_by_its_title() {
+    let Some(driver) = start_driver() else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = crate::cli::paperboy(
+        &app.ctx.config.database_url,
+        dir.path(),
+        &[
+            "ingest",
+            "--file",
+            "tests/fixtures/hf_json/daily_papers_2026-05-08.json",
+            "--date",
+            "2026-05-08",
+        ],
+    );
+    assert!(ok, "{err}");
+    let c = browser(&driver).await;
+    let result = async {
+        c.goto(&app.url("/")).await?;
+        c.find(Locator::Css("#email"))
+            .await?
+            .send_keys("reader@example.com")
+            .await?;
+        c.find(Locator::Css("#liked-search"))
+            .await?
+            .send_keys("rethinking retrieval agentic")
+            .await?;
+        let pick = c
+            .wait()
+            .for_element(Locator::Css(".paper-pick[data-id='2605.05242']"))
+            .await?;
+        assert!(pick.text().await?.starts_with("Beyond Semantic Similarity"));
+        pick.click().await?;
+        let liked = c.find(Locator::Css("#liked")).await?.prop("value").await?;
+        assert_eq!(liked.as_deref(), Some("2605.05242"));
+        // A title with markup in the search box is searched as words, shown as text.
+        c.find(Locator::Css("#liked-search"))
+            .await?
+            .send_keys("<img src=x onerror=alert(1)>")
+            .await?;
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        assert!(
+            c.find_all(Locator::Css("#liked-results img"))
+                .await?
+                .is_empty()
+        );
+        c.find(Locator::Css("form button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for_heading(&c, "Check your inbox").await;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = c.close().await;
+    result.expect("browser steps");
+    let s = app.subscriber("reader@example.com").await.unwrap();
+    assert_eq!(
+        s.interests
+            .liked
+            .iter()
+            .map(|i| i.as_str())
+            .collect::<Vec<_>>(),
+        ["2605.05242"]
+    );
 }
