@@ -127,6 +127,36 @@ pub async fn preview(
     })
 }
 
+/// What a reader who typed `new` into the form would have got from the latest stored day,
+/// without storing anything: a reader that exists nowhere (id 0, nothing sent to it, no
+/// ratings), matched as composing matches. `None` when no papers are stored.
+pub async fn preview_interests(
+    ctx: &Context,
+    new: &crate::domain::NewSubscription,
+) -> Result<Option<(NaiveDate, Preview)>, DigestError> {
+    let Some(day) = ctx.store.latest_featured_day().await? else {
+        return Ok(None);
+    };
+    let now = clock::timestamp();
+    let reader = Subscriber {
+        id: 0,
+        public_id: String::new(),
+        email: new.email.clone(),
+        status: crate::domain::SubscriberStatus::Pending,
+        interests: new.interests.clone(),
+        prefs: new.prefs.clone(),
+        created_at: now,
+        updated_at: now,
+        consent_at: now,
+        consent_ip: None,
+        confirmed_at: None,
+        unsubscribed_at: None,
+        suppressed_at: None,
+        suppression_reason: None,
+    };
+    Ok(Some((day, preview(ctx, &reader, day).await?)))
+}
+
 /// A digest as the message that goes out: its rendered parts, and the reader's list
 /// headers and links. Delivery and `paperboy preview --format eml` both build it here.
 pub fn message(

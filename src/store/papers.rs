@@ -287,6 +287,13 @@ impl Store {
         rows.into_iter().map(StoredPaper::try_from).collect()
     }
 
+    /// The latest day some source featured papers on.
+    pub async fn latest_featured_day(&self) -> Result<Option<NaiveDate>, StoreError> {
+        let (day,): (Option<String>,) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT MAX(day) FROM paper_features").fetch_one(pool).await)?;
+        Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
+    }
+
     pub async fn paper_count(&self) -> Result<i64, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM papers").fetch_one(pool).await)?,

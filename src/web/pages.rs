@@ -62,6 +62,10 @@ const PAGES: &[(&str, &str)] = &[
     ),
     ("rate.html", include_str!("../../assets/pages/rate.html")),
     ("rated.html", include_str!("../../assets/pages/rated.html")),
+    (
+        "preview.html",
+        include_str!("../../assets/pages/preview.html"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
@@ -79,6 +83,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(subscribe_form))
         .route("/subscribe", get(subscribe_form).post(subscribe))
+        .route("/preview", post(preview_form))
         .route("/confirm/{token}", get(confirm_page).post(confirm))
         .route(
             "/preferences/{token}",
@@ -289,6 +294,52 @@ async fn subscribe(
         .subscribe(&new, ip.map(|i| i.to_string()).as_deref())
         .await?;
     Ok(check_inbox(&state))
+}
+
+/// The sign-up form's (and the preferences page's) "Preview my papers": what these
+/// interests would have got from the latest stored day, rendered here, nothing stored. A
+/// POST with the form's token, so it is rate-limited per client like every POST (it
+/// analyses a day of papers).
+async fn preview_form(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let form = Submission::from_pairs(pairs);
+    forms::check(state.ctx.links.signer(), &jar, &form.form_token)?;
+    // The address plays no part in what matches: any valid one will do.
+    let mut input = form.input.clone();
+    input.email = "preview@example.org".into();
+    let new = match state.subs.parse(&input) {
+        Ok(n) => n,
+        Err(ServiceError::Invalid(errors)) => {
+            return Ok(subscribe_page(&state, jar, &form.input, Some(&errors)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut ctx = state.ctx.common_context();
+    match crate::digest::preview_interests(&state.ctx, &new)
+        .await
+        .map_err(ServiceError::from)?
+    {
+        None => {
+            ctx.insert("day", "the latest day");
+            ctx.insert("no_papers", &true);
+        }
+        Some((day, preview)) => {
+            ctx.insert("day", &day.format("%A %-d %B %Y").to_string());
+            match preview {
+                crate::digest::Preview::NoPapers => ctx.insert("no_papers", &true),
+                crate::digest::Preview::Nothing => ctx.insert("nothing", &true),
+                crate::digest::Preview::Digest(view) => {
+                    ctx.insert("papers", &view.papers);
+                    ctx.insert("weekly", &view.weekly);
+                    ctx.insert("trending_instead", &view.trending_instead);
+                }
+            }
+        }
+    }
+    Ok(render("preview.html", &ctx))
 }
 
 fn manage_context(state: &AppState, s: &Subscriber) -> Context {

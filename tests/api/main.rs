@@ -15,6 +15,7 @@ mod ingest;
 mod ingest_http;
 mod lifecycle;
 mod migrations;
+mod preview;
 mod ratings;
 mod smtp;
 mod topics;

@@ -1,0 +1,116 @@
+//! "Preview my papers" on the sign-up form: what the typed interests would have got from the
+//! latest stored day, rendered by the server, nothing stored; hostile input escaped; a POST
+//! with the form's token, rate-limited per client.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{Backend, spawn_app_with};
+use crate::on_both_databases;
+
+on_both_databases!(the_form_previews_the_papers_and_stores_nothing);
+
+async fn the_form_previews_the_papers_and_stores_nothing(backend: Backend) {
+    let Some(app) = spawn_app_with(
+        backend,
+        &[
+            ("limits.posts_per_minute", 60.into()),
+            ("limits.post_burst", 12.into()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let token = app.form_token("/").await;
+    let preview = |fields: Vec<(&'static str, String)>| {
+        let mut form = vec![("form_token", token.clone())];
+        form.extend(fields);
+        let request = app.client.post(app.url("/preview")).form(&form);
+        async move {
+            let r = request.send().await.unwrap();
+            let status = r.status();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let keywords = |k: &str| vec![("keywords", k.to_string()), ("trending", "0".into())];
+
+    // No papers stored yet: said so.
+    let (status, page) = preview(keywords("diffusion")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("No papers are stored"), "{page}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = crate::cli::paperboy(
+        &app.ctx.config.database_url,
+        dir.path(),
+        &[
+            "ingest",
+            "--file",
+            "tests/fixtures/hf_json/daily_papers_2026-05-08.json",
+            "--date",
+            "2026-05-08",
+        ],
+    );
+    assert!(ok, "{err}");
+    // The day's papers for these keywords, each with why; no address needed, none stored.
+    let (status, page) = preview(keywords("diffusion")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Friday 8 May 2026"), "{page}");
+    assert!(
+        page.contains("Why: Matches your keywords: diffusion"),
+        "{page}"
+    );
+    assert!(page.matches("<li>").count() >= 2, "{page}");
+    assert_eq!(
+        app.ctx
+            .store
+            .counts_by_status()
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.1)
+            .sum::<i64>(),
+        0
+    );
+    // Interests nothing matches: said so, with what to do.
+    let (status, page) = preview(keywords("galaxy")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Nothing matched"), "{page}");
+
+    // Hostile input: markup is escaped wherever it is shown back.
+    let (_, page) = preview(keywords("<script>alert(1)</script> diffusion")).await;
+    assert!(!page.contains("<script>alert(1)"), "{page}");
+    // 10 KB of keywords and an unknown topic: the form again, 422, saying what is wrong.
+    let many: Vec<String> = (0..1500).map(|i| format!("word{i}")).collect();
+    let many = many.join(" ");
+    assert!(many.len() > 10_000);
+    let (status, page) = preview(keywords(&many)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"keywords-error\""), "{page}");
+    let (status, page) = preview(vec![
+        ("topics", "no-such-topic\"><script>x()</script>".into()),
+        ("trending", "0".into()),
+    ])
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"topics-error\""), "{page}");
+    assert!(!page.contains("<script>x()"), "{page}");
+    // No form token: refused, nothing done.
+    let r = app
+        .client
+        .post(app.url("/preview"))
+        .form(&[("keywords", "diffusion")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A script refreshing the preview without end: refused after the burst.
+    let mut refused = 0;
+    for _ in 0..20 {
+        let (status, _) = preview(keywords("diffusion")).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0, "20 previews at once were all answered");
+}
