@@ -27,6 +27,41 @@ document.addEventListener("DOMContentLoaded", function () {
       });
     });
   }
+  // Preview: with script, the papers these interests would get refresh below the form as
+  // it changes (debounced; the endpoint is rate-limited); the button works without it.
+  var previewButton = document.querySelector("button[formaction='/preview']");
+  if (previewButton && window.fetch && window.DOMParser) {
+    var form = previewButton.form;
+    var pane = document.createElement("section");
+    pane.id = "live-preview";
+    pane.setAttribute("aria-live", "polite");
+    form.parentNode.insertBefore(pane, form.nextSibling);
+    var wait = null;
+    var refresh = function () {
+      var body = new URLSearchParams(new FormData(form));
+      fetch("/preview", { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (r) { return r.status === 429 ? null : r.text(); })
+        .then(function (html) {
+          if (html === null) { return; }
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var found = doc.querySelector("main") || doc.body;
+          pane.textContent = "";
+          // The server escaped every value; the nodes are moved, not re-parsed from text.
+          Array.prototype.forEach.call(found.querySelectorAll("h1, p.lead, ol.preview, p, div.alert"), function (n) {
+            if (!n.closest("form")) { pane.appendChild(document.importNode(n, true)); }
+          });
+        })
+        .catch(function () {});
+    };
+    form.addEventListener("input", function () {
+      clearTimeout(wait);
+      wait = setTimeout(refresh, 800);
+    });
+    form.addEventListener("change", function () {
+      clearTimeout(wait);
+      wait = setTimeout(refresh, 800);
+    });
+  }
   // Papers you liked: words of a title find stored papers; a pick adds the paper's id.
   var search = document.querySelector("[data-paper-search]");
   var liked = document.getElementById("liked");
@@ -51,6 +86,8 @@ document.addEventListener("DOMContentLoaded", function () {
           liked.value = ids.join("\n");
           list.textContent = "";
           input.value = "";
+          // The live preview follows the pick as it follows typing.
+          liked.dispatchEvent(new Event("input", { bubbles: true }));
         });
         li.appendChild(b);
         list.appendChild(li);

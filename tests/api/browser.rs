@@ -125,6 +125,18 @@ async fn browser_finds_a_liked_paper_by_its_title() {
         pick.click().await?;
         let liked = c.find(Locator::Css("#liked")).await?.prop("value").await?;
         assert_eq!(liked.as_deref(), Some("2605.05242"));
+        // The live preview below the form follows: papers like the one picked, with why.
+        let first = c
+            .wait()
+            .for_element(Locator::Css("#live-preview ol.preview li"))
+            .await?;
+        assert!(first.text().await?.contains("Why:"));
+        let heading = c
+            .find(Locator::Css("#live-preview h1"))
+            .await?
+            .text()
+            .await?;
+        assert!(heading.contains("8 May 2026"), "{heading}");
         // A title with markup in the search box is searched as words, shown as text.
         c.find(Locator::Css("#liked-search"))
             .await?
