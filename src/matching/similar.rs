@@ -29,6 +29,10 @@ pub(crate) struct DayStats {
     topic_stats: Vec<(f32, f32)>,
     /// Per paper, its topic scores standardised (row-major, papers × topics).
     topic_z: Vec<f32>,
+    /// The same, topic-major (topics × papers): a reader's topical closeness to every paper
+    /// is then one contiguous multiply-add per topic, which vectorises (by paper it was a
+    /// short dot product per paper: 23% of ranking a rated reader).
+    topic_z_by_topic: Vec<f32>,
     topic_norm: Vec<f32>,
     /// The day's mean TF-IDF vector (dense by term), and each paper's dot product with it.
     mean: Vec<f32>,
@@ -41,6 +45,7 @@ impl DayStats {
         Self {
             topic_stats: Vec::new(),
             topic_z: Vec::new(),
+            topic_z_by_topic: Vec::new(),
             topic_norm: Vec::new(),
             mean: Vec::new(),
             mean_dot: Vec::new(),
@@ -86,6 +91,10 @@ impl DayStats {
             .collect();
         Self {
             topic_stats,
+            topic_z_by_topic: (0..topics)
+                .flat_map(|t| (0..n).map(move |d| (t, d)))
+                .map(|(t, d)| topic_z[d * topics + t])
+                .collect(),
             topic_z,
             topic_norm,
             mean,
@@ -252,10 +261,16 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
             pos - FEWER * neg
         })
         .collect();
-    let z = &day.similar.topic_z;
-    let mut topical: Vec<f32> = (0..n_docs)
-        .map(|d| lanes_dot(&z[d * topics..(d + 1) * topics], &q) / day.similar.topic_norm[d])
-        .collect();
+    let mut topical = vec![0.0f32; n_docs];
+    for (t, qt) in q.iter().enumerate() {
+        let column = &day.similar.topic_z_by_topic[t * n_docs..(t + 1) * n_docs];
+        for (x, z) in topical.iter_mut().zip(column) {
+            *x += qt * z;
+        }
+    }
+    for (x, norm) in topical.iter_mut().zip(&day.similar.topic_norm) {
+        *x /= norm;
+    }
     let topics_std = standardise(&mut topical);
     let closeness = words
         .iter()
@@ -298,26 +313,6 @@ fn weighted_sum(list: &[(&LikedPaper, f32)]) -> Vector {
         }
     }
     sum
-}
-
-/// Dot product of two equally long slices in eight lanes, which the compiler turns into
-/// vector instructions (a plain `zip().sum()` of floats stays one add at a time): a rated
-/// reader's topical closeness to 2,000 papers over 91 topics took 31% of ranking them.
-fn lanes_dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
 }
 
 impl Liked {
