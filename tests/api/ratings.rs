@@ -461,8 +461,9 @@ async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend
     // The preferences page lists the ratings, and removes one.
     let prefs = links.preferences_url(&manage);
     let (_, page) = app.get_text(&prefs).await;
-    assert!(page.contains("Papers you hid"), "{page}");
-    assert!(!page.contains("Papers you liked"), "{page}");
+    // (The ratings' group headings: the form above also has a "Papers you liked" field.)
+    assert!(page.contains("<h3>Papers you hid</h3>"), "{page}");
+    assert!(!page.contains("<h3>Papers you liked</h3>"), "{page}");
     assert!(page.contains(&format!("value=\"{hidden}\"")), "{page}");
     let r3 = app
         .post_form(
