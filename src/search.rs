@@ -62,10 +62,14 @@ impl PaperQuery {
 
 /// The stored papers a query names: the paper with that id, or the latest stored papers
 /// whose titles hold every word (as a part of a word: "diffus" finds "Diffusion").
+/// A query without a word to look for (empty, punctuation, one letter: what a search box
+/// sends while the reader starts typing) finds nothing; it is not an error.
 pub async fn find_papers(store: &Store, input: &str) -> Result<Vec<StoredPaper>, SearchError> {
-    Ok(match PaperQuery::parse(input)? {
-        PaperQuery::Id(id) => store.papers_by_ids(&[id]).await?,
-        PaperQuery::Words(words) => store.papers_titled(&words, MAX_RESULTS).await?,
+    Ok(match PaperQuery::parse(input) {
+        Ok(PaperQuery::Id(id)) => store.papers_by_ids(&[id]).await?,
+        Ok(PaperQuery::Words(words)) => store.papers_titled(&words, MAX_RESULTS).await?,
+        Err(SearchError::Empty) => Vec::new(),
+        Err(e) => return Err(e),
     })
 }
 

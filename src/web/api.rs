@@ -348,10 +348,11 @@ pub async fn topics(State(state): State<AppState>) -> Response {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PaperSearch {
     /// An arXiv id or link, or a few words of the title (each must be in it), at most
-    /// 200 characters.
+    /// 200 characters; without a word of two letters or digits it finds nothing.
     #[param(max_length = 200)]
     pub q: String,
 }
@@ -379,7 +380,7 @@ pub struct PaperHits {
 /// liked"). Rate-limited per client like every POST.
 #[utoipa::path(get, path = "/api/v1/papers", params(PaperSearch),
     responses((status = 200, body = PaperHits),
-              (status = 400, body = ApiErrorBody, description = "`q` is missing, empty of words, longer than 200 characters, or another parameter was given"),
+              (status = 400, body = ApiErrorBody, description = "`q` is missing or longer than 200 characters, or another parameter was given"),
               (status = 429, body = ApiErrorBody, description = "too many requests from this client", headers(("Retry-After" = u64, description = "seconds to wait"))),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn find_papers(
