@@ -485,19 +485,7 @@ async fn papers_by_id_link_or_title_words(backend: Backend) {
     else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = crate::cli::paperboy(
-        &app.ctx.config.database_url,
-        dir.path(),
-        &[
-            "ingest",
-            "--file",
-            "tests/fixtures/hf_json/daily_papers_2026-05-08.json",
-            "--date",
-            "2026-05-08",
-        ],
-    );
-    assert!(ok, "{err}");
+    app.ingest_hf_day("2026-05-08");
     let find = |q: &str| {
         let encoded: String = q
             .bytes()

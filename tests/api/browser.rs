@@ -93,19 +93,7 @@ async fn browser_fills_the_form() {
 async fn browser_finds_a_liked_paper_by_its_title() {
     let Some(driver) = start_driver() else { return };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = crate::cli::paperboy(
-        &app.ctx.config.database_url,
-        dir.path(),
-        &[
-            "ingest",
-            "--file",
-            "tests/fixtures/hf_json/daily_papers_2026-05-08.json",
-            "--date",
-            "2026-05-08",
-        ],
-    );
-    assert!(ok, "{err}");
+    app.ingest_hf_day("2026-05-08");
     let c = browser(&driver).await;
     let result = async {
         c.goto(&app.url("/")).await?;

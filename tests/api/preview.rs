@@ -39,19 +39,7 @@ async fn the_form_previews_the_papers_and_stores_nothing(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("No papers are stored"), "{page}");
 
-    let dir = tempfile::tempdir().unwrap();
-    let (ok, _, err) = crate::cli::paperboy(
-        &app.ctx.config.database_url,
-        dir.path(),
-        &[
-            "ingest",
-            "--file",
-            "tests/fixtures/hf_json/daily_papers_2026-05-08.json",
-            "--date",
-            "2026-05-08",
-        ],
-    );
-    assert!(ok, "{err}");
+    app.ingest_hf_day("2026-05-08");
     // The day's papers for these keywords, each with why; no address needed, none stored.
     let (status, page) = preview(keywords("diffusion")).await;
     assert_eq!(status, StatusCode::OK, "{page}");

@@ -23,8 +23,6 @@ on_both_databases!(
     papers_hidden_through_one_interest_offer_to_drop_it
 );
 
-const HF_DAY: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
-
 fn id(s: &str) -> ArxivId {
     ArxivId::parse(s).unwrap()
 }
@@ -39,15 +37,6 @@ async fn reader(app: &TestApp, email: &str, keywords: &str) -> paperboy::domain:
     let new = app.subs.parse(&input).unwrap();
     app.subs.add_confirmed(&new).await.unwrap();
     app.subscriber(email).await.unwrap()
-}
-
-fn ingest(app: &TestApp, dir: &std::path::Path, day: &str) {
-    let (ok, _, err) = paperboy(
-        &app.ctx.config.database_url,
-        dir,
-        &["ingest", "--file", HF_DAY, "--date", day],
-    );
-    assert!(ok, "{err}");
 }
 
 async fn the_store_keeps_the_latest_rating_and_a_bounded_number(backend: Backend) {
@@ -189,8 +178,7 @@ async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    ingest(&app, dir.path(), "2026-05-08");
+    app.ingest_hf_day("2026-05-08");
     app.subscribe_and_confirm(
         "reader@example.com",
         &[
@@ -504,8 +492,7 @@ async fn a_hidden_paper_is_never_sent(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    ingest(&app, dir.path(), "2026-05-08");
+    app.ingest_hf_day("2026-05-08");
     let keywords = "diffusion agents reasoning";
     let plain = reader(&app, "plain@example.com", keywords).await;
     let hider = reader(&app, "hider@example.com", keywords).await;
@@ -578,7 +565,7 @@ async fn a_hidden_paper_is_never_sent(backend: Backend) {
     assert!(!entries(hider.id, day).await.contains(&top));
     // The next day has the paper again; it stays hidden, for a reader who was never sent
     // it too, and even as a trending paper.
-    ingest(&app, dir.path(), "2026-05-09");
+    app.ingest_hf_day("2026-05-09");
     let next = day.succ_opt().unwrap();
     let late = reader(&app, "late@example.com", "\"sea ice\"").await;
     let input = paperboy::domain::SubscriptionInput {
@@ -606,8 +593,7 @@ async fn a_reason_names_the_liked_paper(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    ingest(&app, dir.path(), "2026-05-08");
+    app.ingest_hf_day("2026-05-08");
     let title_of = |p: &str| {
         let store = app.ctx.store.clone();
         let p = id(p);
@@ -1032,7 +1018,7 @@ async fn ratings_through_the_api_and_the_export(backend: Backend) {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    ingest(&app, dir.path(), "2026-05-08");
+    app.ingest_hf_day("2026-05-08");
     let r = reader(&app, "api@example.com", "agents").await;
     let papers = app.ctx.store.papers(None, 3).await.unwrap();
     let (p1, p2) = (&papers[0].paper.id, &papers[1].paper.id);
@@ -1206,7 +1192,7 @@ async fn a_browser_follows_fewer_like_this() {
     let dir = tempfile::tempdir().unwrap();
     // The first day is the Hugging Face API capture, featured on the eve of the page
     // capture's day (the importer holds a page to its own date, 2026-09-28).
-    ingest(&app, dir.path(), "2026-09-27");
+    app.ingest_hf_day("2026-09-27");
     let keywords = "diffusion agents reasoning";
     let r = reader(&app, "chromium@example.com", keywords).await;
     let control = reader(&app, "control@example.com", keywords).await;
@@ -1252,7 +1238,7 @@ async fn a_browser_follows_fewer_like_this() {
 
     // The next day: the page capture, and the first day's papers featured again, the
     // hidden one among them.
-    ingest(&app, dir.path(), "2026-09-28");
+    app.ingest_hf_day("2026-09-28");
     let (ok, _, err) = paperboy(
         &app.ctx.config.database_url,
         dir.path(),

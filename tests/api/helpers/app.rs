@@ -135,6 +135,24 @@ impl TestApp {
         between(&page, "name=\"form_token\" value=\"", "\"").expect("a form token on the page")
     }
 
+    /// Store the captured Hugging Face day (tests/fixtures/hf_json, 37 papers) as featured
+    /// on `day`, through `paperboy ingest --file`, as an operator would.
+    pub fn ingest_hf_day(&self, day: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let (ok, _, err) = crate::cli::paperboy(
+            &self.ctx.config.database_url,
+            dir.path(),
+            &[
+                "ingest",
+                "--file",
+                "tests/fixtures/hf_json/daily_papers_2026-05-08.json",
+                "--date",
+                day,
+            ],
+        );
+        assert!(ok, "{err}");
+    }
+
     /// Fill in and submit the sign-up form as a browser would.
     pub async fn subscribe_form(&self, fields: &[(&str, &str)]) -> reqwest::Response {
         self.post_form("/subscribe", fields).await
