@@ -137,23 +137,7 @@ pub async fn preview_interests(
     let Some(day) = ctx.store.latest_featured_day().await? else {
         return Ok(None);
     };
-    let now = clock::timestamp();
-    let reader = Subscriber {
-        id: 0,
-        public_id: String::new(),
-        email: new.email.clone(),
-        status: crate::domain::SubscriberStatus::Pending,
-        interests: new.interests.clone(),
-        prefs: new.prefs.clone(),
-        created_at: now,
-        updated_at: now,
-        consent_at: now,
-        consent_ip: None,
-        confirmed_at: None,
-        unsubscribed_at: None,
-        suppressed_at: None,
-        suppression_reason: None,
-    };
+    let reader = new.unsaved(clock::timestamp());
     Ok(Some((day, preview(ctx, &reader, day).await?)))
 }
 

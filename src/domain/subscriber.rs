@@ -237,6 +237,27 @@ pub struct NewSubscription {
 }
 
 impl NewSubscription {
+    /// The reader this request describes, stored nowhere (id 0, pending, nothing sent):
+    /// what a preview of the form matches.
+    pub fn unsaved(&self, now: i64) -> Subscriber {
+        Subscriber {
+            id: 0,
+            public_id: String::new(),
+            email: self.email.clone(),
+            status: SubscriberStatus::Pending,
+            interests: self.interests.clone(),
+            prefs: self.prefs.clone(),
+            created_at: now,
+            updated_at: now,
+            consent_at: now,
+            consent_ip: None,
+            confirmed_at: None,
+            unsubscribed_at: None,
+            suppressed_at: None,
+            suppression_reason: None,
+        }
+    }
+
     pub fn parse(
         input: &SubscriptionInput,
         catalogue: &TopicCatalogue,
