@@ -11,6 +11,7 @@ use serde::Serialize;
 use tera::Context;
 
 pub mod digest;
+mod dkim;
 mod error;
 mod outgoing;
 mod smtp;
@@ -32,7 +33,7 @@ pub struct Mailer {
     transport: Arc<dyn Transport>,
     from: Mailbox,
     templates: Templates,
-    dkim: Option<lettre::message::dkim::DkimConfig>,
+    dkim: Option<dkim::Dkim>,
     /// Where `.eml` files go when there is no SMTP relay.
     pub file_folder: Option<PathBuf>,
 }
@@ -148,13 +149,16 @@ impl Mailer {
     }
 
     /// Sign (if DKIM is configured) and hand to the transport.
-    pub async fn send(&self, mut message: Message) -> Result<(), SendError> {
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        let mut formatted = message.formatted();
         if let Some(dkim) = &self.dkim {
-            message.sign(dkim);
+            // The key signed a probe at start, so this is not expected; if it happens the
+            // mail waits rather than going out unsigned.
+            formatted = dkim
+                .sign(formatted)
+                .map_err(|e| SendError::Transient(format!("DKIM signing failed: {e}")))?;
         }
-        self.transport
-            .send(message.envelope(), &message.formatted())
-            .await
+        self.transport.send(message.envelope(), &formatted).await
     }
 
     /// Render, build and send.
@@ -172,38 +176,16 @@ impl Mailer {
     }
 }
 
-/// The DKIM key from config: all of domain, selector and key file, or none.
-fn dkim_config(
-    mail: &crate::config::MailConfig,
-) -> Result<Option<lettre::message::dkim::DkimConfig>, SetupError> {
-    use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
-    let key_file = mail.dkim_key_file.as_os_str();
+/// The DKIM signer from config: all of domain, selector and key file, or none.
+fn dkim_config(mail: &crate::config::MailConfig) -> Result<Option<dkim::Dkim>, SetupError> {
     match (
         mail.dkim_domain.trim(),
         mail.dkim_selector.trim(),
-        key_file.is_empty(),
+        mail.dkim_key_file.as_os_str().is_empty(),
     ) {
         ("", "", true) => Ok(None),
         (domain, selector, false) if !domain.is_empty() && !selector.is_empty() => {
-            let text = std::fs::read_to_string(&mail.dkim_key_file).map_err(|e| {
-                SetupError::Dkim(format!("cannot read {}: {e}", mail.dkim_key_file.display()))
-            })?;
-            let algorithm = if text.contains("BEGIN RSA PRIVATE KEY") {
-                DkimSigningAlgorithm::Rsa
-            } else {
-                DkimSigningAlgorithm::Ed25519
-            };
-            let key = DkimSigningKey::new(text.trim(), algorithm).map_err(|e| {
-                SetupError::Dkim(format!(
-                    "{} is neither a PKCS#1 RSA PEM (openssl genrsa -traditional 2048) nor a base64 Ed25519 key: {e}",
-                    mail.dkim_key_file.display()
-                ))
-            })?;
-            Ok(Some(DkimConfig::default_config(
-                selector.to_string(),
-                domain.to_string(),
-                key,
-            )))
+            dkim::Dkim::load(domain, selector, &mail.dkim_key_file).map(Some)
         }
         _ => Err(SetupError::Dkim(
             "set all of mail.dkim_domain, mail.dkim_selector and mail.dkim_key_file, or none"
