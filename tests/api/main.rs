@@ -9,6 +9,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod digest;
+mod dkim;
 mod eval;
 mod hf_page;
 mod ingest;
