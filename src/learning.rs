@@ -26,6 +26,8 @@ pub struct LearnReport {
     pub learned: usize,
     /// Topics in the catalogue.
     pub topics: usize,
+    /// arXiv categories with a profile of their own (for "more like these").
+    pub categories: usize,
     pub took: Duration,
 }
 
@@ -60,6 +62,7 @@ pub async fn learn_topics(
         papers,
         learned: learned.topics.len(),
         topics,
+        categories: learned.categories.len(),
         took: started.elapsed(),
     })
 }

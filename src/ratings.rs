@@ -351,7 +351,7 @@ impl Ratings {
                 .map(|p| Doc::text(&p.paper.title, &p.paper.abstract_text))
                 .collect();
             let day = Day::new(&docs, &[], &catalogue, weights);
-            let lp = day.liked_paper(&liked.title, &liked.abstract_text);
+            let lp = day.liked_paper(&liked.title, &liked.abstract_text, &liked.categories);
             let interests = Interests {
                 trending: 0,
                 ..Interests::default()

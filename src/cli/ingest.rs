@@ -80,11 +80,12 @@ async fn learn(store: &Store, config: &Config) -> Result<()> {
 
 pub fn report_learned(r: &learning::LearnReport) {
     println!(
-        "topics: {} of {} learned from {} papers with arXiv categories in {:.1} s (the others match by their keywords)",
+        "topics: {} of {} learned from {} papers with arXiv categories in {:.1} s (the others match by their keywords); {} arXiv categories learned",
         r.learned,
         r.topics,
         r.papers,
-        r.took.as_secs_f64()
+        r.took.as_secs_f64(),
+        r.categories
     );
 }
 

@@ -175,7 +175,7 @@ fn bench_matching(
         for &i in r.liked.iter().chain(r.ratings.iter().map(|x| &x.paper)) {
             liked.entry(i).or_insert_with(|| {
                 let rec = &records[i as usize];
-                day.liked_paper(&rec.title, &rec.abstract_text)
+                day.liked_paper(&rec.title, &rec.abstract_text, &rec.categories)
             });
         }
     }

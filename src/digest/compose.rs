@@ -185,9 +185,11 @@ impl Composer {
     fn learn(&mut self, liked: &[StoredPaper]) {
         for p in liked {
             if !self.liked.contains_key(&p.paper.id) {
-                let v = self
-                    .index
-                    .liked_paper(&p.paper.title, &p.paper.abstract_text);
+                let v = self.index.liked_paper(
+                    &p.paper.title,
+                    &p.paper.abstract_text,
+                    &p.paper.categories,
+                );
                 self.liked.insert(p.paper.id.clone(), v);
             }
         }

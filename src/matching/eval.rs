@@ -230,9 +230,16 @@ pub fn evaluate(
             .iter()
             .flat_map(|t| t.keywords.iter().chain(&t.phrases).cloned())
             .collect();
-        let liked_texts: Vec<(&str, &str)> = liked
+        let liked_texts: Vec<(&str, &str, &[String])> = liked
             .iter()
-            .map(|&i| (records[i].title.as_str(), records[i].abstract_text.as_str()))
+            .map(|&i| {
+                let r = &records[i];
+                (
+                    r.title.as_str(),
+                    r.abstract_text.as_str(),
+                    &r.categories[..],
+                )
+            })
             .collect();
         let liked_keywords = title_words(&liked.iter().map(|&i| &records[i]).collect::<Vec<_>>());
         let (mut tr, mut tb, mut lr, mut lb) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -251,7 +258,7 @@ pub fn evaluate(
             let index = Day::with_corpus(&docs, &corpus, catalogue, &learned, weights.clone());
             let liked_papers: Vec<LikedPaper> = liked_texts
                 .iter()
-                .map(|(t, a)| index.liked_paper(t, a))
+                .map(|(t, a, c)| index.liked_paper(t, a, c))
                 .collect();
             let liked_refs: Vec<&LikedPaper> = liked_papers.iter().collect();
             let order = |p: &Profile<'_>| {
@@ -368,7 +375,11 @@ fn rated_readers(run: &Run<'_>, members: &[usize], category: &str) -> [Metrics; 
                 .map(|(i, _)| {
                     (
                         *i,
-                        index.liked_paper(&records[*i].title, &records[*i].abstract_text),
+                        index.liked_paper(
+                            &records[*i].title,
+                            &records[*i].abstract_text,
+                            &records[*i].categories,
+                        ),
                     )
                 })
                 .collect();

@@ -150,6 +150,11 @@ impl LearnedDay {
         let close = dot(&self.centroid, v);
         (close >= self.floor).then(|| (close - self.mean) / self.std)
     }
+
+    /// How close, in standard deviations over the day, floor or not.
+    fn raw_z(&self, v: &Vector) -> f32 {
+        (dot(&self.centroid, v) - self.mean) / self.std
+    }
 }
 
 /// Dot product of two sparse vectors sorted by term.
@@ -176,7 +181,7 @@ pub struct Day {
     pub(crate) vocab: HashMap<String, u32>,
     pub(crate) idf: Vec<f32>,
     /// Field token streams with stop-word gaps, per paper, for phrases.
-    fields: Vec<[Vec<Option<u32>>; 3]>,
+    streams: Vec<[Vec<Option<u32>>; 3]>,
     /// term → (paper, field-weighted term frequency).
     tf: Vec<Postings>,
     /// term → every place it stands: (paper, field, position), in paper order; phrases
@@ -202,7 +207,20 @@ pub struct Day {
     pub(crate) categories: HashMap<String, Vec<u32>>,
     /// Catalogue topic ids in catalogue order.
     pub(crate) topic_order: Vec<String>,
+    /// The learned topics against the day, for "more like these": each paper's closeness to
+    /// each profile in standard deviations over the day, profile-major (profiles × papers),
+    /// and which profiles stand for an arXiv category (lower-cased).
+    pub(crate) fields: Fields,
     pub(crate) similar: super::similar::DayStats,
+}
+
+/// The day's closeness to the learned profiles, and the profiles of each arXiv category.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Fields {
+    pub z: Vec<f32>,
+    pub rows: usize,
+    /// Category (lower-cased) → its profile's row.
+    pub of_category: HashMap<String, u32>,
 }
 
 /// Document frequencies over other stored papers (title and abstract), by analysed word:
@@ -419,7 +437,7 @@ impl Day {
             weights,
             vocab,
             idf,
-            fields,
+            streams: fields,
             tf,
             places,
             len_norm,
@@ -437,6 +455,7 @@ impl Day {
                 .iter()
                 .map(|t| t.id.to_string())
                 .collect(),
+            fields: Fields::default(),
             similar: super::similar::DayStats::empty(),
         };
         day.topics = catalogue
@@ -454,11 +473,11 @@ impl Day {
     }
 
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.streams.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.streams.is_empty()
     }
 
     fn compile_topic(&self, topic: &Topic) -> CompiledTopic {
@@ -511,6 +530,17 @@ impl Day {
                 close.push((i, day.scale, z));
             }
         }
+        let mut fields = Fields::default();
+        for (c, l) in &learned.categories {
+            if let Some(day) = self.learn_topic(l, &Vec::new()) {
+                fields.of_category.insert(c.clone(), fields.rows as u32);
+                fields.rows += 1;
+                fields
+                    .z
+                    .extend(self.doc_vectors.iter().map(|v| day.raw_z(v)));
+            }
+        }
+        self.fields = fields;
         if close.is_empty() {
             return;
         }
@@ -635,7 +665,7 @@ impl Day {
                 ];
                 let mut hits: Postings = Vec::new();
                 for &(d, f, pos) in &self.places[rarest as usize] {
-                    let field = &self.fields[d as usize][f as usize];
+                    let field = &self.streams[d as usize][f as usize];
                     let Some(start) = (pos as usize).checked_sub(offset) else {
                         continue;
                     };

@@ -50,9 +50,13 @@ pub struct LearnedTopic {
 const FLOOR_QUANTILE: f32 = 0.02;
 
 /// Learned profiles by topic id; a topic that is absent matches by its keywords alone.
+/// Beside them, one profile per arXiv category (lower-cased) with enough papers: "more like
+/// these" places a liked paper by its own categories through them.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LearnedTopics {
     pub topics: BTreeMap<String, LearnedTopic>,
+    #[serde(default)]
+    pub categories: BTreeMap<String, LearnedTopic>,
 }
 
 /// Labelled papers analysed once.
@@ -153,19 +157,45 @@ impl TopicLearner {
             v.truncate(TERMS);
             unit_length(&mut v);
             let floor = self.floor(&v, &members);
-            topics.insert(
-                topic.id.to_string(),
-                LearnedTopic {
-                    papers: count,
-                    floor,
-                    terms: v
-                        .into_iter()
-                        .map(|(t, x)| (self.words[t as usize].clone(), x))
-                        .collect(),
-                },
-            );
+            topics.insert(topic.id.to_string(), self.profile(v, count, floor));
         }
-        LearnedTopics { topics }
+        // Each category's papers, exactly (no archive-wide match, no weights).
+        let mut by_category: BTreeMap<&str, (HashMap<u32, f32>, u32)> = BTreeMap::new();
+        for (i, (v, pc)) in self.papers.iter().enumerate() {
+            if !use_paper(i) {
+                continue;
+            }
+            for c in pc {
+                let (sum, count) = by_category.entry(c.as_str()).or_default();
+                *count += 1;
+                for (t, x) in v {
+                    *sum.entry(*t).or_default() += x;
+                }
+            }
+        }
+        let categories = by_category
+            .into_iter()
+            .filter(|(_, (_, count))| *count as usize >= MIN_PAPERS)
+            .map(|(c, (sum, count))| {
+                let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
+                v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                v.truncate(TERMS);
+                unit_length(&mut v);
+                (c.to_string(), self.profile(v, count, 0.0))
+            })
+            .collect();
+        LearnedTopics { topics, categories }
+    }
+
+    fn profile(&self, v: Vec<(u32, f32)>, papers: u32, floor: f32) -> LearnedTopic {
+        LearnedTopic {
+            papers,
+            floor,
+            terms: v
+                .into_iter()
+                .map(|(t, x)| (self.words[t as usize].clone(), x))
+                .collect(),
+        }
     }
 
     /// The closeness to `centroid` that all but [`FLOOR_QUANTILE`] of `members` reach.
@@ -270,6 +300,10 @@ mod tests {
             "{}",
             quantum.floor
         );
+        // Each category with enough papers has a profile of its own, exactly its papers'.
+        assert_eq!(learned.categories["quant-ph"].papers, 12);
+        assert_eq!(learned.categories["q-bio.pe"].papers, 12);
+        assert!(!learned.categories.contains_key("astro-ph.ga"));
         // One galaxy paper is too few: that topic keeps its keywords.
         assert!(
             learned

@@ -683,6 +683,7 @@ mod tests {
         let liked = day.liked_paper(
             "Latent diffusion for images",
             "Image generation with diffusion models.",
+            &[],
         );
         let p = day.profile(&Interests::default(), &[&liked]);
         let ranked = day.rank(&p, 2);

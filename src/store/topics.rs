@@ -54,10 +54,17 @@ impl Store {
         on_writer!(self, pool => async {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM learned_topics").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM learned_categories").execute(&mut *tx).await?;
             for (id, t) in &learned.topics {
                 let terms = serde_json::to_string(&t.terms).expect("words and weights serialise");
                 sqlx::query("INSERT INTO learned_topics (topic_id, papers, floor, terms, learned_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(id).bind(i64::from(t.papers)).bind(f64::from(t.floor)).bind(terms).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            for (category, t) in &learned.categories {
+                let terms = serde_json::to_string(&t.terms).expect("words and weights serialise");
+                sqlx::query("INSERT INTO learned_categories (category, papers, terms, learned_at) VALUES ($1, $2, $3, $4)")
+                    .bind(category).bind(i64::from(t.papers)).bind(terms).bind(now)
                     .execute(&mut *tx).await?;
             }
             tx.commit().await
@@ -68,26 +75,29 @@ impl Store {
     /// The stored topic profiles (none before the first ingest that had categories).
     pub async fn learned_topics(&self) -> Result<LearnedTopics, StoreError> {
         let rows: Vec<(String, i64, f64, String)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT topic_id, papers, floor, terms FROM learned_topics")
+            "SELECT topic_id, papers, floor, terms FROM learned_topics \
+             UNION ALL SELECT 'category:' || category, papers, 0.0, terms FROM learned_categories")
             .fetch_all(pool).await)?;
         let mut topics = BTreeMap::new();
+        let mut categories = BTreeMap::new();
         for (id, papers, floor, terms) in rows {
             let bad = |why: String| StoreError::Corrupt {
-                what: format!("learned profile of topic {id:?}"),
+                what: format!("learned profile of {id:?}"),
                 why,
             };
             let terms = serde_json::from_str(&terms).map_err(|e| bad(e.to_string()))?;
             let papers = u32::try_from(papers).map_err(|e| bad(e.to_string()))?;
-            topics.insert(
-                id,
-                LearnedTopic {
-                    papers,
-                    terms,
-                    floor: floor as f32,
-                },
-            );
+            let profile = LearnedTopic {
+                papers,
+                terms,
+                floor: floor as f32,
+            };
+            match id.strip_prefix("category:") {
+                Some(category) => categories.insert(category.to_string(), profile),
+                None => topics.insert(id, profile),
+            };
         }
-        Ok(LearnedTopics { topics })
+        Ok(LearnedTopics { topics, categories })
     }
 
     /// How many topics have a stored profile, and when they were learned.

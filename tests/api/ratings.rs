@@ -1373,7 +1373,7 @@ async fn closeness(app: &TestApp, day: NaiveDate, paper: &ArxivId) -> Vec<ArxivI
         &app.ctx.catalogue,
         app.ctx.config.matching.clone(),
     );
-    let liked = index.liked_paper(&of.title, &of.abstract_text);
+    let liked = index.liked_paper(&of.title, &of.abstract_text, &of.categories);
     let interests = paperboy::domain::Interests {
         trending: 0,
         ..Default::default()

@@ -68,6 +68,13 @@ async fn each_ingest_learns_the_topics_and_composing_uses_them(backend: Backend)
     let code = &learned.topics["code-generation"];
     assert!(code.papers >= 69, "{}", code.papers);
     assert!(code.terms.iter().any(|(w, _)| w == "softwar"), "{code:?}");
+    // And each arXiv category with ten papers or more has its own, kept beside them.
+    let se = &learned.categories["cs.se"];
+    assert!(
+        se.papers >= 69 && se.terms.iter().any(|(w, _)| w == "softwar"),
+        "{se:?}"
+    );
+    assert!(learned.categories.values().all(|c| c.papers >= 10));
     assert!(code.floor > 0.0 && code.floor < 1.0, "{}", code.floor);
     // Evolutionary computation is learned from the 16 neuroevolution and search-based
     // testing papers; none of the day's language-model papers is close enough to those to
