@@ -218,7 +218,6 @@ pub struct Day {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Fields {
     pub z: Vec<f32>,
-    pub rows: usize,
     /// Category (lower-cased) → its profile's row.
     pub of_category: HashMap<String, u32>,
 }
@@ -533,8 +532,8 @@ impl Day {
         let mut fields = Fields::default();
         for (c, l) in &learned.categories {
             if let Some(day) = self.learn_topic(l, &Vec::new()) {
-                fields.of_category.insert(c.clone(), fields.rows as u32);
-                fields.rows += 1;
+                let row = fields.of_category.len() as u32;
+                fields.of_category.insert(c.clone(), row);
                 fields
                     .z
                     .extend(self.doc_vectors.iter().map(|v| day.raw_z(v)));

@@ -152,10 +152,7 @@ impl TopicLearner {
             if members.len() < MIN_PAPERS {
                 continue;
             }
-            let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
-            v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            v.truncate(TERMS);
-            unit_length(&mut v);
+            let v = centroid(sum);
             let floor = self.floor(&v, &members);
             topics.insert(topic.id.to_string(), self.profile(v, count, floor));
         }
@@ -176,13 +173,7 @@ impl TopicLearner {
         let categories = by_category
             .into_iter()
             .filter(|(_, (_, count))| *count as usize >= MIN_PAPERS)
-            .map(|(c, (sum, count))| {
-                let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
-                v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-                v.truncate(TERMS);
-                unit_length(&mut v);
-                (c.to_string(), self.profile(v, count, 0.0))
-            })
+            .map(|(c, (sum, count))| (c.to_string(), self.profile(centroid(sum), count, 0.0)))
             .collect();
         LearnedTopics { topics, categories }
     }
@@ -217,6 +208,15 @@ impl TopicLearner {
             .copied()
             .unwrap_or(0.0)
     }
+}
+
+/// Summed TF-IDF weights as a profile: the [`TERMS`] heaviest words, L2-normalised.
+fn centroid(sum: HashMap<u32, f32>) -> Vec<(u32, f32)> {
+    let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
+    v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(TERMS);
+    unit_length(&mut v);
+    v
 }
 
 /// A paper's category `c` falls under a topic's category `t` (`cs.lg` under `cs.lg`; every

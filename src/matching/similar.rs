@@ -295,7 +295,7 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
     }
     let topics_std = standardise(&mut topical);
     // Fields: the liked papers' own arXiv categories, through the learned profiles.
-    let rows = day.fields.rows;
+    let rows = day.fields.of_category.len();
     let mut fq = vec![0.0f32; rows];
     let mut add_fields = |list: &[(&LikedPaper, f32)], k: f32| {
         let total: f32 = list

@@ -74,6 +74,8 @@ impl Store {
 
     /// The stored topic profiles (none before the first ingest that had categories).
     pub async fn learned_topics(&self) -> Result<LearnedTopics, StoreError> {
+        // One read for both tables: a topic id is lower-case letters, digits and '-', so the
+        // prefix "category:" cannot clash with one.
         let rows: Vec<(String, i64, f64, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT topic_id, papers, floor, terms FROM learned_topics \
              UNION ALL SELECT 'category:' || category, papers, 0.0, terms FROM learned_categories")
