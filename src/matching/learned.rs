@@ -1,8 +1,9 @@
 //! Catalogue topics learned from the papers themselves: a topic's profile is the centroid of
 //! the TF-IDF vectors of papers that carry its arXiv categories (those with its primary
-//! category count fully, the others half). A topic reader is then matched like a
-//! liked-paper reader, by closeness to that centroid, while the topic's keywords still say
-//! why. A topic with fewer than [`MIN_PAPERS`] papers keeps its keywords alone.
+//! category count fully, the others half), less the centroid of every other paper
+//! (Rocchio's negative centroid: what sets the topic apart). A topic reader is then matched
+//! like a liked-paper reader, by closeness to that profile, while the topic's keywords still
+//! say why. A topic with fewer than [`MIN_PAPERS`] papers keeps its keywords alone.
 //!
 //! Learning is pure: [`TopicLearner`] analyses labelled papers once; [`TopicLearner::learn`]
 //! builds the profiles (from all papers, or all but some: the evaluation leaves out the day
@@ -32,7 +33,8 @@ pub struct LabelledPaper<'a> {
 }
 
 /// One topic's learned profile: analysed words (stemmed, as the matcher reads them) and
-/// their weight in the centroid, heaviest first, L2-normalised.
+/// their weight, heaviest (in absolute value) first, L2-normalised: its papers' centroid
+/// less [`NEGATIVE`] times the other papers', so a word common elsewhere weighs below 0.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LearnedTopic {
     /// How many papers it was learned from.
@@ -45,6 +47,13 @@ pub struct LearnedTopic {
     #[serde(default)]
     pub floor: f32,
 }
+
+/// A profile is its papers' mean less this times the mean of every other paper (Rocchio's
+/// negative centroid), so that words common to the whole corpus weigh less and a broad
+/// category (cs.AI) is told from its neighbours (cs.LG) by what sets it apart. On
+/// `dev.jsonl`, seed 1: 0 / 0.3 / 0.6 / 1.0 / 1.5 gave topic readers nDCG@10 0.679 / 0.678 /
+/// 0.685 / 0.685 / 0.688, liked-paper readers 0.605 / 0.609 / 0.613 / 0.617 / 0.618.
+const NEGATIVE: f32 = 1.0;
 
 /// The share of a topic's own papers that fall below its [`LearnedTopic::floor`].
 const FLOOR_QUANTILE: f32 = 0.02;
@@ -124,6 +133,17 @@ impl TopicLearner {
         catalogue: &TopicCatalogue,
         use_paper: impl Fn(usize) -> bool,
     ) -> LearnedTopics {
+        // Every paper used, summed: what a profile's papers are set against.
+        let mut all = vec![0.0f32; self.words.len()];
+        let mut used = 0usize;
+        for (i, (v, _)) in self.papers.iter().enumerate() {
+            if use_paper(i) {
+                used += 1;
+                for (t, x) in v {
+                    all[*t as usize] += x;
+                }
+            }
+        }
         let mut topics = BTreeMap::new();
         for topic in catalogue.topics() {
             let cats: Vec<String> = topic.categories.iter().map(|c| c.to_lowercase()).collect();
@@ -131,6 +151,8 @@ impl TopicLearner {
                 continue;
             };
             let mut sum: HashMap<u32, f32> = HashMap::new();
+            let mut plain: HashMap<u32, f32> = HashMap::new();
+            let mut weight = 0.0f32;
             let mut members: Vec<usize> = Vec::new();
             for (i, (v, pc)) in self.papers.iter().enumerate() {
                 let w = if pc.iter().any(|c| in_category(c, primary)) {
@@ -144,15 +166,17 @@ impl TopicLearner {
                     continue;
                 }
                 members.push(i);
+                weight += w;
                 for (t, x) in v {
                     *sum.entry(*t).or_default() += w * x;
+                    *plain.entry(*t).or_default() += x;
                 }
             }
             let count = members.len() as u32;
             if members.len() < MIN_PAPERS {
                 continue;
             }
-            let v = centroid(sum);
+            let v = contrast(&sum, weight, &plain, members.len(), &all, used);
             let floor = self.floor(&v, &members);
             topics.insert(topic.id.to_string(), self.profile(v, count, floor));
         }
@@ -173,7 +197,10 @@ impl TopicLearner {
         let categories = by_category
             .into_iter()
             .filter(|(_, (_, count))| *count as usize >= MIN_PAPERS)
-            .map(|(c, (sum, count))| (c.to_string(), self.profile(centroid(sum), count, 0.0)))
+            .map(|(c, (sum, count))| {
+                let v = contrast(&sum, count as f32, &sum, count as usize, &all, used);
+                (c.to_string(), self.profile(v, count, 0.0))
+            })
             .collect();
         LearnedTopics { topics, categories }
     }
@@ -210,11 +237,40 @@ impl TopicLearner {
     }
 }
 
-/// Summed TF-IDF weights as a profile: the [`TERMS`] heaviest words, L2-normalised.
-fn centroid(sum: HashMap<u32, f32>) -> Vec<(u32, f32)> {
-    let mut v: Vec<(u32, f32)> = sum.into_iter().collect();
-    v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.truncate(TERMS);
+/// Rocchio with a negative centroid: the mean of a profile's papers (`sum` over `weight`)
+/// less [`NEGATIVE`] times the mean of every other paper used (`all` less `plain`, the
+/// members' unweighted sum, over `used` less `members`), as a profile.
+fn contrast(
+    sum: &HashMap<u32, f32>,
+    weight: f32,
+    plain: &HashMap<u32, f32>,
+    members: usize,
+    all: &[f32],
+    used: usize,
+) -> Vec<(u32, f32)> {
+    let others = used.saturating_sub(members) as f32;
+    let k = if others > 0.0 { NEGATIVE / others } else { 0.0 };
+    let mut v: Vec<f32> = all.iter().map(|x| -k * x).collect();
+    for (t, x) in plain {
+        v[*t as usize] += k * x;
+    }
+    let w = weight.max(f32::EPSILON);
+    for (t, x) in sum {
+        v[*t as usize] += x / w;
+    }
+    let mut v: Vec<(u32, f32)> = v
+        .into_iter()
+        .enumerate()
+        .filter(|x| x.1 != 0.0)
+        .map(|(t, x)| (t as u32, x))
+        .collect();
+    let by_weight =
+        |a: &(u32, f32), b: &(u32, f32)| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0));
+    if v.len() > TERMS {
+        v.select_nth_unstable_by(TERMS, by_weight);
+        v.truncate(TERMS);
+    }
+    v.sort_unstable_by(by_weight);
     unit_length(&mut v);
     v
 }
@@ -282,14 +338,29 @@ mod tests {
         let quantum = &learned.topics["quantum"];
         assert_eq!(quantum.papers, 12);
         assert!(quantum.terms.len() <= TERMS);
-        let words: Vec<&str> = quantum.terms.iter().map(|t| t.0.as_str()).collect();
+        let weight = |w: &str| quantum.terms.iter().find(|t| t.0 == w).map(|t| t.1);
         assert!(
-            words.contains(&"qubit") && words.contains(&"entangl"),
-            "{words:?}"
+            weight("qubit") > Some(0.0) && weight("entangl") > Some(0.0),
+            "{:?}",
+            quantum.terms
         );
+        // The other papers' words weigh against the topic (Rocchio's negative centroid):
+        // the astrophysics paper is not quantum's.
         assert!(
-            !words.contains(&"galaxi"),
-            "the astrophysics paper is not quantum's"
+            weight("galaxi").is_some_and(|w| w < 0.0),
+            "{:?}",
+            quantum.terms
+        );
+        // The field's own words outweigh every word set against it.
+        let lightest_field = ["qubit", "entangl", "decoher"]
+            .iter()
+            .filter_map(|w| weight(w))
+            .fold(f32::MAX, f32::min);
+        assert!(
+            quantum
+                .terms
+                .iter()
+                .all(|t| t.1 > 0.0 || -t.1 < lightest_field)
         );
         let norm: f32 = quantum.terms.iter().map(|t| t.1 * t.1).sum();
         assert!((norm - 1.0).abs() < 1e-3);
