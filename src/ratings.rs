@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::domain::{
     ArxivId, DigestContent, Interest, Interests, PaperRating, Rating, Subscriber, TopicCatalogue,
 };
-use crate::matching::{Day, Doc, Scratch};
+use crate::matching::{Corpus, Day, Doc, Scratch};
 use crate::store::{RateOutcome, StoredPaper};
 use crate::subscriptions::ServiceError;
 
@@ -329,7 +329,7 @@ impl Ratings {
     }
 
     /// Up to [`SIMILAR_SHOWN`] papers first stored in the last week closest to `paper`, by
-    /// the matcher's own "more like these" (words and topics), leaving out `paper` and what
+    /// the matcher's own "more like these" (words, topics and fields), leaving out `paper` and what
     /// the reader hid. Runs on a blocking thread: it analyses the week's papers.
     pub async fn similar(
         &self,
@@ -343,6 +343,9 @@ impl Ratings {
             .papers_stored_since(since, SIMILAR_POOL)
             .await?;
         let hidden = self.hidden(reader).await?;
+        // The profiles learned at the last ingest: the liked paper's own categories place
+        // it (the field view), as in the digest.
+        let learned = self.ctx.store.learned_topics().await?;
         let (catalogue, weights) = (self.ctx.catalogue.clone(), self.ctx.config.matching.clone());
         let liked = paper.paper.clone();
         let found = tokio::task::spawn_blocking(move || {
@@ -350,7 +353,7 @@ impl Ratings {
                 .iter()
                 .map(|p| Doc::text(&p.paper.title, &p.paper.abstract_text))
                 .collect();
-            let day = Day::new(&docs, &[], &catalogue, weights);
+            let day = Day::with_corpus(&docs, &Corpus::new(&[]), &catalogue, &learned, weights);
             let lp = day.liked_paper(&liked.title, &liked.abstract_text, &liked.categories);
             let interests = Interests {
                 trending: 0,

@@ -1351,10 +1351,10 @@ async fn nth_mail(app: &TestApp, email: &str, n: usize) -> (String, String) {
 }
 
 /// The day's papers other than `paper`, closest to it first by the matcher's own "more like
-/// these" (words and topics, see `matching/similar.rs`) as the "more like this" page ranks
+/// these" (words, topics and fields, see `matching/similar.rs`) as the "more like this" page ranks
 /// them, here over that day's papers alone and with no freshness or popularity.
 async fn closeness(app: &TestApp, day: NaiveDate, paper: &ArxivId) -> Vec<ArxivId> {
-    use paperboy::matching::{Day, Doc, Scratch};
+    use paperboy::matching::{Corpus, Day, Doc, Scratch};
     let papers = app.ctx.store.papers_featured(day, day, 1000).await.unwrap();
     let of = app
         .ctx
@@ -1367,10 +1367,12 @@ async fn closeness(app: &TestApp, day: NaiveDate, paper: &ArxivId) -> Vec<ArxivI
         .iter()
         .map(|p| Doc::text(&p.paper.title, &p.paper.abstract_text))
         .collect();
-    let index = Day::new(
+    let learned = app.ctx.store.learned_topics().await.unwrap();
+    let index = Day::with_corpus(
         &docs,
-        &[],
+        &Corpus::new(&[]),
         &app.ctx.catalogue,
+        &learned,
         app.ctx.config.matching.clone(),
     );
     let liked = index.liked_paper(&of.title, &of.abstract_text, &of.categories);
