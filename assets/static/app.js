@@ -29,7 +29,7 @@ document.addEventListener("DOMContentLoaded", function () {
   }
   // Preview: with script, the papers these interests would get refresh below the form as
   // it changes (debounced; the endpoint is rate-limited); the button works without it.
-  var previewButton = document.querySelector("button[formaction='/preview']");
+  var previewButton = document.querySelector("button.preview[formaction]");
   if (previewButton && window.fetch && window.DOMParser) {
     var form = previewButton.form;
     var pane = document.createElement("section");
@@ -39,7 +39,7 @@ document.addEventListener("DOMContentLoaded", function () {
     var wait = null;
     var refresh = function () {
       var body = new URLSearchParams(new FormData(form));
-      fetch("/preview", { method: "POST", body: body, credentials: "same-origin" })
+      fetch(previewButton.getAttribute("formaction"), { method: "POST", body: body, credentials: "same-origin" })
         .then(function (r) { return r.status === 429 ? null : r.text(); })
         .then(function (html) {
           if (html === null) { return; }

@@ -96,6 +96,7 @@ pub fn routes() -> Router<AppState> {
         .route("/digests/{token}/{day}", get(digest_page))
         .route("/rate/{token}/{paper}/{action}", get(rate_page).post(rate))
         .route("/preferences/{token}/ratings", post(remove_rating))
+        .route("/preferences/{token}/preview", post(preview_preferences))
         .route("/preferences/{token}/interests", post(remove_interest))
         .route(
             "/static/style.css",
@@ -296,10 +297,10 @@ async fn subscribe(
     Ok(check_inbox(&state))
 }
 
-/// The sign-up form's (and the preferences page's) "Preview my papers": what these
-/// interests would have got from the latest stored day, rendered here, nothing stored. A
-/// POST with the form's token, so it is rate-limited per client like every POST (it
-/// analyses a day of papers).
+/// The sign-up form's "Preview my papers": what these interests would have got from the
+/// latest stored day, rendered here, nothing stored. A POST with the form's token, so it is
+/// rate-limited per client like every POST (it analyses a day of papers). Invalid input
+/// gives the sign-up form again, saying what is wrong.
 async fn preview_form(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -307,14 +308,46 @@ async fn preview_form(
 ) -> Result<Response, PageError> {
     let form = Submission::from_pairs(pairs);
     forms::check(state.ctx.links.signer(), &jar, &form.form_token)?;
+    match preview_of(&state, &form.input).await? {
+        Ok(page) => Ok(page),
+        Err(errors) => Ok(subscribe_page(&state, jar, &form.input, Some(&errors))),
+    }
+}
+
+/// The preferences page's "Preview my papers": the same, for the reader a manage link
+/// names; invalid input gives their preferences page again, saying what is wrong.
+async fn preview_preferences(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
+    let form = Submission::from_pairs(pairs);
+    forms::check(state.ctx.links.signer(), &jar, &form.form_token)?;
+    match preview_of(&state, &form.input).await? {
+        Ok(page) => Ok(page),
+        Err(errors) => {
+            let shown = Shown {
+                errors: Some(&errors),
+                ..Shown::default()
+            };
+            preferences(&state, jar, &token, &s, &form.input, shown).await
+        }
+    }
+}
+
+/// The preview page for typed interests, or what is wrong with them.
+async fn preview_of(
+    state: &AppState,
+    input: &SubscriptionInput,
+) -> Result<Result<Response, crate::domain::FieldErrors>, PageError> {
     // The address plays no part in what matches: any valid one will do.
-    let mut input = form.input.clone();
+    let mut input = input.clone();
     input.email = "preview@example.org".into();
     let new = match state.subs.parse(&input) {
         Ok(n) => n,
-        Err(ServiceError::Invalid(errors)) => {
-            return Ok(subscribe_page(&state, jar, &form.input, Some(&errors)));
-        }
+        Err(ServiceError::Invalid(errors)) => return Ok(Err(errors)),
         Err(e) => return Err(e.into()),
     };
     let mut ctx = state.ctx.common_context();
@@ -339,7 +372,7 @@ async fn preview_form(
             }
         }
     }
-    Ok(render("preview.html", &ctx))
+    Ok(Ok(render("preview.html", &ctx)))
 }
 
 fn manage_context(state: &AppState, s: &Subscriber) -> Context {

@@ -1,4 +1,4 @@
-//! "Preview my papers" on the sign-up form: what the typed interests would have got from the
+//! "Preview my papers" on the sign-up form and the preferences page: what the typed interests would have got from the
 //! latest stored day, rendered by the server, nothing stored; hostile input escaped; a POST
 //! with the form's token, rate-limited per client.
 
@@ -101,4 +101,70 @@ async fn the_form_previews_the_papers_and_stores_nothing(backend: Backend) {
         }
     }
     assert!(refused > 0, "20 previews at once were all answered");
+}
+
+on_both_databases!(the_preferences_page_previews_for_its_reader);
+
+/// The preferences page's "Preview my papers" posts to the reader's own preview: valid
+/// interests give the papers, invalid ones the preferences page again (not the sign-up
+/// form), saying what is wrong and saving nothing; a forged manage link changes nothing.
+async fn the_preferences_page_previews_for_its_reader(backend: Backend) {
+    use crate::helpers::link_in;
+    let Some(app) = spawn_app_with(backend, &[]).await else {
+        return;
+    };
+    let email = "prefs-preview@example.org";
+    let confirmed = app
+        .subscribe_and_confirm(email, &[("keywords", "galaxy"), ("trending", "0")])
+        .await;
+    let prefs = link_in(&confirmed, "/preferences/");
+    let (_, page) = app.get_text(&prefs).await;
+    let token = prefs.rsplit('/').next().unwrap().to_string();
+    let action = format!("/preferences/{token}/preview");
+    assert!(page.contains(&format!("formaction=\"{action}\"")), "{page}");
+    app.ingest_hf_day("2026-05-08");
+    let r = app
+        .post_form_to(
+            &prefs,
+            &action,
+            &[("keywords", "diffusion"), ("trending", "0")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Why: Matches your keywords: diffusion"),
+        "{page}"
+    );
+    // Invalid: the preferences page, 422, with the field's error; nothing saved.
+    let r = app
+        .post_form_to(
+            &prefs,
+            &action,
+            &[
+                ("topics", "no-such-topic<script>x()</script>"),
+                ("trending", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<h1>Your preferences</h1>"), "{page}");
+    assert!(page.contains("id=\"topics-error\""), "{page}");
+    assert!(!page.contains("<script>x()"), "{page}");
+    // Neither preview saved anything: the reader still follows "galaxy" alone.
+    let kept = format!("{:?}", app.subscriber(email).await.unwrap().interests);
+    assert!(
+        kept.contains("galaxy") && !kept.contains("diffusion"),
+        "{kept}"
+    );
+    // A forged token: refused.
+    let r = app
+        .post_form_to(
+            &prefs,
+            "/preferences/forged/preview",
+            &[("keywords", "diffusion")],
+        )
+        .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
 }

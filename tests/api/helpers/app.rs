@@ -128,6 +128,25 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Submit the form of the page at `page` to `action` (a button's `formaction`), with
+    /// the page's form token and `fields`.
+    pub async fn post_form_to(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let token = self.form_token(page).await;
+        let mut form: Vec<(&str, &str)> = vec![("form_token", &token)];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.url(action))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// GET a page (or a link) with a form and return its form token (the client keeps the
     /// cookie).
     pub async fn form_token(&self, path: &str) -> String {
