@@ -121,11 +121,6 @@ pub struct LikedPaper {
     vector: Vector,
     /// Its standardised score for each catalogue topic.
     topic_z: Vec<f32>,
-    /// Its topical closeness to each paper of the day (its `topic_z` against each paper's,
-    /// over the paper's norm). A reader's topic view is the weighted sum of their papers'
-    /// rows: k dense adds over the day instead of a multiply-add per catalogue topic (91)
-    /// per reader; 4 bytes a paper of the day per liked paper (8 KB at 2,000 papers).
-    topic_row: Vec<f32>,
     /// How its words are spelled, to explain a match.
     surface: Vec<(u32, String)>,
     /// The learned profiles of its arXiv categories (rows of the day's `Fields`); empty
@@ -170,7 +165,7 @@ impl Day {
             }
         }
         let len_norm = self.len_norm_of(len);
-        let topic_z: Vec<f32> = self
+        let topic_z = self
             .topic_order
             .iter()
             .zip(&self.similar.topic_stats)
@@ -213,21 +208,9 @@ impl Day {
             .collect();
         fields.sort_unstable();
         fields.dedup();
-        let n = self.len();
-        let mut topic_row = vec![0.0f32; n];
-        for (t, q) in topic_z.iter().enumerate() {
-            let column = &self.similar.topic_z[t * n..(t + 1) * n];
-            for (x, z) in topic_row.iter_mut().zip(column) {
-                *x += q * z;
-            }
-        }
-        for (x, norm) in topic_row.iter_mut().zip(&self.similar.topic_norm) {
-            *x /= norm;
-        }
         LikedPaper {
             title: title.to_string(),
             vector: self.tfidf(&tf),
-            topic_row,
             topic_z,
             surface,
             fields,
@@ -290,17 +273,36 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
         }
     }
     let words_std = standardise(&mut words);
-    // Topics: where the liked papers stand in the catalogue, against each paper's place:
-    // the weighted mean of the "more" papers' rows, less FEWER times the "fewer" papers'.
-    let mut topical = vec![0.0f32; n_docs];
-    for (list, sign) in [(more, 1.0), (fewer, -FEWER)] {
+    // Topics: where the liked papers stand in the catalogue, against each paper's place.
+    let topics = day.topic_order.len();
+    let mean_z = |list: &[(&LikedPaper, f32)], t: usize| {
         let total: f32 = list.iter().map(|p| p.1).sum();
-        for (p, w) in list {
-            let k = sign * w / total.max(f32::EPSILON);
-            for (x, r) in topical.iter_mut().zip(&p.topic_row) {
-                *x += k * r;
-            }
+        list.iter().map(|(p, w)| w * p.topic_z[t]).sum::<f32>() / total.max(f32::EPSILON)
+    };
+    let q: Vec<f32> = (0..topics)
+        .map(|t| {
+            let pos = if more.is_empty() {
+                0.0
+            } else {
+                mean_z(more, t)
+            };
+            let neg = if fewer.is_empty() {
+                0.0
+            } else {
+                mean_z(fewer, t)
+            };
+            pos - FEWER * neg
+        })
+        .collect();
+    let mut topical = vec![0.0f32; n_docs];
+    for (t, qt) in q.iter().enumerate() {
+        let column = &day.similar.topic_z[t * n_docs..(t + 1) * n_docs];
+        for (x, z) in topical.iter_mut().zip(column) {
+            *x += qt * z;
         }
+    }
+    for (x, norm) in topical.iter_mut().zip(&day.similar.topic_norm) {
+        *x /= norm;
     }
     let topics_std = standardise(&mut topical);
     // Fields: the liked papers' own arXiv categories, through the learned profiles.
