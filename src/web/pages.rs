@@ -322,9 +322,7 @@ async fn preview_preferences(
     jar: CookieJar,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
-    let form = Submission::from_pairs(pairs);
-    forms::check(state.ctx.links.signer(), &jar, &form.form_token)?;
+    let (s, form) = manage_form(&state, &token, &jar, pairs).await?;
     match preview_of(&state, &form.input).await? {
         Ok(page) => Ok(page),
         Err(errors) => {
@@ -335,6 +333,20 @@ async fn preview_preferences(
             preferences(&state, jar, &token, &s, &form.input, shown).await
         }
     }
+}
+
+/// A form posted from a reader's preferences page: the reader its manage link names, and
+/// the form, its token checked.
+async fn manage_form(
+    state: &AppState,
+    token: &str,
+    jar: &CookieJar,
+    pairs: Vec<(String, String)>,
+) -> Result<(Subscriber, Submission), PageError> {
+    let s = state.subs.subscriber_for(token, Purpose::Manage).await?;
+    let form = Submission::from_pairs(pairs);
+    forms::check(state.ctx.links.signer(), jar, &form.form_token)?;
+    Ok((s, form))
 }
 
 /// The preview page for typed interests, or what is wrong with them.
@@ -619,9 +631,7 @@ async fn save_preferences(
     jar: CookieJar,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let s = state.subs.subscriber_for(&token, Purpose::Manage).await?;
-    let form = Submission::from_pairs(pairs);
-    forms::check(state.ctx.links.signer(), &jar, &form.form_token)?;
+    let (s, form) = manage_form(&state, &token, &jar, pairs).await?;
     match state.subs.update(&s, &form.input).await {
         Ok(updated) => {
             preferences(
