@@ -3,10 +3,12 @@
 //! through each database's own driver.
 
 mod digests;
+mod outbox;
 mod papers;
 mod ratings;
 mod recipients;
 mod subscribers;
+mod subscription_mails;
 mod topics;
 
 use std::str::FromStr;
@@ -16,10 +18,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use digests::{ClaimedDigest, ComposeLock, NewDigest, Outcome, StoredDigest};
+pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
+pub use outbox::{Claim, OutboxTable, Outcome};
 pub use papers::{IngestRun, StoredPaper, UpsertCounts};
 pub use ratings::RateOutcome;
-pub use subscribers::{ListFilter, SubscribeOutcome};
+pub use subscribers::{ListFilter, MailLimits, SubscribeOutcome};
+pub use subscription_mails::{ClaimedMail, StoredMail};
 pub use topics::{LabelledText, LearnedSummary};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,8 @@ pub enum StoreError {
         "subscriber id {0} does not fit the 4 bytes a reader takes in paper_recipients; ids this large need a wider format there"
     )]
     IdTooLarge(i64),
+    #[error("the system's random source failed: {0}; check /dev/urandom")]
+    Random(String),
     #[error("cannot create the database folder {0}: {1}")]
     Folder(String, std::io::Error),
 }

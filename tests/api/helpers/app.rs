@@ -189,7 +189,8 @@ impl TestApp {
     }
 
     /// Subscribe by form, read the confirmation link from the received mail, confirm by
-    /// POST; returns the confirmed page.
+    /// POST, and wait for the welcome mail (so that it is not still on its way when the test
+    /// goes on); returns the confirmed page.
     pub async fn subscribe_and_confirm(&self, email: &str, fields: &[(&str, &str)]) -> String {
         let before = self.smtp.to(email).len();
         let mut all = vec![("email", email)];
@@ -200,7 +201,18 @@ impl TestApp {
         let link = link_in(&mails.last().unwrap().text(), "/confirm/");
         let r = self.confirm_by_post(&link).await;
         assert_eq!(r.status(), 200);
-        r.text().await.unwrap()
+        let page = r.text().await.unwrap();
+        let mails = self.smtp.wait_for(email, before + 2).await;
+        let welcome = mails.last().unwrap().parsed();
+        assert!(
+            welcome
+                .subject()
+                .unwrap_or_default()
+                .starts_with("Welcome to"),
+            "{:?}",
+            welcome.subject()
+        );
+        page
     }
 }
 
