@@ -780,6 +780,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_worker_claims_no_more_than_it_can_send_within_its_lease() {
+        let cfg = DeliveryConfig {
+            rate_per_second: 10,
+            lease_seconds: 120,
+            batch: 64,
+            ..policy(5, 60)
+        };
+        // 10 a second for 90 s (the lease less a 30 s margin): 900, two thirds 600.
+        assert_eq!(claim_limit(&cfg, 30), 64);
+        let slow = DeliveryConfig {
+            rate_per_second: 1,
+            ..cfg.clone()
+        };
+        assert_eq!(claim_limit(&slow, 30), 60);
+        let short = DeliveryConfig {
+            rate_per_second: 1,
+            lease_seconds: 2,
+            ..cfg.clone()
+        };
+        assert_eq!(claim_limit(&short, 0), 1, "at least one");
+        let unlimited = DeliveryConfig {
+            rate_per_second: 0,
+            ..cfg
+        };
+        assert_eq!(claim_limit(&unlimited, 30), 64);
+    }
+
     /// Answers each send from a script, in order, and keeps what it was given: a stand-in
     /// for the relay in tests of delivery's rules. SMTP itself is tested against real
     /// servers (tests/api/smtp.rs, tests/api/digest.rs).
