@@ -364,9 +364,17 @@ async fn record(
             .iter()
             .filter_map(|(c, o)| o.clone().map(|o| (*c, o)))
             .collect();
-        store
+        let changed = store
             .record_outcomes(table, &recorded, clock::timestamp())
             .await?;
+        if changed < recorded.len() as u64 {
+            // Another worker claimed them after this one's lease ran out: its outcome stands.
+            tracing::warn!(
+                ?table,
+                stale = recorded.len() as u64 - changed,
+                "outcomes not recorded: the rows were claimed again after this worker's lease ran out"
+            );
+        }
         for (_, outcome) in group.drain(..) {
             report.add(outcome.as_ref());
         }

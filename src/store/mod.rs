@@ -89,6 +89,20 @@ macro_rules! on_writer {
 }
 pub(crate) use {on_pool, on_writer};
 
+/// Run `work`, a transaction begun on behalf of a web request, on its own task, so that the
+/// request being dropped (a client that hangs up) cannot cut it off. On PostgreSQL, sqlx
+/// 0.9.0 hands the next borrower a connection still inside the transaction of a `begin()`
+/// cancelled mid-round-trip (transact-rs/sqlx#4393, fixed upstream after 0.9.0): their
+/// statements then ran in it, uncommitted and holding row locks, and a benchmark's last
+/// subscription mails sat invisible for ten minutes, then went out twice.
+pub(crate) async fn uncancelled<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// Bound parameters in chunks of this many for `IN (...)` lists: within every driver's limit.
 pub(crate) const IN_CHUNK: usize = 500;
 

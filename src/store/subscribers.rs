@@ -198,6 +198,22 @@ impl Store {
         now: i64,
         limits: Option<MailLimits>,
     ) -> Result<(Subscriber, SubscribeOutcome, Option<SubscriptionMailKind>), StoreError> {
+        let (store, new, client_ip) = (self.clone(), new.clone(), client_ip.map(str::to_owned));
+        super::uncancelled(async move {
+            store
+                .subscribe_in_transaction(&new, client_ip.as_deref(), now, limits)
+                .await
+        })
+        .await
+    }
+
+    async fn subscribe_in_transaction(
+        &self,
+        new: &NewSubscription,
+        client_ip: Option<&str>,
+        now: i64,
+        limits: Option<MailLimits>,
+    ) -> Result<(Subscriber, SubscribeOutcome, Option<SubscriptionMailKind>), StoreError> {
         let p = &new.prefs;
         // Each statement returns the row as it left it: read back separately, a row erased
         // in between would be missing.
@@ -369,6 +385,17 @@ impl Store {
     }
 
     async fn confirm_with(&self, id: i64, now: i64, welcome: bool) -> Result<bool, StoreError> {
+        let store = self.clone();
+        super::uncancelled(async move { store.confirm_in_transaction(id, now, welcome).await })
+            .await
+    }
+
+    async fn confirm_in_transaction(
+        &self,
+        id: i64,
+        now: i64,
+        welcome: bool,
+    ) -> Result<bool, StoreError> {
         let n = on_writer!(self, pool => async {
             let mut tx = pool.begin().await?;
             let n = sqlx::query(

@@ -57,8 +57,12 @@ async fn the_served_app_runs_the_daily_job(backend: Backend) {
         ],
     )
     .await;
-    let mails = app.smtp.wait_for("scheduled@example.com", 2).await;
-    assert_eq!(mails.len(), 2, "confirmation + the scheduled digest");
+    let mails = app.smtp.wait_for("scheduled@example.com", 3).await;
+    assert_eq!(
+        mails.len(),
+        3,
+        "confirmation, welcome and the scheduled digest"
+    );
     let reader = app.subscriber("scheduled@example.com").await.unwrap();
     let day = chrono::NaiveDate::parse_from_str(&today, "%Y-%m-%d").unwrap();
     // The outcome is recorded just after the relay accepted the mail.

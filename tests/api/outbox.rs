@@ -23,6 +23,7 @@ on_both_databases!(
     subscription_mails_go_before_digests,
     a_stale_claim_is_not_recorded,
     a_row_whose_lease_ran_short_is_sent_once,
+    a_burst_of_sign_ups_all_go_out_once,
 );
 
 /// The subscription mails of `email`, oldest first.
@@ -394,4 +395,49 @@ async fn a_row_whose_lease_ran_short_is_sent_once(backend: Backend) {
     let counts = app.ctx.store.digest_counts().await.unwrap();
     let sent = counts.iter().find(|c| c.0 == DigestStatus::Sent).unwrap().1;
     assert_eq!(sent, 2);
+}
+
+/// A burst of sign-ups from many clients at once: every mail goes out, once, and the
+/// outbox is empty soon after.
+async fn a_burst_of_sign_ups_all_go_out_once(backend: Backend) {
+    let overrides = [("subscribe.max_mails_per_client_per_hour", 100_000.into())];
+    let Some(app) = spawn_app_with(backend, &overrides).await else {
+        return;
+    };
+    let app = std::sync::Arc::new(app);
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..40 {
+                let email = format!("burst-{t}-{i}@example.com");
+                let r = app
+                    .api_subscribe(&json!({"email": email, "topics": ["llm"]}))
+                    .await;
+                assert_eq!(r.status(), 202);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let store = &app.ctx.store;
+    let mut left = i64::MAX;
+    for _ in 0..300 {
+        let counts = store
+            .outbox_counts(paperboy::store::OutboxTable::SubscriptionMails)
+            .await
+            .unwrap();
+        left = counts
+            .iter()
+            .filter(|(s, _)| matches!(s, DigestStatus::Pending | DigestStatus::Sending))
+            .map(|(_, n)| n)
+            .sum();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the outbox did not empty within 30 s");
+    assert_eq!(app.smtp.all().len(), 16 * 40);
 }
