@@ -211,7 +211,7 @@ fn main() {
         let r = rt.block_on(paperboy::digest::deliver(&subs)).unwrap();
         let secs = start.elapsed().as_secs_f64();
         let cpu = process_cpu().unwrap_or_default() - cpu;
-        assert_eq!(r.sent as usize, n, "{r:?}");
+        assert_eq!(r.digests.sent as usize, n, "{r:?}");
         let sender = match over_tls {
             false => "paperboy (SQLite)",
             true => "paperboy (SQLite), smtps via stunnel",

@@ -33,6 +33,8 @@ pub struct Status {
     /// Latest first.
     pub runs: Vec<IngestRun>,
     pub outbox: Vec<(DigestStatus, i64)>,
+    /// Confirmation, "already subscribed" and welcome mails by state.
+    pub subscription_mails: Vec<(DigestStatus, i64)>,
     pub subscribers: Vec<(SubscriberStatus, i64)>,
     /// Topics with a learned profile, and when they were learned.
     pub learned: LearnedSummary,
@@ -128,6 +130,11 @@ impl Admin {
         Ok(Status {
             runs: self.ctx.store.recent_runs(10).await?,
             outbox: self.ctx.store.digest_counts().await?,
+            subscription_mails: self
+                .ctx
+                .store
+                .outbox_counts(crate::store::OutboxTable::SubscriptionMails)
+                .await?,
             subscribers: self.ctx.store.counts_by_status().await?,
             learned: self.ctx.store.learned_summary().await?,
         })

@@ -1,5 +1,6 @@
-//! The service as `paperboy serve` runs it: the web server, the scheduler's daily job and
-//! the purge of expired sign-ups, over one application context. The tests start it the
+//! The service as `paperboy serve` runs it: the web server, the scheduler's daily job, the
+//! loop that sends subscription mails and the purge of expired sign-ups, over one
+//! application context. The tests start it the
 //! same way, so what runs in production is what is tested.
 
 use std::net::SocketAddr;
@@ -95,6 +96,8 @@ impl App {
             ),
         }
         tokio::spawn(purge_expired(Subscriptions::new(ctx.clone())));
+        // Confirmation, "already subscribed" and welcome mails go out as they are queued.
+        tokio::spawn(crate::digest::run_subscription_mails(ctx.clone()));
         web::serve(self.listener, AppState::new(ctx))
             .await
             .map_err(AppError::Serve)

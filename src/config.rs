@@ -58,6 +58,9 @@ pub struct DeliveryConfig {
     pub retry_after_seconds: i64,
     /// Digests claimed per round trip.
     pub batch: i64,
+    /// How often `serve` looks for subscription mails queued by other instances and for
+    /// retries come due (a sign-up in the same process wakes it at once).
+    pub poll_seconds: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

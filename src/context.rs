@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::digest::Throttle;
 use crate::domain::TopicCatalogue;
 use crate::links::Links;
 use crate::mail::{Mailer, SetupError};
@@ -20,6 +21,8 @@ pub struct Context {
     pub links: Links,
     pub config: Arc<Config>,
     pub catalogue: Arc<TopicCatalogue>,
+    /// The rate limit and sending bound every delivery run in this process shares.
+    pub throttle: Arc<Throttle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +59,7 @@ impl Context {
             store,
             mailer: Arc::new(mailer),
             links: Links::new(&config, Signer::new(&key)),
+            throttle: Arc::new(Throttle::new(&config.delivery)),
             config: Arc::new(config),
             catalogue: Arc::new(catalogue),
         })

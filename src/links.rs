@@ -1,12 +1,12 @@
 //! Every link a reader is sent and every list header of a mail, made in one place: the
 //! confirmation link, the preferences (manage) link, the one-click unsubscribe link, the
 //! "view in browser" page, the "more / fewer like this" links of each paper, and the
-//! `Message-ID` and `List-Id` of a digest.
+//! `Message-ID` and `List-Id` of a digest and of a subscription mail.
 
 use chrono::NaiveDate;
 
 use crate::config::Config;
-use crate::domain::{ArxivId, Rating, Subscriber};
+use crate::domain::{ArxivId, Rating, Subscriber, SubscriptionMailKind};
 use crate::tokens::{Claims, Purpose, Signer, TokenError};
 
 /// Makes and checks a reader's links.
@@ -113,6 +113,21 @@ impl Links {
         format!(
             "<digest.{}.{subscriber_public_id}@{}>",
             day.format("%Y%m%d"),
+            host_of(&self.base_url)
+        )
+    }
+
+    /// The `Message-ID` of one subscription mail (confirmation, welcome, ...): the same for
+    /// every attempt at it.
+    pub fn mail_message_id(
+        &self,
+        kind: SubscriptionMailKind,
+        mail_id: i64,
+        subscriber_public_id: &str,
+    ) -> String {
+        format!(
+            "<{}.{mail_id}.{subscriber_public_id}@{}>",
+            kind.as_str().replace('_', "-"),
             host_of(&self.base_url)
         )
     }

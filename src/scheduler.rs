@@ -10,7 +10,7 @@ use croner::Cron;
 
 use crate::clock;
 use crate::context::Context;
-use crate::digest::{self, ComposeReport, DeliverReport, DigestError};
+use crate::digest::{self, ComposeReport, Delivered, DigestError};
 use crate::ingest::{Ingestor, RunReport};
 use crate::learning::{self, LearnReport};
 
@@ -57,7 +57,7 @@ pub struct JobReport {
     /// Another instance held the right to compose; this one only delivered.
     pub composed_elsewhere: bool,
     pub composed: ComposeReport,
-    pub delivered: DeliverReport,
+    pub delivered: Delivered,
 }
 
 /// What one run of the daily job covers.
@@ -154,7 +154,7 @@ pub async fn run(ctx: Context, schedule: Schedule) {
                     tracing::warn!(error = %e, "ingest failed; composing with what is stored");
                 }
                 let c = &r.composed;
-                let d = &r.delivered;
+                let d = &r.delivered.digests;
                 tracing::info!(
                     composed_elsewhere = r.composed_elsewhere,
                     papers = c.papers,
@@ -166,6 +166,7 @@ pub async fn run(ctx: Context, schedule: Schedule) {
                     deferred = d.deferred,
                     bounced = d.bounced,
                     failed = d.failed,
+                    mails_sent = r.delivered.mails.sent,
                     note = c.note.as_deref().unwrap_or(""),
                     "daily job"
                 );

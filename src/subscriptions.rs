@@ -7,10 +7,10 @@ use crate::clock;
 use crate::context::Context;
 use crate::domain::{
     EmailAddress, FieldErrors, Interest, NewSubscription, Subscriber, SubscriberStatus,
-    SubscriptionInput, parse_profile,
+    SubscriptionInput, SubscriptionMailKind, parse_profile,
 };
-use crate::mail::{Mail, MailError, SendError};
-use crate::store::{StoreError, SubscribeOutcome};
+use crate::mail::{ListHeaders, Mail, MailError};
+use crate::store::{MailLimits, StoreError};
 use crate::tokens::{Purpose, TokenError};
 
 #[derive(Debug, thiserror::Error)]
@@ -59,26 +59,12 @@ pub enum Removal {
     LastInterest,
 }
 
-/// What became of a subscribe request's mail. For the operator's metrics only: the
-/// requester always gets the same answer, so the service keeps it to itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MailDecision {
-    Sent,
-    RateLimited,
-    RefusedByServer,
-    Failed,
-}
-
-impl MailDecision {
-    fn count(self) {
-        let result = match self {
-            Self::Sent => "sent",
-            Self::RateLimited => "rate_limited",
-            Self::RefusedByServer => "refused",
-            Self::Failed => "failed",
-        };
-        metrics::counter!("paperboy_confirmation_mails_total", "result" => result).increment(1);
-    }
+/// What became of a subscribe request's mail, for the operator's metrics only: the
+/// requester always gets the same answer, so the service keeps it to itself. `queued` and
+/// `rate_limited` are counted when the request comes; what the relay made of a queued mail
+/// (`sent`, `refused`, `failed`) when the delivery worker has sent it.
+pub(crate) fn count_sign_up_mail(result: &'static str) {
+    metrics::counter!("paperboy_confirmation_mails_total", "result" => result).increment(1);
 }
 
 #[derive(Serialize)]
@@ -91,6 +77,154 @@ struct ConfirmationValues {
 struct ManageValues {
     preferences_url: String,
     unsubscribe_url: String,
+}
+
+#[derive(Serialize)]
+struct WelcomeValues {
+    #[serde(flatten)]
+    manage: ManageValues,
+    /// "a digest every day at 07:00 (Europe/Berlin)".
+    schedule: String,
+    papers_per_digest: u8,
+    send_when_empty: bool,
+    /// The latest day papers are stored for; empty when none are.
+    papers_day: String,
+    papers: Vec<WelcomePaper>,
+}
+
+#[derive(Serialize)]
+struct WelcomePaper {
+    title: String,
+    url: String,
+}
+
+/// When a reader's digest comes, in words.
+fn schedule_in_words(prefs: &crate::domain::DeliveryPrefs) -> String {
+    let when = match prefs.frequency {
+        crate::domain::Frequency::Daily => "every day".to_string(),
+        crate::domain::Frequency::Weekly(d) => {
+            let day = crate::domain::weekday_name(d);
+            let mut c = day.chars();
+            let first = c.next().map(|f| f.to_uppercase().collect::<String>());
+            format!("every {}{}", first.unwrap_or_default(), c.as_str())
+        }
+    };
+    let noun = match prefs.frequency {
+        crate::domain::Frequency::Daily => "a digest",
+        crate::domain::Frequency::Weekly(_) => "the week's best papers",
+    };
+    format!(
+        "{noun} {when} at {:02}:00 ({})",
+        prefs.hour,
+        prefs.timezone.name()
+    )
+}
+
+/// A subscription mail as the message that goes out, its links made now (a confirmation
+/// link is valid from when it is sent). `mail_id` names the outbox row: the Message-ID is
+/// the same for every attempt.
+pub async fn mail_message(
+    ctx: &Context,
+    kind: SubscriptionMailKind,
+    reader: &Subscriber,
+    mail_id: i64,
+) -> Result<lettre::Message, ServiceError> {
+    let t = clock::timestamp();
+    let name = &ctx.config.operator.name;
+    let links = &ctx.links;
+    let manage = || ManageValues {
+        preferences_url: links.preferences_url(&links.manage_token(reader, t)),
+        unsubscribe_url: links.unsubscribe_url(reader, t),
+    };
+    let mail = OutgoingMail {
+        ctx,
+        reader,
+        message_id: links.mail_message_id(kind, mail_id, &reader.public_id),
+    };
+    let built = match kind {
+        SubscriptionMailKind::Confirmation => {
+            let values = ConfirmationValues {
+                confirm_url: links.confirm_url(reader, t),
+                ttl_hours: ctx.config.subscribe.confirm_ttl_hours,
+            };
+            let subject = format!("Confirm your subscription to {name}");
+            // Not a list mail yet: nothing to unsubscribe from.
+            mail.build("confirmation", subject, &values, None)
+        }
+        SubscriptionMailKind::AlreadySubscribed => {
+            let values = manage();
+            let subject = format!("You are already subscribed to {name}");
+            mail.build("already_subscribed", subject, &values, Some(&values))
+        }
+        SubscriptionMailKind::Welcome => {
+            let (papers_day, papers) = first_papers(ctx, reader).await?;
+            let values = WelcomeValues {
+                manage: manage(),
+                schedule: schedule_in_words(&reader.prefs),
+                papers_per_digest: reader.prefs.papers_per_digest,
+                send_when_empty: reader.prefs.send_when_empty,
+                papers_day,
+                papers,
+            };
+            let subject = format!("Welcome to {name}");
+            mail.build("welcome", subject, &values, Some(&values.manage))
+        }
+    };
+    built.map_err(|e| ServiceError::Mail(e.into()))
+}
+
+/// What every subscription mail to one reader shares.
+struct OutgoingMail<'a> {
+    ctx: &'a Context,
+    reader: &'a Subscriber,
+    message_id: String,
+}
+
+impl OutgoingMail<'_> {
+    /// Render `template` with `values`; with `manage`, the reader's list headers too.
+    fn build<T: Serialize>(
+        &self,
+        template: &'static str,
+        subject: String,
+        values: &T,
+        manage: Option<&ManageValues>,
+    ) -> Result<lettre::Message, crate::mail::RenderError> {
+        let mail = Mail {
+            template,
+            subject,
+            to: &self.reader.email,
+            values,
+            message_id: Some(self.message_id.clone()),
+            list: manage.map(|m| ListHeaders {
+                unsubscribe_url: &m.unsubscribe_url,
+                list_id: self.ctx.links.list_id(),
+            }),
+        };
+        self.ctx.mailer.build(&mail, &self.ctx.common_context())
+    }
+}
+
+/// The papers a reader's digest would hold if it were composed now from the latest day
+/// stored, as `paperboy preview` would show it; no day (and none) when no papers are stored.
+async fn first_papers(
+    ctx: &Context,
+    reader: &Subscriber,
+) -> Result<(String, Vec<WelcomePaper>), ServiceError> {
+    let Some(day) = ctx.store.latest_featured_day().await? else {
+        return Ok((String::new(), Vec::new()));
+    };
+    let papers = match crate::digest::preview(ctx, reader, day).await? {
+        crate::digest::Preview::Digest(view) => view
+            .papers
+            .into_iter()
+            .map(|p| WelcomePaper {
+                title: p.title,
+                url: p.url,
+            })
+            .collect(),
+        crate::digest::Preview::NoPapers | crate::digest::Preview::Nothing => Vec::new(),
+    };
+    Ok((day.to_string(), papers))
 }
 
 /// The subscriber lifecycle over the application context.
@@ -108,83 +242,37 @@ impl Subscriptions {
         NewSubscription::parse(input, &self.ctx.catalogue).map_err(ServiceError::Invalid)
     }
 
-    /// Store the request and mail the address: a confirmation link, or, if it is already
-    /// subscribed, a link to its preferences. At most a few mails per address and per
-    /// client an hour; beyond that the request is stored but nothing is sent.
+    /// Store the request and, in the same transaction, queue the mail that answers it: a
+    /// confirmation link, or, if the address is already subscribed, a link to its
+    /// preferences. At most a few mails per address and per client an hour; beyond that the
+    /// request is stored but nothing is queued. The delivery worker sends the mail: the
+    /// request does not wait for the relay, and a relay that is down delays the mail, it
+    /// does not lose it.
     pub async fn subscribe(
         &self,
         new: &NewSubscription,
         client_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
         let t = clock::timestamp();
-        let (subscriber, outcome) = self.ctx.store.subscribe(new, client_ip, t).await?;
         let limits = &self.ctx.config.subscribe;
-        let reservation = self
+        let limits = MailLimits {
+            per_address: i64::from(limits.max_mails_per_address_per_hour),
+            per_client: i64::from(limits.max_mails_per_client_per_hour),
+        };
+        let (subscriber, _, queued) = self
             .ctx
             .store
-            .reserve_confirmation_mail(
-                subscriber.id,
-                client_ip,
-                t,
-                i64::from(limits.max_mails_per_address_per_hour),
-                i64::from(limits.max_mails_per_client_per_hour),
-            )
+            .subscribe_with_mail(new, client_ip, t, Some(limits))
             .await?;
-        let Some(reservation) = reservation else {
-            tracing::info!(subscriber = subscriber.id, "confirmation mail rate-limited");
-            MailDecision::RateLimited.count();
-            return Ok(());
-        };
-        let name = &self.ctx.config.operator.name;
-        let links = &self.ctx.links;
-        let result = if outcome == SubscribeOutcome::AlreadyActive {
-            let values = ManageValues {
-                preferences_url: links.preferences_url(&links.manage_token(&subscriber, t)),
-                unsubscribe_url: links.unsubscribe_url(&subscriber, t),
-            };
-            let mail = Mail {
-                template: "already_subscribed",
-                subject: format!("You are already subscribed to {name}"),
-                to: &subscriber.email,
-                values: &values,
-                list_unsubscribe: Some(format!("<{}>", values.unsubscribe_url)),
-            };
-            self.ctx
-                .mailer
-                .deliver(&mail, &self.ctx.common_context())
-                .await
-        } else {
-            let values = ConfirmationValues {
-                confirm_url: links.confirm_url(&subscriber, t),
-                ttl_hours: self.ctx.config.subscribe.confirm_ttl_hours,
-            };
-            let mail = Mail {
-                template: "confirmation",
-                subject: format!("Confirm your subscription to {name}"),
-                to: &subscriber.email,
-                values: &values,
-                list_unsubscribe: None,
-            };
-            self.ctx
-                .mailer
-                .deliver(&mail, &self.ctx.common_context())
-                .await
-        };
-        match result {
-            Ok(()) => MailDecision::Sent.count(),
-            // The relay refused the address for good: the answer must not differ from a
-            // delivered one, and the row expires unconfirmed.
-            Err(MailError::Send(SendError::Permanent(e))) => {
-                tracing::warn!(subscriber = subscriber.id, error = %e, "confirmation mail refused");
-                MailDecision::RefusedByServer.count();
+        match queued {
+            Some(kind) => {
+                count_sign_up_mail("queued");
+                tracing::debug!(subscriber = subscriber.id, %kind, "mail queued");
+                self.ctx.throttle.wake();
             }
-            Err(e) => {
-                self.ctx
-                    .store
-                    .release_confirmation_mail(reservation)
-                    .await?;
-                MailDecision::Failed.count();
-                return Err(e.into());
+            None => {
+                tracing::info!(subscriber = subscriber.id, "confirmation mail rate-limited");
+                count_sign_up_mail("rate_limited");
             }
         }
         Ok(())
@@ -210,8 +298,15 @@ impl Subscriptions {
             SubscriberStatus::Active => Ok(Confirmation::AlreadyActive(s)),
             SubscriberStatus::Unsubscribed => Ok(Confirmation::Unsubscribed),
             SubscriberStatus::Pending | SubscriberStatus::Suppressed => {
-                if self.ctx.store.confirm(s.id, clock::timestamp()).await? {
+                // The welcome mail is queued with the confirmation, once.
+                if self
+                    .ctx
+                    .store
+                    .confirm_and_welcome(s.id, clock::timestamp())
+                    .await?
+                {
                     metrics::counter!("paperboy_confirmations_total").increment(1);
+                    self.ctx.throttle.wake();
                 }
                 let s = self
                     .ctx

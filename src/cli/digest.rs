@@ -6,7 +6,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use paperboy::clock;
 use paperboy::context::Context;
-use paperboy::digest::{self, ComposeReport, DeliverReport, Preview};
+use paperboy::digest::{self, ComposeReport, DeliverReport, Delivered, Preview};
 use paperboy::domain::EmailAddress;
 use paperboy::scheduler::{self, Job};
 use paperboy::subscriptions::Subscriptions;
@@ -122,11 +122,12 @@ fn print_composed(r: &ComposeReport) {
     }
 }
 
-fn print_delivered(r: &DeliverReport) {
-    println!(
-        "{} sent, {} deferred, {} bounced, {} failed, {} skipped",
-        r.sent, r.deferred, r.bounced, r.failed, r.skipped
-    );
+fn print_delivered(r: &Delivered) {
+    // Subscription mails go first; a line for them only when there were some.
+    if r.mails != DeliverReport::default() {
+        println!("subscription mails: {}", r.mails);
+    }
+    println!("{}", r.digests);
 }
 
 pub async fn preview(ctx: &Context, args: PreviewArgs) -> Result<()> {

@@ -47,6 +47,7 @@ pub async fn status(ctx: &Context) -> Result<()> {
         );
     }
     println!("outbox: {}", counts(status.outbox));
+    println!("subscription mails: {}", counts(status.subscription_mails));
     println!("subscribers: {}", counts(status.subscribers));
     let learned = status.learned;
     match learned

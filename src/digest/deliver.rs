@@ -1,34 +1,67 @@
-//! Deliver the outbox: workers claim due digests under a lease, render each at send time,
-//! send it through the mailer's transport (the SMTP pool, or the `.eml` folder) at a
-//! bounded concurrency and rate, and record
-//! the outcome: sent, retry later (4xx, network), bounced (5xx: the reader is suppressed),
+//! Deliver the outboxes: subscription mails (confirmation, "already subscribed", welcome)
+//! ahead of digests, through one machinery. Workers claim due rows under a lease, render
+//! each at send time, send it through the mailer's transport (the SMTP pool, or the `.eml`
+//! folder) at a concurrency and rate shared by every run in the process, and record the
+//! outcome: sent, retry later (4xx, network), bounced (5xx: the reader is suppressed),
 //! failed (too many attempts) or skipped (the reader left).
+//!
+//! Never twice: a worker claims no more than it can send within its lease at the
+//! configured rate; a row whose lease has run short by its turn to send is left unsent for
+//! the next claim; and an outcome is recorded only while the row still carries the claim
+//! that made the attempt.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use governor::{Quota, RateLimiter};
-use tokio::sync::{Semaphore, mpsc};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use lettre::Message;
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::DigestError;
 use crate::clock;
 use crate::config::DeliveryConfig;
 use crate::context::Context;
-use crate::domain::{ArxivId, Subscriber, SubscriberStatus};
+use crate::domain::{ArxivId, Subscriber, SubscriberStatus, SubscriptionMailKind};
 use crate::mail::{DigestPaper, RenderError, SendError};
-use crate::store::{ClaimedDigest, Outcome, Store, StoreError};
+use crate::store::{Claim, ClaimedDigest, ClaimedMail, OutboxTable, Outcome, Store, StoreError};
 
 /// The papers read so far in a delivery run, by id, as every digest shows them.
 type Papers = Arc<tokio::sync::RwLock<HashMap<ArxivId, DigestPaper>>>;
 /// The day's most upvoted paper, by day.
 type Trending = Arc<tokio::sync::Mutex<HashMap<NaiveDate, Option<DigestPaper>>>>;
 
-/// What one delivery run did.
+/// What every delivery run in a process shares, however many go at once (the scheduler's,
+/// the subscription-mail loop's, a CLI's): one rate limit and one bound on the messages in
+/// the SMTP conversation; and the bell a sign-up rings when it queues a mail.
+pub struct Throttle {
+    limiter: Option<DefaultDirectRateLimiter>,
+    sending: Semaphore,
+    queued: Notify,
+}
+
+impl Throttle {
+    pub fn new(cfg: &DeliveryConfig) -> Self {
+        Self {
+            limiter: NonZeroU32::new(cfg.rate_per_second)
+                .map(|r| RateLimiter::direct(Quota::per_second(r))),
+            sending: Semaphore::new(cfg.concurrency.max(1)),
+            queued: Notify::new(),
+        }
+    }
+
+    /// A subscription mail was put in the outbox: wake the loop that sends them.
+    pub fn wake(&self) {
+        self.queued.notify_one();
+    }
+}
+
+/// What one delivery run of one outbox did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeliverReport {
     pub sent: u64,
@@ -36,18 +69,50 @@ pub struct DeliverReport {
     pub bounced: u64,
     pub failed: u64,
     pub skipped: u64,
+    /// Claimed, but the lease had run short by their turn to send: left unsent (and
+    /// unrecorded) for the next claim.
+    pub lease_ran_short: u64,
 }
 
 impl DeliverReport {
-    fn add(&mut self, o: &Outcome) {
+    fn add(&mut self, o: Option<&Outcome>) {
         match o {
-            Outcome::Sent => self.sent += 1,
-            Outcome::Retry { .. } => self.deferred += 1,
-            Outcome::Bounced { .. } => self.bounced += 1,
-            Outcome::Failed { .. } => self.failed += 1,
-            Outcome::Skipped { .. } => self.skipped += 1,
+            Some(Outcome::Sent) => self.sent += 1,
+            Some(Outcome::Retry { .. }) => self.deferred += 1,
+            Some(Outcome::Bounced { .. }) => self.bounced += 1,
+            Some(Outcome::Failed { .. }) => self.failed += 1,
+            Some(Outcome::Skipped { .. }) => self.skipped += 1,
+            None => self.lease_ran_short += 1,
         }
     }
+}
+
+/// "1 sent, 0 deferred, 0 bounced, 0 failed, 0 skipped", and the rows left for another
+/// worker when there were some.
+impl std::fmt::Display for DeliverReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} sent, {} deferred, {} bounced, {} failed, {} skipped",
+            self.sent, self.deferred, self.bounced, self.failed, self.skipped
+        )?;
+        if self.lease_ran_short > 0 {
+            write!(
+                f,
+                ", {} left for another worker (their lease ran short)",
+                self.lease_ran_short
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What a delivery of both outboxes did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// Confirmation, "already subscribed" and welcome mails: sent first.
+    pub mails: DeliverReport,
+    pub digests: DeliverReport,
 }
 
 /// Outcomes are recorded in groups, one write transaction each: a group closes at this many
@@ -60,14 +125,88 @@ const RECORD_WITHIN: Duration = Duration::from_millis(20);
 /// Messages rendered ahead of the ones being sent: one per core of a small machine.
 const RENDER_AHEAD: usize = 2;
 
-/// Deliver every digest that is due now, until none is left.
-pub async fn deliver(ctx: &Context) -> Result<DeliverReport, DigestError> {
+/// Deliver every subscription mail, then every digest, that is due now, until none is left.
+pub async fn deliver(ctx: &Context) -> Result<Delivered, DigestError> {
+    let mails = deliver_subscription_mails(ctx).await?;
+    let digests = run(ctx, Arc::new(Digests::default())).await?;
+    Ok(Delivered { mails, digests })
+}
+
+/// Deliver every subscription mail that is due now.
+pub async fn deliver_subscription_mails(ctx: &Context) -> Result<DeliverReport, DigestError> {
+    run(ctx, Arc::new(SubscriptionMails)).await
+}
+
+/// Deliver subscription mails as they come, until the process ends: woken when a sign-up
+/// in this process queues one, and every `delivery.poll_seconds` for the mails other
+/// instances queued and the retries that came due.
+pub async fn run_subscription_mails(ctx: Context) {
+    let poll = Duration::from_secs(ctx.config.delivery.poll_seconds.max(1));
+    loop {
+        match deliver_subscription_mails(&ctx).await {
+            Ok(r) if r == DeliverReport::default() => {}
+            Ok(r) => tracing::info!(report = %r, "subscription mails"),
+            Err(e) => {
+                tracing::warn!(error = %e, "delivering subscription mails failed; trying again")
+            }
+        }
+        // A wake-up that came while the run went is kept (`notify_one` stores one), so a
+        // mail queued meanwhile is not left for the poll.
+        let _ = tokio::time::timeout(poll, ctx.throttle.queued.notified()).await;
+    }
+}
+
+/// One outbox as delivery sees it: how its rows are claimed, whom each is for, and the
+/// message each one is.
+trait Outbox: Send + Sync + 'static {
+    type Row: Send + Sync + 'static;
+    const TABLE: OutboxTable;
+
+    fn claim(
+        ctx: &Context,
+        due_by: i64,
+        lease_seconds: i64,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<Self::Row>, StoreError>> + Send;
+
+    fn claim_of(row: &Self::Row) -> Claim;
+
+    fn subscriber_of(row: &Self::Row) -> i64;
+
+    /// Why `reader` is not sent this row any more, if they are not.
+    fn skip(row: &Self::Row, reader: &Subscriber) -> Option<String>;
+
+    /// Count what became of a row, for the operator's metrics.
+    fn observe(_row: &Self::Row, _outcome: &Outcome) {}
+
+    /// The message `row` is for `reader`, or the outcome instead (a store error: retry; a
+    /// template that does not render: failed).
+    fn message(
+        &self,
+        ctx: &Context,
+        cfg: &DeliveryConfig,
+        row: &Self::Row,
+        reader: &Subscriber,
+    ) -> impl Future<Output = Result<Message, Outcome>> + Send;
+}
+
+/// A claimed row and its reader (`None`: erased since).
+type Claimed<R> = Vec<(R, Option<Subscriber>)>;
+
+/// Deliver one outbox: claim due rows batch by batch, send each under the shared limits,
+/// and record every outcome before returning.
+async fn run<O: Outbox>(ctx: &Context, outbox: Arc<O>) -> Result<DeliverReport, DigestError> {
     let (outcomes, arrived) = mpsc::unbounded_channel();
     // Messages started whose outcome has not been handed to the recorder yet.
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let recorder = tokio::spawn(record(ctx.store.clone(), arrived, in_flight.clone()));
+    let recorder = tokio::spawn(record(
+        ctx.store.clone(),
+        O::TABLE,
+        arrived,
+        in_flight.clone(),
+    ));
     let mut tasks = JoinSet::new();
-    let dispatched = dispatch(ctx, &mut tasks, &outcomes, &recorder, &in_flight).await;
+    let dispatched = dispatch(ctx, outbox, &mut tasks, &outcomes, &recorder, &in_flight).await;
     // Whatever happened, every message in flight finishes and its outcome is recorded before
     // this returns.
     drop(outcomes);
@@ -79,15 +218,34 @@ pub async fn deliver(ctx: &Context) -> Result<DeliverReport, DigestError> {
     Ok(report)
 }
 
-/// A claimed digest and its reader (`None`: erased since).
-type Claimed = Vec<(ClaimedDigest, Option<Subscriber>)>;
+/// How long before its lease runs out a row may still start its send: a send takes up to
+/// the mail timeout, and one that outlives the lease may be made a second time by the
+/// worker that claims the row next. At most a third of the lease.
+fn lease_margin(ctx: &Context) -> i64 {
+    let timeout = i64::try_from(ctx.config.mail.timeout_seconds).unwrap_or(i64::MAX);
+    timeout.min(ctx.config.delivery.lease_seconds / 3).max(0)
+}
 
-/// Claim due digests batch by batch and start each one's delivery under the concurrency
+/// Rows claimed at once: `delivery.batch`, but no more than can be sent within the lease
+/// (less the margin) at `delivery.rate_per_second`, knowing that a worker holds up to one
+/// and a half batches (it claims the next half-way through the current one).
+fn claim_limit(cfg: &DeliveryConfig, margin: i64) -> i64 {
+    let batch = cfg.batch.max(1);
+    if cfg.rate_per_second == 0 {
+        return batch;
+    }
+    let window = (cfg.lease_seconds - margin).max(1);
+    let sendable = i64::from(cfg.rate_per_second).saturating_mul(window) * 2 / 3;
+    batch.min(sendable.max(1))
+}
+
+/// Claim due rows batch by batch and start each one's delivery under the concurrency
 /// and rate limits. The next batch is claimed while the current one is still going out.
-async fn dispatch(
+async fn dispatch<O: Outbox>(
     ctx: &Context,
+    outbox: Arc<O>,
     tasks: &mut JoinSet<()>,
-    outcomes: &mpsc::UnboundedSender<(i64, Outcome)>,
+    outcomes: &mpsc::UnboundedSender<(Claim, Option<Outcome>)>,
     recorder: &JoinHandle<Result<DeliverReport, StoreError>>,
     in_flight: &Arc<AtomicUsize>,
 ) -> Result<(), DigestError> {
@@ -99,19 +257,17 @@ async fn dispatch(
             cfg.concurrency
         );
     }
-    // `concurrency` bounds the messages in the SMTP conversation; a few more are rendered
-    // meanwhile, so that sending never waits for rendering (at concurrency 1 in particular).
-    let sending = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+    // `concurrency` bounds the messages in the SMTP conversation (process-wide, see
+    // [`Throttle`]); a few more are rendered meanwhile, so that sending never waits for
+    // rendering (at concurrency 1 in particular).
     let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1) + RENDER_AHEAD));
-    let limiter = NonZeroU32::new(cfg.rate_per_second)
-        .map(|r| Arc::new(RateLimiter::direct(Quota::per_second(r))));
-    let trending: Trending = Default::default();
-    let papers: Papers = Default::default();
-    // Only what was due when the run started: a digest this run deferred waits for the next.
+    let margin = lease_margin(ctx);
+    let limit = claim_limit(&cfg, margin);
+    // Only what was due when the run started: a row this run deferred waits for the next.
     let started = clock::timestamp();
     let claim_next = || {
-        let (ctx, lease, batch) = (ctx.clone(), cfg.lease_seconds, cfg.batch.max(1));
-        tokio::spawn(async move { claim(&ctx, started, lease, batch).await })
+        let (ctx, lease) = (ctx.clone(), cfg.lease_seconds);
+        tokio::spawn(async move { claim::<O>(&ctx, started, lease, limit).await })
     };
     let mut next = Some(claim_next());
     while let Some(claiming) = next.take() {
@@ -123,32 +279,29 @@ async fn dispatch(
         // Half-way through a batch, claim the next, so the senders never wait for a claim;
         // a worker holds at most one and a half batches under its lease.
         let prefetch_at = batch.len() / 2;
-        for (i, (digest, reader)) in batch.into_iter().enumerate() {
+        for (i, (row, reader)) in batch.into_iter().enumerate() {
             if i == prefetch_at && !recorder.is_finished() {
                 next = Some(claim_next());
             }
             let permit = permits.clone().acquire_owned().await.expect("never closed");
-            if let Some(l) = &limiter {
+            if let Some(l) = &ctx.throttle.limiter {
                 l.until_ready().await;
             }
-            let (ctx, cfg, trending, papers, outcomes, sending, in_flight) = (
+            let (ctx, cfg, outbox, outcomes, in_flight) = (
                 ctx.clone(),
                 cfg.clone(),
-                trending.clone(),
-                papers.clone(),
+                outbox.clone(),
                 outcomes.clone(),
-                sending.clone(),
                 in_flight.clone(),
             );
             in_flight.fetch_add(1, Ordering::AcqRel);
             tasks.spawn(async move {
-                let outcome =
-                    deliver_one(&ctx, &cfg, &digest, reader, &trending, &papers, &sending).await;
+                let outcome = deliver_one(&ctx, &cfg, &*outbox, &row, reader, margin).await;
                 drop(permit);
                 in_flight.fetch_sub(1, Ordering::AcqRel);
-                // Fails only once the recorder has failed; the digest stays leased and is
+                // Fails only once the recorder has failed; the row stays leased and is
                 // tried again when the lease runs out.
-                let _ = outcomes.send((digest.id, outcome));
+                let _ = outcomes.send((O::claim_of(&row), outcome));
             });
             // Finished tasks leave nothing to collect.
             while tasks.try_join_next().is_some() {}
@@ -157,22 +310,19 @@ async fn dispatch(
     Ok(())
 }
 
-/// Claim up to `limit` digests and read their readers in one query.
-async fn claim(
+/// Claim up to `limit` rows and read their readers in one query.
+async fn claim<O: Outbox>(
     ctx: &Context,
     due_by: i64,
     lease_seconds: i64,
     limit: i64,
-) -> Result<Claimed, StoreError> {
-    let claimed = ctx
-        .store
-        .claim_digests(clock::timestamp(), due_by, lease_seconds, limit)
-        .await?;
+) -> Result<Claimed<O::Row>, StoreError> {
+    let claimed = O::claim(ctx, due_by, lease_seconds, limit).await?;
     if claimed.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = claimed.iter().map(|d| d.subscriber_id).collect();
-    let mut readers: HashMap<i64, Subscriber> = ctx
+    let ids: Vec<i64> = claimed.iter().map(O::subscriber_of).collect();
+    let readers: HashMap<i64, Subscriber> = ctx
         .store
         .find_by_ids(&ids)
         .await?
@@ -181,9 +331,10 @@ async fn claim(
         .collect();
     Ok(claimed
         .into_iter()
-        .map(|d| {
-            let reader = readers.remove(&d.subscriber_id);
-            (d, reader)
+        .map(|row| {
+            // A reader may have two rows in one batch (a confirmation, then its welcome).
+            let reader = readers.get(&O::subscriber_of(&row)).cloned();
+            (row, reader)
         })
         .collect())
 }
@@ -192,7 +343,8 @@ async fn claim(
 /// gone; counts what was recorded. Stops at the first failure.
 async fn record(
     store: Store,
-    mut arrived: mpsc::UnboundedReceiver<(i64, Outcome)>,
+    table: OutboxTable,
+    mut arrived: mpsc::UnboundedReceiver<(Claim, Option<Outcome>)>,
     in_flight: Arc<AtomicUsize>,
 ) -> Result<DeliverReport, StoreError> {
     let mut report = DeliverReport::default();
@@ -208,103 +360,61 @@ async fn record(
                 () = &mut closes => break,
             }
         }
-        store.record_deliveries(&group, clock::timestamp()).await?;
+        let recorded: Vec<(Claim, Outcome)> = group
+            .iter()
+            .filter_map(|(c, o)| o.clone().map(|o| (*c, o)))
+            .collect();
+        let changed = store
+            .record_outcomes(table, &recorded, clock::timestamp())
+            .await?;
+        if changed < recorded.len() as u64 {
+            // Another worker claimed them after this one's lease ran out: its outcome stands.
+            tracing::warn!(
+                ?table,
+                stale = recorded.len() as u64 - changed,
+                "outcomes not recorded: the rows were claimed again after this worker's lease ran out"
+            );
+        }
         for (_, outcome) in group.drain(..) {
-            report.add(&outcome);
+            report.add(outcome.as_ref());
         }
     }
     Ok(report)
 }
 
-async fn deliver_one(
+/// Send one claimed row to its reader; `None` when its lease ran short before its turn
+/// to send came (it is then neither sent nor recorded).
+async fn deliver_one<O: Outbox>(
     ctx: &Context,
     cfg: &DeliveryConfig,
-    digest: &ClaimedDigest,
+    outbox: &O,
+    row: &O::Row,
     reader: Option<Subscriber>,
-    trending: &Trending,
-    papers: &Papers,
-    sending: &Semaphore,
-) -> Outcome {
+    margin: i64,
+) -> Option<Outcome> {
+    let claim = O::claim_of(row);
     let Some(reader) = reader else {
-        return Outcome::Skipped {
+        return Some(Outcome::Skipped {
             why: "the reader was erased".into(),
-        };
+        });
     };
-    if reader.status != SubscriberStatus::Active {
-        return Outcome::Skipped {
-            why: format!("the reader is {}", reader.status),
-        };
+    if let Some(why) = O::skip(row, &reader) {
+        return Some(Outcome::Skipped { why });
     }
-    let top = match cached_top_of_day(ctx, trending, digest.day).await {
-        Ok(top) => top,
-        Err(e) => {
-            let error = format!("reading the day's most upvoted paper: {e}");
-            return retry(cfg, digest.attempts, error, clock::timestamp());
-        }
-    };
-    // Readers share the day's papers: each is read once per run.
-    let missing: Vec<ArxivId> = {
-        let known = papers.read().await;
-        digest
-            .content
-            .entries
-            .iter()
-            .filter(|e| !known.contains_key(&e.paper))
-            .map(|e| e.paper.clone())
-            .collect()
-    };
-    if !missing.is_empty() {
-        match ctx.store.papers_by_ids(&missing).await {
-            Ok(found) => {
-                // Rendered before the lock is taken: other messages read the cache meanwhile.
-                let prepared: Result<Vec<DigestPaper>, RenderError> = found
-                    .iter()
-                    .map(|p| ctx.mailer.prepare(DigestPaper::of(&p.paper)))
-                    .collect();
-                let prepared = match prepared {
-                    Ok(p) => p,
-                    Err(e) => {
-                        return Outcome::Failed {
-                            error: e.to_string(),
-                        };
-                    }
-                };
-                let mut known = papers.write().await;
-                for p in prepared {
-                    known.insert(p.id.clone(), p);
-                }
-            }
-            Err(e) => {
-                let error = format!("reading the papers: {e}");
-                return retry(cfg, digest.attempts, error, clock::timestamp());
-            }
-        }
-    }
-    let view = {
-        let known = papers.read().await;
-        super::view_of(
-            ctx,
-            &reader,
-            digest.day,
-            &digest.content,
-            top.as_ref(),
-            &known,
-        )
-    };
-    let mailed = super::message(ctx, &reader, &view, &digest.message_id);
-    let message = match mailed {
+    let message = match outbox.message(ctx, cfg, row, &reader).await {
         Ok(m) => m,
-        Err(e) => {
-            return Outcome::Failed {
-                error: e.to_string(),
-            };
-        }
+        Err(outcome) => return Some(outcome),
     };
     let sent = {
-        let _turn = sending.acquire().await.expect("never closed");
+        let _turn = ctx.throttle.sending.acquire().await.expect("never closed");
+        // Sent now, it might still be going out when another worker claims it again.
+        if clock::timestamp() + margin >= claim.lease_until {
+            return None;
+        }
         ctx.mailer.send(message).await
     };
-    let outcome = outcome_of(sent, cfg, digest.attempts, clock::timestamp());
+    let outcome = outcome_of(sent, cfg, claim.attempts, clock::timestamp());
+    O::observe(row, &outcome);
     if let Outcome::Bounced { error } = &outcome {
         let reason = format!("bounced: {error}");
         if let Err(e) = ctx
@@ -315,7 +425,178 @@ async fn deliver_one(
             tracing::warn!(error = %e, "could not suppress a bounced reader");
         }
     }
-    outcome
+    Some(outcome)
+}
+
+/// Digests, with what a run reads once for all of them.
+#[derive(Default)]
+struct Digests {
+    trending: Trending,
+    papers: Papers,
+}
+
+impl Outbox for Digests {
+    type Row = ClaimedDigest;
+    const TABLE: OutboxTable = OutboxTable::Digests;
+
+    async fn claim(
+        ctx: &Context,
+        due_by: i64,
+        lease_seconds: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedDigest>, StoreError> {
+        ctx.store
+            .claim_digests(clock::timestamp(), due_by, lease_seconds, limit)
+            .await
+    }
+
+    fn claim_of(row: &ClaimedDigest) -> Claim {
+        row.claim
+    }
+
+    fn subscriber_of(row: &ClaimedDigest) -> i64 {
+        row.subscriber_id
+    }
+
+    fn skip(_: &ClaimedDigest, reader: &Subscriber) -> Option<String> {
+        (reader.status != SubscriberStatus::Active)
+            .then(|| format!("the reader is {}", reader.status))
+    }
+
+    async fn message(
+        &self,
+        ctx: &Context,
+        cfg: &DeliveryConfig,
+        digest: &ClaimedDigest,
+        reader: &Subscriber,
+    ) -> Result<Message, Outcome> {
+        let attempts = digest.claim.attempts;
+        let top = cached_top_of_day(ctx, &self.trending, digest.day)
+            .await
+            .map_err(|e| {
+                let error = format!("reading the day's most upvoted paper: {e}");
+                retry(cfg, attempts, error, clock::timestamp())
+            })?;
+        // Readers share the day's papers: each is read once per run.
+        let missing: Vec<ArxivId> = {
+            let known = self.papers.read().await;
+            digest
+                .content
+                .entries
+                .iter()
+                .filter(|e| !known.contains_key(&e.paper))
+                .map(|e| e.paper.clone())
+                .collect()
+        };
+        if !missing.is_empty() {
+            let found = ctx.store.papers_by_ids(&missing).await.map_err(|e| {
+                let error = format!("reading the papers: {e}");
+                retry(cfg, attempts, error, clock::timestamp())
+            })?;
+            // Rendered before the lock is taken: other messages read the cache meanwhile.
+            let prepared: Vec<DigestPaper> = found
+                .iter()
+                .map(|p| ctx.mailer.prepare(DigestPaper::of(&p.paper)))
+                .collect::<Result<_, RenderError>>()
+                .map_err(failed)?;
+            let mut known = self.papers.write().await;
+            for p in prepared {
+                known.insert(p.id.clone(), p);
+            }
+        }
+        let view = {
+            let known = self.papers.read().await;
+            super::view_of(
+                ctx,
+                reader,
+                digest.day,
+                &digest.content,
+                top.as_ref(),
+                &known,
+            )
+        };
+        super::message(ctx, reader, &view, &digest.message_id).map_err(failed)
+    }
+}
+
+/// Confirmation, "already subscribed" and welcome mails, rendered when they go out (their
+/// links are made then).
+struct SubscriptionMails;
+
+impl Outbox for SubscriptionMails {
+    type Row = ClaimedMail;
+    const TABLE: OutboxTable = OutboxTable::SubscriptionMails;
+
+    async fn claim(
+        ctx: &Context,
+        due_by: i64,
+        lease_seconds: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedMail>, StoreError> {
+        ctx.store
+            .claim_subscription_mails(clock::timestamp(), due_by, lease_seconds, limit)
+            .await
+    }
+
+    fn claim_of(row: &ClaimedMail) -> Claim {
+        row.claim
+    }
+
+    fn subscriber_of(row: &ClaimedMail) -> i64 {
+        row.subscriber_id
+    }
+
+    fn skip(mail: &ClaimedMail, reader: &Subscriber) -> Option<String> {
+        use SubscriberStatus::{Active, Pending, Suppressed};
+        let wanted = match mail.kind {
+            // A suppressed address confirms again to be lifted.
+            SubscriptionMailKind::Confirmation => matches!(reader.status, Pending | Suppressed),
+            SubscriptionMailKind::AlreadySubscribed | SubscriptionMailKind::Welcome => {
+                reader.status == Active
+            }
+        };
+        (!wanted).then(|| format!("the reader is {}", reader.status))
+    }
+
+    fn observe(mail: &ClaimedMail, outcome: &Outcome) {
+        if mail.kind.answers_a_sign_up() {
+            crate::subscriptions::count_sign_up_mail(match outcome {
+                Outcome::Sent => "sent",
+                Outcome::Bounced { .. } => "refused",
+                Outcome::Retry { .. } => "deferred",
+                Outcome::Failed { .. } | Outcome::Skipped { .. } => "failed",
+            });
+        }
+    }
+
+    async fn message(
+        &self,
+        ctx: &Context,
+        cfg: &DeliveryConfig,
+        mail: &ClaimedMail,
+        reader: &Subscriber,
+    ) -> Result<Message, Outcome> {
+        use crate::subscriptions::ServiceError;
+        crate::subscriptions::mail_message(ctx, mail.kind, reader, mail.claim.id)
+            .await
+            .map_err(|e| match e {
+                ServiceError::Store(e) => retry(
+                    cfg,
+                    mail.claim.attempts,
+                    format!("reading what the mail shows: {e}"),
+                    clock::timestamp(),
+                ),
+                other => Outcome::Failed {
+                    error: other.to_string(),
+                },
+            })
+    }
+}
+
+fn failed(e: RenderError) -> Outcome {
+    Outcome::Failed {
+        error: e.to_string(),
+    }
 }
 
 /// The day's most upvoted paper, read once a run and day. A read that failed is not kept:
@@ -334,7 +615,7 @@ async fn cached_top_of_day(
     Ok(top)
 }
 
-/// What a send's answer makes of the digest, at its `attempts`th attempt: sent; bounced
+/// What a send's answer makes of the row, at its `attempts`th attempt: sent; bounced
 /// for a permanent refusal (the reader is then suppressed), whichever the attempt; else
 /// tried again later, see [`retry`].
 fn outcome_of(
@@ -507,6 +788,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_worker_claims_no_more_than_it_can_send_within_its_lease() {
+        let cfg = DeliveryConfig {
+            rate_per_second: 10,
+            lease_seconds: 120,
+            batch: 64,
+            ..policy(5, 60)
+        };
+        // 10 a second for 90 s (the lease less a 30 s margin): 900, two thirds 600.
+        assert_eq!(claim_limit(&cfg, 30), 64);
+        let slow = DeliveryConfig {
+            rate_per_second: 1,
+            ..cfg.clone()
+        };
+        assert_eq!(claim_limit(&slow, 30), 60);
+        let short = DeliveryConfig {
+            rate_per_second: 1,
+            lease_seconds: 2,
+            ..cfg.clone()
+        };
+        assert_eq!(claim_limit(&short, 0), 1, "at least one");
+        let unlimited = DeliveryConfig {
+            rate_per_second: 0,
+            ..cfg
+        };
+        assert_eq!(claim_limit(&unlimited, 30), 64);
+    }
+
     /// Answers each send from a script, in order, and keeps what it was given: a stand-in
     /// for the relay in tests of delivery's rules. SMTP itself is tested against real
     /// servers (tests/api/smtp.rs, tests/api/digest.rs).
@@ -615,7 +924,7 @@ mod tests {
     async fn a_message_the_relay_takes_is_the_readers_digest_and_is_sent() {
         let relay = Scripted::new(vec![Ok(())]);
         let outbox = Outbox::new(relay.clone(), &[]).await;
-        let report = deliver(&outbox.ctx).await.unwrap();
+        let report = deliver(&outbox.ctx).await.unwrap().digests;
         assert_eq!(
             report,
             DeliverReport {
@@ -644,7 +953,7 @@ mod tests {
             &[("delivery.retry_after_seconds", 600.into())],
         )
         .await;
-        let report = deliver(&outbox.ctx).await.unwrap();
+        let report = deliver(&outbox.ctx).await.unwrap().digests;
         assert_eq!(
             report,
             DeliverReport {
@@ -661,10 +970,7 @@ mod tests {
         assert_eq!(attempts[0].1, "retry");
         // Not due again before its wait: the next run sends nothing (the script has no
         // second answer, so a second send would fail the test).
-        assert_eq!(
-            deliver(&outbox.ctx).await.unwrap(),
-            DeliverReport::default()
-        );
+        assert_eq!(deliver(&outbox.ctx).await.unwrap(), Delivered::default());
         assert_eq!(relay.given().len(), 1);
     }
 
@@ -673,7 +979,7 @@ mod tests {
         let refused = "550 5.1.1 <reader@example.org>: no such mailbox";
         let relay = Scripted::new(vec![Err(SendError::Permanent(refused.into()))]);
         let outbox = Outbox::new(relay.clone(), &[]).await;
-        let report = deliver(&outbox.ctx).await.unwrap();
+        let report = deliver(&outbox.ctx).await.unwrap().digests;
         assert_eq!(
             report,
             DeliverReport {
@@ -696,7 +1002,7 @@ mod tests {
     async fn the_last_attempt_fails_the_digest_and_keeps_the_reader() {
         let relay = Scripted::new(vec![Err(later("421 4.7.0 too many connections"))]);
         let outbox = Outbox::new(relay.clone(), &[("delivery.max_attempts", 1.into())]).await;
-        let report = deliver(&outbox.ctx).await.unwrap();
+        let report = deliver(&outbox.ctx).await.unwrap().digests;
         assert_eq!(
             report,
             DeliverReport {
@@ -726,7 +1032,7 @@ mod tests {
                 .await
                 .unwrap()
         );
-        let report = deliver(&outbox.ctx).await.unwrap();
+        let report = deliver(&outbox.ctx).await.unwrap().digests;
         assert_eq!(
             report,
             DeliverReport {
@@ -749,7 +1055,7 @@ mod tests {
     async fn a_reader_erased_since_the_claim_is_skipped_without_a_message() {
         let relay = Scripted::new(vec![]);
         let outbox = Outbox::new(relay.clone(), &[]).await;
-        let claimed = claim(&outbox.ctx, clock::timestamp(), 60, 10)
+        let claimed = claim::<Digests>(&outbox.ctx, clock::timestamp(), 60, 10)
             .await
             .unwrap();
         assert_eq!(claimed.len(), 1);
@@ -757,18 +1063,17 @@ mod tests {
         let outcome = deliver_one(
             &outbox.ctx,
             &outbox.ctx.config.delivery,
+            &Digests::default(),
             &digest,
             None,
-            &Trending::default(),
-            &Papers::default(),
-            &Semaphore::new(1),
+            0,
         )
         .await;
         assert_eq!(
             outcome,
-            Outcome::Skipped {
+            Some(Outcome::Skipped {
                 why: "the reader was erased".into()
-            }
+            })
         );
         assert!(relay.given().is_empty());
     }
@@ -789,7 +1094,7 @@ mod tests {
             .execute(&mut db)
             .await
             .unwrap();
-        let report = deliver(&outbox.ctx).await.unwrap();
+        let report = deliver(&outbox.ctx).await.unwrap().digests;
         assert_eq!(
             report,
             DeliverReport {

@@ -4,7 +4,9 @@ mod compose;
 mod deliver;
 
 pub use compose::{ComposeReport, Composer, compose};
-pub use deliver::{DeliverReport, deliver};
+pub use deliver::{
+    DeliverReport, Delivered, Throttle, deliver, deliver_subscription_mails, run_subscription_mails,
+};
 
 use std::collections::HashMap;
 
@@ -157,8 +159,10 @@ pub fn message(
         m.text,
         &crate::mail::DigestHeaders {
             message_id,
-            unsubscribe_url: &view.unsubscribe_url,
-            list_id: ctx.links.list_id(),
+            list: crate::mail::ListHeaders {
+                unsubscribe_url: &view.unsubscribe_url,
+                list_id: ctx.links.list_id(),
+            },
         },
     )
 }

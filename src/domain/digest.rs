@@ -79,7 +79,8 @@ pub struct DigestContent {
     pub weekly: bool,
 }
 
-/// Where a digest's delivery stands.
+/// Where a digest's delivery stands, or a subscription mail's (the two outboxes share their
+/// states and the machinery that moves them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DigestStatus {
@@ -124,7 +125,7 @@ impl FromStr for DigestStatus {
         Self::ALL
             .into_iter()
             .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown digest status {s:?}"))
+            .ok_or_else(|| format!("unknown delivery status {s:?}"))
     }
 }
 

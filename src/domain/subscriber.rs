@@ -377,3 +377,48 @@ mod tests {
         assert_eq!(s.prefs.timezone, chrono_tz::Europe::Berlin);
     }
 }
+
+/// A mail the subscriber lifecycle sends, as the outbox of subscription mails holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SubscriptionMailKind {
+    /// The double opt-in link, after a sign-up.
+    Confirmation,
+    /// A sign-up for an address already confirmed: a link to its preferences instead.
+    AlreadySubscribed,
+    /// Once confirmed: what the reader will get and when.
+    Welcome,
+}
+
+impl SubscriptionMailKind {
+    pub const ALL: [Self; 3] = [Self::Confirmation, Self::AlreadySubscribed, Self::Welcome];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmation => "confirmation",
+            Self::AlreadySubscribed => "already_subscribed",
+            Self::Welcome => "welcome",
+        }
+    }
+
+    /// Whether a sign-up request caused it: those count against the hourly limits of an
+    /// address and of a client.
+    pub fn answers_a_sign_up(self) -> bool {
+        !matches!(self, Self::Welcome)
+    }
+}
+
+impl std::str::FromStr for SubscriptionMailKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown subscription mail kind {s:?}"))
+    }
+}
+
+impl std::fmt::Display for SubscriptionMailKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

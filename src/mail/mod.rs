@@ -44,8 +44,20 @@ pub struct Mail<'a, T: Serialize> {
     pub subject: String,
     pub to: &'a EmailAddress,
     pub values: &'a T,
-    /// Extra headers, e.g. List-Unsubscribe; values are never user text.
-    pub list_unsubscribe: Option<String>,
+    /// `<…@host>`, the same for every attempt at this mail; `None`: one is made up.
+    pub message_id: Option<String>,
+    /// For a mail to a confirmed reader: the list headers every digest carries too
+    /// (List-Id, List-Unsubscribe with one-click).
+    pub list: Option<ListHeaders<'a>>,
+}
+
+/// The list headers of a mail to a confirmed reader (RFC 2369, RFC 2919, RFC 8058).
+#[derive(Clone, Copy)]
+pub struct ListHeaders<'a> {
+    /// The one-click unsubscribe URL.
+    pub unsubscribe_url: &'a str,
+    /// `List-Id` value, e.g. `Example Lab papers <papers.example.org>`.
+    pub list_id: &'a str,
 }
 
 impl Mailer {
@@ -138,10 +150,11 @@ impl Mailer {
             .to(to)
             .subject(mail.subject.clone())
             .date(crate::clock::now().into());
-        if let Some(lu) = &mail.list_unsubscribe {
-            builder = builder
-                .header(ListUnsubscribe(lu.clone()))
-                .header(ListUnsubscribePost);
+        if let Some(id) = &mail.message_id {
+            builder = builder.message_id(Some(id.clone()));
+        }
+        if let Some(list) = &mail.list {
+            builder = self.list_headers(builder, list);
         }
         builder
             .multipart(outgoing::alternative(text, html))
@@ -159,16 +172,6 @@ impl Mailer {
                 .map_err(|e| SendError::Transient(format!("DKIM signing failed: {e}")))?;
         }
         self.transport.send(message.envelope(), &formatted).await
-    }
-
-    /// Render, build and send.
-    pub async fn deliver<T: Serialize>(
-        &self,
-        mail: &Mail<'_, T>,
-        common: &Context,
-    ) -> Result<(), MailError> {
-        let message = self.build(mail, common)?;
-        Ok(self.send(message).await?)
     }
 
     pub fn describe(&self) -> String {

@@ -6,17 +6,14 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
-use super::{ListUnsubscribe, ListUnsubscribePost, Mailer, RenderError};
+use super::{ListHeaders, ListUnsubscribe, ListUnsubscribePost, Mailer, RenderError};
 use crate::domain::EmailAddress;
 
 /// What a digest message carries besides its rendered parts.
 pub struct DigestHeaders<'a> {
     /// `<…@host>`, stable for the (reader, day).
     pub message_id: &'a str,
-    /// The one-click (RFC 8058) unsubscribe URL.
-    pub unsubscribe_url: &'a str,
-    /// `List-Id` value, e.g. `Example Lab papers <papers.example.org>`.
-    pub list_id: &'a str,
+    pub list: ListHeaders<'a>,
 }
 
 /// RFC 2919 `List-Id`.
@@ -49,27 +46,38 @@ impl Mailer {
             .as_str()
             .parse()
             .map_err(|e| RenderError::Build(format!("recipient: {e}")))?;
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject.replace(['\r', '\n'], " "))
+            .message_id(Some(h.message_id.to_string()))
+            .date(crate::clock::now().into());
+        self.list_headers(builder, &h.list)
+            .multipart(alternative(text, html))
+            .map_err(|e| RenderError::Build(e.to_string()))
+    }
+
+    /// Add a confirmed reader's list headers: List-Id, and List-Unsubscribe with the
+    /// one-click URL and a mailto: alternative.
+    pub(super) fn list_headers(
+        &self,
+        builder: lettre::message::MessageBuilder,
+        list: &ListHeaders<'_>,
+    ) -> lettre::message::MessageBuilder {
         // A mailto: alternative for clients that do not do one-click; the From mailbox
         // receives it with the signed link in the subject.
         let mailto = format!(
             "mailto:{}?subject=unsubscribe%20{}",
             self.from.email,
-            h.unsubscribe_url.rsplit('/').next().unwrap_or_default()
+            list.unsubscribe_url.rsplit('/').next().unwrap_or_default()
         );
-        Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(subject.replace(['\r', '\n'], " "))
-            .message_id(Some(h.message_id.to_string()))
-            .date(crate::clock::now().into())
-            .header(ListId(h.list_id.to_string()))
+        builder
+            .header(ListId(list.list_id.to_string()))
             .header(ListUnsubscribe(format!(
                 "<{}>, <{mailto}>",
-                h.unsubscribe_url
+                list.unsubscribe_url
             )))
             .header(ListUnsubscribePost)
-            .multipart(alternative(text, html))
-            .map_err(|e| RenderError::Build(e.to_string()))
     }
 }
 

@@ -53,6 +53,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../email-templates/already_subscribed.txt"),
     ),
     (
+        "welcome.html",
+        include_str!("../../email-templates/welcome.html"),
+    ),
+    (
+        "welcome.txt",
+        include_str!("../../email-templates/welcome.txt"),
+    ),
+    (
         "digest.html",
         include_str!("../../email-templates/digest.html"),
     ),

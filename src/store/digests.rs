@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
+use super::outbox::{Claim, ClaimedRow, OutboxTable, Outcome};
 use super::{IN_CHUNK, Pool, Store, StoreError, on_pool, on_writer, placeholders, recipients};
 use crate::domain::{ArxivId, DigestContent, DigestStatus};
 
@@ -20,13 +21,11 @@ pub struct NewDigest {
 /// A digest a worker has claimed: it holds the lease until it records an outcome.
 #[derive(Clone, Debug)]
 pub struct ClaimedDigest {
-    pub id: i64,
+    pub claim: Claim,
     pub subscriber_id: i64,
     pub day: NaiveDate,
     pub content: DigestContent,
     pub message_id: String,
-    /// Including this one.
-    pub attempts: i64,
 }
 
 /// A digest as stored, for status pages, previews and tests.
@@ -43,58 +42,6 @@ pub struct StoredDigest {
     pub sent_at: Option<i64>,
 }
 
-/// What happened to one delivery attempt.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Sent,
-    /// Try again at this time (a 4xx reply, a network error).
-    Retry {
-        at: i64,
-        error: String,
-    },
-    /// The server refused the recipient for good.
-    Bounced {
-        error: String,
-    },
-    /// Too many attempts.
-    Failed {
-        error: String,
-    },
-    /// Nothing to send any more (the reader left).
-    Skipped {
-        why: String,
-    },
-}
-
-impl Outcome {
-    fn status(&self) -> DigestStatus {
-        match self {
-            Self::Sent => DigestStatus::Sent,
-            Self::Retry { .. } => DigestStatus::Pending,
-            Self::Bounced { .. } => DigestStatus::Bounced,
-            Self::Failed { .. } => DigestStatus::Failed,
-            Self::Skipped { .. } => DigestStatus::Skipped,
-        }
-    }
-
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Retry { .. } => "retry",
-            other => other.status().as_str(),
-        }
-    }
-
-    fn detail(&self) -> Option<&str> {
-        match self {
-            Self::Sent => None,
-            Self::Retry { error, .. } | Self::Bounced { error } | Self::Failed { error } => {
-                Some(error)
-            }
-            Self::Skipped { why } => Some(why),
-        }
-    }
-}
-
 #[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
@@ -106,6 +53,15 @@ struct Row {
     attempts: i64,
     last_error: Option<String>,
     sent_at: Option<i64>,
+}
+
+impl ClaimedRow for Row {
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn attempts(&self) -> i64 {
+        self.attempts
+    }
 }
 
 const COLUMNS: &str =
@@ -292,107 +248,37 @@ impl Store {
         lease_seconds: i64,
         limit: i64,
     ) -> Result<Vec<ClaimedDigest>, StoreError> {
-        const DUE: &str = "(status = 'pending' AND next_attempt_at <= $4) OR (status = 'sending' AND lease_until < $1)";
-        // PostgreSQL: concurrent workers skip each other's rows. SQLite: its one writer
-        // serialises claims already.
-        let skip_locked = match self.pool {
-            Pool::Sqlite { .. } => "",
-            Pool::Postgres(_) => "FOR UPDATE SKIP LOCKED",
-        };
-        let sql = format!(
-            "UPDATE digests SET status = 'sending', lease_until = $1 + $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM digests WHERE {DUE} ORDER BY id LIMIT $3 {skip_locked}) \
-             RETURNING {COLUMNS}"
-        );
-        let rows: Vec<Row> = on_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(now)
-            .bind(lease_seconds)
-            .bind(limit)
-            .bind(due_by)
-            .fetch_all(pool)
-            .await)?;
-        let mut out = rows
-            .into_iter()
-            .map(|r| {
+        let rows: Vec<(Claim, Row)> = self
+            .claim_rows(
+                OutboxTable::Digests,
+                COLUMNS,
+                now,
+                due_by,
+                lease_seconds,
+                limit,
+            )
+            .await?;
+        rows.into_iter()
+            .map(|(claim, r)| {
                 StoredDigest::try_from(r).map(|d| ClaimedDigest {
-                    id: d.id,
+                    claim,
                     subscriber_id: d.subscriber_id,
                     day: d.day,
                     content: d.content,
                     message_id: d.message_id,
-                    attempts: d.attempts,
                 })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        out.sort_by_key(|d| d.id);
-        Ok(out)
+            .collect()
     }
 
-    /// Record a group of attempts' outcomes in one transaction: every attempt goes into
-    /// `delivery_attempts`, and each digest still claimed (`sending`) takes its outcome, so a
-    /// worker whose lease ran out cannot overwrite a later worker's result. Returns how many
-    /// digests changed.
+    /// [`Store::record_outcomes`] for digests.
     pub async fn record_deliveries(
         &self,
-        outcomes: &[(i64, Outcome)],
+        outcomes: &[(Claim, Outcome)],
         now: i64,
     ) -> Result<u64, StoreError> {
-        // Rows per statement: 4 parameters each stays far below both databases' limits.
-        const CHUNK: usize = 500;
-        if outcomes.is_empty() {
-            return Ok(0);
-        }
-        let mut changed = 0;
-        on_writer!(self, pool => async {
-            let mut tx = pool.begin().await?;
-            for chunk in outcomes.chunks(CHUNK) {
-                // One UPDATE for the group: each row's outcome joined in from a VALUES list.
-                let rows: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let p = 2 + 4 * i;
-                        format!("(${}, ${}, ${}, ${})", p, p + 1, p + 2, p + 3)
-                    })
-                    .collect();
-                let sql = format!(
-                    "WITH v (id, status, next_at, error) AS (VALUES {}) \
-                     UPDATE digests SET status = v.status, next_attempt_at = v.next_at, lease_until = NULL, \
-                       last_error = v.error, sent_at = CASE WHEN v.status = 'sent' THEN $1 ELSE digests.sent_at END \
-                     FROM v WHERE digests.id = v.id AND digests.status = 'sending'",
-                    rows.join(", ")
-                );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-                for (id, outcome) in chunk {
-                    let next = match outcome {
-                        Outcome::Retry { at, .. } => *at,
-                        _ => now,
-                    };
-                    q = q
-                        .bind(*id)
-                        .bind(outcome.status().as_str())
-                        .bind(next)
-                        .bind(outcome.detail());
-                }
-                changed += q.execute(&mut *tx).await?.rows_affected();
-
-                let rows: Vec<String> = (0..chunk.len())
-                    .map(|i| {
-                        let p = 2 + 3 * i;
-                        format!("(${}, $1, ${}, ${})", p, p + 1, p + 2)
-                    })
-                    .collect();
-                let sql = format!(
-                    "INSERT INTO delivery_attempts (digest_id, at, outcome, detail) VALUES {}",
-                    rows.join(", ")
-                );
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
-                for (id, outcome) in chunk {
-                    q = q.bind(*id).bind(outcome.name()).bind(outcome.detail());
-                }
-                q.execute(&mut *tx).await?;
-            }
-            tx.commit().await
-        }.await)?;
-        Ok(changed)
+        self.record_outcomes(OutboxTable::Digests, outcomes, now)
+            .await
     }
 
     pub async fn digest_for(
@@ -427,18 +313,7 @@ impl Store {
 
     /// Digests by status, all days.
     pub async fn digest_counts(&self) -> Result<Vec<(DigestStatus, i64)>, StoreError> {
-        let rows: Vec<(String, i64)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT status, COUNT(*) FROM digests GROUP BY status").fetch_all(pool).await)?;
-        Ok(DigestStatus::ALL
-            .into_iter()
-            .map(|s| {
-                let n = rows
-                    .iter()
-                    .find(|(k, _)| k == s.as_str())
-                    .map_or(0, |r| r.1);
-                (s, n)
-            })
-            .collect())
+        self.outbox_counts(OutboxTable::Digests).await
     }
 
     /// Every attempt of a digest: (at, outcome, detail), oldest first.
@@ -446,9 +321,7 @@ impl Store {
         &self,
         digest_id: i64,
     ) -> Result<Vec<(i64, String, Option<String>)>, StoreError> {
-        Ok(on_pool!(self, pool => sqlx::query_as(
-            "SELECT at, outcome, detail FROM delivery_attempts WHERE digest_id = $1 ORDER BY id")
-            .bind(digest_id).fetch_all(pool).await)?)
+        self.attempts_of(OutboxTable::Digests, digest_id).await
     }
 }
 

@@ -3,10 +3,12 @@
 //! through each database's own driver.
 
 mod digests;
+mod outbox;
 mod papers;
 mod ratings;
 mod recipients;
 mod subscribers;
+mod subscription_mails;
 mod topics;
 
 use std::str::FromStr;
@@ -16,10 +18,12 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub use digests::{ClaimedDigest, ComposeLock, NewDigest, Outcome, StoredDigest};
+pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
+pub use outbox::{Claim, OutboxTable, Outcome};
 pub use papers::{IngestRun, StoredPaper, UpsertCounts};
 pub use ratings::RateOutcome;
-pub use subscribers::{ListFilter, SubscribeOutcome};
+pub use subscribers::{ListFilter, MailLimits, SubscribeOutcome};
+pub use subscription_mails::{ClaimedMail, StoredMail};
 pub use topics::{LabelledText, LearnedSummary};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +46,8 @@ pub enum StoreError {
         "subscriber id {0} does not fit the 4 bytes a reader takes in paper_recipients; ids this large need a wider format there"
     )]
     IdTooLarge(i64),
+    #[error("the system's random source failed: {0}; check /dev/urandom")]
+    Random(String),
     #[error("cannot create the database folder {0}: {1}")]
     Folder(String, std::io::Error),
 }
@@ -82,6 +88,20 @@ macro_rules! on_writer {
     };
 }
 pub(crate) use {on_pool, on_writer};
+
+/// Run `work`, a transaction begun on behalf of a web request, on its own task, so that the
+/// request being dropped (a client that hangs up) cannot cut it off. On PostgreSQL, sqlx
+/// 0.9.0 hands the next borrower a connection still inside the transaction of a `begin()`
+/// cancelled mid-round-trip (transact-rs/sqlx#4393, fixed upstream after 0.9.0): their
+/// statements then ran in it, uncommitted and holding row locks, and a benchmark's last
+/// subscription mails sat invisible for ten minutes, then went out twice.
+pub(crate) async fn uncancelled<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
 
 /// Bound parameters in chunks of this many for `IN (...)` lists: within every driver's limit.
 pub(crate) const IN_CHUNK: usize = 500;

@@ -64,6 +64,25 @@ impl Store {
         cancel_within: Option<i64>,
         keep: i64,
     ) -> Result<RateOutcome, StoreError> {
+        // A web request: see [`super::uncancelled`].
+        let (store, paper) = (self.clone(), paper.clone());
+        super::uncancelled(async move {
+            store
+                .rate_in_transaction(subscriber_id, &paper, rating, now, cancel_within, keep)
+                .await
+        })
+        .await
+    }
+
+    async fn rate_in_transaction(
+        &self,
+        subscriber_id: i64,
+        paper: &ArxivId,
+        rating: Rating,
+        now: i64,
+        cancel_within: Option<i64>,
+        keep: i64,
+    ) -> Result<RateOutcome, StoreError> {
         let outcome = on_writer!(self, pool => async {
             let mut tx = pool.begin().await?;
             let locked = sqlx::query("UPDATE subscribers SET updated_at = updated_at WHERE id = $1")

@@ -3,7 +3,7 @@ use chrono::Weekday;
 use super::{Store, StoreError, on_pool, on_writer};
 use crate::domain::{
     DeliveryPrefs, EmailAddress, Frequency, Interests, NewSubscription, Subscriber,
-    SubscriberStatus,
+    SubscriberStatus, SubscriptionMailKind,
 };
 
 /// What a subscribe request did to the stored subscriber.
@@ -20,6 +20,36 @@ pub enum SubscribeOutcome {
     /// Already confirmed: nothing changed (a stranger must not edit someone's profile).
     AlreadyActive,
 }
+
+/// How many mails sign-ups may make in an hour, per address and per client.
+#[derive(Clone, Copy, Debug)]
+pub struct MailLimits {
+    pub per_address: i64,
+    pub per_client: i64,
+}
+
+/// The state a subscribe request moves a subscriber from `status` to, and what it did;
+/// `None` for a confirmed reader, who stays as they are.
+fn next_state(status: SubscriberStatus) -> Option<(SubscriberStatus, SubscribeOutcome)> {
+    match status {
+        SubscriberStatus::Active => None,
+        SubscriberStatus::Pending => {
+            Some((SubscriberStatus::Pending, SubscribeOutcome::StillPending))
+        }
+        SubscriberStatus::Unsubscribed => {
+            Some((SubscriberStatus::Pending, SubscribeOutcome::Resubscribed))
+        }
+        SubscriberStatus::Suppressed => {
+            Some((SubscriberStatus::Suppressed, SubscribeOutcome::Suppressed))
+        }
+    }
+}
+
+/// Put one subscription mail in the outbox: bound (kind, subscriber, client, now), run
+/// inside the transaction of the change that causes it.
+const QUEUE_MAIL: &str = "INSERT INTO subscription_mails \
+     (kind, subscriber_id, client_ip, status, next_attempt_at, created_at) \
+     VALUES ($1, $2, $3, 'pending', $4, $4)";
 
 /// Filters and keyset paging for listing subscribers.
 #[derive(Clone, Debug, Default)]
@@ -114,6 +144,33 @@ fn weekday_number(p: &DeliveryPrefs) -> Option<i64> {
     p.weekday().map(|d| i64::from(d.num_days_from_monday()))
 }
 
+/// Bind a reader's interests and delivery preferences, in the order every statement that
+/// writes them takes them: interests, frequency, weekday, hour, time zone, papers per
+/// digest, send when empty.
+trait BindProfile {
+    fn bind_profile(self, interests: &Interests, prefs: &DeliveryPrefs) -> Self;
+}
+
+impl<'q, DB: sqlx::Database, O> BindProfile
+    for sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments>
+where
+    String: 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'static str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: 'q + sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    fn bind_profile(self, interests: &Interests, prefs: &DeliveryPrefs) -> Self {
+        self.bind(interests_json(interests))
+            .bind(prefs.frequency_name())
+            .bind(weekday_number(prefs))
+            .bind(i64::from(prefs.hour))
+            .bind(prefs.timezone.name())
+            .bind(i64::from(prefs.papers_per_digest))
+            .bind(prefs.send_when_empty)
+    }
+}
+
 impl Store {
     /// Store a subscribe request. Safe under concurrency: the address is unique, so many
     /// requests for one address leave one subscriber.
@@ -123,6 +180,40 @@ impl Store {
         client_ip: Option<&str>,
         now: i64,
     ) -> Result<(Subscriber, SubscribeOutcome), StoreError> {
+        let (s, outcome, _) = self.subscribe_with_mail(new, client_ip, now, None).await?;
+        Ok((s, outcome))
+    }
+
+    /// Store a subscribe request and, with `limits`, put the mail that answers it in the
+    /// outbox in the same transaction: a confirmation link, or for an address already
+    /// confirmed a link to its preferences. None when the address or the client has had its
+    /// hourly share: the request is stored all the same. The subscriber's row is locked
+    /// (PostgreSQL) or the one writer held (SQLite) while the limits are counted, so
+    /// concurrent requests for an address cannot all pass them. Returns the subscriber as the
+    /// request left it, what the request did, and the kind of mail queued.
+    pub async fn subscribe_with_mail(
+        &self,
+        new: &NewSubscription,
+        client_ip: Option<&str>,
+        now: i64,
+        limits: Option<MailLimits>,
+    ) -> Result<(Subscriber, SubscribeOutcome, Option<SubscriptionMailKind>), StoreError> {
+        let (store, new, client_ip) = (self.clone(), new.clone(), client_ip.map(str::to_owned));
+        super::uncancelled(async move {
+            store
+                .subscribe_in_transaction(&new, client_ip.as_deref(), now, limits)
+                .await
+        })
+        .await
+    }
+
+    async fn subscribe_in_transaction(
+        &self,
+        new: &NewSubscription,
+        client_ip: Option<&str>,
+        now: i64,
+        limits: Option<MailLimits>,
+    ) -> Result<(Subscriber, SubscribeOutcome, Option<SubscriptionMailKind>), StoreError> {
         let p = &new.prefs;
         // Each statement returns the row as it left it: read back separately, a row erased
         // in between would be missing.
@@ -133,72 +224,102 @@ impl Store {
              VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11) \
              ON CONFLICT (email) DO NOTHING RETURNING {COLUMNS}"
         );
+        let find = format!("SELECT {COLUMNS} FROM subscribers WHERE email = $1");
         let update = format!(
             "UPDATE subscribers SET status = $1, interests = $2, frequency = $3, weekday = $4, \
              delivery_hour = $5, timezone = $6, papers_per_digest = $7, send_when_empty = $8, \
              updated_at = $9, consent_at = $9, consent_ip = $10 \
              WHERE id = $11 AND status = $12 RETURNING {COLUMNS}"
         );
+        // A confirmed reader's row is left as it is (a stranger must not edit someone's
+        // profile), but locked all the same while the limits are counted.
+        let lock_active = format!(
+            "UPDATE subscribers SET updated_at = updated_at WHERE id = $1 AND status = 'active' \
+             RETURNING {COLUMNS}"
+        );
         // Update the address only from the state we read, so that two concurrent requests
         // cannot both act on a stale state; start again on a lost race.
         let mut seen = None;
-        for _ in 0..5 {
-            let inserted: Option<Row> = on_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(insert.clone()))
-                .bind(crate::tokens::new_public_id())
-                .bind(new.email.as_str())
-                .bind(interests_json(&new.interests))
-                .bind(p.frequency_name())
-                .bind(weekday_number(p))
-                .bind(i64::from(p.hour))
-                .bind(p.timezone.name())
-                .bind(i64::from(p.papers_per_digest))
-                .bind(p.send_when_empty)
-                .bind(now)
-                .bind(client_ip)
-                .fetch_optional(pool).await)?;
-            if let Some(row) = inserted {
-                return Ok((Subscriber::try_from(row)?, SubscribeOutcome::Created));
+        let done = on_writer!(self, pool => async {
+            for _ in 0..5 {
+                let mut tx = pool.begin().await?;
+                let inserted: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(insert.clone()))
+                    .bind(crate::tokens::new_public_id())
+                    .bind(new.email.as_str())
+                    .bind_profile(&new.interests, p)
+                    .bind(now)
+                    .bind(client_ip)
+                    .fetch_optional(&mut *tx).await?;
+                let (row, outcome) = match inserted {
+                    Some(row) => (row, SubscribeOutcome::Created),
+                    None => {
+                        // The address exists, unless it was erased (or expired unconfirmed)
+                        // since the insert found it: then it is new again.
+                        let current: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(find.clone()))
+                            .bind(new.email.as_str())
+                            .fetch_optional(&mut *tx).await?;
+                        let Some(current) = current else {
+                            tx.rollback().await?;
+                            continue;
+                        };
+                        seen = Some(current.id);
+                        let status: SubscriberStatus = current.status.parse().map_err(|why| StoreError::Corrupt {
+                            what: format!("subscriber {}", current.id),
+                            why,
+                        })?;
+                        let changed: Option<Row> = match next_state(status) {
+                            None => sqlx::query_as(sqlx::AssertSqlSafe(lock_active.clone()))
+                                .bind(current.id)
+                                .fetch_optional(&mut *tx).await?,
+                            Some((next, _)) => sqlx::query_as(sqlx::AssertSqlSafe(update.clone()))
+                                .bind(next.as_str())
+                                .bind_profile(&new.interests, p)
+                                .bind(now)
+                                .bind(client_ip)
+                                .bind(current.id)
+                                .bind(current.status.as_str())
+                                .fetch_optional(&mut *tx).await?,
+                        };
+                        let Some(row) = changed else {
+                            tx.rollback().await?;
+                            continue;
+                        };
+                        let outcome = next_state(status).map_or(SubscribeOutcome::AlreadyActive, |(_, o)| o);
+                        (row, outcome)
+                    }
+                };
+                let kind = match outcome {
+                    SubscribeOutcome::AlreadyActive => SubscriptionMailKind::AlreadySubscribed,
+                    _ => SubscriptionMailKind::Confirmation,
+                };
+                let mut queued = None;
+                if let Some(limits) = limits {
+                    let (per_address, per_client): (i64, i64) = sqlx::query_as(
+                        "SELECT \
+                           (SELECT COUNT(*) FROM subscription_mails WHERE subscriber_id = $1 AND kind <> 'welcome' AND created_at >= $3), \
+                           (SELECT COUNT(*) FROM subscription_mails WHERE client_ip = $2 AND kind <> 'welcome' AND created_at >= $3)")
+                        .bind(row.id).bind(client_ip).bind(now - 3600).fetch_one(&mut *tx).await?;
+                    if per_address < limits.per_address
+                        && (client_ip.is_none() || per_client < limits.per_client)
+                    {
+                        sqlx::query(QUEUE_MAIL)
+                            .bind(kind.as_str()).bind(row.id).bind(client_ip).bind(now)
+                            .execute(&mut *tx).await?;
+                        queued = Some(kind);
+                    }
+                }
+                tx.commit().await?;
+                return Ok::<_, StoreError>(Some((row, outcome, queued)));
             }
-            // The address exists, unless it was erased (or expired unconfirmed) since the
-            // insert found it: then it is new again.
-            let Some(current) = self.find_by_email(&new.email).await? else {
-                continue;
-            };
-            seen = Some(current.id);
-            let (next, outcome) = match current.status {
-                SubscriberStatus::Active => return Ok((current, SubscribeOutcome::AlreadyActive)),
-                SubscriberStatus::Pending => {
-                    (SubscriberStatus::Pending, SubscribeOutcome::StillPending)
-                }
-                SubscriberStatus::Unsubscribed => {
-                    (SubscriberStatus::Pending, SubscribeOutcome::Resubscribed)
-                }
-                SubscriberStatus::Suppressed => {
-                    (SubscriberStatus::Suppressed, SubscribeOutcome::Suppressed)
-                }
-            };
-            let changed: Option<Row> = on_writer!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(update.clone()))
-                .bind(next.as_str())
-                .bind(interests_json(&new.interests))
-                .bind(p.frequency_name())
-                .bind(weekday_number(p))
-                .bind(i64::from(p.hour))
-                .bind(p.timezone.name())
-                .bind(i64::from(p.papers_per_digest))
-                .bind(p.send_when_empty)
-                .bind(now)
-                .bind(client_ip)
-                .bind(current.id)
-                .bind(current.status.as_str())
-                .fetch_optional(pool).await)?;
-            if let Some(row) = changed {
-                return Ok((Subscriber::try_from(row)?, outcome));
-            }
+            Ok(None)
+        }.await)?;
+        match done {
+            Some((row, outcome, queued)) => Ok((Subscriber::try_from(row)?, outcome, queued)),
+            None => Err(StoreError::Contended(match seen {
+                Some(id) => format!("subscriber {id}"),
+                None => "a new subscriber".into(),
+            })),
         }
-        Err(StoreError::Contended(match seen {
-            Some(id) => format!("subscriber {id}"),
-            None => "a new subscriber".into(),
-        }))
     }
 
     pub async fn find_by_public_id(
@@ -251,13 +372,45 @@ impl Store {
     }
 
     /// Mark confirmed: active, and no longer suppressed (its owner has just proven the
-    /// mailbox works). Returns false when the subscriber is not pending or suppressed.
+    /// mailbox works). Returns false when the subscriber is not pending or suppressed. No
+    /// mail: for an address an operator vouches for.
     pub async fn confirm(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        let n = on_writer!(self, pool => sqlx::query(
-            "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1, \
-             suppressed_at = NULL, suppression_reason = NULL \
-             WHERE id = $2 AND status IN ('pending', 'suppressed')")
-            .bind(now).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        self.confirm_with(id, now, false).await
+    }
+
+    /// [`Store::confirm`], and the reader's welcome mail put in the outbox in the same
+    /// transaction when the confirmation changed something.
+    pub async fn confirm_and_welcome(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        self.confirm_with(id, now, true).await
+    }
+
+    async fn confirm_with(&self, id: i64, now: i64, welcome: bool) -> Result<bool, StoreError> {
+        let store = self.clone();
+        super::uncancelled(async move { store.confirm_in_transaction(id, now, welcome).await })
+            .await
+    }
+
+    async fn confirm_in_transaction(
+        &self,
+        id: i64,
+        now: i64,
+        welcome: bool,
+    ) -> Result<bool, StoreError> {
+        let n = on_writer!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query(
+                "UPDATE subscribers SET status = 'active', confirmed_at = $1, updated_at = $1, \
+                 suppressed_at = NULL, suppression_reason = NULL \
+                 WHERE id = $2 AND status IN ('pending', 'suppressed')")
+                .bind(now).bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 1 && welcome {
+                sqlx::query(QUEUE_MAIL)
+                    .bind(SubscriptionMailKind::Welcome.as_str()).bind(id).bind(None::<&str>).bind(now)
+                    .execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(n)
+        }.await)?;
         Ok(n == 1)
     }
 
@@ -268,20 +421,15 @@ impl Store {
         prefs: &DeliveryPrefs,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let n = on_writer!(self, pool => sqlx::query(
+        let updated: Option<(i64,)> = on_writer!(self, pool => sqlx::query_as(
             "UPDATE subscribers SET interests = $1, frequency = $2, weekday = $3, delivery_hour = $4, \
-             timezone = $5, papers_per_digest = $6, send_when_empty = $7, updated_at = $8 WHERE id = $9")
-            .bind(interests_json(interests))
-            .bind(prefs.frequency_name())
-            .bind(weekday_number(prefs))
-            .bind(i64::from(prefs.hour))
-            .bind(prefs.timezone.name())
-            .bind(i64::from(prefs.papers_per_digest))
-            .bind(prefs.send_when_empty)
+             timezone = $5, papers_per_digest = $6, send_when_empty = $7, updated_at = $8 WHERE id = $9 \
+             RETURNING id")
+            .bind_profile(interests, prefs)
             .bind(now)
             .bind(id)
-            .execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(n == 1)
+            .fetch_optional(pool).await)?;
+        Ok(updated.is_some())
     }
 
     /// Unsubscribe at once. Idempotent; a suppressed address stays suppressed.
@@ -317,55 +465,15 @@ impl Store {
         Ok(n)
     }
 
-    /// Reserve one confirmation mail for a subscriber, unless the address or the client
-    /// has had its hourly share. Returns the reservation's id. Atomic per subscriber: the
-    /// subscriber's row is locked (PostgreSQL) or the database's write lock is held
-    /// (SQLite) while counting, so concurrent requests cannot all pass the check.
-    pub async fn reserve_confirmation_mail(
-        &self,
-        subscriber_id: i64,
-        client_ip: Option<&str>,
-        now: i64,
-        max_per_address: i64,
-        max_per_client: i64,
-    ) -> Result<Option<i64>, StoreError> {
-        let since = now - 3600;
-        let id = on_writer!(self, pool => async {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE subscribers SET updated_at = updated_at WHERE id = $1")
-                .bind(subscriber_id).execute(&mut *tx).await?;
-            let (per_address, per_client): (i64, i64) = sqlx::query_as(
-                "SELECT \
-                   (SELECT COUNT(*) FROM confirmation_mails WHERE subscriber_id = $1 AND sent_at >= $3), \
-                   (SELECT COUNT(*) FROM confirmation_mails WHERE client_ip = $2 AND sent_at >= $3)")
-                .bind(subscriber_id).bind(client_ip).bind(since).fetch_one(&mut *tx).await?;
-            if per_address >= max_per_address || (client_ip.is_some() && per_client >= max_per_client) {
-                tx.rollback().await?;
-                return Ok::<_, sqlx::Error>(None);
-            }
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO confirmation_mails (subscriber_id, client_ip, sent_at) VALUES ($1, $2, $3) RETURNING id")
-                .bind(subscriber_id).bind(client_ip).bind(now).fetch_one(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(Some(id))
-        }.await)?;
-        Ok(id)
-    }
-
-    /// Give a reservation back when its mail could not be sent.
-    pub async fn release_confirmation_mail(&self, reservation: i64) -> Result<(), StoreError> {
-        on_writer!(self, pool => sqlx::query("DELETE FROM confirmation_mails WHERE id = $1")
-            .bind(reservation).execute(pool).await.map(|_| ()))?;
-        Ok(())
-    }
-
-    /// The confirmation mails sent to a subscriber: (unix time, client address), oldest first.
+    /// The mails sent (or queued) in answer to sign-ups of a subscriber: (unix time, client
+    /// address), oldest first.
     pub async fn confirmation_mails_of(
         &self,
         subscriber_id: i64,
     ) -> Result<Vec<(i64, Option<String>)>, StoreError> {
         let rows = on_pool!(self, pool => sqlx::query_as(
-            "SELECT sent_at, client_ip FROM confirmation_mails WHERE subscriber_id = $1 ORDER BY id")
+            "SELECT created_at, client_ip FROM subscription_mails \
+             WHERE subscriber_id = $1 AND kind <> 'welcome' ORDER BY id")
             .bind(subscriber_id).fetch_all(pool).await)?;
         Ok(rows)
     }

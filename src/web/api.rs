@@ -170,16 +170,16 @@ pub struct Accepted {
     pub message: &'static str,
 }
 
-/// Subscribe: the same fields as the web form. Always 202 for a valid request.
+/// Subscribe: the same fields as the web form. Always 202 for a valid request, whether the
+/// mail relay is up or not.
 #[utoipa::path(post, path = "/api/v1/subscriptions", request_body = SubscriptionInput,
-    responses((status = 202, body = Accepted, description = "a confirmation mail is on its way, or the address was already known"),
+    responses((status = 202, body = Accepted, description = "the request is stored and its mail queued (sent as soon as the mail relay takes it: the answer never waits for the relay), or the address was already known"),
               (status = 400, body = ApiErrorBody, description = "the body is not JSON"),
               (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
               (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
               (status = 422, body = ApiErrorBody, description = "a field is missing, of the wrong type, unknown, or not valid: `fields` names each"),
               (status = 429, body = ApiErrorBody, description = "too many requests from this client", headers(("Retry-After" = u64, description = "seconds to wait"))),
-              (status = 500, body = ApiErrorBody, description = "the database failed"),
-              (status = 503, body = ApiErrorBody, description = "the subscription is saved but the mail server is unavailable", headers(("Retry-After" = u64, description = "seconds to wait")))))]
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn create(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::FieldErrors;
-use crate::mail::{MailError, SendError};
 use crate::subscriptions::ServiceError;
 use crate::tokens::TokenError;
 
@@ -38,11 +37,6 @@ fn describe(e: &ServiceError) -> (StatusCode, &'static str, String) {
                 "Paper {id} is not among the papers this service keeps (they are kept for a \
                  while, then removed), so it cannot be rated any more. Nothing has been changed."
             ),
-        ),
-        ServiceError::Mail(MailError::Send(SendError::Transient(_))) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "We could not send the mail just now",
-            "Your request is saved, but the mail server is not answering. Try again in a few minutes.".into(),
         ),
         ServiceError::Mail(_) | ServiceError::Store(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -176,6 +176,7 @@ async fn mail_limits_per_address_and_client(backend: Backend) {
             .await;
         assert_eq!(r.status(), 202, "the same answer every time");
     }
+    app.smtp.wait_for("victim@example.com", 2).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(app.smtp.to("victim@example.com").len(), 2);
     // Per client: two more addresses use up the client's 4, the next gets none.
@@ -187,6 +188,7 @@ async fn mail_limits_per_address_and_client(backend: Backend) {
             202
         );
     }
+    app.smtp.wait_for("a2@example.com", 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(app.smtp.all().len(), 4);
     assert!(app.smtp.to("a3@example.com").is_empty());
@@ -241,8 +243,9 @@ async fn unconfirmed_expire_and_suppressed_stay_suppressed(backend: Backend) {
         app.subscriber("bounced@example.com").await.unwrap().status,
         SubscriberStatus::Suppressed
     );
-    // ...until its owner confirms again.
-    let mails = app.smtp.wait_for("bounced@example.com", 2).await;
+    // ...until its owner confirms again (the third mail: after the first confirmation and
+    // its welcome).
+    let mails = app.smtp.wait_for("bounced@example.com", 3).await;
     let link = link_in(&mails.last().unwrap().text(), "/confirm/");
     let r = app.confirm_by_post(&link).await;
     assert_eq!(r.status(), 200);

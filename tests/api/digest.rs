@@ -57,8 +57,12 @@ async fn the_served_app_runs_the_daily_job(backend: Backend) {
         ],
     )
     .await;
-    let mails = app.smtp.wait_for("scheduled@example.com", 2).await;
-    assert_eq!(mails.len(), 2, "confirmation + the scheduled digest");
+    let mails = app.smtp.wait_for("scheduled@example.com", 3).await;
+    assert_eq!(
+        mails.len(),
+        3,
+        "confirmation, welcome and the scheduled digest"
+    );
     let reader = app.subscriber("scheduled@example.com").await.unwrap();
     let day = chrono::NaiveDate::parse_from_str(&today, "%Y-%m-%d").unwrap();
     // The outcome is recorded just after the relay accepted the mail.
@@ -669,29 +673,33 @@ async fn the_schedule_meets_each_readers_hour(backend: Backend) {
     assert_eq!((r.composed.composed, r.composed.not_due), (0, 2));
     let r = job(5).await.unwrap();
     assert_eq!(
-        (r.composed.composed, r.delivered.sent),
+        (r.composed.composed, r.delivered.digests.sent),
         (1, 1),
         "07:00 in Berlin"
     );
     assert_eq!(
-        app.smtp.wait_for("berlin@example.com", 2).await.len(),
-        2,
-        "confirmation + digest"
+        app.smtp.wait_for("berlin@example.com", 3).await.len(),
+        3,
+        "confirmation + welcome + digest"
     );
     let r = job(6).await.unwrap();
     assert_eq!(
         (
             r.composed.composed,
             r.composed.already_composed,
-            r.delivered.sent
+            r.delivered.digests.sent
         ),
         (0, 1, 0)
     );
     let r = job(12).await.unwrap();
-    assert_eq!((r.composed.composed, r.delivered.sent), (1, 1), "noon UTC");
+    assert_eq!(
+        (r.composed.composed, r.delivered.digests.sent),
+        (1, 1),
+        "noon UTC"
+    );
     assert_eq!(
         app.smtp.to("berlin@example.com").len(),
-        2,
+        3,
         "Berlin only once"
     );
 }
@@ -757,7 +765,7 @@ async fn every_outcome_is_recorded_before_deliver_returns(backend: Backend) {
         f.reject = vec![emails[1].clone()];
         f.defer = 2;
     }
-    let r = paperboy::digest::deliver(&app.ctx).await.unwrap();
+    let r = paperboy::digest::deliver(&app.ctx).await.unwrap().digests;
     assert_eq!(
         (r.sent, r.deferred, r.bounced, r.failed, r.skipped),
         (4, 2, 1, 0, 0),
@@ -803,10 +811,13 @@ async fn every_outcome_is_recorded_before_deliver_returns(backend: Backend) {
         at: 0,
         error: "451 late".into(),
     };
-    let changed = store
-        .record_deliveries(&[(sent.id, late)], 1)
-        .await
-        .unwrap();
+    let stale = paperboy::store::Claim {
+        id: sent.id,
+        token: 7,
+        lease_until: 1,
+        attempts: 1,
+    };
+    let changed = store.record_deliveries(&[(stale, late)], 1).await.unwrap();
     assert_eq!(changed, 0);
     let again = store
         .digest_for(sent.subscriber_id, day)

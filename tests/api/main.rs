@@ -16,6 +16,7 @@ mod ingest;
 mod ingest_http;
 mod lifecycle;
 mod migrations;
+mod outbox;
 mod preview;
 mod ratings;
 mod smtp;

@@ -194,7 +194,7 @@ async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend
         .unwrap();
     assert_eq!(composed.composed, 1, "{composed:?}");
     let sent = paperboy::digest::deliver(&app.ctx).await.unwrap();
-    assert_eq!(sent.sent, 1, "{sent:?}");
+    assert_eq!(sent.digests.sent, 1, "{sent:?}");
     let digest = app.ctx.store.digest_for(r.id, day).await.unwrap().unwrap();
     let papers: Vec<ArxivId> = digest
         .content

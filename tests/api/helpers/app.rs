@@ -208,7 +208,8 @@ impl TestApp {
     }
 
     /// Subscribe by form, read the confirmation link from the received mail, confirm by
-    /// POST; returns the confirmed page.
+    /// POST, and wait for the welcome mail (so that it is not still on its way when the test
+    /// goes on); returns the confirmed page.
     pub async fn subscribe_and_confirm(&self, email: &str, fields: &[(&str, &str)]) -> String {
         let before = self.smtp.to(email).len();
         let mut all = vec![("email", email)];
@@ -219,7 +220,21 @@ impl TestApp {
         let link = link_in(&mails.last().unwrap().text(), "/confirm/");
         let r = self.confirm_by_post(&link).await;
         assert_eq!(r.status(), 200);
-        r.text().await.unwrap()
+        let page = r.text().await.unwrap();
+        // (A scheduler that runs every second may send the day's digest before it.)
+        let welcomed = |mails: &[super::Received]| {
+            mails[before..].iter().any(|m| {
+                let m = m.parsed();
+                m.subject().unwrap_or_default().starts_with("Welcome to")
+            })
+        };
+        for _ in 0..200 {
+            if welcomed(&self.smtp.to(email)) {
+                return page;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no welcome mail to {email}");
     }
 }
 

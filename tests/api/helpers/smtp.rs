@@ -44,6 +44,8 @@ pub struct Faults {
     pub defer: usize,
     /// Answer this many DATA commands with 421 and close the connection.
     pub close: usize,
+    /// Wait this long before answering each DATA command: a slow relay.
+    pub delay: Duration,
 }
 
 /// A real SMTP server (mailin-embedded) on a loopback port; every accepted message is kept.
@@ -93,6 +95,8 @@ impl Handler for Collect {
     }
     fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
         // (mailin keeps reading the body after an error at its end, so defer at DATA.)
+        let delay = self.faults.lock().unwrap().delay;
+        std::thread::sleep(delay);
         {
             let mut f = self.faults.lock().unwrap();
             if f.defer > 0 {
