@@ -24,6 +24,7 @@ on_both_databases!(
     a_stale_claim_is_not_recorded,
     a_row_whose_lease_ran_short_is_sent_once,
     a_burst_of_sign_ups_all_go_out_once,
+    one_client_at_once_gets_no_more_than_its_limit,
 );
 
 /// The subscription mails of `email`, oldest first.
@@ -440,4 +441,32 @@ async fn a_burst_of_sign_ups_all_go_out_once(backend: Backend) {
     }
     assert_eq!(left, 0, "the outbox did not empty within 30 s");
     assert_eq!(app.smtp.all().len(), 16 * 40);
+}
+
+/// Thirty sign-ups to thirty addresses from one client, all at once: no more mails are made
+/// than the client's hourly limit (on PostgreSQL the requests are counted one at a time,
+/// under a lock on the client; SQLite has one writer), and every request is kept.
+async fn one_client_at_once_gets_no_more_than_its_limit(backend: Backend) {
+    let overrides = [
+        ("subscribe.max_mails_per_client_per_hour", 5.into()),
+        ("limits.posts_per_minute", 60_000.into()),
+        ("limits.post_burst", 1_000.into()),
+    ];
+    let Some(app) = spawn_app_with(backend, &overrides).await else {
+        return;
+    };
+    let emails: Vec<String> = (0..30)
+        .map(|i| format!("same-client-{i}@example.com"))
+        .collect();
+    let bodies: Vec<serde_json::Value> = emails
+        .iter()
+        .map(|e| json!({"email": e, "topics": ["llm"]}))
+        .collect();
+    let answers = futures_util::future::join_all(bodies.iter().map(|b| app.api_subscribe(b))).await;
+    assert!(answers.iter().all(|r| r.status() == 202));
+    let mut made = 0;
+    for e in &emails {
+        made += mails_of(&app, e).await.len();
+    }
+    assert_eq!(made, 5, "one client's hourly limit is 5");
 }
