@@ -88,13 +88,26 @@ impl Dkim {
             selector: selector.to_string(),
         };
         // A key that loads but cannot sign is found now, not at each mail.
-        dkim.signature(b"From: a@example.org\r\n\r\n", &["From"])
+        let probe = dkim
+            .signature(b"From: a@example.org\r\n\r\n", &["From"])
             .map_err(|e| {
                 SetupError::Dkim(format!(
                     "the key in {} cannot sign: {e}",
                     key_file.display()
                 ))
             })?;
+        // RFC 8301 §3.2: verifiers need not accept RSA keys under 1024 bits, and Gmail
+        // does not; a mail signed with one fails DKIM, and so DMARC.
+        if dkim.key.0.algorithm() == Algorithm::RsaSha256
+            && let Some(bits) = signature_bits(&probe)
+            && bits < MIN_RSA_BITS
+        {
+            return Err(SetupError::Dkim(format!(
+                "the RSA key in {} has {bits} bits; DKIM needs at least {MIN_RSA_BITS} (RFC 8301), \
+                 write one with `openssl genrsa 2048`",
+                key_file.display()
+            )));
+        }
         Ok(dkim)
     }
 
@@ -179,6 +192,21 @@ fn has_header(head: &[u8], name: &str) -> bool {
             && line[..name.len()].eq_ignore_ascii_case(name.as_bytes())
             && line[name.len()..].trim_ascii_start().starts_with(b":")
     })
+}
+
+/// The smallest RSA key a DKIM verifier must accept (RFC 8301 §3.2).
+const MIN_RSA_BITS: usize = 1024;
+
+/// The size in bits of the signature in a DKIM-Signature header (its `b=` tag): for RSA,
+/// the key's modulus.
+fn signature_bits(header: &str) -> Option<usize> {
+    let b = header
+        .split(';')
+        .map(str::trim_start)
+        .find_map(|tag| tag.strip_prefix("b="))?;
+    let b: String = b.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b).ok()?;
+    Some(bytes.len() * 8)
 }
 
 /// The Ed25519 PKCS#8 (RFC 8410) prefix before a 32-byte seed: what `openssl genpkey`
@@ -295,6 +323,28 @@ mod tests {
         }
         // The case happened, so the assertion above was put to the test.
         assert!(folded > 0);
+    }
+
+    /// A 512-bit RSA key, made for this test with `openssl genrsa -traditional 512`: too
+    /// small for DKIM, refused at start-up.
+    const RSA_512: &str = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOwIBAAJBAMNORmpNsJvEgbBBylnhY6CY7VC0Pf11pWbh3hvLJ/pcqn4IJB6V\nVB9fNnVvFr9uwJvokCmgDr0HQfNvGh6hTaUCAwEAAQJAKT0H5T5OQjW15I+fuGa8\n8JYZ1eaZCEGlERo0Gc5FvLkh3pr/wZonv4BHIduqxy3w9ILlPChvJrXbBmS1291j\nQQIhAOLni8aBoi+DpkNycLBkHY5wPmkQLAh3hY/c9yvB7qHdAiEA3Fl1G2jknTu1\nRkuSddgHhwCQHBdQOME27KdKKHDW8mkCIQCess3LF+3kh5JpCAiTBmK5tf2gpAP4\nJAhRV320qB4MLQIgEjCITETyalBdfHoMkxHMPUa8nrUF+Elq4UpGAuSdudECIQCn\nhCpf1o2xobNecv9YWk0FoafEzlIzYbRVc8YWRvy1rA==\n-----END RSA PRIVATE KEY-----";
+
+    #[test]
+    fn an_rsa_key_under_1024_bits_is_refused_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("small.pem");
+        std::fs::write(&path, RSA_512).unwrap();
+        let Err(SetupError::Dkim(why)) = Dkim::load("example.org", "s1", &path) else {
+            panic!("a 512-bit key loaded");
+        };
+        assert!(
+            why.contains("512 bits") && why.contains("at least 1024"),
+            "{why}"
+        );
+        assert_eq!(
+            signature_bits("DKIM-Signature: v=1; a=rsa-sha256; bh=AAAA; b=AAAA\r\n\t AAAA"),
+            Some(48)
+        );
     }
 
     #[test]
