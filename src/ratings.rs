@@ -329,8 +329,8 @@ impl Ratings {
     }
 
     /// Up to [`SIMILAR_SHOWN`] papers first stored in the last week closest to `paper`, by
-    /// the matcher's own "more like these" (words, topics and fields), leaving out `paper` and what
-    /// the reader hid. Runs on a blocking thread: it analyses the week's papers.
+    /// the matcher's own "more like these" (words, topics and fields), leaving out `paper`
+    /// and what the reader hid. Runs on a blocking thread: it analyses the week's papers.
     pub async fn similar(
         &self,
         reader: &Subscriber,

@@ -113,31 +113,23 @@ impl TestApp {
     /// it carries a form token, send it with `fields` (the client keeps the CSRF cookie the
     /// page set). Pages whose form needs no token (unsubscribe) are posted as they are.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let (_, page) = self.get_text(path).await;
-        let token = between(&page, "name=\"form_token\" value=\"", "\"");
-        let mut form: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 1);
-        if let Some(token) = &token {
-            form.push(("form_token", token));
-        }
-        form.extend_from_slice(fields);
-        self.client
-            .post(self.url(path))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
+        self.post_form_to(path, path, fields).await
     }
 
-    /// Submit the form of the page at `page` to `action` (a button's `formaction`), with
-    /// the page's form token and `fields`.
+    /// Submit the form of the page at `page` to `action` (a button's `formaction`), as
+    /// [`post_form`](Self::post_form) does.
     pub async fn post_form_to(
         &self,
         page: &str,
         action: &str,
         fields: &[(&str, &str)],
     ) -> reqwest::Response {
-        let token = self.form_token(page).await;
-        let mut form: Vec<(&str, &str)> = vec![("form_token", &token)];
+        let (_, text) = self.get_text(page).await;
+        let token = between(&text, "name=\"form_token\" value=\"", "\"");
+        let mut form: Vec<(&str, &str)> = Vec::with_capacity(fields.len() + 1);
+        if let Some(token) = &token {
+            form.push(("form_token", token));
+        }
         form.extend_from_slice(fields);
         self.client
             .post(self.url(action))
