@@ -30,12 +30,21 @@ pub enum AppError {
     },
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
+    #[error(
+        "cannot listen for bounces on {bind}: {source}; is another process using it? set PAPERBOY_INBOUND__BIND"
+    )]
+    InboundBind {
+        bind: String,
+        source: std::io::Error,
+    },
 }
 
 /// A built service, listening, not yet serving.
 pub struct App {
     ctx: Context,
     listener: TcpListener,
+    /// The SMTP listener for bounces, when `inbound.bind` is set.
+    inbound: Option<TcpListener>,
     schedule: Option<Schedule>,
 }
 
@@ -58,10 +67,24 @@ impl App {
         } else {
             None
         };
+        let inbound = match config.inbound.bind.trim() {
+            "" => None,
+            bind => {
+                Some(
+                    TcpListener::bind(bind)
+                        .await
+                        .map_err(|source| AppError::InboundBind {
+                            bind: bind.to_string(),
+                            source,
+                        })?,
+                )
+            }
+        };
         let ctx = Context::start(config).await?;
         Ok(Self {
             ctx,
             listener,
+            inbound,
             schedule,
         })
     }
@@ -72,6 +95,11 @@ impl App {
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// Where the SMTP listener for bounces listens, when it is on.
+    pub fn inbound_addr(&self) -> Option<SocketAddr> {
+        self.inbound.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// Start the background loops and serve until ctrl-c or SIGTERM.
@@ -98,6 +126,13 @@ impl App {
         tokio::spawn(purge_expired(Subscriptions::new(ctx.clone())));
         // Confirmation, "already subscribed" and welcome mails go out as they are queued.
         tokio::spawn(crate::digest::run_subscription_mails(ctx.clone()));
+        if let Some(inbound) = self.inbound {
+            tracing::info!(
+                "listening for bounces and complaints on smtp://{}",
+                inbound.local_addr().map_err(AppError::Serve)?
+            );
+            tokio::spawn(crate::bounces::listener::serve(ctx.clone(), inbound));
+        }
         web::serve(self.listener, AppState::new(ctx))
             .await
             .map_err(AppError::Serve)

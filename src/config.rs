@@ -32,6 +32,39 @@ pub struct Config {
     pub matching: crate::matching::Weights,
     pub delivery: DeliveryConfig,
     pub schedule: ScheduleConfig,
+    pub bounces: BouncesConfig,
+    pub inbound: InboundConfig,
+}
+
+/// When bounces suppress a reader (the rule is `domain::BouncePolicy`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BouncesConfig {
+    pub soft_limit: u32,
+    pub soft_window_days: u32,
+}
+
+impl BouncesConfig {
+    pub fn policy(&self) -> crate::domain::BouncePolicy {
+        crate::domain::BouncePolicy {
+            soft_limit: self.soft_limit,
+            soft_window_days: self.soft_window_days,
+        }
+    }
+}
+
+/// The built-in SMTP listener that receives bounces and complaints.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundConfig {
+    /// `host:port`; empty: off.
+    pub bind: String,
+    pub max_message_bytes: usize,
+    pub max_connections: usize,
+    /// The longest wait for a client's next line.
+    pub idle_timeout_seconds: u64,
+    /// The longest a whole session may last.
+    pub session_timeout_seconds: u64,
 }
 
 /// When `serve` runs the daily job.
@@ -129,6 +162,8 @@ pub struct MailConfig {
     pub dkim_key_file: PathBuf,
     /// PEM certificates trusted for the relay's TLS besides the public roots; empty: none.
     pub tls_ca_file: PathBuf,
+    /// Envelope sender of every message, tagged per message (VERP); empty: `mail_from`.
+    pub bounce_address: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +223,19 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "secret must be at least 32 characters (or empty to generate one)".into(),
             ));
+        }
+        if !c.inbound.bind.trim().is_empty() {
+            if c.inbound.bind.trim().parse::<SocketAddr>().is_err() {
+                return Err(ConfigError::Invalid(format!(
+                    "inbound.bind {:?} is not host:port (for example 127.0.0.1:2525), or empty for no listener",
+                    c.inbound.bind
+                )));
+            }
+            if c.mail.bounce_address.trim().is_empty() {
+                return Err(ConfigError::Invalid(
+                    "inbound.bind is set but mail.bounce_address is empty: the listener takes mail only for the bounce address".into(),
+                ));
+            }
         }
         if c.limits.posts_per_minute == 0 || c.limits.post_burst == 0 {
             return Err(ConfigError::Invalid(

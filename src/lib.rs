@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod app;
+pub mod bounces;
 pub mod clock;
 pub mod config;
 pub mod context;

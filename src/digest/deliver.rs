@@ -24,10 +24,14 @@ use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::DigestError;
+use crate::bounces::{self, Bounces};
 use crate::clock;
 use crate::config::DeliveryConfig;
 use crate::context::Context;
-use crate::domain::{ArxivId, Subscriber, SubscriberStatus, SubscriptionMailKind};
+use crate::domain::{
+    ArxivId, EventSource, MessageKind, MessageRef, Subscriber, SubscriberStatus,
+    SubscriptionMailKind,
+};
 use crate::mail::{DigestPaper, RenderError, SendError};
 use crate::store::{Claim, ClaimedDigest, ClaimedMail, OutboxTable, Outcome, Store, StoreError};
 
@@ -161,6 +165,8 @@ pub async fn run_subscription_mails(ctx: Context) {
 trait Outbox: Send + Sync + 'static {
     type Row: Send + Sync + 'static;
     const TABLE: OutboxTable;
+    /// What a bounce tag calls a message of this outbox.
+    const KIND: MessageKind;
 
     fn claim(
         ctx: &Context,
@@ -405,24 +411,33 @@ async fn deliver_one<O: Outbox>(
         Ok(m) => m,
         Err(outcome) => return Some(outcome),
     };
+    let sent_from = MessageRef {
+        kind: O::KIND,
+        id: claim.id,
+        reader: reader.id,
+    };
     let sent = {
         let _turn = ctx.throttle.sending.acquire().await.expect("never closed");
         // Sent now, it might still be going out when another worker claims it again.
         if clock::timestamp() + margin >= claim.lease_until {
             return None;
         }
-        ctx.mailer.send(message).await
+        ctx.mailer.send(message, sent_from).await
     };
     let outcome = outcome_of(sent, cfg, claim.attempts, clock::timestamp());
     O::observe(row, &outcome);
     if let Outcome::Bounced { error } = &outcome {
-        let reason = format!("bounced: {error}");
-        if let Err(e) = ctx
-            .store
-            .suppress(reader.id, &reason, clock::timestamp())
-            .await
-        {
-            tracing::warn!(error = %e, "could not suppress a bounced reader");
+        let recorded = Bounces::new(ctx.clone())
+            .record(
+                reader.id,
+                Some(sent_from),
+                &bounces::refusal(error),
+                EventSource::Relay,
+                None,
+            )
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "could not record a bounce");
         }
     }
     Some(outcome)
@@ -438,6 +453,7 @@ struct Digests {
 impl Outbox for Digests {
     type Row = ClaimedDigest;
     const TABLE: OutboxTable = OutboxTable::Digests;
+    const KIND: MessageKind = MessageKind::Digest;
 
     async fn claim(
         ctx: &Context,
@@ -526,6 +542,7 @@ struct SubscriptionMails;
 impl Outbox for SubscriptionMails {
     type Row = ClaimedMail;
     const TABLE: OutboxTable = OutboxTable::SubscriptionMails;
+    const KIND: MessageKind = MessageKind::SubscriptionMail;
 
     async fn claim(
         ctx: &Context,
@@ -663,7 +680,7 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
-    use crate::domain::{DigestStatus, NewSubscription, SubscriptionInput};
+    use crate::domain::{DigestStatus, MailEventKind, NewSubscription, SubscriptionInput};
     use crate::mail::Mailer;
     use crate::mail::transport::{Sending, Transport};
 
@@ -994,8 +1011,25 @@ mod tests {
         assert_eq!(reader.status, SubscriberStatus::Suppressed);
         assert_eq!(
             reader.suppression_reason.as_deref(),
-            Some(format!("bounced: {refused}").as_str())
+            Some("hard bounce (5.1.1)")
         );
+        // Recorded as an event of the relay, naming the digest, with what the relay said.
+        let filter = crate::store::EventFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        let events = outbox.ctx.store.mail_events(&filter).await.unwrap();
+        assert_eq!(events.len(), 1);
+        let e = &events[0];
+        assert_eq!(
+            (e.kind, e.source),
+            (MailEventKind::HardBounce, EventSource::Relay)
+        );
+        assert_eq!(
+            (e.message_kind.as_deref(), e.message_id, e.effect.as_str()),
+            (Some("digest"), Some(digest.id), "suppressed")
+        );
+        assert_eq!(e.diagnostic.as_deref(), Some(refused));
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 mod digest;
 mod email;
 mod interests;
+mod mail_event;
 mod paper;
 mod rating;
 mod subscriber;
@@ -13,6 +14,9 @@ pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, Reason};
 pub use email::{EmailAddress, EmailError};
 pub use interests::{
     DEFAULT_TRENDING, Interest, Interests, InterestsError, InterestsForm, Keyword,
+};
+pub use mail_event::{
+    BouncePolicy, EventSource, MailEventKind, MessageKind, MessageRef, StatusCode, Verdict,
 };
 pub use paper::{AnnounceType, ArxivId, Paper, PaperError, PaperSource, clean_text};
 pub use rating::{PaperRating, Rating};

@@ -20,6 +20,8 @@ pub enum SetupError {
     },
     #[error("DKIM: {0}")]
     Dkim(String),
+    #[error("{0}")]
+    Bounce(String),
     #[error("mail.tls_ca_file: {0}")]
     TlsCa(String),
     #[error(

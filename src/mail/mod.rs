@@ -17,6 +17,7 @@ mod outgoing;
 mod smtp;
 mod templates;
 pub mod transport;
+pub mod verp;
 
 pub use error::{MailError, RenderError, SendError, SetupError};
 pub use outgoing::DigestHeaders;
@@ -34,6 +35,8 @@ pub struct Mailer {
     from: Mailbox,
     templates: Templates,
     dkim: Option<dkim::Dkim>,
+    /// The signed Return-Path of each message, when `mail.bounce_address` is set.
+    verp: Option<verp::Verp>,
     /// Where `.eml` files go when there is no SMTP relay.
     pub file_folder: Option<PathBuf>,
 }
@@ -101,6 +104,7 @@ impl Mailer {
             from,
             templates,
             dkim: dkim_config(&config.mail)?,
+            verp: verp_config(config)?,
         })
     }
 
@@ -161,8 +165,29 @@ impl Mailer {
             .map_err(|e| RenderError::Build(e.to_string()))
     }
 
-    /// Sign (if DKIM is configured) and hand to the transport.
-    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+    /// The bounce mailbox and its tags, when `mail.bounce_address` is set.
+    pub fn verp(&self) -> Option<&verp::Verp> {
+        self.verp.as_ref()
+    }
+
+    /// Sign (if DKIM is configured) and hand to the transport. With a bounce address set,
+    /// the envelope sender names `sent_from` (VERP); else it is the From address.
+    pub async fn send(
+        &self,
+        message: Message,
+        sent_from: crate::domain::MessageRef,
+    ) -> Result<(), SendError> {
+        let mut envelope = message.envelope().clone();
+        if let Some(verp) = &self.verp {
+            // Checked at start, so not expected: the mail waits (and a reader is never
+            // suppressed for our own fault).
+            let sender = verp
+                .address(sent_from)
+                .parse()
+                .map_err(|e| SendError::Transient(format!("bounce address: {e}")))?;
+            envelope = lettre::address::Envelope::new(Some(sender), envelope.to().to_vec())
+                .map_err(|e| SendError::Transient(format!("envelope: {e}")))?;
+        }
         let mut formatted = message.formatted();
         if let Some(dkim) = &self.dkim {
             // The key signed a probe at start, so this is not expected; if it happens the
@@ -171,7 +196,7 @@ impl Mailer {
                 .sign(formatted)
                 .map_err(|e| SendError::Transient(format!("DKIM signing failed: {e}")))?;
         }
-        self.transport.send(message.envelope(), &formatted).await
+        self.transport.send(&envelope, &formatted).await
     }
 
     pub fn describe(&self) -> String {
@@ -195,6 +220,20 @@ fn dkim_config(mail: &crate::config::MailConfig) -> Result<Option<dkim::Dkim>, S
                 .into(),
         )),
     }
+}
+
+/// The VERP signer from `mail.bounce_address`, keyed with the service's signing key.
+fn verp_config(config: &Config) -> Result<Option<verp::Verp>, SetupError> {
+    let address = config.mail.bounce_address.trim();
+    if address.is_empty() {
+        return Ok(None);
+    }
+    let key = config
+        .signing_key()
+        .map_err(|e| SetupError::Bounce(format!("the signing key: {e}")))?;
+    verp::Verp::new(address, &key)
+        .map(Some)
+        .map_err(SetupError::Bounce)
 }
 
 /// RFC 2369 `List-Unsubscribe`.

@@ -3,6 +3,7 @@
 //! through each database's own driver.
 
 mod digests;
+mod mail_events;
 mod outbox;
 mod papers;
 mod ratings;
@@ -19,6 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
+pub use mail_events::{EventFilter, EventOutcome, NewMailEvent, StoredMailEvent};
 pub use outbox::{Claim, OutboxTable, Outcome};
 pub use papers::{IngestRun, StoredPaper, UpsertCounts};
 pub use ratings::RateOutcome;

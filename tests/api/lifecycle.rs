@@ -310,6 +310,7 @@ async fn without_a_relay_mail_becomes_eml_files() {
     assert_eq!(files[0].extension().and_then(|e| e.to_str()), Some("eml"));
     let raw = std::fs::read(&files[0]).unwrap();
     let mail = crate::helpers::Received {
+        from: String::new(),
         to: vec!["files@example.com".into()],
         data: raw,
     };

@@ -6,6 +6,7 @@ mod helpers;
 mod abuse;
 mod api;
 mod bad_input;
+mod bounces;
 mod browser;
 mod cli;
 mod digest;

@@ -227,7 +227,7 @@ async fn a_refused_address_bounces_and_is_suppressed(backend: Backend) {
         s.suppression_reason
             .as_deref()
             .unwrap()
-            .starts_with("bounced: "),
+            .starts_with("hard bounce"),
         "{s:?}"
     );
     assert!(app.smtp.to(email).is_empty());

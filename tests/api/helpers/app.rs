@@ -18,6 +18,8 @@ pub struct TestApp {
     /// A browser-like client: keeps cookies, does not follow redirects.
     pub client: reqwest::Client,
     pub smtp: MailSink,
+    /// The SMTP listener for bounces, when the test turned it on (`inbound.bind`).
+    pub inbound: Option<std::net::SocketAddr>,
     /// The running app's context: its store, config and mailer, for checks behind the API.
     pub ctx: Context,
     pub subs: Subscriptions,
@@ -61,6 +63,7 @@ pub async fn spawn_app_with(
         .await
         .expect("the app starts");
     let ctx = app.context().clone();
+    let inbound = app.inbound_addr();
     tokio::spawn(app.run());
     let client = reqwest::Client::builder()
         .cookie_store(true)
@@ -74,6 +77,7 @@ pub async fn spawn_app_with(
         base,
         client,
         smtp,
+        inbound,
         subs: Subscriptions::new(ctx.clone()),
         ctx,
         _db: db,

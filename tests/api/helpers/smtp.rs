@@ -11,6 +11,8 @@ use mailin_embedded::{Handler, Server, SslConfig};
 /// A mail as the SMTP server received it.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// The envelope sender (`MAIL FROM`).
+    pub from: String,
     pub to: Vec<String>,
     pub data: Vec<u8>,
 }
@@ -60,6 +62,7 @@ pub struct MailSink {
 struct Collect {
     received: Arc<Mutex<Vec<Received>>>,
     faults: Arc<Mutex<Faults>>,
+    from: String,
     to: Vec<String>,
     data: Vec<u8>,
 }
@@ -93,7 +96,7 @@ impl Handler for Collect {
             response::OK
         }
     }
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
         // (mailin keeps reading the body after an error at its end, so defer at DATA.)
         let delay = self.faults.lock().unwrap().delay;
         std::thread::sleep(delay);
@@ -108,6 +111,7 @@ impl Handler for Collect {
                 return response::Response::custom(421, "4.3.2 shutting down".into());
             }
         }
+        self.from = from.to_string();
         self.to = to.to_vec();
         self.data.clear();
         response::OK
@@ -118,6 +122,7 @@ impl Handler for Collect {
     }
     fn data_end(&mut self) -> Response {
         let mail = Received {
+            from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),
             data: std::mem::take(&mut self.data),
         };
@@ -150,6 +155,7 @@ impl MailSink {
         let handler = Collect {
             received: received.clone(),
             faults: faults.clone(),
+            from: String::new(),
             to: vec![],
             data: vec![],
         };
@@ -315,7 +321,11 @@ pub async fn scripted_smtp_server(
                             data.extend_from_slice(b"\r\n");
                         }
                         let to = std::mem::take(&mut to);
-                        received.lock().unwrap().push(Received { to, data });
+                        received.lock().unwrap().push(Received {
+                            from: String::new(),
+                            to,
+                            data,
+                        });
                         b"250 2.0.0 queued\r\n"
                     } else if verb.starts_with("RSET") || verb.starts_with("NOOP") {
                         to.clear();
@@ -378,4 +388,102 @@ pub async fn tls_front(
         }
     });
     addr
+}
+
+/// A plain SMTP client that says exactly what a test tells it to (to try a server with
+/// hostile input as well as well-formed sessions).
+pub struct SmtpTalk {
+    read: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl SmtpTalk {
+    /// Connect and read the greeting.
+    pub async fn connect(addr: SocketAddr) -> (Self, String) {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (read, write) = stream.into_split();
+        let mut talk = Self {
+            read: tokio::io::BufReader::new(read),
+            write,
+        };
+        let greeting = talk.reply().await;
+        (talk, greeting)
+    }
+
+    /// The next reply, every line of it ("" when the server closed the connection).
+    pub async fn reply(&mut self) -> String {
+        use tokio::io::AsyncBufReadExt;
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let read =
+                tokio::time::timeout(Duration::from_secs(30), self.read.read_line(&mut line))
+                    .await
+                    .expect("a reply within 30 s");
+            if read.unwrap_or(0) == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            // "250-..." continues; "250 ..." ends.
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    /// Send bytes as they are.
+    pub async fn raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.write.write_all(bytes).await
+    }
+
+    /// Send one command line and read its reply.
+    pub async fn command(&mut self, line: &str) -> String {
+        self.raw(format!("{line}\r\n").as_bytes()).await.unwrap();
+        self.reply().await
+    }
+
+    /// A whole transaction: MAIL FROM, each RCPT TO, DATA and the message (dot-stuffed);
+    /// the reply to the first command refused, or to the message's end.
+    pub async fn send_mail(&mut self, from: &str, to: &[&str], message: &[u8]) -> String {
+        let r = self.command(&format!("MAIL FROM:<{from}>")).await;
+        if !r.starts_with('2') {
+            return r;
+        }
+        for rcpt in to {
+            let r = self.command(&format!("RCPT TO:<{rcpt}>")).await;
+            if !r.starts_with('2') {
+                return r;
+            }
+        }
+        let r = self.command("DATA").await;
+        if !r.starts_with("354") {
+            return r;
+        }
+        let mut body = Vec::with_capacity(message.len() + 64);
+        for line in message.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b".") {
+                body.push(b'.');
+            }
+            body.extend_from_slice(line);
+        }
+        if !body.ends_with(b"\n") {
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b".\r\n");
+        self.raw(&body).await.unwrap();
+        self.reply().await
+    }
+}
+
+/// Send one message to the SMTP server at `addr` in a session of its own; the reply to its
+/// end (or to the command that was refused).
+pub async fn smtp_send(addr: SocketAddr, from: &str, to: &[&str], message: &[u8]) -> String {
+    let (mut talk, greeting) = SmtpTalk::connect(addr).await;
+    assert!(greeting.starts_with("220"), "{greeting}");
+    let r = talk.command("EHLO client.test").await;
+    assert!(r.starts_with("250"), "{r}");
+    let r = talk.send_mail(from, to, message).await;
+    let _ = talk.command("QUIT").await;
+    r
 }

@@ -1,0 +1,362 @@
+//! Bounces and complaints that arrive after the relay accepted: each message's Return-Path
+//! names it (VERP, signed), and the built-in SMTP listener takes the DSNs and ARF reports
+//! sent there, records them and suppresses whom the policy says; forged, foreign, malformed,
+//! oversized and slow input changes nothing and leaves the listener answering.
+
+use std::time::Duration;
+
+use paperboy::domain::{EventSource, MailEventKind, SubscriberStatus};
+use paperboy::store::{EventFilter, StoredMailEvent};
+
+use crate::helpers::{Backend, SmtpTalk, TestApp, smtp_send, spawn_app_with};
+use crate::on_both_databases;
+
+on_both_databases!(
+    every_mail_carries_a_signed_return_path,
+    a_dsn_to_the_listener_suppresses_its_reader_only,
+    soft_bounces_suppress_once_enough_fall_in_the_window,
+    a_complaint_unsubscribes_and_suppresses,
+    forged_foreign_and_malformed_reports_change_nothing,
+    oversized_slow_and_too_many_clients_are_turned_away,
+);
+
+pub const BOUNCE_DOMAIN: &str = "lists.paperboy.test";
+
+/// The test app with a bounce address and the listener on a free port, and more overrides.
+pub async fn spawn_bouncing(backend: Backend, more: &[(&str, toml::Value)]) -> Option<TestApp> {
+    let mut overrides: Vec<(&str, toml::Value)> = vec![
+        (
+            "mail.bounce_address",
+            format!("bounces@{BOUNCE_DOMAIN}").into(),
+        ),
+        ("inbound.bind", "127.0.0.1:0".into()),
+    ];
+    overrides.extend(more.iter().cloned());
+    spawn_app_with(backend, &overrides).await
+}
+
+/// Subscribe and confirm `email`; the envelope sender of its welcome mail.
+async fn confirmed_reader(app: &TestApp, email: &str) -> String {
+    app.subscribe_and_confirm(email, &[("topics", "llm")]).await;
+    let mails = app.smtp.to(email);
+    let welcome = mails.last().unwrap();
+    welcome.from.clone()
+}
+
+/// The Postfix DSN of the fixtures, about `recipient`, sent to `tag`, with its own id.
+fn postfix_dsn(fixture: &str, tag: &str, recipient: &str, id: &str) -> String {
+    let raw = std::fs::read_to_string(format!("tests/fixtures/bounces/{fixture}")).unwrap();
+    raw.replace("bounces+d12-34-0011223344556677@lists.example.org", tag)
+        .replace("bounces+d13-35-0011223344556677@lists.example.org", tag)
+        .replace("gone@example.net", recipient)
+        .replace("full@example.net", recipient)
+        .replace("20261130204302.1910498E06F", id)
+        .replace("20261130204311.8D98A98E081", id)
+}
+
+async fn events(app: &TestApp) -> Vec<StoredMailEvent> {
+    app.ctx
+        .store
+        .mail_events(&EventFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+async fn status_of(app: &TestApp, email: &str) -> SubscriberStatus {
+    app.subscriber(email).await.unwrap().status
+}
+
+async fn every_mail_carries_a_signed_return_path(backend: Backend) {
+    let Some(app) = spawn_bouncing(backend, &[]).await else {
+        return;
+    };
+    let sender = confirmed_reader(&app, "reader@example.net").await;
+    let reader = app.subscriber("reader@example.net").await.unwrap();
+    let verp = app.ctx.mailer.verp().unwrap();
+    let mails = app.smtp.to("reader@example.net");
+    assert_eq!(mails.len(), 2, "a confirmation and a welcome");
+    for mail in &mails {
+        let named = verp.parse(&mail.from).expect("a signed tag");
+        assert_eq!(named.reader, reader.id);
+        assert!(
+            mail.from.starts_with("bounces+s") && mail.from.ends_with(BOUNCE_DOMAIN),
+            "{}",
+            mail.from
+        );
+    }
+    // Each message its own tag.
+    assert_ne!(mails[0].from, mails[1].from);
+    assert_eq!(sender, mails[1].from);
+    // Without a bounce address the envelope sender stays mail_from's.
+    let Some(plain) = spawn_app_with(backend, &[]).await else {
+        return;
+    };
+    plain
+        .subscribe_and_confirm("plain@example.net", &[("topics", "llm")])
+        .await;
+    for mail in plain.smtp.to("plain@example.net") {
+        assert_eq!(mail.from, "digest@paperboy.test");
+    }
+}
+
+async fn a_dsn_to_the_listener_suppresses_its_reader_only(backend: Backend) {
+    let Some(app) = spawn_bouncing(backend, &[]).await else {
+        return;
+    };
+    let tag = confirmed_reader(&app, "gone@example.net").await;
+    confirmed_reader(&app, "stays@example.net").await;
+    let dsn = postfix_dsn("postfix-5xx.eml", &tag, "gone@example.net", "dsn-1@relay");
+    let inbound = app.inbound.unwrap();
+    let r = smtp_send(inbound, "", &[&tag], dsn.as_bytes()).await;
+    assert!(r.starts_with("250"), "{r}");
+    let gone = app.subscriber("gone@example.net").await.unwrap();
+    assert_eq!(gone.status, SubscriberStatus::Suppressed);
+    assert_eq!(
+        gone.suppression_reason.as_deref(),
+        Some("hard bounce (5.3.0)")
+    );
+    assert_eq!(
+        status_of(&app, "stays@example.net").await,
+        SubscriberStatus::Active
+    );
+    let all = events(&app).await;
+    assert_eq!(all.len(), 1);
+    let e = &all[0];
+    assert_eq!(e.email.as_str(), "gone@example.net");
+    assert_eq!(
+        (e.kind, e.source),
+        (MailEventKind::HardBounce, EventSource::Listener)
+    );
+    assert_eq!(e.status.as_deref(), Some("5.3.0"));
+    assert_eq!(
+        e.diagnostic.as_deref(),
+        Some("500 5.3.0 Error: command failed")
+    );
+    assert_eq!(e.message_kind.as_deref(), Some("subscription_mail"));
+    assert_eq!(e.effect, "suppressed");
+    // The same report again (an MTA retrying after a lost reply) is not a second event.
+    let r = smtp_send(inbound, "", &[&tag], dsn.as_bytes()).await;
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(events(&app).await.len(), 1);
+}
+
+async fn soft_bounces_suppress_once_enough_fall_in_the_window(backend: Backend) {
+    let Some(app) = spawn_bouncing(backend, &[("bounces.soft_limit", 2.into())]).await else {
+        return;
+    };
+    let tag = confirmed_reader(&app, "full@example.net").await;
+    let inbound = app.inbound.unwrap();
+    let first = postfix_dsn(
+        "postfix-4xx-expired.eml",
+        &tag,
+        "full@example.net",
+        "soft-1@relay",
+    );
+    let r = smtp_send(inbound, "", &[&tag], first.as_bytes()).await;
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(
+        status_of(&app, "full@example.net").await,
+        SubscriberStatus::Active
+    );
+    let second = postfix_dsn(
+        "postfix-4xx-expired.eml",
+        &tag,
+        "full@example.net",
+        "soft-2@relay",
+    );
+    let r = smtp_send(inbound, "", &[&tag], second.as_bytes()).await;
+    assert!(r.starts_with("250"), "{r}");
+    let s = app.subscriber("full@example.net").await.unwrap();
+    assert_eq!(s.status, SubscriberStatus::Suppressed);
+    assert_eq!(
+        s.suppression_reason.as_deref(),
+        Some("2 soft bounces within 14 days (4.3.0)")
+    );
+    let effects: Vec<(MailEventKind, String)> = events(&app)
+        .await
+        .into_iter()
+        .map(|e| (e.kind, e.effect))
+        .collect();
+    assert_eq!(
+        effects,
+        vec![
+            (MailEventKind::SoftBounce, "suppressed".to_string()),
+            (MailEventKind::SoftBounce, "noted".to_string()),
+        ]
+    );
+}
+
+async fn a_complaint_unsubscribes_and_suppresses(backend: Backend) {
+    let Some(app) = spawn_bouncing(backend, &[]).await else {
+        return;
+    };
+    let tag = confirmed_reader(&app, "reader@example.net").await;
+    let arf = std::fs::read_to_string("tests/fixtures/bounces/arf-abuse.eml")
+        .unwrap()
+        .replace("bounces+d12-34-0011223344556677@lists.example.org", &tag);
+    // Feedback loops send to the untagged address: the tag is found in the returned message.
+    let untagged = format!("bounces@{BOUNCE_DOMAIN}");
+    let r = smtp_send(
+        app.inbound.unwrap(),
+        "abusedesk@example.com",
+        &[&untagged],
+        arf.as_bytes(),
+    )
+    .await;
+    assert!(r.starts_with("250"), "{r}");
+    let s = app.subscriber("reader@example.net").await.unwrap();
+    assert_eq!(s.status, SubscriberStatus::Suppressed);
+    assert!(s.unsubscribed_at.is_some());
+    assert_eq!(
+        s.suppression_reason.as_deref(),
+        Some("complaint: marked as spam")
+    );
+    let e = &events(&app).await[0];
+    assert_eq!(e.kind, MailEventKind::Complaint);
+    assert_eq!(
+        e.diagnostic.as_deref(),
+        Some("feedback report: abuse from SomeGenerator/1.0")
+    );
+}
+
+async fn forged_foreign_and_malformed_reports_change_nothing(backend: Backend) {
+    let Some(app) = spawn_bouncing(backend, &[]).await else {
+        return;
+    };
+    let tag = confirmed_reader(&app, "reader@example.net").await;
+    let inbound = app.inbound.unwrap();
+    let dsn = postfix_dsn("postfix-5xx.eml", &tag, "reader@example.net", "x@relay");
+
+    // A tag naming another reader: refused at RCPT, before any data.
+    let (id, reader) = tag
+        .strip_prefix("bounces+s")
+        .and_then(|t| t.split_once('-'))
+        .unwrap();
+    let reader: i64 = reader.split('-').next().unwrap().parse().unwrap();
+    let forged = tag.replacen(
+        &format!("s{id}-{reader}-"),
+        &format!("s{id}-{}-", reader + 1),
+        1,
+    );
+    let r = smtp_send(inbound, "", &[&forged], dsn.as_bytes()).await;
+    assert!(r.starts_with("550 5.1.1"), "{r}");
+    // Mail for anyone else: this is no open relay.
+    let r = smtp_send(inbound, "", &["postmaster@example.org"], dsn.as_bytes()).await;
+    assert!(r.starts_with("550 5.7.1"), "{r}");
+    // To the untagged address with no tag inside: nothing names the message.
+    let untagged = format!("bounces@{BOUNCE_DOMAIN}");
+    let anonymous = postfix_dsn(
+        "postfix-5xx.eml",
+        "someone@example.org",
+        "reader@example.net",
+        "y@relay",
+    );
+    let r = smtp_send(inbound, "", &[&untagged], anonymous.as_bytes()).await;
+    assert!(r.starts_with("554 5.6.0"), "{r}");
+    // A report without its status part, and bytes that are no mail at all.
+    let broken = dsn.replace(
+        "Content-Type: message/delivery-status",
+        "Content-Type: text/plain",
+    );
+    let r = smtp_send(inbound, "", &[&tag], broken.as_bytes()).await;
+    assert!(r.starts_with("554 5.6.0"), "{r}");
+    assert!(r.contains("without its status part"), "{r}");
+    let r = smtp_send(inbound, "", &[&tag], b"\x00\x01\x02 garbage").await;
+    assert!(r.starts_with("554 5.6.0"), "{r}");
+    // A person's reply or an auto-reply to the bounce address is taken and kept out.
+    let reply = "From: reader@example.net\r\nTo: x\r\nSubject: Re: your papers\r\n\r\nThanks!\r\n";
+    let r = smtp_send(inbound, "reader@example.net", &[&tag], reply.as_bytes()).await;
+    assert!(r.starts_with("250"), "{r}");
+    // Commands out of order and unknown ones get errors, and the session goes on.
+    let (mut talk, _) = SmtpTalk::connect(inbound).await;
+    assert!(talk.command("DATA").await.starts_with('5'));
+    assert!(talk.command("HELLO?").await.starts_with('5'));
+    assert!(talk.command("EHLO client.test").await.starts_with("250"));
+    assert!(talk.command("QUIT").await.starts_with("221"));
+
+    assert!(events(&app).await.is_empty());
+    assert_eq!(
+        status_of(&app, "reader@example.net").await,
+        SubscriberStatus::Active
+    );
+    // Still answering, and a genuine report still counts.
+    let r = smtp_send(inbound, "", &[&tag], dsn.as_bytes()).await;
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(
+        status_of(&app, "reader@example.net").await,
+        SubscriberStatus::Suppressed
+    );
+}
+
+async fn oversized_slow_and_too_many_clients_are_turned_away(backend: Backend) {
+    let Some(app) = spawn_bouncing(
+        backend,
+        &[
+            ("inbound.max_connections", 2.into()),
+            ("inbound.idle_timeout_seconds", 1.into()),
+            ("inbound.session_timeout_seconds", 3.into()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let tag = confirmed_reader(&app, "reader@example.net").await;
+    let inbound = app.inbound.unwrap();
+
+    // 20 MB, over the 10 MB default: refused once it has ended, nothing kept.
+    let mut big = postfix_dsn("postfix-5xx.eml", &tag, "reader@example.net", "big@relay");
+    let line = format!("{}\r\n", "x".repeat(998));
+    big.push_str(&line.repeat(20 * 1024 * 1024 / line.len()));
+    let r = smtp_send(inbound, "", &[&tag], big.as_bytes()).await;
+    assert!(r.starts_with("552 5.3.4"), "{r}");
+    // One line of 1 MB without an end: too big as well, and its pieces are no commands.
+    let mut long = postfix_dsn("postfix-5xx.eml", &tag, "reader@example.net", "long@relay");
+    long.push_str(&"y".repeat(1024 * 1024));
+    long.push_str("\r\n.\r\nQUIT\r\n");
+    let r = smtp_send(inbound, "", &[&tag], long.as_bytes()).await;
+    assert!(r.starts_with("552 5.3.4"), "{r}");
+
+    // A client that stops mid-line is told so and let go after the idle timeout.
+    let (mut slow, _) = SmtpTalk::connect(inbound).await;
+    slow.raw(b"EHL").await.unwrap();
+    let r = slow.reply().await;
+    assert!(r.starts_with("421 4.4.2"), "{r}");
+    // One that keeps talking slowly is let go at the end of the session's time.
+    let (mut chatty, _) = SmtpTalk::connect(inbound).await;
+    let started = std::time::Instant::now();
+    loop {
+        let r = chatty.command("NOOP").await;
+        if r.is_empty() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never closed");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Two clients at once at most: a third is told to come back later.
+    let (_a, ga) = SmtpTalk::connect(inbound).await;
+    let (_b, gb) = SmtpTalk::connect(inbound).await;
+    assert!(ga.starts_with("220") && gb.starts_with("220"));
+    let (_c, gc) = SmtpTalk::connect(inbound).await;
+    assert!(gc.starts_with("421 4.3.2"), "{gc}");
+    drop((_a, _b));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    assert!(events(&app).await.is_empty());
+    let r = smtp_send(
+        inbound,
+        "",
+        &[&tag],
+        postfix_dsn("postfix-5xx.eml", &tag, "reader@example.net", "ok@relay").as_bytes(),
+    )
+    .await;
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(
+        status_of(&app, "reader@example.net").await,
+        SubscriberStatus::Suppressed
+    );
+}
