@@ -8,7 +8,10 @@ use std::time::Duration;
 use paperboy::domain::{EventSource, MailEventKind, SubscriberStatus};
 use paperboy::store::{EventFilter, StoredMailEvent};
 
-use crate::helpers::{Backend, SmtpTalk, TestApp, smtp_send, spawn_app_with};
+use crate::digest::readers_with_a_digest;
+use crate::helpers::{
+    Backend, Postfix, Routes, SmtpTalk, TestApp, free_port, smtp_send, spawn_app_with,
+};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -18,6 +21,8 @@ on_both_databases!(
     a_complaint_unsubscribes_and_suppresses,
     forged_foreign_and_malformed_reports_change_nothing,
     oversized_slow_and_too_many_clients_are_turned_away,
+    postfix_bounces_a_refused_digest_back_to_its_reader,
+    postfix_giving_up_on_a_4xx_is_a_soft_bounce,
 );
 
 pub const BOUNCE_DOMAIN: &str = "lists.paperboy.test";
@@ -359,4 +364,139 @@ async fn oversized_slow_and_too_many_clients_are_turned_away(backend: Backend) {
         status_of(&app, "reader@example.net").await,
         SubscriberStatus::Suppressed
     );
+}
+
+/// The app sending through a private Postfix, whose next hop is the app's test SMTP server
+/// and which hands mail for the bounce domain to the app's listener; three readers with a
+/// digest composed. `None` when Postfix cannot run here (see helpers/postfix.rs).
+async fn through_postfix(
+    backend: Backend,
+    extra: &[(&str, &str)],
+    dir: &std::path::Path,
+) -> Option<(TestApp, Postfix, Vec<String>)> {
+    let port = free_port();
+    let app = spawn_bouncing(
+        backend,
+        &[("smtp_url", format!("smtp://127.0.0.1:{port}").into())],
+    )
+    .await?;
+    let routes = Routes {
+        next_hop: app.smtp.addr,
+        bounce_domain: BOUNCE_DOMAIN,
+        inbound: app.inbound.unwrap(),
+    };
+    let postfix = Postfix::start(port, &routes, extra)?;
+    let readers = readers_with_a_digest(&app, dir, 3).await;
+    Some((app, postfix, readers))
+}
+
+/// `paperboy digest deliver` through Postfix, as the operator's cron would run it.
+fn deliver_through(app: &TestApp, postfix: &Postfix, dir: &std::path::Path) -> String {
+    let (ok, out, err) = crate::cli::paperboy_with(
+        &app.ctx.config.database_url,
+        dir,
+        &["digest", "deliver"],
+        &[
+            ("PAPERBOY_SMTP_URL", format!("smtp://{}", postfix.addr)),
+            ("PAPERBOY_BASE_URL", app.base.clone()),
+            (
+                "PAPERBOY_MAIL__BOUNCE_ADDRESS",
+                format!("bounces@{BOUNCE_DOMAIN}"),
+            ),
+        ],
+    );
+    assert!(ok, "{err}");
+    out
+}
+
+/// Wait (up to 20 s) until `email` has an event; the events then.
+async fn wait_for_event(app: &TestApp, postfix: &Postfix, email: &str) -> Vec<StoredMailEvent> {
+    for _ in 0..200 {
+        let all = events(app).await;
+        if all.iter().any(|e| e.email.as_str() == email) {
+            return all;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no event for {email}; Postfix's log:\n{}", postfix.log());
+}
+
+async fn postfix_bounces_a_refused_digest_back_to_its_reader(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((app, postfix, readers)) = through_postfix(backend, &[], dir.path()).await else {
+        return;
+    };
+    // The next hop refuses one reader after Postfix accepted all three.
+    let refused = readers[0].clone();
+    app.smtp.faults.lock().unwrap().reject = vec![refused.clone()];
+    let out = deliver_through(&app, &postfix, dir.path());
+    assert!(
+        out.contains("3 sent"),
+        "Postfix accepts every recipient: {out}"
+    );
+    let all = wait_for_event(&app, &postfix, &refused).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    let e = &all[0];
+    assert_eq!(
+        (e.kind, e.source),
+        (MailEventKind::HardBounce, EventSource::Listener)
+    );
+    // Postfix's own status and the next hop's words, as Postfix reported them.
+    assert_eq!(e.status.as_deref(), Some("5.0.0"));
+    assert!(
+        e.diagnostic
+            .as_deref()
+            .unwrap()
+            .contains("550 Mailbox unavailable"),
+        "{e:?}"
+    );
+    // The tag named the digest: the one composed for that reader.
+    let reader = app.subscriber(&refused).await.unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    let digest = app
+        .ctx
+        .store
+        .digest_for(reader.id, day)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.message_kind.as_deref(), Some("digest"));
+    assert_eq!(e.message_id, Some(digest.id));
+    assert_eq!(reader.status, SubscriberStatus::Suppressed);
+    for other in &readers[1..] {
+        assert_eq!(status_of(&app, other).await, SubscriberStatus::Active);
+        assert_eq!(app.smtp.to(other).len(), 1, "{other} got its digest");
+    }
+}
+
+async fn postfix_giving_up_on_a_4xx_is_a_soft_bounce(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    // Postfix gives up on a temporary failure at once, rather than after days.
+    let Some((app, postfix, readers)) =
+        through_postfix(backend, &[("maximal_queue_lifetime", "0")], dir.path()).await
+    else {
+        return;
+    };
+    // The next hop answers the first message's DATA with 451.
+    app.smtp.faults.lock().unwrap().defer = 1;
+    let out = deliver_through(&app, &postfix, dir.path());
+    assert!(out.contains("3 sent"), "{out}");
+    let mut all = Vec::new();
+    for _ in 0..200 {
+        all = events(&app).await;
+        if !all.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(all.len(), 1, "{all:?}\n{}", postfix.log());
+    let e = &all[0];
+    assert_eq!(e.kind, MailEventKind::SoftBounce);
+    assert_eq!(e.status.as_deref().map(|s| &s[..2]), Some("4."));
+    assert!(e.diagnostic.as_deref().unwrap().contains("451"), "{e:?}");
+    // One soft bounce is under the limit: noted, the reader still gets mail.
+    assert_eq!(e.effect, "noted");
+    for r in &readers {
+        assert_eq!(status_of(&app, r).await, SubscriberStatus::Active);
+    }
 }

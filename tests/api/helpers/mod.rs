@@ -6,12 +6,14 @@ mod app;
 mod browser;
 mod database;
 mod pages;
+mod postfix;
 mod smtp;
 
 pub use app::*;
 pub use browser::*;
 pub use database::*;
 pub use pages::*;
+pub use postfix::*;
 pub use smtp::*;
 
 /// Run an async test body once per backend.
