@@ -5,8 +5,11 @@ use chrono::NaiveDate;
 
 use crate::context::Context;
 use crate::domain::DigestStatus;
+use crate::domain::{EmailAddress, EventSource, MailEventKind};
 use crate::domain::{PaperRating, Subscriber, SubscriberStatus};
-use crate::store::{IngestRun, LearnedSummary, ListFilter, StoreError, StoredPaper};
+use crate::store::{
+    EventFilter, IngestRun, LearnedSummary, ListFilter, StoreError, StoredMailEvent, StoredPaper,
+};
 
 /// A page of subscribers at most this long; the API documents the same bound.
 pub const MAX_PAGE: i64 = 1000;
@@ -38,6 +41,24 @@ pub struct Status {
     pub subscribers: Vec<(SubscriberStatus, i64)>,
     /// Topics with a learned profile, and when they were learned.
     pub learned: LearnedSummary,
+    /// Bounces and complaints of the last [`EVENTS_WINDOW_DAYS`] days, by kind and source.
+    pub mail_events: Vec<(MailEventKind, EventSource, i64)>,
+    /// The latest events, newest first.
+    pub latest_events: Vec<StoredMailEvent>,
+}
+
+/// How far back `status` counts bounces and complaints.
+pub const EVENTS_WINDOW_DAYS: i64 = 30;
+
+/// Why a suppression could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum SuppressionError {
+    #[error("no subscriber with the address {0}")]
+    Unknown(EmailAddress),
+    #[error("{0} is not suppressed")]
+    NotSuppressed(EmailAddress),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 impl Admin {
@@ -137,7 +158,83 @@ impl Admin {
                 .await?,
             subscribers: self.ctx.store.counts_by_status().await?,
             learned: self.ctx.store.learned_summary().await?,
+            mail_events: self
+                .ctx
+                .store
+                .mail_event_counts(crate::clock::timestamp() - EVENTS_WINDOW_DAYS * 86_400)
+                .await?,
+            latest_events: self
+                .events(&EventFilter {
+                    limit: 10,
+                    ..Default::default()
+                })
+                .await?,
         })
+    }
+
+    /// Bounces and complaints recorded, newest first.
+    pub async fn events(&self, filter: &EventFilter) -> Result<Vec<StoredMailEvent>, StoreError> {
+        self.ctx.store.mail_events(filter).await
+    }
+
+    /// The subscribers nothing is sent to, for a bounce or a complaint or by hand.
+    pub async fn suppressions(&self, limit: i64) -> Result<Vec<Subscriber>, StoreError> {
+        let filter = ListFilter {
+            status: Some(SubscriberStatus::Suppressed),
+            ..Default::default()
+        };
+        self.list_all(&filter, limit).await
+    }
+
+    /// Stop all mail to an address by hand; until its owner confirms again, or
+    /// [`Admin::lift`]. Already suppressed: the first reason stays. Returns the reader.
+    pub async fn suppress(
+        &self,
+        email: &EmailAddress,
+        reason: &str,
+    ) -> Result<Subscriber, SuppressionError> {
+        let s = self.reader(email).await?;
+        if s.status != SubscriberStatus::Suppressed {
+            let reason = match reason.trim() {
+                "" => "by the operator".to_string(),
+                r => format!(
+                    "by the operator: {}",
+                    crate::domain::clean_text(r)
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(200)
+                        .collect::<String>()
+                ),
+            };
+            self.ctx
+                .store
+                .suppress(s.id, &reason, crate::clock::timestamp())
+                .await?;
+        }
+        self.reader(email).await
+    }
+
+    /// Lift a suppression by hand (a bounce the operator knows was a fluke): the reader
+    /// returns to where they were before it.
+    pub async fn lift(&self, email: &EmailAddress) -> Result<Subscriber, SuppressionError> {
+        let s = self.reader(email).await?;
+        if !self
+            .ctx
+            .store
+            .lift_suppression(s.id, crate::clock::timestamp())
+            .await?
+        {
+            return Err(SuppressionError::NotSuppressed(email.clone()));
+        }
+        self.reader(email).await
+    }
+
+    async fn reader(&self, email: &EmailAddress) -> Result<Subscriber, SuppressionError> {
+        self.ctx
+            .store
+            .find_by_email(email)
+            .await?
+            .ok_or_else(|| SuppressionError::Unknown(email.clone()))
     }
 
     /// Stored papers, most upvoted first; of one day when `on` is given.

@@ -13,6 +13,7 @@ use paperboy::context::Context;
 use cli::digest::{DigestCommand, PreviewArgs, RunDailyArgs};
 use cli::ingest::{IngestArgs, PapersCommand};
 use cli::subscribers::SubscribersCommand;
+use cli::suppressions::{EventsArgs, SuppressionsCommand};
 use cli::tools::{BenchCommand, EvalCommand};
 
 #[derive(Parser)]
@@ -38,6 +39,11 @@ enum Command {
     /// Manage subscribers.
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
+    /// Readers nothing is sent to (bounced, complained, or by hand).
+    #[command(subcommand)]
+    Suppressions(SuppressionsCommand),
+    /// Bounces and complaints recorded, newest first.
+    Events(EventsArgs),
     /// Fetch the day's papers from the sources, or import a saved response with --file.
     Ingest(IngestArgs),
     /// Show stored papers.
@@ -48,7 +54,7 @@ enum Command {
     Digest(DigestCommand),
     /// The whole day now: ingest it if no papers are stored for it, compose, deliver.
     RunDaily(RunDailyArgs),
-    /// Last ingest runs, the outbox by state, subscribers by state.
+    /// Last ingest runs, the outbox by state, subscribers by state, bounces and complaints.
     Status,
     /// Render the digest a reader gets for a day (from the outbox, or as it would be
     /// composed now), without sending or storing anything.
@@ -86,6 +92,8 @@ async fn main() -> Result<()> {
     let ctx = Context::start(config).await?;
     let result = match command {
         Command::Subscribers(cmd) => cli::subscribers::run(&ctx, cmd).await,
+        Command::Suppressions(cmd) => cli::suppressions::run(&ctx, cmd).await,
+        Command::Events(args) => cli::suppressions::events(&ctx, args).await,
         Command::Digest(cmd) => cli::digest::run(&ctx, cmd).await,
         Command::RunDaily(args) => cli::digest::run_daily(&ctx, args).await,
         Command::Status => cli::status(&ctx).await,

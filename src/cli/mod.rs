@@ -3,6 +3,7 @@
 pub mod digest;
 pub mod ingest;
 pub mod subscribers;
+pub mod suppressions;
 pub mod tools;
 
 use anyhow::Result;
@@ -49,6 +50,26 @@ pub async fn status(ctx: &Context) -> Result<()> {
     println!("outbox: {}", counts(status.outbox));
     println!("subscription mails: {}", counts(status.subscription_mails));
     println!("subscribers: {}", counts(status.subscribers));
+    let events: Vec<String> = status
+        .mail_events
+        .iter()
+        .map(|(kind, source, n)| format!("{n} {kind} ({source})"))
+        .collect();
+    println!(
+        "bounces and complaints, last {} days: {}",
+        paperboy::admin::EVENTS_WINDOW_DAYS,
+        if events.is_empty() {
+            "none".to_string()
+        } else {
+            events.join(", ")
+        }
+    );
+    for e in &status.latest_events {
+        println!(
+            "  {}",
+            suppressions::event_line(&paperboy::web::MailEvent::from(e))
+        );
+    }
     let learned = status.learned;
     match learned
         .learned_at

@@ -463,6 +463,21 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Lift a suppression by hand: the reader returns to where they were before it (left
+    /// unsubscribed when they had unsubscribed since confirming, as a complaint does; else
+    /// active if they had confirmed; else pending). False when they were not suppressed.
+    pub async fn lift_suppression(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        let n = on_writer!(self, pool => sqlx::query(
+            "UPDATE subscribers SET status = CASE \
+               WHEN unsubscribed_at IS NOT NULL AND (confirmed_at IS NULL OR unsubscribed_at >= confirmed_at) \
+                 THEN 'unsubscribed' \
+               WHEN confirmed_at IS NOT NULL THEN 'active' ELSE 'pending' END, \
+             suppressed_at = NULL, suppression_reason = NULL, updated_at = $1 \
+             WHERE id = $2 AND status = 'suppressed'")
+            .bind(now).bind(id).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
+
     /// Erase a subscriber and everything stored about them.
     pub async fn delete(&self, id: i64) -> Result<bool, StoreError> {
         let n = on_writer!(self, pool => sqlx::query("DELETE FROM subscribers WHERE id = $1")

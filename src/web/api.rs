@@ -34,6 +34,16 @@ pub fn routes() -> Router<AppState> {
         .route("/papers", get(find_papers))
         .route("/admin/subscribers", get(admin_list))
         .route("/admin/counts", get(admin_counts))
+        .route(
+            "/admin/suppressions",
+            get(super::admin_api::list_suppressions),
+        )
+        .route(
+            "/admin/suppressions/{email}",
+            axum::routing::put(super::admin_api::add_suppression)
+                .delete(super::admin_api::lift_suppression),
+        )
+        .route("/admin/events", get(super::admin_api::list_events))
         .route("/openapi.json", get(openapi))
 }
 
@@ -413,7 +423,7 @@ pub async fn find_papers(
     }))
 }
 
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let configured = state.ctx.config.admin_token.as_bytes();
     if configured.is_empty() {
         return Err(ApiError::new(

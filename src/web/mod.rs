@@ -1,6 +1,7 @@
 //! The web face: HTML pages (subscribe, confirm, preferences, unsubscribe), the JSON API,
 //! health and metrics. State is passed explicitly; errors become pages or JSON.
 
+mod admin_api;
 mod api;
 mod error;
 mod forms;
@@ -8,6 +9,7 @@ mod limit;
 mod openapi;
 mod pages;
 
+pub use admin_api::{MailEvent, Suppression};
 pub use api::AdminSubscriber as ExportRow;
 
 use std::net::{IpAddr, SocketAddr};

@@ -13,13 +13,13 @@ use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api;
+use super::{admin_api, api};
 use crate::domain::TopicCatalogue;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paperboy", description = "Subscribe to a daily digest of research papers; manage the subscription by the token in its mails."),
-    paths(api::create, api::read, api::update, api::erase, api::put_rating, api::delete_rating, api::topics, api::find_papers, api::admin_list, api::admin_counts),
+    paths(api::create, api::read, api::update, api::erase, api::put_rating, api::delete_rating, api::topics, api::find_papers, api::admin_list, api::admin_counts, admin_api::list_suppressions, admin_api::add_suppression, admin_api::lift_suppression, admin_api::list_events),
     modifiers(&AdminToken)
 )]
 struct ApiDoc;

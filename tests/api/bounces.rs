@@ -10,7 +10,7 @@ use paperboy::store::{EventFilter, StoredMailEvent};
 
 use crate::digest::readers_with_a_digest;
 use crate::helpers::{
-    Backend, Postfix, Routes, SmtpTalk, TestApp, free_port, smtp_send, spawn_app_with,
+    ADMIN_TOKEN, Backend, Postfix, Routes, SmtpTalk, TestApp, free_port, smtp_send, spawn_app_with,
 };
 use crate::on_both_databases;
 
@@ -23,6 +23,7 @@ on_both_databases!(
     oversized_slow_and_too_many_clients_are_turned_away,
     postfix_bounces_a_refused_digest_back_to_its_reader,
     postfix_giving_up_on_a_4xx_is_a_soft_bounce,
+    the_operator_sees_and_changes_suppressions,
 );
 
 pub const BOUNCE_DOMAIN: &str = "lists.paperboy.test";
@@ -499,4 +500,156 @@ async fn postfix_giving_up_on_a_4xx_is_a_soft_bounce(backend: Backend) {
     for r in &readers {
         assert_eq!(status_of(&app, r).await, SubscriberStatus::Active);
     }
+}
+
+async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
+    let Some(app) = spawn_bouncing(backend, &[]).await else {
+        return;
+    };
+    let tag = confirmed_reader(&app, "gone@example.net").await;
+    confirmed_reader(&app, "other@example.net").await;
+    let dsn = postfix_dsn("postfix-5xx.eml", &tag, "gone@example.net", "op-1@relay");
+    let r = smtp_send(app.inbound.unwrap(), "", &[&tag], dsn.as_bytes()).await;
+    assert!(r.starts_with("250"), "{r}");
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        let (ok, out, err) = crate::cli::paperboy_with(
+            &app.ctx.config.database_url,
+            dir.path(),
+            args,
+            &[("PAPERBOY_BASE_URL", app.base.clone())],
+        );
+        (ok, out + &err)
+    };
+
+    // Seen in `status`, `events`, the admin API and the metrics.
+    let (ok, out) = cli(&["status"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("bounces and complaints, last 30 days: 1 hard_bounce (listener)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("gone@example.net\thard_bounce (listener)\t5.3.0\tsuppressed"),
+        "{out}"
+    );
+    let (ok, out) = cli(&["events", "--email", "gone@example.net", "--format", "json"]);
+    assert!(ok, "{out}");
+    let events: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(events[0]["kind"], "hard_bounce");
+    assert_eq!(events[0]["source"], "listener");
+    let admin = |req: reqwest::RequestBuilder| req.bearer_auth(ADMIN_TOKEN);
+    let r = admin(app.client.get(app.url("/api/v1/admin/events")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let events: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 1);
+    assert_eq!(events[0]["email"], "gone@example.net");
+    assert_eq!(events[0]["status"], "5.3.0");
+    assert_eq!(events[0]["message_kind"], "subscription_mail");
+    let r = app
+        .client
+        .get(app.url("/api/v1/admin/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("paperboy_mail_events_total")
+                && l.contains("kind=\"hard_bounce\"")
+                && l.contains("source=\"listener\"")),
+        "{metrics}"
+    );
+
+    // Listed; suppressed by hand (the API) with a reason; lifted (the CLI).
+    let r = admin(app.client.get(app.url("/api/v1/admin/suppressions")))
+        .send()
+        .await
+        .unwrap();
+    let list: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["reason"], "hard bounce (5.3.0)");
+    let r = admin(
+        app.client
+            .put(app.url("/api/v1/admin/suppressions/other@example.net")),
+    )
+    .json(&serde_json::json!({"reason": "asked by phone\r\nto stop"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let changed: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(changed["status"], "suppressed");
+    assert_eq!(changed["reason"], "by the operator: asked by phone to stop");
+    let (ok, out) = cli(&["suppressions", "export", "--format", "csv"]);
+    assert!(ok, "{out}");
+    assert!(out.starts_with("email,suppressed_at,reason\n"), "{out}");
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let (ok, out) = cli(&["suppressions", "remove", "gone@example.net"]);
+    assert!(
+        ok && out.contains("gone@example.net is no longer suppressed: active"),
+        "{out}"
+    );
+    assert_eq!(
+        status_of(&app, "gone@example.net").await,
+        SubscriberStatus::Active
+    );
+    // Lifting twice, or an unknown reader: clear errors, nothing changed.
+    let (ok, out) = cli(&["suppressions", "remove", "gone@example.net"]);
+    assert!(
+        !ok && out.contains("gone@example.net is not suppressed"),
+        "{out}"
+    );
+    let r = admin(
+        app.client
+            .delete(app.url("/api/v1/admin/suppressions/gone@example.net")),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 409);
+    let r = admin(
+        app.client
+            .delete(app.url("/api/v1/admin/suppressions/nobody@example.net")),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = admin(
+        app.client
+            .put(app.url("/api/v1/admin/suppressions/not-an-address")),
+    )
+    .json(&serde_json::json!({}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let (ok, out) = cli(&[
+        "suppressions",
+        "add",
+        "gone@example.net",
+        "--reason",
+        "test",
+    ]);
+    assert!(
+        ok && out.contains("gone@example.net is suppressed: by the operator: test"),
+        "{out}"
+    );
+    let (ok, out) = cli(&["suppressions", "list"]);
+    assert!(ok, "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
 }

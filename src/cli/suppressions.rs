@@ -1,0 +1,165 @@
+//! `paperboy suppressions`: who is sent nothing and why; suppress or lift by hand; and
+//! `paperboy events`: the bounces and complaints recorded.
+
+use std::io::Write;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use paperboy::admin::Admin;
+use paperboy::context::Context;
+use paperboy::domain::EmailAddress;
+use paperboy::store::EventFilter;
+use paperboy::web::{MailEvent, Suppression};
+
+use super::subscribers::Format;
+
+#[derive(Subcommand)]
+pub enum SuppressionsCommand {
+    /// Suppressed readers, most recent first: address, when, why.
+    List {
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
+    /// Send nothing more to a reader until they confirm again.
+    Add {
+        email: String,
+        /// Why, for the record.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Lift a suppression: the reader returns to where they were before it.
+    Remove { email: String },
+    /// Every suppression, as JSON or CSV.
+    Export {
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+}
+
+#[derive(Args)]
+pub struct EventsArgs {
+    /// Only this reader's.
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: i64,
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+}
+
+pub async fn run(ctx: &Context, cmd: SuppressionsCommand) -> Result<()> {
+    let admin = Admin::new(ctx.clone());
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        SuppressionsCommand::List { limit } => {
+            for s in admin.suppressions(limit).await? {
+                let s = Suppression::from(&s);
+                writeln!(
+                    out,
+                    "{}\t{}\t{}",
+                    s.email,
+                    time(s.suppressed_at),
+                    s.reason.unwrap_or_default()
+                )?;
+            }
+        }
+        SuppressionsCommand::Add { email, reason } => {
+            let s = admin
+                .suppress(&EmailAddress::parse(&email)?, &reason)
+                .await?;
+            writeln!(
+                out,
+                "{} is suppressed: {}",
+                s.email,
+                s.suppression_reason.unwrap_or_default()
+            )?;
+        }
+        SuppressionsCommand::Remove { email } => {
+            let s = admin.lift(&EmailAddress::parse(&email)?).await?;
+            writeln!(out, "{} is no longer suppressed: {}", s.email, s.status)?;
+        }
+        SuppressionsCommand::Export { format } => {
+            let rows: Vec<Suppression> = admin
+                .suppressions(i64::MAX)
+                .await?
+                .iter()
+                .map(Suppression::from)
+                .collect();
+            match format {
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut out, &rows)?;
+                    writeln!(out)?;
+                }
+                Format::Csv => {
+                    let mut w = csv::Writer::from_writer(out);
+                    for row in &rows {
+                        w.serialize(row)?;
+                    }
+                    w.flush()?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn events(ctx: &Context, args: EventsArgs) -> Result<()> {
+    let admin = Admin::new(ctx.clone());
+    let subscriber_id = match args.email.as_deref().map(EmailAddress::parse).transpose()? {
+        Some(email) => match ctx.store.find_by_email(&email).await? {
+            Some(s) => Some(s.id),
+            None => anyhow::bail!("no subscriber with the address {email}"),
+        },
+        None => None,
+    };
+    let filter = EventFilter {
+        subscriber_id,
+        since: None,
+        limit: args.limit,
+    };
+    let rows: Vec<MailEvent> = admin
+        .events(&filter)
+        .await?
+        .iter()
+        .map(MailEvent::from)
+        .collect();
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Some(Format::Json) => {
+            serde_json::to_writer_pretty(&mut out, &rows)?;
+            writeln!(out)?;
+        }
+        Some(Format::Csv) => {
+            let mut w = csv::Writer::from_writer(out);
+            for row in &rows {
+                w.serialize(row)?;
+            }
+            w.flush()?;
+        }
+        None => {
+            for e in &rows {
+                writeln!(out, "{}", event_line(e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One event on one line, as `status` and `events` print it.
+pub fn event_line(e: &MailEvent) -> String {
+    format!(
+        "{}\t{}\t{} ({})\t{}\t{}\t{}",
+        time(Some(e.at)),
+        e.email,
+        e.kind,
+        e.source,
+        e.status.as_deref().unwrap_or("-"),
+        e.effect,
+        e.diagnostic.as_deref().unwrap_or_default()
+    )
+}
+
+fn time(t: Option<i64>) -> String {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map_or_else(|| "-".into(), |t| t.to_rfc3339())
+}

@@ -1,0 +1,239 @@
+//! The admin API of deliverability: suppressions (list, add, lift) and the bounces and
+//! complaints recorded. Like the rest of `/api/v1/admin`, behind the admin token.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::api::require_admin;
+use super::error::{ApiError, ApiErrorBody};
+use crate::admin::{MAX_PAGE, SuppressionError};
+use crate::domain::{EmailAddress, EventSource, MailEventKind, Subscriber, SubscriberStatus};
+use crate::store::{EventFilter, StoredMailEvent};
+use crate::subscriptions::ServiceError;
+
+/// A reader nothing is sent to.
+#[derive(Serialize, ToSchema)]
+pub struct Suppression {
+    pub email: String,
+    /// Unix seconds.
+    pub suppressed_at: Option<i64>,
+    /// What suppressed them: `hard bounce (5.1.1)`, `complaint: marked as spam`,
+    /// `3 soft bounces within 14 days (4.2.2)`, `by the operator: ...`.
+    pub reason: Option<String>,
+}
+
+impl From<&Subscriber> for Suppression {
+    fn from(s: &Subscriber) -> Self {
+        Self {
+            email: s.email.as_str().to_string(),
+            suppressed_at: s.suppressed_at,
+            reason: s.suppression_reason.clone(),
+        }
+    }
+}
+
+/// A reader's state after a suppression was added or lifted.
+#[derive(Serialize, ToSchema)]
+pub struct SuppressionChange {
+    pub email: String,
+    pub status: SubscriberStatus,
+    pub reason: Option<String>,
+}
+
+/// One bounce or complaint.
+#[derive(Serialize, ToSchema)]
+pub struct MailEvent {
+    pub id: i64,
+    pub email: String,
+    /// `digest` or `subscription_mail`, when the report named the message.
+    pub message_kind: Option<String>,
+    pub message_id: Option<i64>,
+    pub kind: MailEventKind,
+    /// RFC 3463 status, e.g. `5.1.1`.
+    pub status: Option<String>,
+    /// What the far server said.
+    pub diagnostic: Option<String>,
+    pub source: EventSource,
+    /// `suppressed` when this event suppressed the reader, else `noted`.
+    pub effect: String,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+impl From<&StoredMailEvent> for MailEvent {
+    fn from(e: &StoredMailEvent) -> Self {
+        Self {
+            id: e.id,
+            email: e.email.as_str().to_string(),
+            message_kind: e.message_kind.clone(),
+            message_id: e.message_id,
+            kind: e.kind,
+            status: e.status.clone(),
+            diagnostic: e.diagnostic.clone(),
+            source: e.source,
+            effect: e.effect.clone(),
+            at: e.at,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    /// At most this many, newest first, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressBody {
+    /// Why, for the record (at most 200 characters).
+    #[schema(max_length = 200)]
+    pub reason: Option<String>,
+}
+
+fn limit(p: &PageParams) -> Result<i64, ApiError> {
+    let limit = p.limit.unwrap_or(100);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be from 1 to {MAX_PAGE}"),
+        ))
+    }
+}
+
+fn address(email: &str) -> Result<EmailAddress, ApiError> {
+    EmailAddress::parse(email).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+impl From<SuppressionError> for ApiError {
+    fn from(e: SuppressionError) -> Self {
+        match e {
+            SuppressionError::Unknown(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            SuppressionError::NotSuppressed(_) => {
+                ApiError::new(StatusCode::CONFLICT, e.to_string())
+            }
+            SuppressionError::Store(e) => ServiceError::from(e).into(),
+        }
+    }
+}
+
+fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(p)| p)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
+}
+
+/// Suppressed readers, most recent first (admin).
+#[utoipa::path(get, path = "/api/v1/admin/suppressions", params(PageParams),
+    security(("admin_token" = [])),
+    responses((status = 200, body = Vec<Suppression>),
+              (status = 400, body = ApiErrorBody, description = "a query parameter is unknown or out of range (`limit` 1–1000)"),
+              (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
+              (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn list_suppressions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<Suppression>>, ApiError> {
+    require_admin(&state, &headers)?;
+    let limit = limit(&query(params)?)?;
+    let rows = state
+        .admin
+        .suppressions(limit)
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(Json(rows.iter().map(Suppression::from).collect()))
+}
+
+/// Suppress a reader by hand: nothing is sent to them until they confirm again (admin).
+#[utoipa::path(put, path = "/api/v1/admin/suppressions/{email}",
+    params(("email" = String, Path, description = "the reader's address")),
+    request_body = SuppressBody, security(("admin_token" = [])),
+    responses((status = 200, body = SuppressionChange, description = "suppressed (already suppressed: the first reason stays)"),
+              (status = 400, body = ApiErrorBody, description = "not an address, or the body is not valid"),
+              (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
+              (status = 404, body = ApiErrorBody, description = "no reader with that address, or the admin API is disabled"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn add_suppression(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+    body: Result<Json<SuppressBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<SuppressionChange>, ApiError> {
+    require_admin(&state, &headers)?;
+    let email = address(&email)?;
+    let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let reason = body.reason.unwrap_or_default();
+    if reason.chars().count() > 200 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "reason: at most 200 characters",
+        ));
+    }
+    let s = state.admin.suppress(&email, &reason).await?;
+    Ok(Json(change(&s)))
+}
+
+/// Lift a suppression: the reader returns to where they were before it (admin).
+#[utoipa::path(delete, path = "/api/v1/admin/suppressions/{email}",
+    params(("email" = String, Path, description = "the reader's address")),
+    security(("admin_token" = [])),
+    responses((status = 200, body = SuppressionChange, description = "lifted"),
+              (status = 400, body = ApiErrorBody, description = "not an address"),
+              (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
+              (status = 404, body = ApiErrorBody, description = "no reader with that address, or the admin API is disabled"),
+              (status = 409, body = ApiErrorBody, description = "the reader is not suppressed"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn lift_suppression(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(email): Path<String>,
+) -> Result<Json<SuppressionChange>, ApiError> {
+    require_admin(&state, &headers)?;
+    let email = address(&email)?;
+    let s = state.admin.lift(&email).await?;
+    Ok(Json(change(&s)))
+}
+
+fn change(s: &Subscriber) -> SuppressionChange {
+    SuppressionChange {
+        email: s.email.as_str().to_string(),
+        status: s.status,
+        reason: s.suppression_reason.clone(),
+    }
+}
+
+/// Bounces and complaints recorded, newest first (admin).
+#[utoipa::path(get, path = "/api/v1/admin/events", params(PageParams),
+    security(("admin_token" = [])),
+    responses((status = 200, body = Vec<MailEvent>),
+              (status = 400, body = ApiErrorBody, description = "a query parameter is unknown or out of range (`limit` 1–1000)"),
+              (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
+              (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<MailEvent>>, ApiError> {
+    require_admin(&state, &headers)?;
+    let limit = limit(&query(params)?)?;
+    let rows = state
+        .admin
+        .events(&EventFilter {
+            limit,
+            ..Default::default()
+        })
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(Json(rows.iter().map(MailEvent::from).collect()))
+}
