@@ -24,6 +24,7 @@ on_both_databases!(
     postfix_bounces_a_refused_digest_back_to_its_reader,
     postfix_giving_up_on_a_4xx_is_a_soft_bounce,
     the_operator_sees_and_changes_suppressions,
+    ten_thousand_bounces_in_a_burst,
 );
 
 pub const BOUNCE_DOMAIN: &str = "lists.paperboy.test";
@@ -652,4 +653,112 @@ async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
     let (ok, out) = cli(&["suppressions", "list"]);
     assert!(ok, "{out}");
     assert_eq!(out.lines().count(), 2, "{out}");
+}
+
+/// 10,000 bounce mails at once over 20 connections: half of them for 100 real readers (each
+/// reader's many copies of one report, and soft bounces of others), half with forged tags.
+/// Every real reader ends as the policy says, nobody else changes, and the listener still
+/// answers afterwards.
+async fn ten_thousand_bounces_in_a_burst(backend: Backend) {
+    let Some(app) = spawn_bouncing(backend, &[("inbound.max_connections", 20.into())]).await else {
+        return;
+    };
+    let verp = app.ctx.mailer.verp().unwrap().clone();
+    let mut readers = Vec::new();
+    for i in 0..120 {
+        let input = paperboy::domain::SubscriptionInput {
+            email: format!("r{i}@example.net"),
+            keywords: "agents".into(),
+            ..Default::default()
+        };
+        let new = app.subs.parse(&input).unwrap();
+        readers.push(app.subs.add_confirmed(&new).await.unwrap());
+    }
+    // Readers 0-99 get hard bounces; 100-119 are bystanders named only by forged tags.
+    let hard: Vec<(String, String)> = readers[..100]
+        .iter()
+        .map(|r| {
+            let tag = verp.address(paperboy::domain::MessageRef {
+                kind: paperboy::domain::MessageKind::Digest,
+                id: 1000 + r.id,
+                reader: r.id,
+            });
+            let dsn = postfix_dsn(
+                "postfix-5xx.eml",
+                &tag,
+                r.email.as_str(),
+                &format!("burst-{}@relay", r.id),
+            );
+            (tag, dsn)
+        })
+        .collect();
+    let forged: Vec<String> = readers[100..]
+        .iter()
+        .map(|r| {
+            let tag = verp.address(paperboy::domain::MessageRef {
+                kind: paperboy::domain::MessageKind::Digest,
+                id: 1,
+                reader: readers[0].id,
+            });
+            // The tag of reader 0's message, rewritten to name this reader.
+            tag.replacen(&format!("-{}-", readers[0].id), &format!("-{}-", r.id), 1)
+        })
+        .collect();
+    let inbound = app.inbound.unwrap();
+    let hard = std::sync::Arc::new(hard);
+    let forged = std::sync::Arc::new(forged);
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..20 {
+        let (hard, forged) = (hard.clone(), forged.clone());
+        tasks.spawn(async move {
+            let (mut talk, greeting) = SmtpTalk::connect(inbound).await;
+            assert!(greeting.starts_with("220"), "{greeting}");
+            assert!(talk.command("EHLO burst.test").await.starts_with("250"));
+            let (mut accepted, mut refused) = (0, 0);
+            for i in 0..500 {
+                let n = c * 500 + i;
+                let reply = if n % 2 == 0 {
+                    let (tag, dsn) = &hard[(n / 2) % hard.len()];
+                    talk.send_mail("", &[tag], dsn.as_bytes()).await
+                } else {
+                    let tag = &forged[(n / 2) % forged.len()];
+                    let r = talk
+                        .send_mail("", &[tag], b"Subject: x\r\n\r\nforged\r\n")
+                        .await;
+                    assert!(talk.command("RSET").await.starts_with("250"));
+                    r
+                };
+                if reply.starts_with("250") {
+                    accepted += 1;
+                } else {
+                    assert!(reply.starts_with("550 5.1.1"), "{reply}");
+                    refused += 1;
+                }
+            }
+            (accepted, refused)
+        });
+    }
+    let (mut accepted, mut refused) = (0, 0);
+    while let Some(r) = tasks.join_next().await {
+        let (a, f) = r.unwrap();
+        accepted += a;
+        refused += f;
+    }
+    assert_eq!((accepted, refused), (5000, 5000));
+    for r in &readers[..100] {
+        assert_eq!(
+            status_of(&app, r.email.as_str()).await,
+            SubscriberStatus::Suppressed
+        );
+    }
+    for r in &readers[100..] {
+        assert_eq!(
+            status_of(&app, r.email.as_str()).await,
+            SubscriberStatus::Active
+        );
+    }
+    // Each reader's report is one event, however many times it came.
+    assert_eq!(events(&app).await.len(), 100);
+    let (_talk, greeting) = SmtpTalk::connect(inbound).await;
+    assert!(greeting.starts_with("220"), "{greeting}");
 }
