@@ -37,14 +37,17 @@ pub enum AppError {
         bind: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    InboundTls(String),
 }
 
 /// A built service, listening, not yet serving.
 pub struct App {
     ctx: Context,
     listener: TcpListener,
-    /// The SMTP listener for bounces, when `inbound.bind` is set.
+    /// The SMTP listener for bounces, when `inbound.bind` is set, and its STARTTLS.
     inbound: Option<TcpListener>,
+    inbound_tls: Option<tokio_rustls::TlsAcceptor>,
     schedule: Option<Schedule>,
 }
 
@@ -67,6 +70,9 @@ impl App {
         } else {
             None
         };
+        // A certificate that does not load stops the start, before anything listens.
+        let inbound_tls = crate::bounces::listener::tls_acceptor(&config.inbound)
+            .map_err(AppError::InboundTls)?;
         let inbound = match config.inbound.bind.trim() {
             "" => None,
             bind => {
@@ -85,6 +91,7 @@ impl App {
             ctx,
             listener,
             inbound,
+            inbound_tls,
             schedule,
         })
     }
@@ -131,7 +138,8 @@ impl App {
                 "listening for bounces and complaints on smtp://{}",
                 inbound.local_addr().map_err(AppError::Serve)?
             );
-            tokio::spawn(crate::bounces::listener::serve(ctx.clone(), inbound));
+            let tls = self.inbound_tls;
+            tokio::spawn(crate::bounces::listener::serve(ctx.clone(), inbound, tls));
         }
         web::serve(self.listener, AppState::new(ctx))
             .await

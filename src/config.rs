@@ -65,6 +65,9 @@ pub struct InboundConfig {
     pub idle_timeout_seconds: u64,
     /// The longest a whole session may last.
     pub session_timeout_seconds: u64,
+    /// PEM certificate chain and key for STARTTLS; empty: not offered.
+    pub tls_cert_file: PathBuf,
+    pub tls_key_file: PathBuf,
 }
 
 /// When `serve` runs the daily job.

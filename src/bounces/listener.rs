@@ -5,7 +5,7 @@
 //! size, a wait per line and a length per session. It takes mail only for the bounce
 //! address and its signed tags, and answers the end of a message only once the report
 //! is recorded: a 4xx when it could not be (the sending MTA keeps it and tries again), so
-//! nothing accepted is lost.
+//! nothing accepted is lost. STARTTLS (RFC 3207) is offered when a certificate is set.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use smtp_proto::Request;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use super::{BounceError, Bounces, Envelope, Handled};
 use crate::config::InboundConfig;
@@ -29,8 +30,37 @@ const MAX_COMMAND_LINE: usize = 2048;
 /// generators quote longer ones). A longer line makes the message too big.
 const MAX_DATA_LINE: usize = 64 * 1024;
 
-/// Serve SMTP on `listener` until the task is dropped.
-pub async fn serve(ctx: Context, listener: TcpListener) {
+/// The STARTTLS acceptor from `inbound.tls_cert_file` and `inbound.tls_key_file` (PEM);
+/// `None` when neither is set.
+pub fn tls_acceptor(cfg: &InboundConfig) -> Result<Option<TlsAcceptor>, String> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let (cert, key) = (&cfg.tls_cert_file, &cfg.tls_key_file);
+    match (cert.as_os_str().is_empty(), key.as_os_str().is_empty()) {
+        (true, true) => return Ok(None),
+        (false, false) => {}
+        _ => {
+            return Err(
+                "set both inbound.tls_cert_file and inbound.tls_key_file, or neither".into(),
+            );
+        }
+    }
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|c| c.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("inbound.tls_cert_file {}: {e}", cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("inbound.tls_key_file {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("inbound TLS certificate and key: {e}"))?;
+    Ok(Some(TlsAcceptor::from(Arc::new(config))))
+}
+
+/// Serve SMTP on `listener` until the task is dropped; STARTTLS with `tls`.
+pub async fn serve(ctx: Context, listener: TcpListener, tls: Option<TlsAcceptor>) {
     let cfg = ctx.config.inbound.clone();
     let slots = Arc::new(Semaphore::new(cfg.max_connections.max(1)));
     let bounces = Bounces::new(ctx.clone());
@@ -60,11 +90,12 @@ pub async fn serve(ctx: Context, listener: TcpListener) {
             });
             continue;
         };
-        let (bounces, cfg, name) = (bounces.clone(), cfg.clone(), name.clone());
+        let (bounces, cfg, name, tls) = (bounces.clone(), cfg.clone(), name.clone(), tls.clone());
         tokio::spawn(async move {
             let session = Session {
                 bounces,
                 cfg: &cfg,
+                tls,
                 name: &name,
                 peer,
             };
@@ -103,8 +134,17 @@ enum Stage {
 struct Session<'a> {
     bounces: Bounces,
     cfg: &'a InboundConfig,
+    /// STARTTLS is offered when a certificate is configured.
+    tls: Option<TlsAcceptor>,
     name: &'a str,
     peer: SocketAddr,
+}
+
+/// How a conversation ended.
+enum Ended {
+    Closed,
+    /// The client asked for TLS (and sent nothing after asking): upgrade, then talk again.
+    StartTls,
 }
 
 impl Session<'_> {
@@ -114,6 +154,35 @@ impl Session<'_> {
         write
             .write_all(format!("220 {} ESMTP paperboy bounces\r\n", self.name).as_bytes())
             .await?;
+        if let Ended::Closed = self.converse(&mut read, &mut write, false).await? {
+            return Ok(());
+        }
+        let acceptor = self
+            .tls
+            .clone()
+            .expect("STARTTLS is offered only with a certificate");
+        let stream = read
+            .into_inner()
+            .reunite(write)
+            .expect("the halves of one stream");
+        let tls = acceptor.accept(stream).await?;
+        let (read, mut write) = tokio::io::split(tls);
+        // RFC 3207 §4.2: after the handshake the session starts over (EHLO again).
+        self.converse(&mut BufReader::new(read), &mut write, true)
+            .await
+            .map(|_| ())
+    }
+
+    async fn converse<R, W>(
+        &self,
+        read: &mut BufReader<R>,
+        write: &mut W,
+        tls: bool,
+    ) -> std::io::Result<Ended>
+    where
+        R: tokio::io::AsyncRead + Unpin,
+        W: tokio::io::AsyncWrite + Unpin,
+    {
         let idle = Duration::from_secs(self.cfg.idle_timeout_seconds.max(1));
         let mut line = Vec::with_capacity(1024);
         let mut stage = Stage::Connected;
@@ -128,18 +197,18 @@ impl Session<'_> {
             } else {
                 MAX_COMMAND_LINE
             };
-            let mut bounded = (&mut read).take(limit as u64);
+            let mut bounded = (&mut *read).take(limit as u64);
             let n = match tokio::time::timeout(idle, bounded.read_until(b'\n', &mut line)).await {
                 Ok(read) => read?,
                 Err(_) => {
                     let _ = write
                         .write_all(b"421 4.4.2 Idle too long, closing\r\n")
                         .await;
-                    return Ok(());
+                    return Ok(Ended::Closed);
                 }
             };
             if n == 0 {
-                return Ok(()); // The client left.
+                return Ok(Ended::Closed); // The client left.
             }
             let ended = line.ends_with(b"\n");
             if let Stage::Data {
@@ -164,6 +233,7 @@ impl Session<'_> {
                     stage = Stage::Ready;
                     let answer = self.answer(&envelope, &data, too_big).await;
                     write.write_all(answer.as_bytes()).await?;
+                    write.flush().await?;
                     continue;
                 }
                 // Dot-stuffing (RFC 5321 §4.5.2): a leading dot was doubled.
@@ -181,30 +251,44 @@ impl Session<'_> {
                 write
                     .write_all(b"500 5.5.2 Line too long, closing\r\n")
                     .await?;
-                return Ok(());
+                return Ok(Ended::Closed);
             }
-            let (reply, close) = self.command(&line, &mut stage);
+            let (reply, then) = self.command(&line, &mut stage, tls);
             errors = if reply.starts_with('5') {
                 errors + 1
             } else {
                 0
             };
+            if let Some(Ended::StartTls) = then
+                && !read.buffer().is_empty()
+            {
+                // Commands sent after STARTTLS, before the handshake, would be taken as if
+                // they came over TLS (the STARTTLS injection of CVE-2011-0411).
+                write
+                    .write_all(
+                        b"501 5.5.4 Nothing may follow STARTTLS before the handshake, closing\r\n",
+                    )
+                    .await?;
+                return Ok(Ended::Closed);
+            }
             write.write_all(reply.as_bytes()).await?;
-            if close {
-                return Ok(());
+            write.flush().await?;
+            if let Some(ended) = then {
+                return Ok(ended);
             }
             if errors >= MAX_ERRORS {
                 write
                     .write_all(b"421 4.7.0 Too many errors, closing\r\n")
                     .await?;
-                return Ok(());
+                return Ok(Ended::Closed);
             }
         }
     }
 
-    /// Answer one command line (smtp-proto parses it); true: close after the reply.
-    fn command(&self, line: &[u8], stage: &mut Stage) -> (String, bool) {
-        let reply = |s: &str| (format!("{s}\r\n"), false);
+    /// Answer one command line (smtp-proto parses it), and whether the conversation ends
+    /// after the reply. `tls`: it is already encrypted.
+    fn command(&self, line: &[u8], stage: &mut Stage, tls: bool) -> (String, Option<Ended>) {
+        let reply = |s: &str| (format!("{s}\r\n"), None);
         let request = match Request::parse(&mut line.iter()) {
             Ok(r) => r,
             Err(e) => return reply(&parse_error(&e)),
@@ -212,12 +296,17 @@ impl Session<'_> {
         match request {
             Request::Ehlo { .. } | Request::Lhlo { .. } => {
                 *stage = Stage::Ready;
+                let starttls = if self.tls.is_some() && !tls {
+                    "250-STARTTLS\r\n"
+                } else {
+                    ""
+                };
                 (
                     format!(
-                        "250-{}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SIZE {}\r\n",
+                        "250-{}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n{starttls}250 SIZE {}\r\n",
                         self.name, self.cfg.max_message_bytes
                     ),
-                    false,
+                    None,
                 )
             }
             Request::Helo { .. } => {
@@ -280,9 +369,14 @@ impl Session<'_> {
                 reply("250 2.0.0 OK")
             }
             Request::Noop { .. } => reply("250 2.0.0 OK"),
-            Request::Quit => ("221 2.0.0 Bye\r\n".into(), true),
+            Request::Quit => ("221 2.0.0 Bye\r\n".into(), Some(Ended::Closed)),
             Request::Vrfy { .. } => reply("252 2.1.5 Cannot verify, send a bounce to try"),
-            Request::StartTls => reply("454 4.7.0 TLS not available"),
+            Request::StartTls if tls => reply("503 5.5.1 TLS is already on"),
+            Request::StartTls if self.tls.is_none() => reply("454 4.7.0 TLS not available"),
+            Request::StartTls => (
+                "220 2.0.0 Ready to start TLS\r\n".into(),
+                Some(Ended::StartTls),
+            ),
             other => reply(&format!("502 5.5.1 {} not implemented", other.name())),
         }
     }

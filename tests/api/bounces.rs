@@ -25,6 +25,7 @@ on_both_databases!(
     postfix_giving_up_on_a_4xx_is_a_soft_bounce,
     the_operator_sees_and_changes_suppressions,
     ten_thousand_bounces_in_a_burst,
+    a_report_over_starttls_is_recorded,
 );
 
 pub const BOUNCE_DOMAIN: &str = "lists.paperboy.test";
@@ -761,4 +762,125 @@ async fn ten_thousand_bounces_in_a_burst(backend: Backend) {
     assert_eq!(events(&app).await.len(), 100);
     let (_talk, greeting) = SmtpTalk::connect(inbound).await;
     assert!(greeting.starts_with("220"), "{greeting}");
+}
+
+/// With a certificate, the listener offers STARTTLS: a report sent over TLS counts; commands
+/// smuggled in after STARTTLS, before the handshake, end the session; a certificate without
+/// its key stops the start.
+async fn a_report_over_starttls_is_recorded(backend: Backend) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = crate::certificate::self_signed_certificate(dir.path());
+    let Some(app) = spawn_bouncing(
+        backend,
+        &[
+            ("inbound.tls_cert_file", cert.display().to_string().into()),
+            ("inbound.tls_key_file", key.display().to_string().into()),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let tag = confirmed_reader(&app, "reader@example.net").await;
+    let inbound = app.inbound.unwrap();
+
+    // Smuggled commands after STARTTLS: refused, and the session ends.
+    let (mut talk, _) = SmtpTalk::connect(inbound).await;
+    assert!(
+        talk.command("EHLO client.test")
+            .await
+            .contains("250-STARTTLS")
+    );
+    talk.raw(b"STARTTLS\r\nMAIL FROM:<>\r\n").await.unwrap();
+    let r = talk.reply().await;
+    assert!(r.starts_with("501 5.5.4"), "{r}");
+    assert_eq!(talk.reply().await, "");
+
+    // The real thing: EHLO, STARTTLS, the handshake, EHLO again, the report.
+    let tcp = tokio::net::TcpStream::connect(inbound).await.unwrap();
+    let mut plain = tokio::io::BufReader::new(tcp);
+    let mut line = String::new();
+    plain.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("220"), "{line}");
+    plain
+        .get_mut()
+        .write_all(b"EHLO client.test\r\n")
+        .await
+        .unwrap();
+    loop {
+        line.clear();
+        plain.read_line(&mut line).await.unwrap();
+        if line.as_bytes()[3] == b' ' {
+            break;
+        }
+    }
+    plain.get_mut().write_all(b"STARTTLS\r\n").await.unwrap();
+    line.clear();
+    plain.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("220 2.0.0"), "{line}");
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&cert).unwrap();
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    for c in CertificateDer::pem_slice_iter(&pem) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = connector.connect(name, plain.into_inner()).await.unwrap();
+    let mut tls = tokio::io::BufReader::new(tls);
+    let mut ask = async |command: &str| {
+        tls.get_mut().write_all(command.as_bytes()).await.unwrap();
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            tls.read_line(&mut line).await.unwrap();
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    };
+    let ehlo = ask("EHLO client.test\r\n").await;
+    assert!(
+        ehlo.starts_with("250") && !ehlo.contains("STARTTLS"),
+        "{ehlo}"
+    );
+    assert!(ask("MAIL FROM:<>\r\n").await.starts_with("250"));
+    assert!(
+        ask(&format!("RCPT TO:<{tag}>\r\n"))
+            .await
+            .starts_with("250")
+    );
+    assert!(ask("DATA\r\n").await.starts_with("354"));
+    let dsn = postfix_dsn("postfix-5xx.eml", &tag, "reader@example.net", "tls@relay");
+    let r = ask(&format!("{dsn}\r\n.\r\n")).await;
+    assert!(r.starts_with("250"), "{r}");
+    assert_eq!(
+        status_of(&app, "reader@example.net").await,
+        SubscriberStatus::Suppressed
+    );
+
+    // A certificate without its key: the service does not start.
+    let config = paperboy::config::Config::with_overrides(&[
+        ("database_url", app.ctx.config.database_url.clone().into()),
+        ("secret", crate::helpers::SECRET.into()),
+        ("data_dir", dir.path().display().to_string().into()),
+        ("mail.bounce_address", "bounces@lists.paperboy.test".into()),
+        ("inbound.bind", "127.0.0.1:0".into()),
+        ("inbound.tls_cert_file", cert.display().to_string().into()),
+    ])
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = paperboy::app::App::build_on(config, listener)
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("inbound.tls_key_file"), "{err}");
 }
