@@ -581,7 +581,9 @@ impl Outbox for SubscriptionMails {
                 Outcome::Sent => "sent",
                 Outcome::Bounced { .. } => "refused",
                 Outcome::Retry { .. } => "deferred",
-                Outcome::Failed { .. } | Outcome::Skipped { .. } => "failed",
+                Outcome::Failed { .. } => "failed",
+                // The reader confirmed or left before it went: nothing was wrong with it.
+                Outcome::Skipped { .. } => "skipped",
             });
         }
     }
