@@ -22,13 +22,16 @@ pub struct Admin {
     ctx: Context,
 }
 
-/// A subscriber with the confirmation mails sent to the address (when, to which client)
-/// and their ratings of papers, which is everything stored about it.
+/// A subscriber with the confirmation mails sent to the address (when, to which client),
+/// their ratings of papers and the bounces and complaints about mail to them, which is
+/// everything stored about it.
 pub struct Exported {
     pub subscriber: Subscriber,
     pub confirmation_mails: Vec<(i64, Option<String>)>,
     /// Latest first.
     pub ratings: Vec<PaperRating>,
+    /// Bounces and complaints about mail to the address, newest first.
+    pub mail_events: Vec<StoredMailEvent>,
 }
 
 /// Where the service stands.
@@ -122,10 +125,18 @@ impl Admin {
         let mut out = Vec::with_capacity(subscribers.len());
         for subscriber in subscribers {
             let confirmation_mails = self.ctx.store.confirmation_mails_of(subscriber.id).await?;
+            let mail_events = self
+                .events(&EventFilter {
+                    subscriber_id: Some(subscriber.id),
+                    since: None,
+                    limit: i64::MAX,
+                })
+                .await?;
             out.push(Exported {
                 ratings: ratings.remove(&subscriber.id).unwrap_or_default(),
                 subscriber,
                 confirmation_mails,
+                mail_events,
             });
         }
         Ok(out)

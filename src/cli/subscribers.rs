@@ -155,6 +155,12 @@ pub async fn run(ctx: &Context, cmd: SubscribersCommand) -> Result<()> {
                             .iter()
                             .map(|(sent_at, client_ip)| serde_json::json!({"sent_at": sent_at, "client_ip": client_ip}))
                             .collect();
+                        v["mail_events"] = serde_json::to_value(
+                            row.mail_events
+                                .iter()
+                                .map(paperboy::web::MailEvent::from)
+                                .collect::<Vec<_>>(),
+                        )?;
                         full.push(v);
                     }
                     serde_json::to_writer_pretty(&mut out, &full)?;

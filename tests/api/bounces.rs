@@ -540,6 +540,12 @@ async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
     let events: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(events[0]["kind"], "hard_bounce");
     assert_eq!(events[0]["source"], "listener");
+    // Part of everything stored about the address.
+    let (ok, out) = cli(&["subscribers", "export", "--email", "gone@example.net"]);
+    assert!(ok, "{out}");
+    let exported: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(exported[0]["mail_events"][0]["kind"], "hard_bounce");
+    assert_eq!(exported[0]["mail_events"][0]["status"], "5.3.0");
     let admin = |req: reqwest::RequestBuilder| req.bearer_auth(ADMIN_TOKEN);
     let r = admin(app.client.get(app.url("/api/v1/admin/events")))
         .send()
