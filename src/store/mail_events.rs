@@ -68,6 +68,14 @@ struct Row {
     at: i64,
 }
 
+/// A [`Row`] with its reader's id.
+#[derive(sqlx::FromRow)]
+struct ReaderRow {
+    subscriber_id: i64,
+    #[sqlx(flatten)]
+    row: Row,
+}
+
 impl Row {
     fn read(self) -> Result<StoredMailEvent, StoreError> {
         let bad = |why: String| StoreError::Corrupt {
@@ -201,6 +209,35 @@ impl Store {
             .bind(filter.subscriber_id).bind(filter.since.unwrap_or(i64::MIN))
             .bind(filter.limit.max(0)).fetch_all(pool).await)?;
         rows.into_iter().map(Row::read).collect()
+    }
+
+    /// The events of each of `ids` that has any, newest first.
+    pub async fn mail_events_of_many(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<StoredMailEvent>>, StoreError> {
+        let mut out: std::collections::HashMap<i64, Vec<StoredMailEvent>> =
+            std::collections::HashMap::new();
+        for chunk in ids.chunks(super::IN_CHUNK) {
+            let sql = format!(
+                "SELECT e.subscriber_id, e.id, s.email, e.message_kind, e.message_id, e.kind, e.status, \
+                 e.diagnostic, e.source, e.effect, e.at FROM mail_events e \
+                 JOIN subscribers s ON s.id = e.subscriber_id \
+                 WHERE e.subscriber_id IN ({}) ORDER BY e.subscriber_id, e.at DESC, e.id DESC",
+                super::placeholders(1, chunk.len())
+            );
+            let rows: Vec<ReaderRow> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for r in rows {
+                out.entry(r.subscriber_id).or_default().push(r.row.read()?);
+            }
+        }
+        Ok(out)
     }
 
     /// How many events of each kind and source since `since`.

@@ -495,15 +495,32 @@ impl Store {
 
     /// The mails sent (or queued) in answer to sign-ups of a subscriber: (unix time, client
     /// address), oldest first.
-    pub async fn confirmation_mails_of(
+    /// The confirmation and "already subscribed" mails of each of `ids` that has any (when
+    /// queued, for which client), oldest first.
+    pub async fn confirmation_mails_of_many(
         &self,
-        subscriber_id: i64,
-    ) -> Result<Vec<(i64, Option<String>)>, StoreError> {
-        let rows = on_pool!(self, pool => sqlx::query_as(
-            "SELECT created_at, client_ip FROM subscription_mails \
-             WHERE subscriber_id = $1 AND kind <> 'welcome' ORDER BY id")
-            .bind(subscriber_id).fetch_all(pool).await)?;
-        Ok(rows)
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<(i64, Option<String>)>>, StoreError> {
+        let mut out: std::collections::HashMap<i64, Vec<(i64, Option<String>)>> =
+            std::collections::HashMap::new();
+        for chunk in ids.chunks(super::IN_CHUNK) {
+            let sql = format!(
+                "SELECT subscriber_id, created_at, client_ip FROM subscription_mails \
+                 WHERE subscriber_id IN ({}) AND kind <> 'welcome' ORDER BY subscriber_id, id",
+                super::placeholders(1, chunk.len())
+            );
+            let rows: Vec<(i64, i64, Option<String>)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.fetch_all(pool).await
+            })?;
+            for (id, at, ip) in rows {
+                out.entry(id).or_default().push((at, ip));
+            }
+        }
+        Ok(out)
     }
 
     /// One page of subscribers in id order.

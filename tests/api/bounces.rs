@@ -546,6 +546,11 @@ async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
     let exported: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(exported[0]["mail_events"][0]["kind"], "hard_bounce");
     assert_eq!(exported[0]["mail_events"][0]["status"], "5.3.0");
+    assert_eq!(
+        exported[0]["confirmation_mails"].as_array().unwrap().len(),
+        1,
+        "{exported}"
+    );
     let admin = |req: reqwest::RequestBuilder| req.bearer_auth(ADMIN_TOKEN);
     let r = admin(app.client.get(app.url("/api/v1/admin/events")))
         .send()
