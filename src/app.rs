@@ -28,6 +28,8 @@ pub enum AppError {
         bind: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Webhooks(#[from] crate::bounces::webhooks::SetupError),
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
     #[error(
@@ -46,6 +48,8 @@ pub struct App {
     /// The SMTP listener for bounces, when `inbound.bind` is set.
     inbound: Option<TcpListener>,
     schedule: Option<Schedule>,
+    /// The providers' webhooks that are configured.
+    webhooks: crate::bounces::webhooks::Setup,
 }
 
 impl App {
@@ -80,12 +84,15 @@ impl App {
                 )
             }
         };
+        // Providers' keys that cannot be used stop the start too.
+        let webhooks = crate::bounces::webhooks::Setup::from_config(&config.webhooks)?;
         let ctx = Context::start(config).await?;
         Ok(Self {
             ctx,
             listener,
             inbound,
             schedule,
+            webhooks,
         })
     }
 
@@ -133,7 +140,16 @@ impl App {
             );
             tokio::spawn(crate::bounces::listener::serve(ctx.clone(), inbound));
         }
-        web::serve(self.listener, AppState::new(ctx))
+        let providers = self.webhooks.enabled();
+        if !providers.is_empty() {
+            tracing::info!(
+                "taking bounce and complaint events at {}/webhooks/{{{}}}",
+                ctx.config.base_url,
+                providers.join(",")
+            );
+        }
+        let webhooks = crate::bounces::webhooks::Webhooks::new(ctx.clone(), self.webhooks);
+        web::serve(self.listener, AppState::new(ctx, webhooks))
             .await
             .map_err(AppError::Serve)
     }
