@@ -28,6 +28,8 @@ pub enum AppError {
         bind: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Webhooks(#[from] crate::bounces::webhooks::SetupError),
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
     #[error(
@@ -49,6 +51,8 @@ pub struct App {
     inbound: Option<TcpListener>,
     inbound_tls: Option<tokio_rustls::TlsAcceptor>,
     schedule: Option<Schedule>,
+    /// The providers' webhooks that are configured.
+    webhooks: crate::bounces::webhooks::Setup,
 }
 
 impl App {
@@ -86,6 +90,8 @@ impl App {
                 )
             }
         };
+        // Providers' keys that cannot be used stop the start too.
+        let webhooks = crate::bounces::webhooks::Setup::from_config(&config.webhooks)?;
         let ctx = Context::start(config).await?;
         Ok(Self {
             ctx,
@@ -93,6 +99,7 @@ impl App {
             inbound,
             inbound_tls,
             schedule,
+            webhooks,
         })
     }
 
@@ -141,7 +148,16 @@ impl App {
             let tls = self.inbound_tls;
             tokio::spawn(crate::bounces::listener::serve(ctx.clone(), inbound, tls));
         }
-        web::serve(self.listener, AppState::new(ctx))
+        let providers = self.webhooks.enabled();
+        if !providers.is_empty() {
+            tracing::info!(
+                "taking bounce and complaint events at {}/webhooks/{{{}}}",
+                ctx.config.base_url,
+                providers.join(",")
+            );
+        }
+        let webhooks = crate::bounces::webhooks::Webhooks::new(ctx.clone(), self.webhooks);
+        web::serve(self.listener, AppState::new(ctx, webhooks))
             .await
             .map_err(AppError::Serve)
     }

@@ -34,6 +34,7 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     pub bounces: BouncesConfig,
     pub inbound: InboundConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 /// When bounces suppress a reader (the rule is `domain::BouncePolicy`).
@@ -68,6 +69,35 @@ pub struct InboundConfig {
     /// PEM certificate chain and key for STARTTLS; empty: not offered.
     pub tls_cert_file: PathBuf,
     pub tls_key_file: PathBuf,
+}
+
+/// Bounce and complaint events posted by mail providers (`/webhooks/<provider>`); each
+/// provider is off until its keys are set.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// The largest body taken (providers batch: SendGrid up to 768 KB, SNS up to 256 KB).
+    pub max_body_bytes: usize,
+    /// SendGrid and Mailgun: an event signed longer ago than this is refused as a replay.
+    pub max_age_seconds: i64,
+    /// Amazon SES through SNS: the topics whose notifications are taken; empty: off.
+    pub ses_topic_arns: Vec<String>,
+    /// Hosts SNS signing certificates (and subscription confirmations) may come from; a `*`
+    /// stands for one DNS label.
+    pub ses_cert_hosts: Vec<String>,
+    /// PEM certificates trusted for fetching them besides the public roots; empty: none.
+    pub ses_ca_file: PathBuf,
+    /// An SNS message older than this is refused.
+    pub ses_max_age_seconds: i64,
+    /// Confirm a subscription by fetching its SubscribeURL; false: log it for the operator.
+    pub ses_confirm_subscriptions: bool,
+    /// Postmark: the basic-auth user and password in the webhook URL; empty: off.
+    pub postmark_user: String,
+    pub postmark_password: String,
+    /// SendGrid: the signed event webhook's verification key (base64); empty: off.
+    pub sendgrid_public_key: String,
+    /// Mailgun: the HTTP webhook signing key; empty: off.
+    pub mailgun_signing_key: String,
 }
 
 /// When `serve` runs the daily job.
@@ -239,6 +269,11 @@ impl Config {
                     "inbound.bind is set but mail.bounce_address is empty: the listener takes mail only for the bounce address".into(),
                 ));
             }
+        }
+        if c.webhooks.postmark_user.is_empty() != c.webhooks.postmark_password.is_empty() {
+            return Err(ConfigError::Invalid(
+                "webhooks.postmark_user and webhooks.postmark_password must be set together (or both empty: the Postmark webhook is off)".into(),
+            ));
         }
         if c.limits.posts_per_minute == 0 || c.limits.post_burst == 0 {
             return Err(ConfigError::Invalid(

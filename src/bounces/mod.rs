@@ -5,6 +5,7 @@
 
 pub mod listener;
 pub mod report;
+pub mod webhooks;
 
 use crate::clock;
 use crate::context::Context;

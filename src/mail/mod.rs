@@ -21,6 +21,7 @@ pub mod verp;
 
 pub use error::{MailError, RenderError, SendError, SetupError};
 pub use outgoing::DigestHeaders;
+pub use smtp::tls_client_config;
 pub use transport::{EmlFolder, Transport};
 
 use crate::config::Config;

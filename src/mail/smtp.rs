@@ -305,34 +305,7 @@ pub struct RelayTls {
 impl RelayTls {
     /// For the relay `host`; `ca_file` (empty: none) holds more PEM certificates to trust.
     pub fn new(host: &str, ca_file: &std::path::Path) -> Result<Self, SetupError> {
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        if !ca_file.as_os_str().is_empty() {
-            let bad = |why: String| SetupError::TlsCa(format!("{}: {why}", ca_file.display()));
-            let pem = std::fs::read(ca_file).map_err(|e| {
-                SetupError::TlsCa(format!("cannot read {}: {e}", ca_file.display()))
-            })?;
-            let certs = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
-            if certs.is_empty() {
-                return Err(bad(
-                    "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
-                ));
-            }
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| bad(format!("a certificate that cannot be trusted: {e}")))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| SetupError::TlsCa(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = tls_client_config(ca_file).map_err(SetupError::TlsCa)?;
         let server_name = ServerName::try_from(host.to_string())
             .map_err(|e| SetupError::SmtpUrl(format!("{host:?} is not a TLS server name: {e}")))?;
         Ok(Self {
@@ -353,6 +326,40 @@ impl RelayTls {
             stream,
         )))))
     }
+}
+
+/// A TLS client trusting the public roots and the PEM certificates in `ca_file` (empty:
+/// none): the relay's (`mail.tls_ca_file`), and SNS certificate fetches
+/// (`webhooks.ses_ca_file`).
+/// The error names the file and what is wrong with it.
+pub fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if !ca_file.as_os_str().is_empty() {
+        let bad = |why: String| format!("{}: {why}", ca_file.display());
+        let pem = std::fs::read(ca_file)
+            .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("a certificate that cannot be trusted: {e}")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// One session with the relay.

@@ -46,9 +46,13 @@ impl PostLimiter {
 pub async fn limit_posts(State(state): State<AppState>, req: Request, next: Next) -> Response {
     // One-click unsubscribes arrive from mail providers' servers, many readers behind one
     // address; the signed token is what protects them, and a 429 would lose an unsubscribe.
+    // Providers' webhooks likewise: a few provider hosts post every reader's events, in
+    // bursts after a send, and their signature or credentials protect them.
     // The paper search reads the database on every keystroke a form sends: limited too.
-    let search = req.method() == Method::GET && req.uri().path() == "/api/v1/papers";
-    if search || (req.method() == Method::POST && !req.uri().path().starts_with("/unsubscribe/")) {
+    let path = req.uri().path();
+    let search = req.method() == Method::GET && path == "/api/v1/papers";
+    let exempt = path.starts_with("/unsubscribe/") || path.starts_with("/webhooks/");
+    if search || (req.method() == Method::POST && !exempt) {
         let (parts, body) = req.into_parts();
         let ip = ClientIp::from_parts(&parts, state.ctx.config.trust_forwarded_for);
         if let Some(ip) = ip.0

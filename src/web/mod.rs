@@ -8,6 +8,7 @@ mod forms;
 mod limit;
 mod openapi;
 mod pages;
+mod webhooks;
 
 pub use admin_api::{MailEvent, Suppression};
 pub use api::AdminSubscriber as ExportRow;
@@ -27,6 +28,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::admin::Admin;
+use crate::bounces::webhooks::Webhooks;
 use crate::context::Context;
 use crate::ratings::Ratings;
 use crate::subscriptions::Subscriptions;
@@ -39,14 +41,16 @@ pub struct AppState {
     pub subs: Subscriptions,
     pub admin: Admin,
     pub ratings: Ratings,
+    pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
 }
 
 impl AppState {
-    pub fn new(ctx: Context) -> Self {
+    pub fn new(ctx: Context, webhooks: Webhooks) -> Self {
         let limiter = limit::PostLimiter::new(&ctx.config.limits);
         Self {
+            webhooks,
             limiter: Arc::new(limiter),
             metrics: metrics_handle(),
             subs: Subscriptions::new(ctx.clone()),
@@ -74,6 +78,11 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
+        // Their own body limit (set inside, so it wins over the one below).
+        .nest(
+            "/webhooks",
+            webhooks::routes(state.ctx.config.webhooks.max_body_bytes),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body))

@@ -22,3 +22,4 @@ mod preview;
 mod ratings;
 mod smtp;
 mod topics;
+mod webhooks;
