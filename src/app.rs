@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::bounces::mailbox::{MailboxError, Poller};
 use crate::config::Config;
 use crate::context::{Context, StartError};
 use crate::scheduler::{Schedule, ScheduleError};
@@ -37,6 +38,8 @@ pub enum AppError {
         bind: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Mailbox(#[from] MailboxError),
 }
 
 /// A built service, listening, not yet serving.
@@ -45,6 +48,8 @@ pub struct App {
     listener: TcpListener,
     /// The SMTP listener for bounces, when `inbound.bind` is set.
     inbound: Option<TcpListener>,
+    /// The bounce mailbox's poller, when `mailbox.url` is set.
+    mailbox: Option<Poller>,
     schedule: Option<Schedule>,
 }
 
@@ -81,10 +86,13 @@ impl App {
             }
         };
         let ctx = Context::start(config).await?;
+        // A wrong mailbox URL or CA file stops the start too.
+        let mailbox = Poller::from_config(&ctx)?;
         Ok(Self {
             ctx,
             listener,
             inbound,
+            mailbox,
             schedule,
         })
     }
@@ -132,6 +140,10 @@ impl App {
                 inbound.local_addr().map_err(AppError::Serve)?
             );
             tokio::spawn(crate::bounces::listener::serve(ctx.clone(), inbound));
+        }
+        if let Some(poller) = self.mailbox {
+            let every = Duration::from_secs(ctx.config.mailbox.poll_seconds.max(1));
+            tokio::spawn(poller.run(every));
         }
         web::serve(self.listener, AppState::new(ctx))
             .await

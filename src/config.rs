@@ -34,6 +34,7 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     pub bounces: BouncesConfig,
     pub inbound: InboundConfig,
+    pub mailbox: MailboxConfig,
 }
 
 /// When bounces suppress a reader (the rule is `domain::BouncePolicy`).
@@ -65,6 +66,22 @@ pub struct InboundConfig {
     pub idle_timeout_seconds: u64,
     /// The longest a whole session may last.
     pub session_timeout_seconds: u64,
+}
+
+/// The IMAP mailbox that bounces and complaints are delivered to, read by `serve`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// `imaps://user:password@host[:port]/FOLDER` or `imap://…?tls=starttls|none`; empty: off.
+    pub url: String,
+    /// Seconds between two polls.
+    pub poll_seconds: u64,
+    /// Where processed mail is moved (created if missing); empty: it is flagged instead.
+    pub processed_folder: String,
+    /// PEM certificates trusted for the server's TLS besides the public roots; empty: none.
+    pub tls_ca_file: PathBuf,
+    /// The longest wait for one answer of the server.
+    pub timeout_seconds: u64,
 }
 
 /// When `serve` runs the daily job.
@@ -236,6 +253,11 @@ impl Config {
                     "inbound.bind is set but mail.bounce_address is empty: the listener takes mail only for the bounce address".into(),
                 ));
             }
+        }
+        if !c.mailbox.url.trim().is_empty() && c.mail.bounce_address.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "mailbox.url is set but mail.bounce_address is empty: the poller records only bounces to the signed bounce address".into(),
+            ));
         }
         if c.limits.posts_per_minute == 0 || c.limits.post_burst == 0 {
             return Err(ConfigError::Invalid(

@@ -121,7 +121,7 @@ impl SmtpTarget {
 }
 
 /// `url` with its password (if any) as `***`, for error messages and logs.
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -135,7 +135,7 @@ fn redacted(url: &str) -> String {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -296,6 +296,39 @@ impl Socket {
     }
 }
 
+/// A TLS client trusting the public roots and the PEM certificates in `ca_file` (empty:
+/// none): the relay's (`mail.tls_ca_file`) and the bounce mailbox's (`mailbox.tls_ca_file`).
+pub(crate) fn client_tls(ca_file: &std::path::Path) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    if !ca_file.as_os_str().is_empty() {
+        let bad = |why: String| format!("{}: {why}", ca_file.display());
+        let pem = std::fs::read(ca_file)
+            .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| bad(format!("a certificate that cannot be trusted: {e}")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
 /// TLS to the relay: the public roots and the operator's own (`mail.tls_ca_file`).
 pub struct RelayTls {
     connector: tokio_rustls::TlsConnector,
@@ -305,38 +338,11 @@ pub struct RelayTls {
 impl RelayTls {
     /// For the relay `host`; `ca_file` (empty: none) holds more PEM certificates to trust.
     pub fn new(host: &str, ca_file: &std::path::Path) -> Result<Self, SetupError> {
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        if !ca_file.as_os_str().is_empty() {
-            let bad = |why: String| SetupError::TlsCa(format!("{}: {why}", ca_file.display()));
-            let pem = std::fs::read(ca_file).map_err(|e| {
-                SetupError::TlsCa(format!("cannot read {}: {e}", ca_file.display()))
-            })?;
-            let certs = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
-            if certs.is_empty() {
-                return Err(bad(
-                    "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
-                ));
-            }
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| bad(format!("a certificate that cannot be trusted: {e}")))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| SetupError::TlsCa(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let config = client_tls(ca_file).map_err(SetupError::TlsCa)?;
         let server_name = ServerName::try_from(host.to_string())
             .map_err(|e| SetupError::SmtpUrl(format!("{host:?} is not a TLS server name: {e}")))?;
         Ok(Self {
-            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            connector: tokio_rustls::TlsConnector::from(config),
             server_name,
         })
     }
