@@ -334,5 +334,14 @@ mod tests {
         assert_eq!(page.ingest.huggingface_mode, HuggingFaceMode::Page);
         let e = Config::with_overrides(&[("ingest.huggingface_mode", "html".into())]).unwrap_err();
         assert!(e.to_string().contains("api"), "{e}");
+        // A mailbox to poll needs the bounce address whose tags it looks for.
+        let url = "imaps://u:p@mail.example.org/INBOX";
+        let e = Config::with_overrides(&[("mailbox.url", url.into())]).unwrap_err();
+        assert!(e.to_string().contains("mail.bounce_address"), "{e}");
+        Config::with_overrides(&[
+            ("mailbox.url", url.into()),
+            ("mail.bounce_address", "bounces@example.org".into()),
+        ])
+        .unwrap();
     }
 }

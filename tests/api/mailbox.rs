@@ -11,6 +11,7 @@ use paperboy::domain::{EventSource, MailEventKind, SubscriberStatus};
 use crate::bounces::{
     BOUNCE_DOMAIN, confirmed_reader, events, postfix_dsn, spawn_bouncing, status_of,
 };
+use crate::certificate::self_signed_certificate;
 use crate::cli::paperboy_with;
 use crate::helpers::{Backend, Dovecot, Stored, TestApp, free_port, mailbox_url};
 use crate::on_both_databases;
@@ -19,6 +20,7 @@ on_both_databases!(
     serve_reads_bounces_from_the_mailbox_and_leaves_other_mail_alone,
     bounces_poll_reads_the_mailbox_once,
     a_mailbox_server_that_is_down_is_retried,
+    tls_and_starttls_with_a_private_ca,
 );
 
 const PROCESSED: &str = "paperboy-processed";
@@ -327,6 +329,11 @@ async fn a_mailbox_server_that_is_down_is_retried(backend: Backend) {
     };
     let gone = confirmed_reader(&app, "gone@example.net").await;
 
+    // A URL that would send the password in the clear by omission: refused, unshown.
+    let (ok, _, err) = poll_once(&app, "imap://bounces:s3cret@127.0.0.1:1/INBOX", &[]);
+    assert!(!ok);
+    assert!(err.contains("needs ?tls=starttls"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
     // Nothing listens: the CLI says so.
     let (ok, _, err) = poll_once(&app, &mailbox_url(port, "INBOX"), &[]);
     assert!(!ok);
@@ -377,4 +384,52 @@ async fn a_mailbox_server_that_is_down_is_retried(backend: Backend) {
     })
     .await;
     assert_eq!(events(&app).await[0].source, EventSource::Mailbox);
+}
+
+async fn tls_and_starttls_with_a_private_ca(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed_certificate(dir.path());
+    let (port, imaps_port) = (free_port(), free_port());
+    let Some(dovecot) = Dovecot::start_tls(port, (imaps_port, &cert, &key)) else {
+        return;
+    };
+    let Some(app) = spawn_bouncing(backend, &[]).await else {
+        return;
+    };
+    let gone = confirmed_reader(&app, "gone@example.net").await;
+    let dsn = delivered_dsn(&gone, "gone@example.net", "tls-1@relay");
+    dovecot.append("INBOX", None, dsn.as_bytes()).await;
+    let imaps = format!(
+        "imaps://{}@127.0.0.1:{imaps_port}/INBOX",
+        dovecot
+            .url("")
+            .trim_start_matches("imap://")
+            .split_once('@')
+            .unwrap()
+            .0
+    );
+    // A certificate nobody vouched for: nothing is sent, nothing touched.
+    let (ok, _, err) = poll_once(&app, &imaps, &[]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "TLS with the mailbox server 127.0.0.1:{imaps_port}"
+        )),
+        "{err}"
+    );
+    assert_eq!(dovecot.messages("INBOX").await.len(), 1);
+    // Trusted through mailbox.tls_ca_file: TLS from the first byte, then STARTTLS.
+    let ca = [("PAPERBOY_MAILBOX__TLS_CA_FILE", cert.display().to_string())];
+    let (ok, out, err) = poll_once(&app, &imaps, &ca);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 recorded"), "{out}");
+    let again = delivered_dsn(&gone, "gone@example.net", "tls-2@relay");
+    dovecot.append("INBOX", None, again.as_bytes()).await;
+    let starttls = dovecot.url("INBOX").replace("?tls=none", "?tls=starttls");
+    let (ok, out, err) = poll_once(&app, &starttls, &ca);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 recorded"), "{out}");
+    assert!(dovecot.messages("INBOX").await.is_empty());
+    assert_eq!(dovecot.messages(PROCESSED).await.len(), 2);
+    assert!(dovecot.log().contains("TLS"), "{}", dovecot.log());
 }

@@ -52,9 +52,19 @@ impl std::fmt::Debug for Stored {
 }
 
 impl Dovecot {
-    /// Start Dovecot on `port` (which must be free); `None` when Dovecot or root is missing
-    /// and not required.
+    /// Start Dovecot on `port` (which must be free), in the clear; `None` when Dovecot or
+    /// root is missing and not required.
     pub fn start(port: u16) -> Option<Self> {
+        Self::start_with(port, None)
+    }
+
+    /// Dovecot with TLS: STARTTLS on `port`, and TLS from the first byte on `tls.0`, with the
+    /// certificate and key files `tls.1` and `tls.2`.
+    pub fn start_tls(port: u16, tls: (u16, &Path, &Path)) -> Option<Self> {
+        Self::start_with(port, Some(tls))
+    }
+
+    fn start_with(port: u16, tls: Option<(u16, &Path, &Path)>) -> Option<Self> {
         let required = std::env::var_os("PAPERBOY_REQUIRE_DOVECOT").is_some();
         let is_root = Command::new("id")
             .arg("-u")
@@ -79,13 +89,24 @@ impl Dovecot {
         let passwd = root.join("passwd");
         std::fs::write(&passwd, format!("{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}\n")).unwrap();
         let r = root.display();
+        let (ssl, imaps_port) = match tls {
+            Some((imaps_port, cert, key)) => (
+                format!(
+                    "ssl = yes\nssl_cert = <{}\nssl_key = <{}",
+                    cert.display(),
+                    key.display()
+                ),
+                imaps_port,
+            ),
+            None => ("ssl = no".to_string(), 0),
+        };
         let conf = format!(
             r#"base_dir = {r}/run
 state_dir = {r}/state
 log_path = {r}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 # Loopback only: a password in the clear is fine here.
 disable_plaintext_auth = no
 auth_mechanisms = plain login
@@ -107,7 +128,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 "#,
