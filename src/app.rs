@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::bounces::mailbox::{MailboxError, Poller};
 use crate::config::Config;
 use crate::context::{Context, StartError};
 use crate::scheduler::{Schedule, ScheduleError};
@@ -41,6 +42,8 @@ pub enum AppError {
     },
     #[error("{0}")]
     InboundTls(String),
+    #[error(transparent)]
+    Mailbox(#[from] MailboxError),
 }
 
 /// A built service, listening, not yet serving.
@@ -50,6 +53,8 @@ pub struct App {
     /// The SMTP listener for bounces, when `inbound.bind` is set, and its STARTTLS.
     inbound: Option<TcpListener>,
     inbound_tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The bounce mailbox's poller, when `mailbox.url` is set.
+    mailbox: Option<Poller>,
     schedule: Option<Schedule>,
     /// The providers' webhooks that are configured.
     webhooks: crate::bounces::webhooks::Setup,
@@ -93,11 +98,14 @@ impl App {
         // Providers' keys that cannot be used stop the start too.
         let webhooks = crate::bounces::webhooks::Setup::from_config(&config.webhooks)?;
         let ctx = Context::start(config).await?;
+        // A wrong mailbox URL or CA file stops the start too.
+        let mailbox = Poller::from_config(&ctx)?;
         Ok(Self {
             ctx,
             listener,
             inbound,
             inbound_tls,
+            mailbox,
             schedule,
             webhooks,
         })
@@ -147,6 +155,10 @@ impl App {
             );
             let tls = self.inbound_tls;
             tokio::spawn(crate::bounces::listener::serve(ctx.clone(), inbound, tls));
+        }
+        if let Some(poller) = self.mailbox {
+            let every = Duration::from_secs(ctx.config.mailbox.poll_seconds.max(1));
+            tokio::spawn(poller.run(every));
         }
         let providers = self.webhooks.enabled();
         if !providers.is_empty() {

@@ -35,6 +35,7 @@ pub struct Config {
     pub bounces: BouncesConfig,
     pub inbound: InboundConfig,
     pub webhooks: WebhooksConfig,
+    pub mailbox: MailboxConfig,
 }
 
 /// When bounces suppress a reader (the rule is `domain::BouncePolicy`).
@@ -98,6 +99,22 @@ pub struct WebhooksConfig {
     pub sendgrid_public_key: String,
     /// Mailgun: the HTTP webhook signing key; empty: off.
     pub mailgun_signing_key: String,
+}
+
+/// The IMAP mailbox that bounces and complaints are delivered to, read by `serve`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// `imaps://user:password@host[:port]/FOLDER` or `imap://…?tls=starttls|none`; empty: off.
+    pub url: String,
+    /// Seconds between two polls.
+    pub poll_seconds: u64,
+    /// Where processed mail is moved (created if missing); empty: it is flagged instead.
+    pub processed_folder: String,
+    /// PEM certificates trusted for the server's TLS besides the public roots; empty: none.
+    pub tls_ca_file: PathBuf,
+    /// The longest wait for one answer of the server.
+    pub timeout_seconds: u64,
 }
 
 /// When `serve` runs the daily job.
@@ -275,6 +292,11 @@ impl Config {
                 "webhooks.postmark_user and webhooks.postmark_password must be set together (or both empty: the Postmark webhook is off)".into(),
             ));
         }
+        if !c.mailbox.url.trim().is_empty() && c.mail.bounce_address.trim().is_empty() {
+            return Err(ConfigError::Invalid(
+                "mailbox.url is set but mail.bounce_address is empty: the poller records only bounces to the signed bounce address".into(),
+            ));
+        }
         if c.limits.posts_per_minute == 0 || c.limits.post_burst == 0 {
             return Err(ConfigError::Invalid(
                 "limits.posts_per_minute and limits.post_burst must be at least 1".into(),
@@ -350,5 +372,14 @@ mod tests {
         assert_eq!(page.ingest.huggingface_mode, HuggingFaceMode::Page);
         let e = Config::with_overrides(&[("ingest.huggingface_mode", "html".into())]).unwrap_err();
         assert!(e.to_string().contains("api"), "{e}");
+        // A mailbox to poll needs the bounce address whose tags it looks for.
+        let url = "imaps://u:p@mail.example.org/INBOX";
+        let e = Config::with_overrides(&[("mailbox.url", url.into())]).unwrap_err();
+        assert!(e.to_string().contains("mail.bounce_address"), "{e}");
+        Config::with_overrides(&[
+            ("mailbox.url", url.into()),
+            ("mail.bounce_address", "bounces@example.org".into()),
+        ])
+        .unwrap();
     }
 }

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use paperboy::config::Config;
 use paperboy::context::Context;
 
+use cli::bounces::BouncesCommand;
 use cli::digest::{DigestCommand, PreviewArgs, RunDailyArgs};
 use cli::ingest::{IngestArgs, PapersCommand};
 use cli::subscribers::SubscribersCommand;
@@ -54,6 +55,9 @@ enum Command {
     Digest(DigestCommand),
     /// The whole day now: ingest it if no papers are stored for it, compose, deliver.
     RunDaily(RunDailyArgs),
+    /// Bounces and complaints: read the bounce mailbox.
+    #[command(subcommand)]
+    Bounces(BouncesCommand),
     /// Last ingest runs, the outbox by state, subscribers by state, bounces and complaints.
     Status,
     /// Render the digest a reader gets for a day (from the outbox, or as it would be
@@ -97,6 +101,7 @@ async fn main() -> Result<()> {
         Command::Digest(cmd) => cli::digest::run(&ctx, cmd).await,
         Command::RunDaily(args) => cli::digest::run_daily(&ctx, args).await,
         Command::Status => cli::status(&ctx).await,
+        Command::Bounces(cmd) => cli::bounces::run(&ctx, cmd).await,
         Command::Preview(args) => cli::digest::preview(&ctx, args).await,
         _ => unreachable!("handled above"),
     };

@@ -4,6 +4,7 @@
 //! (`domain::BouncePolicy`), one record (`mail_events`), one metric.
 
 pub mod listener;
+pub mod mailbox;
 pub mod report;
 pub mod webhooks;
 

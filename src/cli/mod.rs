@@ -1,5 +1,6 @@
 //! The operator's commands, one module per group; `main` parses and dispatches here.
 
+pub mod bounces;
 pub mod digest;
 pub mod ingest;
 pub mod subscribers;

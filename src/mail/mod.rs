@@ -28,6 +28,8 @@ use crate::config::Config;
 use crate::domain::EmailAddress;
 pub use digest::{DigestPaper, DigestView, RenderedMail};
 use smtp::{RelayTls, SmtpPool, SmtpTarget, TlsMode};
+// The mailbox poller (src/bounces/mailbox.rs) reads its URL and trusts certificates the same way.
+pub(crate) use smtp::{percent_decode, redacted};
 pub use templates::{CssInlining, Templates};
 
 /// Sends and writes: the mail settings, the templates, and where messages go.

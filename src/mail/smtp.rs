@@ -121,7 +121,7 @@ impl SmtpTarget {
 }
 
 /// `url` with its password (if any) as `***`, for error messages and logs.
-fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -135,7 +135,7 @@ fn redacted(url: &str) -> String {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -329,8 +329,8 @@ impl RelayTls {
 }
 
 /// A TLS client trusting the public roots and the PEM certificates in `ca_file` (empty:
-/// none): the relay's (`mail.tls_ca_file`), and SNS certificate fetches
-/// (`webhooks.ses_ca_file`).
+/// none): the relay's (`mail.tls_ca_file`), SNS certificate fetches
+/// (`webhooks.ses_ca_file`) and the bounce mailbox's (`mailbox.tls_ca_file`).
 /// The error names the file and what is wrong with it.
 pub fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore {

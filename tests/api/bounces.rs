@@ -44,7 +44,7 @@ pub async fn spawn_bouncing(backend: Backend, more: &[(&str, toml::Value)]) -> O
 }
 
 /// Subscribe and confirm `email`; the envelope sender of its welcome mail.
-async fn confirmed_reader(app: &TestApp, email: &str) -> String {
+pub async fn confirmed_reader(app: &TestApp, email: &str) -> String {
     app.subscribe_and_confirm(email, &[("topics", "llm")]).await;
     let mails = app.smtp.to(email);
     let welcome = mails.last().unwrap();
@@ -52,7 +52,7 @@ async fn confirmed_reader(app: &TestApp, email: &str) -> String {
 }
 
 /// The Postfix DSN of the fixtures, about `recipient`, sent to `tag`, with its own id.
-fn postfix_dsn(fixture: &str, tag: &str, recipient: &str, id: &str) -> String {
+pub fn postfix_dsn(fixture: &str, tag: &str, recipient: &str, id: &str) -> String {
     let raw = std::fs::read_to_string(format!("tests/fixtures/bounces/{fixture}")).unwrap();
     raw.replace("bounces+d12-34-0011223344556677@lists.example.org", tag)
         .replace("bounces+d13-35-0011223344556677@lists.example.org", tag)
@@ -62,7 +62,7 @@ fn postfix_dsn(fixture: &str, tag: &str, recipient: &str, id: &str) -> String {
         .replace("20261130204311.8D98A98E081", id)
 }
 
-async fn events(app: &TestApp) -> Vec<StoredMailEvent> {
+pub async fn events(app: &TestApp) -> Vec<StoredMailEvent> {
     app.ctx
         .store
         .mail_events(&EventFilter {
@@ -73,7 +73,7 @@ async fn events(app: &TestApp) -> Vec<StoredMailEvent> {
         .unwrap()
 }
 
-async fn status_of(app: &TestApp, email: &str) -> SubscriberStatus {
+pub async fn status_of(app: &TestApp, email: &str) -> SubscriberStatus {
     app.subscriber(email).await.unwrap().status
 }
 

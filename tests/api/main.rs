@@ -16,6 +16,7 @@ mod hf_page;
 mod ingest;
 mod ingest_http;
 mod lifecycle;
+mod mailbox;
 mod migrations;
 mod outbox;
 mod preview;

@@ -1,10 +1,11 @@
 //! Test helpers, by concern: the app and its client ([`app`]), the test databases
-//! ([`database`]), SMTP servers ([`smtp`]), a headless browser ([`browser`]) and built pages
+//! ([`database`]), SMTP servers ([`smtp`], [`postfix`]), an IMAP server ([`dovecot`]), a headless browser ([`browser`]) and built pages
 //! ([`pages`]). Everything is re-exported here, so tests name `crate::helpers::X`.
 
 mod app;
 mod browser;
 mod database;
+mod dovecot;
 mod pages;
 mod postfix;
 mod smtp;
@@ -12,6 +13,7 @@ mod smtp;
 pub use app::*;
 pub use browser::*;
 pub use database::*;
+pub use dovecot::*;
 pub use pages::*;
 pub use postfix::*;
 pub use smtp::*;

@@ -1,0 +1,26 @@
+//! `paperboy bounces`: the bounce mailbox, read by hand.
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use paperboy::bounces::mailbox::Poller;
+use paperboy::context::Context;
+
+#[derive(Subcommand)]
+pub enum BouncesCommand {
+    /// Read the bounce mailbox ([mailbox] url) once, as `serve` does every poll_seconds,
+    /// and say what was recorded and what was left alone.
+    Poll,
+}
+
+pub async fn run(ctx: &Context, cmd: BouncesCommand) -> Result<()> {
+    match cmd {
+        BouncesCommand::Poll => {
+            let Some(mut poller) = Poller::from_config(ctx)? else {
+                bail!("mailbox.url is empty: set it (PAPERBOY_MAILBOX__URL) to the bounce mailbox");
+            };
+            let report = poller.poll().await?;
+            println!("{}: {report}", poller.target());
+            Ok(())
+        }
+    }
+}
