@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 use super::{BounceError, Bounces, Envelope, Handled};
 use crate::context::Context;
 use crate::domain::EventSource;
-use crate::mail::{percent_decode, redacted, tls_client_config};
+use crate::mail::{percent_decode, redacted, split_host_port, tls_client_config};
 use crate::store::EventOutcome;
 
 /// The keyword set on a processed message when it cannot be moved (with `\Seen`).
@@ -159,25 +159,7 @@ impl MailboxTarget {
             return Err(bad("no user"));
         }
         let default_port = if implicit { 993 } else { 143 };
-        let port_of = |p: &str| p.parse::<u16>().map_err(|_| bad("a port must be a number"));
-        let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
-            let (h, rest) = bracketed
-                .split_once(']')
-                .ok_or_else(|| bad("an unclosed ["))?;
-            match rest.strip_prefix(':') {
-                Some(p) => (h, port_of(p)?),
-                None if rest.is_empty() => (h, default_port),
-                None => return Err(bad("text after ]")),
-            }
-        } else {
-            match hostport.split_once(':') {
-                Some((h, p)) => (h, port_of(p)?),
-                None => (hostport, default_port),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
+        let (host, port) = split_host_port(hostport, default_port).map_err(bad)?;
         let folder = match decode(path.trim_matches('/'))? {
             f if f.is_empty() => "INBOX".to_string(),
             f => f,

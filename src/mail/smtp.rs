@@ -73,25 +73,7 @@ impl SmtpTarget {
             Some((u, h)) => (Some(u), h),
             None => (None, authority),
         };
-        let port_of = |p: &str| p.parse::<u16>().map_err(|_| bad("a port must be a number"));
-        let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
-            let (h, rest) = bracketed
-                .split_once(']')
-                .ok_or_else(|| bad("an unclosed ["))?;
-            match rest.strip_prefix(':') {
-                Some(p) => (h, port_of(p)?),
-                None if rest.is_empty() => (h, default_port),
-                None => return Err(bad("text after ]")),
-            }
-        } else {
-            match hostport.split_once(':') {
-                Some((h, p)) => (h, port_of(p)?),
-                None => (hostport, default_port),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
+        let (host, port) = split_host_port(hostport, default_port).map_err(bad)?;
         let tls = match (implicit, query) {
             (true, "") => TlsMode::Implicit,
             (true, _) => return Err(bad("smtps:// takes no query: it is TLS throughout")),
@@ -326,6 +308,32 @@ impl RelayTls {
             stream,
         )))))
     }
+}
+
+/// `host:port`, `[v6]:port` or a bare host (then `default_port`), as URLs write them; the
+/// error says what is wrong. (The relay's URL and the bounce mailbox's.)
+pub(crate) fn split_host_port(
+    hostport: &str,
+    default_port: u16,
+) -> Result<(&str, u16), &'static str> {
+    let port_of = |p: &str| p.parse::<u16>().map_err(|_| "a port must be a number");
+    let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
+        let (h, rest) = bracketed.split_once(']').ok_or("an unclosed [")?;
+        match rest.strip_prefix(':') {
+            Some(p) => (h, port_of(p)?),
+            None if rest.is_empty() => (h, default_port),
+            None => return Err("text after ]"),
+        }
+    } else {
+        match hostport.split_once(':') {
+            Some((h, p)) => (h, port_of(p)?),
+            None => (hostport, default_port),
+        }
+    };
+    if host.is_empty() {
+        return Err("no host");
+    }
+    Ok((host, port))
 }
 
 /// A TLS client trusting the public roots and the PEM certificates in `ca_file` (empty:
