@@ -1,5 +1,6 @@
-//! HTTP benchmark: the subscribe POST and the confirm GET, on SQLite and on PostgreSQL, next
-//! to a bare axum handler (the ceiling), loaded by `wrk` from a second process on loopback.
+//! HTTP benchmark: the subscribe POST, the confirm GET and a provider's bounce webhook
+//! (Postmark), on SQLite and on PostgreSQL, next to a bare axum handler (the ceiling), loaded
+//! by `wrk` from a second process on loopback.
 //!
 //!     cargo bench --bench http            (needs `wrk`: apt-get install wrk)
 //!
@@ -20,6 +21,8 @@ use paperboy::domain::{NewSubscription, SubscriptionInput};
 use paperboy::tokens::Purpose;
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret-01";
+const POSTMARK_USER: &str = "bench";
+const POSTMARK_PASSWORD: &str = "bench-password";
 
 /// An SMTP server that accepts and counts.
 #[derive(Clone)]
@@ -135,6 +138,30 @@ end
     )
 }
 
+/// A Postmark bounce record per request (soft, so each is recorded and counted, none
+/// refused), each with its own record ID, about one of the seeded readers; behind basic auth.
+fn postmark_script(run: &str) -> String {
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{POSTMARK_USER}:{POSTMARK_PASSWORD}"),
+    );
+    format!(
+        r#"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic {auth}"
+local threads = 0
+setup = function(thread) thread:set("tid", threads); threads = threads + 1 end
+local n = 0
+request = function()
+  n = n + 1
+  local body = string.format('{{"RecordType":"Bounce","ID":{run}%d%09d,"Type":"SoftBounce","TypeCode":4096,"Email":"seed%d@example.com","Description":"Mailbox full","Details":"452 4.2.2 mailbox full"}}', tid, n, n % 2000)
+  return wrk.format(nil, "/webhooks/postmark", nil, body)
+end
+"#
+    )
+}
+
 fn confirm_script(paths: &[String]) -> String {
     let list = paths
         .iter()
@@ -191,6 +218,8 @@ async fn paperboy_app(
         ),
         ("mail.pool_size", 16.into()),
         ("schedule.enabled", false.into()),
+        ("webhooks.postmark_user", POSTMARK_USER.into()),
+        ("webhooks.postmark_password", POSTMARK_PASSWORD.into()),
     ])
     .unwrap();
     let app = paperboy::app::App::build_on(config, listener)
@@ -305,6 +334,10 @@ fn main() {
             rows.push(row);
             let paths = seed(&subs, 2000).await;
             rows.push(wrk(&format!("{base}/confirm/x"), &confirm_script(&paths), name, "GET confirm"));
+            // Bounce events from a provider: each checked, recorded and counted against its
+            // reader's soft-bounce window before the 200.
+            let run = now() % 100_000;
+            rows.push(wrk(&format!("{base}/webhooks/postmark"), &postmark_script(&run.to_string()), name, "POST webhook"));
         }
 
         println!("\n| target | endpoint | req/s | p50 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|");
