@@ -73,8 +73,22 @@ pub fn document(catalogue: &TopicCatalogue) -> Value {
             }
         }
     }
+    // An address, as `EmailAddress::parse` takes it (as the subscription's `email`).
+    let suppression = &mut doc["paths"]["/api/v1/admin/suppressions/{email}"];
+    for method in ["put", "delete"] {
+        for p in suppression[method]["parameters"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if p["name"] == "email" {
+                p["schema"] = json!({"type": "string", "format": "email", "maxLength": 254});
+            }
+        }
+    }
     // `deny_unknown_fields`, which the derive does not state.
     doc["components"]["schemas"]["RatingInput"]["additionalProperties"] = json!(false);
+    doc["components"]["schemas"]["SuppressBody"]["additionalProperties"] = json!(false);
     doc
 }
 
