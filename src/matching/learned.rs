@@ -120,6 +120,10 @@ impl TopicLearner {
                         (t, (1.0 + f.ln()) * ((n - d + 0.5) / (d + 0.5)).ln_1p())
                     })
                     .collect();
+                // In word order: the norm then sums in the same order on every run (a
+                // hash map's order differs), so two categories learned from the same papers
+                // get the same profile to the last bit.
+                v.sort_unstable_by_key(|x| x.0);
                 unit_length(&mut v);
                 (v, p.categories.iter().map(|c| c.to_lowercase()).collect())
             })
