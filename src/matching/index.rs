@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::learned::{LearnedTopic, LearnedTopics};
+use super::learned::{LearnedTopic, LearnedTopics, SECONDARY};
 use super::text::Analyzer;
 use crate::domain::{Topic, TopicCatalogue};
 
@@ -128,6 +128,12 @@ pub(crate) struct CompiledTopic {
     /// For each entry of `total`, the terms (indices into `terms`) that occur in that paper:
     /// explaining a match is one lookup.
     pub terms_in: Vec<Vec<u16>>,
+    /// The rows of the day's `Fields` its arXiv categories have, and what each counts: 1
+    /// for its primary category, [`SECONDARY`] for the others.
+    pub fields: Vec<(u32, f32)>,
+    /// Its keywords' mean score over the papers they occur in (1 when none does): what one
+    /// standard deviation of learned closeness adds.
+    pub keyword_mean: f32,
 }
 
 /// A learned topic profile against the day: its centroid in the day's words, the mean and
@@ -220,6 +226,11 @@ pub(crate) struct Fields {
     pub z: Vec<f32>,
     /// Category (lower-cased) → its profile's row.
     pub of_category: HashMap<String, u32>,
+    /// Per row, the papers whose nearest category it is (in standard deviations over the
+    /// day, above the day's mean and the category's floor), with that closeness capped at
+    /// [`LEARNED_CAP`]: what a topic reader's common field adds. Each paper is in one list
+    /// at most, so a reader pays for a category's own papers only.
+    pub postings: Vec<Postings>,
 }
 
 /// Document frequencies over other stored papers (title and abstract), by analysed word:
@@ -467,6 +478,19 @@ impl Day {
             })
             .collect();
         day.add_learned(learned);
+        for t in catalogue.topics() {
+            let mut rows: Vec<(u32, f32)> = Vec::new();
+            for (i, c) in t.categories.iter().enumerate() {
+                if let Some(&r) = day.fields.of_category.get(&c.to_lowercase())
+                    && !rows.iter().any(|x| x.0 == r)
+                {
+                    rows.push((r, if i == 0 { 1.0 } else { SECONDARY }));
+                }
+            }
+            if let Some(topic) = day.topics.get_mut(t.id.as_str()) {
+                topic.fields = rows;
+            }
+        }
         day.similar = super::similar::DayStats::new(&day);
         day
     }
@@ -500,12 +524,19 @@ impl Day {
         let (total, terms_in): (Postings, Vec<Vec<u16>>) =
             by_doc.into_iter().map(|(d, (s, t))| ((d, s), t)).unzip();
         let reader = total.clone();
+        let keyword_mean = if total.is_empty() {
+            1.0
+        } else {
+            total.iter().map(|x| x.1).sum::<f32>() / total.len() as f32
+        };
         CompiledTopic {
             name: topic.name.clone(),
             terms,
             total,
             reader,
             terms_in,
+            fields: Vec::new(),
+            keyword_mean,
         }
     }
 
@@ -530,13 +561,35 @@ impl Day {
             }
         }
         let mut fields = Fields::default();
+        // Per row, whether each paper is above the day's mean and the category's floor.
+        let mut passes: Vec<Vec<bool>> = Vec::new();
         for (c, l) in &learned.categories {
             if let Some(day) = self.learn_topic(l, &Vec::new()) {
                 let row = fields.of_category.len() as u32;
                 fields.of_category.insert(c.clone(), row);
+                let start = fields.z.len();
                 fields
                     .z
                     .extend(self.doc_vectors.iter().map(|v| day.raw_z(v)));
+                passes.push(
+                    fields.z[start..]
+                        .iter()
+                        .map(|z| *z > 0.0 && day.mean + *z * day.std >= day.floor)
+                        .collect(),
+                );
+            }
+        }
+        // Each paper to the one category it is nearest to (ties to the first row): as a
+        // paper joins its nearest topics, a reader's field then brings that field's papers,
+        // not every paper near it.
+        fields.postings = vec![Vec::new(); passes.len()];
+        for d in 0..n {
+            let nearest = (0..passes.len())
+                .filter(|r| passes[*r][d])
+                .map(|r| (r, fields.z[r * n + d]))
+                .reduce(|a, b| if b.1 > a.1 { b } else { a });
+            if let Some((r, z)) = nearest {
+                fields.postings[r].push((d as u32, z.min(LEARNED_CAP)));
             }
         }
         self.fields = fields;

@@ -22,7 +22,7 @@ pub const MIN_PAPERS: usize = 10;
 pub const TERMS: usize = 400;
 /// A paper in one of a topic's other categories counts this much next to one in its primary
 /// category.
-const SECONDARY: f32 = 0.5;
+pub(crate) const SECONDARY: f32 = 0.5;
 
 /// A paper with its arXiv categories, to learn from.
 #[derive(Clone, Copy, Debug)]
@@ -59,8 +59,9 @@ const NEGATIVE: f32 = 1.0;
 const FLOOR_QUANTILE: f32 = 0.02;
 
 /// Learned profiles by topic id; a topic that is absent matches by its keywords alone.
-/// Beside them, one profile per arXiv category (lower-cased) with enough papers: "more like
-/// these" places a liked paper by its own categories through them.
+/// Beside them, one profile per arXiv category (lower-cased) with enough papers, with its
+/// floor: "more like these" places a liked paper by its own categories through them, and a
+/// topic reader's common field (the categories most of their topics list) through them.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LearnedTopics {
     pub topics: BTreeMap<String, LearnedTopic>,
@@ -120,6 +121,10 @@ impl TopicLearner {
                         (t, (1.0 + f.ln()) * ((n - d + 0.5) / (d + 0.5)).ln_1p())
                     })
                     .collect();
+                // In word order: the norm then sums in the same order on every run (a
+                // hash map's order differs), so two categories learned from the same papers
+                // get the same profile to the last bit.
+                v.sort_unstable_by_key(|x| x.0);
                 unit_length(&mut v);
                 (v, p.categories.iter().map(|c| c.to_lowercase()).collect())
             })
@@ -181,14 +186,14 @@ impl TopicLearner {
             topics.insert(topic.id.to_string(), self.profile(v, count, floor));
         }
         // Each category's papers, exactly (no archive-wide match, no weights).
-        let mut by_category: BTreeMap<&str, (HashMap<u32, f32>, u32)> = BTreeMap::new();
+        let mut by_category: BTreeMap<&str, (HashMap<u32, f32>, Vec<usize>)> = BTreeMap::new();
         for (i, (v, pc)) in self.papers.iter().enumerate() {
             if !use_paper(i) {
                 continue;
             }
             for c in pc {
-                let (sum, count) = by_category.entry(c.as_str()).or_default();
-                *count += 1;
+                let (sum, members) = by_category.entry(c.as_str()).or_default();
+                members.push(i);
                 for (t, x) in v {
                     *sum.entry(*t).or_default() += x;
                 }
@@ -196,10 +201,12 @@ impl TopicLearner {
         }
         let categories = by_category
             .into_iter()
-            .filter(|(_, (_, count))| *count as usize >= MIN_PAPERS)
-            .map(|(c, (sum, count))| {
-                let v = contrast(&sum, count as f32, &sum, count as usize, &all, used);
-                (c.to_string(), self.profile(v, count, 0.0))
+            .filter(|(_, (_, members))| members.len() >= MIN_PAPERS)
+            .map(|(c, (sum, members))| {
+                let count = members.len();
+                let v = contrast(&sum, count as f32, &sum, count, &all, used);
+                let floor = self.floor(&v, &members);
+                (c.to_string(), self.profile(v, count as u32, floor))
             })
             .collect();
         LearnedTopics { topics, categories }
@@ -373,6 +380,9 @@ mod tests {
         );
         // Each category with enough papers has a profile of its own, exactly its papers'.
         assert_eq!(learned.categories["quant-ph"].papers, 12);
+        // A category's profile has a floor too.
+        let floor = learned.categories["quant-ph"].floor;
+        assert!(floor > 0.3 && floor < 1.0, "{floor}");
         assert_eq!(learned.categories["q-bio.pe"].papers, 12);
         assert!(!learned.categories.contains_key("astro-ph.ga"));
         // One galaxy paper is too few: that topic keeps its keywords.

@@ -28,9 +28,9 @@ const FIELD_WEIGHT: f32 = 2.0;
 /// carries weighs 125 times one that one paper in five carries. On `dev.jsonl`, seeds 1 / 2
 /// / 3, liked-paper readers' nDCG@10: 0.617 / - / - with shares split evenly among a
 /// paper's categories, 0.635 / 0.625 / 0.616 with 2, 0.643 / 0.629 / 0.627 with 3.
-const CONSENSUS: i32 = 3;
+pub(crate) const CONSENSUS: i32 = 3;
 /// The field view keeps the categories that weigh most in a reader's papers, this many.
-const FIELDS_KEPT: usize = 8;
+pub(crate) const FIELDS_KEPT: usize = 8;
 /// How much the "fewer" papers push away, next to the "more" papers' pull (Rocchio's
 /// γ / β).
 const FEWER: f32 = 0.5;

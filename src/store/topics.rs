@@ -63,8 +63,8 @@ impl Store {
             }
             for (category, t) in &learned.categories {
                 let terms = serde_json::to_string(&t.terms).expect("words and weights serialise");
-                sqlx::query("INSERT INTO learned_categories (category, papers, terms, learned_at) VALUES ($1, $2, $3, $4)")
-                    .bind(category).bind(i64::from(t.papers)).bind(terms).bind(now)
+                sqlx::query("INSERT INTO learned_categories (category, papers, floor, terms, learned_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(category).bind(i64::from(t.papers)).bind(f64::from(t.floor)).bind(terms).bind(now)
                     .execute(&mut *tx).await?;
             }
             tx.commit().await
@@ -78,7 +78,7 @@ impl Store {
         // prefix "category:" cannot clash with one.
         let rows: Vec<(String, i64, f64, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT topic_id, papers, floor, terms FROM learned_topics \
-             UNION ALL SELECT 'category:' || category, papers, 0.0, terms FROM learned_categories")
+             UNION ALL SELECT 'category:' || category, papers, floor, terms FROM learned_categories")
             .fetch_all(pool).await)?;
         let mut topics = BTreeMap::new();
         let mut categories = BTreeMap::new();
