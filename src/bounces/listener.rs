@@ -72,7 +72,11 @@ pub async fn serve(ctx: Context, listener: TcpListener, tls: Option<TlsAcceptor>
         .unwrap_or_else(|| "paperboy".into());
     loop {
         let (stream, peer) = match listener.accept().await {
-            Ok(c) => c,
+            // Replies are small writes, one per command: send each at once (no Nagle).
+            Ok(c) => {
+                let _ = c.0.set_nodelay(true);
+                c
+            }
             Err(e) => {
                 // Out of file descriptors and the like: wait rather than spin.
                 tracing::warn!(error = %e, "inbound SMTP: accept failed");
