@@ -40,7 +40,7 @@ pub struct LearnedTopic {
     /// How many papers it was learned from.
     pub papers: u32,
     pub terms: Vec<(String, f32)>,
-    /// The closeness to the profile that nine in ten of the topic's own papers reach: a
+    /// The closeness to the profile that 49 in 50 of the topic's own papers reach ([`FLOOR_QUANTILE`]): a
     /// paper of the day less close than this is not taken to be of the topic, however it
     /// compares with the rest of the day (a day of language-model papers has none of
     /// evolutionary computation, though some are nearer to it than others).
@@ -371,7 +371,7 @@ mod tests {
         );
         let norm: f32 = quantum.terms.iter().map(|t| t.1 * t.1).sum();
         assert!((norm - 1.0).abs() < 1e-3);
-        // The floor is what nine in ten of its papers reach: each shares words with the
+        // The floor is what 49 in 50 of its papers reach: each shares words with the
         // centroid.
         assert!(
             quantum.floor > 0.3 && quantum.floor < 1.0,
