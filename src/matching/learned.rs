@@ -41,9 +41,9 @@ pub struct LearnedTopic {
     pub papers: u32,
     pub terms: Vec<(String, f32)>,
     /// The closeness to the profile that 49 in 50 of the topic's own papers reach
-    /// (`FLOOR_QUANTILE`): a paper of the day less close than this is not taken to be of the topic, however it
-    /// compares with the rest of the day (a day of language-model papers has none of
-    /// evolutionary computation, though some are nearer to it than others).
+    /// (`FLOOR_QUANTILE`): a paper of the day less close than this is not taken to be of the
+    /// topic, however it compares with the rest of the day (a day of language-model papers
+    /// has none of evolutionary computation, though some are nearer to it than others).
     #[serde(default)]
     pub floor: f32,
 }
