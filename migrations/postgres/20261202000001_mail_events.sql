@@ -10,7 +10,7 @@ CREATE TABLE mail_events (
     kind          TEXT    NOT NULL CHECK (kind IN ('hard_bounce', 'soft_bounce', 'delayed', 'complaint')),
     status        TEXT,                         -- RFC 3463 code, e.g. 5.1.1
     diagnostic    TEXT,                         -- what the far server said, at most 1,000 characters
-    source        TEXT    NOT NULL CHECK (source IN ('relay', 'listener', 'mailbox', 'ses', 'postmark', 'sendgrid', 'mailgun', 'operator')),
+    source        TEXT    NOT NULL CHECK (source IN ('relay', 'listener', 'mailbox', 'ses', 'postmark', 'sendgrid', 'mailgun')),
     -- What it did: suppressed the reader, or only noted.
     effect        TEXT    NOT NULL CHECK (effect IN ('suppressed', 'noted')),
     -- The same report seen twice (a mailbox read again, a webhook replayed) is kept once.

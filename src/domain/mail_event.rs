@@ -86,12 +86,10 @@ pub enum EventSource {
     Postmark,
     Sendgrid,
     Mailgun,
-    /// An operator, by hand (`paperboy suppressions add`).
-    Operator,
 }
 
 impl EventSource {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 7] = [
         Self::Relay,
         Self::Listener,
         Self::Mailbox,
@@ -99,7 +97,6 @@ impl EventSource {
         Self::Postmark,
         Self::Sendgrid,
         Self::Mailgun,
-        Self::Operator,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,7 +108,6 @@ impl EventSource {
             Self::Postmark => "postmark",
             Self::Sendgrid => "sendgrid",
             Self::Mailgun => "mailgun",
-            Self::Operator => "operator",
         }
     }
 }
