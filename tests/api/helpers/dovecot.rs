@@ -10,7 +10,9 @@
 //! crate the poller uses: it puts mail in and looks at what is left, flags included.
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
+
+use super::daemon::{Daemon, run};
 use std::time::Duration;
 
 use async_imap::types::Flag;
@@ -22,8 +24,9 @@ pub const IMAP_PASSWORD: &str = "imap-pass@word";
 
 pub struct Dovecot {
     pub port: u16,
+    // Fields drop in order: the daemon stops before its folder goes.
+    _master: Daemon,
     dir: tempfile::TempDir,
-    master: Child,
 }
 
 /// One message in a folder, as a client sees it.
@@ -141,7 +144,11 @@ service imap-login {{
             .args(["-F", "-c", &conf_path.display().to_string()])
             .spawn()
             .expect("Dovecot starts");
-        let dovecot = Self { port, dir, master };
+        let dovecot = Self {
+            port,
+            dir,
+            _master: Daemon(master),
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return Some(dovecot);
@@ -236,19 +243,4 @@ pub fn mailbox_url(port: u16, folder: &str) -> String {
         "imap://{IMAP_USER}:{}@127.0.0.1:{port}/{folder}?tls=none",
         IMAP_PASSWORD.replace('@', "%40")
     )
-}
-
-impl Drop for Dovecot {
-    fn drop(&mut self) {
-        // SIGTERM: the master stops its processes, then itself.
-        let _ = Command::new("kill")
-            .arg(self.master.id().to_string())
-            .status();
-        let _ = self.master.wait();
-    }
-}
-
-fn run(program: &str, args: &[&str]) {
-    let status = Command::new(program).args(args).status().unwrap();
-    assert!(status.success(), "{program} {args:?}");
 }

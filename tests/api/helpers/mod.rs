@@ -4,6 +4,7 @@
 
 mod app;
 mod browser;
+mod daemon;
 mod database;
 mod dovecot;
 mod pages;

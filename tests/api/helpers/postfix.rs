@@ -9,7 +9,9 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
+
+use super::daemon::{Daemon, run};
 use std::time::Duration;
 
 const MASTER: &str = "/usr/lib/postfix/sbin/master";
@@ -17,8 +19,9 @@ const MASTER: &str = "/usr/lib/postfix/sbin/master";
 pub struct Postfix {
     /// Where Postfix's smtpd takes mail.
     pub addr: SocketAddr,
+    // Fields drop in order: the daemon stops before its folder goes.
+    _master: Daemon,
     dir: tempfile::TempDir,
-    master: Child,
 }
 
 /// Where a private Postfix sends mail.
@@ -142,7 +145,11 @@ impl Postfix {
             .spawn()
             .expect("Postfix's master starts");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let postfix = Self { addr, dir, master };
+        let postfix = Self {
+            addr,
+            dir,
+            _master: Daemon(master),
+        };
         for _ in 0..100 {
             if std::net::TcpStream::connect(addr).is_ok() {
                 return Some(postfix);
@@ -160,21 +167,6 @@ impl Postfix {
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("maillog")
     }
-}
-
-impl Drop for Postfix {
-    fn drop(&mut self) {
-        // SIGTERM: master stops its daemons, then itself.
-        let _ = Command::new("kill")
-            .arg(self.master.id().to_string())
-            .status();
-        let _ = self.master.wait();
-    }
-}
-
-fn run(program: &str, args: &[&str]) {
-    let status = Command::new(program).args(args).status().unwrap();
-    assert!(status.success(), "{program} {args:?}");
 }
 
 /// A loopback port free now.

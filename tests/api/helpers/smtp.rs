@@ -350,13 +350,8 @@ pub async fn scripted_smtp_server(
     }
 }
 
-/// TLS from the first byte in front of a plain SMTP server at `to` (what stunnel does for a
-/// relay on port 465): `smtps://` clients speak TLS to the returned address.
-pub async fn tls_front(
-    cert: &std::path::Path,
-    key: &std::path::Path,
-    to: SocketAddr,
-) -> SocketAddr {
+/// A TLS server's acceptor for a PEM certificate and key.
+pub fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> tokio_rustls::TlsAcceptor {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
     let certs = CertificateDer::pem_file_iter(cert)
         .unwrap()
@@ -370,7 +365,17 @@ pub async fn tls_front(
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
+
+/// TLS from the first byte in front of a plain SMTP server at `to` (what stunnel does for a
+/// relay on port 465): `smtps://` clients speak TLS to the returned address.
+pub async fn tls_front(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    to: SocketAddr,
+) -> SocketAddr {
+    let acceptor = tls_acceptor(cert, key);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
