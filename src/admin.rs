@@ -184,10 +184,16 @@ impl Admin {
         self.ctx.store.mail_events(filter).await
     }
 
-    /// The subscribers nothing is sent to, for a bounce or a complaint or by hand.
-    pub async fn suppressions(&self, limit: i64) -> Result<Vec<Subscriber>, StoreError> {
+    /// The subscribers nothing is sent to (for a bounce or a complaint or by hand), in id
+    /// order, after `after_id` when given.
+    pub async fn suppressions(
+        &self,
+        after_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Subscriber>, StoreError> {
         let filter = ListFilter {
             status: Some(SubscriberStatus::Suppressed),
+            after_id,
             ..Default::default()
         };
         self.list_all(&filter, limit).await

@@ -15,7 +15,7 @@ use super::subscribers::Format;
 
 #[derive(Subcommand)]
 pub enum SuppressionsCommand {
-    /// Suppressed readers, most recent first: address, when, why.
+    /// Suppressed readers: address, when, why.
     List {
         #[arg(long, default_value_t = 1000)]
         limit: i64,
@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, cmd: SuppressionsCommand) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match cmd {
         SuppressionsCommand::List { limit } => {
-            for s in admin.suppressions(limit).await? {
+            for s in admin.suppressions(None, limit).await? {
                 let s = Suppression::from(&s);
                 writeln!(
                     out,
@@ -80,7 +80,7 @@ pub async fn run(ctx: &Context, cmd: SuppressionsCommand) -> Result<()> {
         }
         SuppressionsCommand::Export { format } => {
             let rows: Vec<Suppression> = admin
-                .suppressions(i64::MAX)
+                .suppressions(None, i64::MAX)
                 .await?
                 .iter()
                 .map(Suppression::from)

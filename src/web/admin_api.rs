@@ -18,6 +18,8 @@ use crate::subscriptions::ServiceError;
 /// A reader nothing is sent to.
 #[derive(Serialize, ToSchema)]
 pub struct Suppression {
+    /// The reader's id (pages go by it).
+    pub id: i64,
     pub email: String,
     /// Unix seconds.
     pub suppressed_at: Option<i64>,
@@ -29,6 +31,7 @@ pub struct Suppression {
 impl From<&Subscriber> for Suppression {
     fn from(s: &Subscriber) -> Self {
         Self {
+            id: s.id,
             email: s.email.as_str().to_string(),
             suppressed_at: s.suppressed_at,
             reason: s.suppression_reason.clone(),
@@ -90,6 +93,25 @@ pub struct PageParams {
     pub limit: Option<i64>,
 }
 
+/// One page of suppressions, in id order.
+#[derive(Serialize, ToSchema)]
+pub struct SuppressionPage {
+    pub suppressions: Vec<Suppression>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionParams {
+    /// The `next_after` of the previous page.
+    pub after: Option<i64>,
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SuppressBody {
@@ -98,8 +120,8 @@ pub struct SuppressBody {
     pub reason: Option<String>,
 }
 
-fn limit(p: &PageParams) -> Result<i64, ApiError> {
-    let limit = p.limit.unwrap_or(100);
+fn limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(100);
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(limit)
     } else {
@@ -131,10 +153,10 @@ fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Re
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))
 }
 
-/// Suppressed readers, most recent first (admin).
-#[utoipa::path(get, path = "/api/v1/admin/suppressions", params(PageParams),
+/// Suppressed readers, in pages in id order (admin).
+#[utoipa::path(get, path = "/api/v1/admin/suppressions", params(SuppressionParams),
     security(("admin_token" = [])),
-    responses((status = 200, body = Vec<Suppression>),
+    responses((status = 200, body = SuppressionPage),
               (status = 400, body = ApiErrorBody, description = "a query parameter is unknown or out of range (`limit` 1–1000)"),
               (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
               (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
@@ -142,16 +164,23 @@ fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Re
 pub async fn list_suppressions(
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<Suppression>>, ApiError> {
+    params: Result<Query<SuppressionParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SuppressionPage>, ApiError> {
     require_admin(&state, &headers)?;
-    let limit = limit(&query(params)?)?;
+    let p = query(params)?;
+    let limit = limit(p.limit)?;
     let rows = state
         .admin
-        .suppressions(limit)
+        .suppressions(p.after, limit)
         .await
         .map_err(ServiceError::from)?;
-    Ok(Json(rows.iter().map(Suppression::from).collect()))
+    let next_after = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|s| s.id))
+        .flatten();
+    Ok(Json(SuppressionPage {
+        suppressions: rows.iter().map(Suppression::from).collect(),
+        next_after,
+    }))
 }
 
 /// Suppress a reader by hand: nothing is sent to them until they confirm again (admin).
@@ -226,7 +255,7 @@ pub async fn list_events(
     params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<MailEvent>>, ApiError> {
     require_admin(&state, &headers)?;
-    let limit = limit(&query(params)?)?;
+    let limit = limit(query(params)?.limit)?;
     let rows = state
         .admin
         .events(&EventFilter {

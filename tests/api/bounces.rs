@@ -592,9 +592,11 @@ async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let list: serde_json::Value = r.json().await.unwrap();
+    let page: serde_json::Value = r.json().await.unwrap();
+    let list = &page["suppressions"];
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["reason"], "hard bounce (5.3.0)");
+    assert_eq!(page["next_after"], serde_json::Value::Null);
     let r = admin(
         app.client
             .put(app.url("/api/v1/admin/suppressions/other@example.net")),
@@ -609,7 +611,7 @@ async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
     assert_eq!(changed["reason"], "by the operator: asked by phone to stop");
     let (ok, out) = cli(&["suppressions", "export", "--format", "csv"]);
     assert!(ok, "{out}");
-    assert!(out.starts_with("email,suppressed_at,reason\n"), "{out}");
+    assert!(out.starts_with("id,email,suppressed_at,reason\n"), "{out}");
     assert_eq!(out.lines().count(), 3, "{out}");
     let (ok, out) = cli(&["suppressions", "remove", "gone@example.net"]);
     assert!(
@@ -665,6 +667,37 @@ async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
     let (ok, out) = cli(&["suppressions", "list"]);
     assert!(ok, "{out}");
     assert_eq!(out.lines().count(), 2, "{out}");
+    // In pages: one at a time, the second page after the first's last id.
+    let page = |after: Option<i64>| {
+        let mut url = app.url("/api/v1/admin/suppressions?limit=1");
+        if let Some(a) = after {
+            url.push_str(&format!("&after={a}"));
+        }
+        admin(app.client.get(url))
+    };
+    let first: serde_json::Value = page(None).send().await.unwrap().json().await.unwrap();
+    let after = first["next_after"].as_i64().expect("another page");
+    let second: serde_json::Value = page(Some(after))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut emails = vec![
+        first["suppressions"][0]["email"].clone(),
+        second["suppressions"][0]["email"].clone(),
+    ];
+    emails.sort_by_key(|e| e.to_string());
+    assert_eq!(emails, vec!["gone@example.net", "other@example.net"]);
+    let r = admin(
+        app.client
+            .get(app.url("/api/v1/admin/suppressions?limit=0")),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
 }
 
 /// 10,000 bounce mails at once over 20 connections: half of them for 100 real readers (each
