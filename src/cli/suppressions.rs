@@ -114,7 +114,6 @@ pub async fn events(ctx: &Context, args: EventsArgs) -> Result<()> {
     };
     let filter = EventFilter {
         subscriber_id,
-        since: None,
         limit: args.limit,
     };
     let rows: Vec<MailEvent> = admin

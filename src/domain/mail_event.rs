@@ -20,14 +20,6 @@ impl MessageKind {
             Self::SubscriptionMail => "subscription_mail",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "digest" => Some(Self::Digest),
-            "subscription_mail" => Some(Self::SubscriptionMail),
-            _ => None,
-        }
-    }
 }
 
 /// One message sent: its outbox row and its reader.

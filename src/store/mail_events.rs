@@ -101,7 +101,6 @@ impl Row {
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub subscriber_id: Option<i64>,
-    pub since: Option<i64>,
     pub limit: i64,
 }
 
@@ -159,11 +158,15 @@ impl Store {
                     return Ok(EventOutcome::Duplicate);
                 }
             }
-            let soft: (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM mail_events WHERE subscriber_id = $1 AND kind = 'soft_bounce' AND at >= $2")
-                .bind(e.subscriber_id).bind(policy.window_start(now)).fetch_one(&mut *tx).await?;
-            let this = u32::from(e.kind == MailEventKind::SoftBounce);
-            let soft = u32::try_from(soft.0).unwrap_or(u32::MAX).saturating_add(this);
+            // Only a soft bounce is judged by the others in its window.
+            let soft = if e.kind == MailEventKind::SoftBounce {
+                let (before,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM mail_events WHERE subscriber_id = $1 AND kind = 'soft_bounce' AND at >= $2")
+                    .bind(e.subscriber_id).bind(policy.window_start(now)).fetch_one(&mut *tx).await?;
+                u32::try_from(before).unwrap_or(u32::MAX).saturating_add(1)
+            } else {
+                0
+            };
             let outcome = match policy.verdict(e.kind, e.status, soft) {
                 Verdict::Suppress(reason) if status_now != "suppressed" => {
                     let complaint = e.kind == MailEventKind::Complaint;
@@ -204,10 +207,9 @@ impl Store {
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT e.id, s.email, e.message_kind, e.message_id, e.kind, e.status, e.diagnostic, \
              e.source, e.effect, e.at FROM mail_events e JOIN subscribers s ON s.id = e.subscriber_id \
-             WHERE ($1 IS NULL OR e.subscriber_id = $1) AND e.at >= $2 \
-             ORDER BY e.at DESC, e.id DESC LIMIT $3")
-            .bind(filter.subscriber_id).bind(filter.since.unwrap_or(i64::MIN))
-            .bind(filter.limit.max(0)).fetch_all(pool).await)?;
+             WHERE ($1 IS NULL OR e.subscriber_id = $1) \
+             ORDER BY e.at DESC, e.id DESC LIMIT $2")
+            .bind(filter.subscriber_id).bind(filter.limit.max(0)).fetch_all(pool).await)?;
         rows.into_iter().map(Row::read).collect()
     }
 

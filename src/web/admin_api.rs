@@ -120,7 +120,8 @@ pub struct SuppressBody {
     pub reason: Option<String>,
 }
 
-fn limit(limit: Option<i64>) -> Result<i64, ApiError> {
+/// A page size from the query: 1 to [`MAX_PAGE`], 100 when not given.
+pub(super) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     let limit = limit.unwrap_or(100);
     if (1..=MAX_PAGE).contains(&limit) {
         Ok(limit)
@@ -168,7 +169,7 @@ pub async fn list_suppressions(
 ) -> Result<Json<SuppressionPage>, ApiError> {
     require_admin(&state, &headers)?;
     let p = query(params)?;
-    let limit = limit(p.limit)?;
+    let limit = page_limit(p.limit)?;
     let rows = state
         .admin
         .suppressions(p.after, limit)
@@ -255,7 +256,7 @@ pub async fn list_events(
     params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Vec<MailEvent>>, ApiError> {
     require_admin(&state, &headers)?;
-    let limit = limit(query(params)?.limit)?;
+    let limit = page_limit(query(params)?.limit)?;
     let rows = state
         .admin
         .events(&EventFilter {

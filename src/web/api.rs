@@ -500,13 +500,7 @@ pub async fn admin_list(
         .map(str::parse::<SubscriberStatus>)
         .transpose()
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
-    let limit = p.limit.unwrap_or(100);
-    if !(1..=crate::admin::MAX_PAGE).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("limit must be from 1 to {}", crate::admin::MAX_PAGE),
-        ));
-    }
+    let limit = super::admin_api::page_limit(p.limit)?;
     let rows = state
         .admin
         .list(&ListFilter {
