@@ -193,8 +193,10 @@ fn bench_matching(
                 let (day, liked) = (&day, &liked);
                 s.spawn(move || {
                     let mut scratch = Scratch::default();
-                    let mut t = [0u64; 5];
+                    let mut t = [0u64; 6];
                     for r in part {
+                        let tasted =
+                            (!r.liked.is_empty() || !r.ratings.is_empty()).then(Instant::now);
                         // As composing does: the ratings through Taste (Rocchio).
                         let taste: Taste<&LikedPaper> =
                             Taste::learn(&r.liked, &r.ratings).map(|i| liked.get(i));
@@ -219,18 +221,22 @@ fn bench_matching(
                         for m in &chosen {
                             t[4] = t[4].wrapping_mul(31).wrapping_add(m.paper as u64);
                         }
+                        if let Some(since) = tasted {
+                            t[5] += since.elapsed().as_nanos() as u64;
+                        }
                     }
                     t
                 })
             })
             .collect();
-        let mut total = [0u64; 5];
+        let mut total = [0u64; 6];
         for w in workers {
             let t = w.join().expect("a matching thread panicked");
             for i in 0..4 {
                 total[i] += t[i];
             }
             total[4] ^= t[4];
+            total[5] += t[5];
         }
         total
     });
@@ -277,6 +283,15 @@ fn bench_matching(
         t_match.as_secs_f64(),
         readers as f64 / t_match.as_secs_f64(),
         t_match.as_secs_f64() * 1e6 * threads as f64 / readers.max(1) as f64
+    );
+    let tasted = population
+        .iter()
+        .filter(|r| !r.liked.is_empty() || !r.ratings.is_empty())
+        .count();
+    println!(
+        "of which the {tasted} readers with liked or rated papers {:.2} s of thread time ({:.1} µs each)",
+        totals[5] as f64 / 1e9,
+        totals[5] as f64 / 1e3 / tasted.max(1) as f64
     );
     println!(
         "personal {} | trending fallback {} | skipped {} | papers chosen {} | checksum {:016x}",

@@ -166,16 +166,14 @@ impl LearnedDay {
 /// Dot product of two sparse vectors sorted by term.
 pub(crate) fn dot(a: &Vector, b: &Vector) -> f32 {
     let (mut i, mut j, mut s) = (0, 0, 0.0);
+    // Without branches on which list moves on: two papers' words interleave at random, and
+    // the mispredicted branches made explaining a rated reader's picks (a dot product per
+    // liked paper and chosen paper) 6 % of matching a million readers.
     while i < a.len() && j < b.len() {
-        match a[i].0.cmp(&b[j].0) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                s += a[i].1 * b[j].1;
-                i += 1;
-                j += 1;
-            }
-        }
+        let ((ta, x), (tb, y)) = (a[i], b[j]);
+        s += if ta == tb { x * y } else { 0.0 };
+        i += usize::from(ta <= tb);
+        j += usize::from(tb <= ta);
     }
     s
 }

@@ -419,7 +419,7 @@ impl Day {
         {
             out.push(Reason {
                 interest: "papers you liked".into(),
-                words: liked.words(self, d),
+                words: liked.words(self, &p.more, d),
                 liked: liked
                     .nearest(self, &p.more, d)
                     .map(|i| p.more[i].0.title().to_string())
