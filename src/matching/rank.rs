@@ -1,6 +1,9 @@
 //! A reader's interests compiled against a day, scored through the day's inverted lists,
 //! and their top N with the reasons each paper was chosen.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
 use super::index::{CompiledTopic, Day, Term, normalise_name};
 use super::similar::{self, Liked, LikedPaper};
 use super::taste::Taste;
@@ -81,7 +84,30 @@ pub struct Scratch {
     blocked: Vec<u32>,
     epoch: u32,
     touched: Vec<u32>,
-    candidates: Vec<(u32, f32)>,
+    /// The best papers so far, the worst of them on top: a reader with liked or rated
+    /// papers has a score for every paper of the day, and keeping the best 10 of 2,000 as
+    /// they come costs one comparison for most papers, where selecting them afterwards
+    /// (`select_nth_unstable`) was 9 % of the instructions of matching the bench's readers.
+    best: BinaryHeap<Reverse<Ranked>>,
+}
+
+/// A paper and its score, ordered from worse to better: a higher score, then (on a tie)
+/// the earlier paper.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Ranked(u32, f32);
+
+impl Eq for Ranked {}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.1.total_cmp(&other.1).then(other.0.cmp(&self.0))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Scratch {
@@ -99,7 +125,24 @@ impl Scratch {
             self.epoch = 1;
         }
         self.touched.clear();
-        self.candidates.clear();
+        self.best.clear();
+    }
+
+    /// Keep paper `d` if it is among the best `n` so far.
+    #[inline]
+    fn offer(&mut self, n: usize, d: u32, score: f32) {
+        let paper = Ranked(d, score);
+        if self.best.len() < n {
+            self.best.push(Reverse(paper));
+        } else if self
+            .best
+            .peek()
+            // A plain comparison first: most papers fall below the worst kept.
+            .is_some_and(|worst| score >= worst.0.1 && paper > worst.0)
+            && let Some(mut worst) = self.best.peek_mut()
+        {
+            *worst = Reverse(paper);
+        }
     }
 
     #[inline]
@@ -262,7 +305,7 @@ impl Day {
             if pinned {
                 score += PINNED;
             }
-            s.candidates.push((d, score));
+            s.offer(n, d, score);
         }
         // The best papers the reader's interests did not touch are the most popular ones.
         if blend > 0.0 {
@@ -274,19 +317,14 @@ impl Day {
                 if s.seen[d as usize] == s.epoch || s.is_blocked(d) {
                     continue;
                 }
-                s.candidates.push((d, blend * self.popularity[d as usize]));
+                s.offer(n, d, blend * self.popularity[d as usize]);
                 taken += 1;
             }
         }
-        let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if s.candidates.len() > n && n > 0 {
-            s.candidates.select_nth_unstable_by(n - 1, order);
-        }
-        s.candidates.truncate(n);
-        s.candidates.sort_unstable_by(order);
-        s.candidates
-            .iter()
-            .map(|&(d, score)| {
+        let mut best: Vec<Ranked> = s.best.drain().map(|r| r.0).collect();
+        best.sort_unstable_by(|a, b| b.cmp(a));
+        best.into_iter()
+            .map(|Ranked(d, score)| {
                 let relevance = if s.seen[d as usize] == s.epoch {
                     s.score[d as usize]
                 } else {
