@@ -51,7 +51,7 @@ pub async fn learn_topics(
                 categories: &t.categories,
             })
             .collect();
-        TopicLearner::new(&labelled).learn(&catalogue, |_| true)
+        TopicLearner::new(&labelled, &catalogue).learn(&catalogue, |_| true)
     })
     .await
     .expect("learning topics does not panic");

@@ -157,7 +157,7 @@ fn bench_matching(
         })
         .collect();
     let started = Instant::now();
-    let learned = TopicLearner::new(&labelled).learn(&catalogue, |_| true);
+    let learned = TopicLearner::new(&labelled, &catalogue).learn(&catalogue, |_| true);
     let t_learn = started.elapsed();
     let started = Instant::now();
     let day = Day::with_corpus(
@@ -266,7 +266,7 @@ fn bench_matching(
         // per paper (the vocabulary is smaller than n distinct papers would make).
         let many: Vec<LabelledPaper<'_>> = labelled.iter().copied().cycle().take(n).collect();
         let started = Instant::now();
-        let learner = TopicLearner::new(&many);
+        let learner = TopicLearner::new(&many, &catalogue);
         let t_analyse = started.elapsed();
         let started = Instant::now();
         let learned = learner.learn(&catalogue, |_| true);

@@ -201,7 +201,7 @@ pub fn evaluate(
             categories: &r.categories,
         })
         .collect();
-    let learner = TopicLearner::new(&labelled);
+    let learner = TopicLearner::new(&labelled, catalogue);
     let mut rng = Rng(seed);
     let mut results = Vec::new();
     for (&category, &n) in counts.iter().filter(|(_, n)| **n >= MIN_RECORDS) {

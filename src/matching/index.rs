@@ -12,7 +12,7 @@ use crate::domain::{Topic, TopicCatalogue};
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 /// A phrase is rarer than its words: its idf is their mean times this.
-const PHRASE_IDF: f32 = 1.5;
+pub(crate) const PHRASE_IDF: f32 = 1.5;
 
 /// One standard deviation of closeness to a topic's learned profile weighs the topic's mean
 /// keyword score of the day, up to this many standard deviations: like BM25's term
@@ -352,10 +352,7 @@ impl Day {
             .map(|&d| ((n - d + 0.5) / (d + 0.5)).ln_1p())
             .collect();
         let avg_len = (lens.iter().sum::<f32>() / lens.len().max(1) as f32).max(1.0);
-        let len_norm = lens
-            .iter()
-            .map(|l| K1 * (1.0 - B + B * l / avg_len))
-            .collect();
+        let len_norm = lens.iter().map(|l| length_norm(*l, avg_len)).collect();
 
         // TF-IDF vectors over title and abstract, for "more like these". Single letters
         // (variable names, list markers) carry no topic; numbers may.
@@ -748,7 +745,7 @@ impl Day {
 
     /// BM25's length normalisation for a text of this (field-weighted) length.
     pub(crate) fn len_norm_of(&self, len: f32) -> f32 {
-        K1 * (1.0 - B + B * len / self.avg_len)
+        length_norm(len, self.avg_len)
     }
 
     /// The L2-normalised TF-IDF vector of field-weighted term frequencies, in this day's
@@ -761,6 +758,12 @@ impl Day {
         normalise(&mut v);
         v
     }
+}
+
+/// BM25's length normalisation of a text of this (field-weighted) length among texts of
+/// this mean length.
+pub(crate) fn length_norm(len: f32, avg_len: f32) -> f32 {
+    K1 * (1.0 - B + B * len / avg_len)
 }
 
 pub(crate) fn bm25(tf: f32, idf: f32, len_norm: f32) -> f32 {

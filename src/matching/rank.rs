@@ -928,7 +928,7 @@ mod tests {
             abstract_text: "Observations of nearby galaxies.",
             categories: &ga,
         }));
-        TopicLearner::new(&labelled).learn(&catalogue(), |_| true)
+        TopicLearner::new(&labelled, &catalogue()).learn(&catalogue(), |_| true)
     }
 
     fn combinatorics_reader() -> Interests {

@@ -773,7 +773,7 @@ mod tests {
             abstract_text: "Dark matter halos.",
             categories: &astro,
         }));
-        let learned = TopicLearner::new(&labelled).learn(&catalogue, |_| true);
+        let learned = TopicLearner::new(&labelled, &catalogue).learn(&catalogue, |_| true);
         assert!(learned.topics.contains_key("quantum"));
         let docs = [
             doc(
