@@ -48,48 +48,49 @@ pub fn document(catalogue: &TopicCatalogue) -> Value {
     let token = &mut doc["paths"]["/api/v1/subscriptions/{token}"];
     token["put"]["requestBody"]["content"]["application/json"]["schema"] =
         json!({"$ref": "#/components/schemas/SubscriptionUpdate"});
-    for method in ["get", "put", "delete"] {
-        for p in token[method]["parameters"]
-            .as_array_mut()
-            .into_iter()
-            .flatten()
-        {
-            if p["name"] == "token" {
-                p["schema"] = json!({"type": "string", "pattern": crate::tokens::TOKEN_PATTERN});
-            }
-        }
-    }
-    let ratings = &mut doc["paths"]["/api/v1/subscriptions/{token}/ratings/{arxiv_id}"];
-    for method in ["put", "delete"] {
-        for p in ratings[method]["parameters"]
-            .as_array_mut()
-            .into_iter()
-            .flatten()
-        {
-            if p["name"] == "token" {
-                p["schema"] = json!({"type": "string", "pattern": crate::tokens::TOKEN_PATTERN});
-            } else if p["name"] == "arxiv_id" {
-                p["schema"] = json!({"type": "string", "pattern": ARXIV_ID});
-            }
-        }
-    }
+    let token_schema = json!({"type": "string", "pattern": crate::tokens::TOKEN_PATTERN});
+    set_parameters(
+        token,
+        &["get", "put", "delete"],
+        &[("token", &token_schema)],
+    );
+    set_parameters(
+        &mut doc["paths"]["/api/v1/subscriptions/{token}/ratings/{arxiv_id}"],
+        &["put", "delete"],
+        &[
+            ("token", &token_schema),
+            ("arxiv_id", &json!({"type": "string", "pattern": ARXIV_ID})),
+        ],
+    );
     // An address, as `EmailAddress::parse` takes it (as the subscription's `email`).
-    let suppression = &mut doc["paths"]["/api/v1/admin/suppressions/{email}"];
-    for method in ["put", "delete"] {
-        for p in suppression[method]["parameters"]
-            .as_array_mut()
-            .into_iter()
-            .flatten()
-        {
-            if p["name"] == "email" {
-                p["schema"] = json!({"type": "string", "format": "email", "maxLength": 254});
-            }
-        }
-    }
+    set_parameters(
+        &mut doc["paths"]["/api/v1/admin/suppressions/{email}"],
+        &["put", "delete"],
+        &[(
+            "email",
+            &json!({"type": "string", "format": "email", "maxLength": 254}),
+        )],
+    );
     // `deny_unknown_fields`, which the derive does not state.
     doc["components"]["schemas"]["RatingInput"]["additionalProperties"] = json!(false);
     doc["components"]["schemas"]["SuppressBody"]["additionalProperties"] = json!(false);
     doc
+}
+
+/// Give the named parameters of a path's `methods` these schemas (what the derive cannot
+/// state: patterns and formats).
+fn set_parameters(path: &mut Value, methods: &[&str], schemas: &[(&str, &Value)]) {
+    for method in methods {
+        for p in path[*method]["parameters"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if let Some((_, schema)) = schemas.iter().find(|(name, _)| p["name"] == *name) {
+                p["schema"] = (*schema).clone();
+            }
+        }
+    }
 }
 
 /// A bare new-style arXiv id, as the ratings path takes it. Old-style ids are taken too,
