@@ -319,9 +319,12 @@ fn words_view(
     let (query, mean_weight) = if n_fewer > 0.0 {
         let k = FEWER * n.max(1.0) / n_fewer;
         let push_away = weighted_sum(fewer);
-        (difference(&centroid, &push_away, k), n - k * n_fewer)
+        (
+            std::borrow::Cow::Owned(difference(&centroid, &push_away, k)),
+            n - k * n_fewer,
+        )
     } else {
-        (centroid.clone(), n)
+        (std::borrow::Cow::Borrowed(&centroid), n)
     };
     let mut words: Vec<f32> = day
         .similar
