@@ -12,7 +12,13 @@ use crate::domain::{Topic, TopicCatalogue};
 const K1: f32 = 1.2;
 const B: f32 = 0.75;
 /// A phrase is rarer than its words: its idf is their mean times this.
-pub(crate) const PHRASE_IDF: f32 = 1.5;
+const PHRASE_IDF: f32 = 1.5;
+
+/// A phrase's idf from its words' (stop words left out).
+pub(crate) fn phrase_idf(words: impl ExactSizeIterator<Item = f32>) -> f32 {
+    let n = words.len().max(1) as f32;
+    PHRASE_IDF * words.sum::<f32>() / n
+}
 
 /// One standard deviation of closeness to a topic's learned profile weighs the topic's mean
 /// keyword score of the day, up to this many standard deviations: like BM25's term
@@ -689,8 +695,7 @@ impl Day {
             [Some(word)] => self.idf[*word as usize],
             phrase => {
                 let words: Vec<u32> = phrase.iter().flatten().copied().collect();
-                PHRASE_IDF * words.iter().map(|w| self.idf[*w as usize]).sum::<f32>()
-                    / words.len().max(1) as f32
+                phrase_idf(words.iter().map(|w| self.idf[*w as usize]))
             }
         };
         let hits: Postings = match pattern.as_slice() {

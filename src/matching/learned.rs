@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::index::{PHRASE_IDF, Weights, bm25, length_norm, unit_length};
+use super::index::{Weights, bm25, length_norm, phrase_idf, unit_length};
 use super::text::Analyzer;
 use crate::domain::TopicCatalogue;
 
@@ -374,7 +374,7 @@ impl Keywords {
             let words: Vec<f32> = pattern.iter().flatten().map(|x| idf(x)).collect();
             let idf = match words.as_slice() {
                 [one] if pattern.len() == 1 => *one,
-                _ => PHRASE_IDF * words.iter().sum::<f32>() / words.len().max(1) as f32,
+                _ => phrase_idf(words.iter().copied()),
             };
             for &(d, tf) in papers {
                 *by_topic[*t].entry(d).or_default() +=
