@@ -20,7 +20,7 @@ pub struct Postfix {
     /// Where Postfix's smtpd takes mail.
     pub addr: SocketAddr,
     // Fields drop in order: the daemon stops before its folder goes.
-    _master: Daemon,
+    master: Daemon,
     dir: tempfile::TempDir,
 }
 
@@ -34,9 +34,9 @@ pub struct Routes<'a> {
 }
 
 impl Postfix {
-    /// Start Postfix listening on `port` (which must be free) with `routes`, and `extra`
-    /// main.cf settings; `None` when Postfix or root is missing and not required.
-    pub fn start(port: u16, routes: &Routes<'_>, extra: &[(&str, &str)]) -> Option<Self> {
+    /// Start Postfix on a free loopback port with `routes`, and `extra` main.cf settings;
+    /// `None` when Postfix or root is missing and not required.
+    pub fn start(routes: &Routes<'_>, extra: &[(&str, &str)]) -> Option<Self> {
         let required = std::env::var_os("PAPERBOY_REQUIRE_POSTFIX").is_some();
         let is_root = Command::new("id")
             .arg("-u")
@@ -51,6 +51,21 @@ impl Postfix {
             eprintln!("skipped: Postfix ({MASTER}) or root missing");
             return None;
         }
+        // A port free when chosen may be taken by another test's listener before master binds
+        // it (CI once saw a digest "deferred" by whatever answered there): each try checks
+        // that our own Postfix greets, and a taken port is tried again with another.
+        let mut failures = Vec::new();
+        for _ in 0..5 {
+            match Self::try_start(free_port(), routes, extra) {
+                Ok(postfix) => return Some(postfix),
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("Postfix did not start:\n{}", failures.join("\n"));
+    }
+
+    /// Start Postfix on `port`; why not, with its log, when it does not greet us there.
+    fn try_start(port: u16, routes: &Routes<'_>, extra: &[(&str, &str)]) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         let (etc, queue, data) = (root.join("etc"), root.join("queue"), root.join("data"));
@@ -145,18 +160,28 @@ impl Postfix {
             .spawn()
             .expect("Postfix's master starts");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let postfix = Self {
+        let mut postfix = Self {
             addr,
             dir,
-            _master: Daemon(master),
+            master: Daemon(master),
         };
         for _ in 0..100 {
-            if std::net::TcpStream::connect(addr).is_ok() {
-                return Some(postfix);
+            if let Ok(Some(status)) = postfix.master.0.try_wait() {
+                return Err(format!("master on {addr} {status}: {}", postfix.log()));
+            }
+            if let Some(greeting) = greeting(addr) {
+                return if greeting.starts_with("220 relay.paperboy.test ") {
+                    Ok(postfix)
+                } else {
+                    Err(format!("{addr} is not our Postfix: {greeting:?}"))
+                };
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("Postfix did not listen on {addr}: {}", postfix.log());
+        Err(format!(
+            "Postfix did not greet on {addr}: {}",
+            postfix.log()
+        ))
     }
 
     /// Postfix's log so far.
@@ -167,6 +192,18 @@ impl Postfix {
     fn log_path(&self) -> PathBuf {
         self.dir.path().join("maillog")
     }
+}
+
+/// The first line `addr` answers with, if it takes a connection and answers within 10 s.
+fn greeting(addr: SocketAddr) -> Option<String> {
+    use std::io::BufRead;
+    let stream = std::net::TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stream).read_line(&mut line).ok()?;
+    Some(line)
 }
 
 /// A loopback port free now.
