@@ -227,6 +227,9 @@ pub struct Day {
 /// The day's closeness to the learned profiles, and the profiles of each arXiv category.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Fields {
+    /// Each paper's closeness to each category's profile set against its zone
+    /// (`LearnedTopics::zones`, the plain profile when it has none), for the field view of
+    /// "more like these", in standard deviations over the day, row-major.
     pub z: Vec<f32>,
     /// Category (lower-cased) → its profile's row.
     pub of_category: HashMap<String, u32>,
@@ -564,20 +567,29 @@ impl Day {
         let mut fields = Fields::default();
         // Per row, whether each paper is above the day's mean and the category's floor.
         let mut passes: Vec<Vec<bool>> = Vec::new();
+        // Per row, each paper's closeness to the category's plain profile.
+        let mut plain: Vec<f32> = Vec::new();
         for (c, l) in &learned.categories {
             if let Some(day) = self.learn_topic(l, &Vec::new()) {
                 let row = fields.of_category.len() as u32;
                 fields.of_category.insert(c.clone(), row);
-                let start = fields.z.len();
-                fields
-                    .z
-                    .extend(self.doc_vectors.iter().map(|v| day.raw_z(v)));
+                let z: Vec<f32> = self.doc_vectors.iter().map(|v| day.raw_z(v)).collect();
                 passes.push(
-                    fields.z[start..]
-                        .iter()
+                    z.iter()
                         .map(|z| *z > 0.0 && day.mean + *z * day.std >= day.floor)
                         .collect(),
                 );
+                let zone = learned
+                    .zones
+                    .get(c)
+                    .and_then(|l| self.learn_topic(l, &Vec::new()));
+                match zone {
+                    Some(day) => fields
+                        .z
+                        .extend(self.doc_vectors.iter().map(|v| day.raw_z(v))),
+                    None => fields.z.extend_from_slice(&z),
+                }
+                plain.extend(z);
             }
         }
         // Each paper to the one category it is nearest to (ties to the first row): as a
@@ -587,7 +599,7 @@ impl Day {
         for d in 0..n {
             let nearest = (0..passes.len())
                 .filter(|r| passes[*r][d])
-                .map(|r| (r, fields.z[r * n + d]))
+                .map(|r| (r, plain[r * n + d]))
                 .reduce(|a, b| if b.1 > a.1 { b } else { a });
             if let Some((r, z)) = nearest {
                 fields.postings[r].push((d as u32, z.min(LEARNED_CAP)));

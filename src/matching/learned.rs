@@ -66,6 +66,17 @@ pub struct LearnedTopic {
 /// 0.685 / 0.685 / 0.688, liked-paper readers 0.605 / 0.609 / 0.613 / 0.617 / 0.618.
 const NEGATIVE: f32 = 1.0;
 
+/// A category's profile for "more like these" is also set against its zone: the papers of
+/// other categories nearest its profile, as many as its own (Singhal, Mitra and Buckley's
+/// "query-zone" Rocchio), this times their mean. It tells a field from its nearest
+/// neighbours, which the mean of every other paper (mostly far away) does not. On
+/// `dev.jsonl`, seeds 1 / 2 / 3 / 7, liked-paper readers 0.644 / 0.629 / 0.627 / 0.623 without,
+/// 0.655 / 0.646 / 0.648 / 0.637 with 0.25; rated readers on day 5 0.679 / 0.686 / 0.659 /
+/// 0.646 → 0.676 / 0.691 / 0.671 / 0.666. Seed 1 at 0.5: liked 0.657 but day 5 0.666; at 1,
+/// liked 0.562 (the near misses then cancel the field's own words). Topic readers' common
+/// field keeps the plain profiles: their zones lowered topic readers (0.692 from 0.706).
+const ZONE: f32 = 0.25;
+
 /// The share of a topic's own papers that fall below its [`LearnedTopic::floor`].
 const FLOOR_QUANTILE: f32 = 0.02;
 
@@ -78,6 +89,10 @@ pub struct LearnedTopics {
     pub topics: BTreeMap<String, LearnedTopic>,
     #[serde(default)]
     pub categories: BTreeMap<String, LearnedTopic>,
+    /// Beside each category's profile, the same set also against its [`ZONE`]: what "more
+    /// like these" places a liked paper by. A category without one uses its profile.
+    #[serde(default)]
+    pub zones: BTreeMap<String, LearnedTopic>,
 }
 
 /// Labelled papers analysed once.
@@ -254,17 +269,76 @@ impl TopicLearner {
                 }
             }
         }
-        let categories = by_category
-            .into_iter()
-            .filter(|(_, (_, members))| members.len() >= MIN_PAPERS)
-            .map(|(c, (sum, members))| {
-                let count = members.len();
-                let v = contrast(&sum, count as f32, &sum, count, &all, used);
+        let mut categories = BTreeMap::new();
+        let mut zones = BTreeMap::new();
+        for (c, (sum, members)) in by_category {
+            if members.len() < MIN_PAPERS {
+                continue;
+            }
+            let count = members.len();
+            let v = contrast(&sum, count as f32, &sum, count, &all, used);
+            let floor = self.floor(&v, &members);
+            let zone = self.zone(&v, &members, &use_paper);
+            categories.insert(c.to_string(), self.profile(v, count as u32, floor));
+            if !zone.is_empty() {
+                let mut sharp = sum.clone();
+                // The zone's mean, ZONE times, off the members' mean (the sum is divided by
+                // the members' count in `contrast`).
+                let k = ZONE * count as f32 / zone.len() as f32;
+                for &i in &zone {
+                    for (t, x) in &self.papers[i].0 {
+                        *sharp.entry(*t).or_default() -= k * x;
+                    }
+                }
+                let v = contrast(&sharp, count as f32, &sum, count, &all, used);
                 let floor = self.floor(&v, &members);
-                (c.to_string(), self.profile(v, count as u32, floor))
-            })
-            .collect();
-        LearnedTopics { topics, categories }
+                zones.insert(c.to_string(), self.profile(v, count as u32, floor));
+            }
+        }
+        LearnedTopics {
+            topics,
+            categories,
+            zones,
+        }
+    }
+
+    /// The papers outside `members` (and used) closest to `profile`, as many as `members`
+    /// (fewer when there are not so many others): the near misses a category's profile
+    /// must be told from ("query-zone" Rocchio).
+    fn zone(
+        &self,
+        profile: &[(u32, f32)],
+        members: &[usize],
+        use_paper: &impl Fn(usize) -> bool,
+    ) -> Vec<usize> {
+        // A dense array over the words: a hash map's lookups (every word of every other
+        // paper, per category) made learning from 100,000 papers 16.9 s against 2.4 s.
+        let mut weight = vec![0.0f32; self.words.len()];
+        for (t, x) in profile {
+            weight[*t as usize] = *x;
+        }
+        let mut close: Vec<(f32, usize)> = Vec::new();
+        let mut m = 0;
+        for (i, (v, _)) in self.papers.iter().enumerate() {
+            // `members` is in paper order.
+            while m < members.len() && members[m] < i {
+                m += 1;
+            }
+            if members.get(m) == Some(&i) || !use_paper(i) {
+                continue;
+            }
+            let s: f32 = v.iter().map(|(t, x)| x * weight[*t as usize]).sum();
+            if s > 0.0 {
+                close.push((s, i));
+            }
+        }
+        let by_closeness =
+            |a: &(f32, usize), b: &(f32, usize)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        if close.len() > members.len() {
+            close.select_nth_unstable_by(members.len(), by_closeness);
+            close.truncate(members.len());
+        }
+        close.into_iter().map(|x| x.1).collect()
     }
 
     fn profile(&self, v: Vec<(u32, f32)>, papers: u32, floor: f32) -> LearnedTopic {
@@ -562,6 +636,54 @@ mod tests {
         assert_eq!(
             serde_json::from_str::<LearnedTopics>(&json).unwrap(),
             learned
+        );
+    }
+
+    #[test]
+    fn a_categorys_zone_weighs_down_what_its_nearest_neighbours_share() {
+        // Graph algorithms, graph databases (the near misses: "graph" but not "spectral")
+        // and eight fields far away, twelve papers each.
+        let fields: [(&str, &str); 10] = [
+            ("cs.DS", "Spectral graph sparsification"),
+            ("cs.DB", "Graph database queries"),
+            ("astro-ph.GA", "Galaxy rotation curves"),
+            ("q-bio.BM", "Protein folding kinetics"),
+            ("q-fin.PR", "Option pricing volatility"),
+            ("physics.geo-ph", "Seismic wave inversion"),
+            ("q-bio.PE", "Coral reef ecology"),
+            ("econ.GN", "Tax policy incentives"),
+            ("physics.ao-ph", "Glacier melt dynamics"),
+            ("stat.AP", "Vaccine trial design"),
+        ];
+        let categories: Vec<Vec<String>> = fields.iter().map(|f| vec![f.0.to_string()]).collect();
+        let papers: Vec<LabelledPaper<'_>> = (0..12)
+            .flat_map(|_| fields.iter().zip(&categories))
+            .map(|((_, title), cats)| LabelledPaper {
+                title,
+                abstract_text: "",
+                categories: cats,
+            })
+            .collect();
+        let learned = TopicLearner::new(&papers, &catalogue()).learn(&catalogue(), |_| true);
+        let weight =
+            |p: &LearnedTopic, w: &str| p.terms.iter().find(|t| t.0 == w).map_or(0.0, |t| t.1);
+        let (plain, zone) = (&learned.categories["cs.ds"], &learned.zones["cs.ds"]);
+        assert_eq!(zone.papers, 12);
+        // Set against the graph databases, "graph" says less of graph algorithms, next to
+        // their own "spectral", than set against every other paper alone.
+        let ratio = |p: &LearnedTopic| weight(p, "graph") / weight(p, "spectral");
+        assert!(
+            ratio(plain) > 0.0 && ratio(zone) < ratio(plain) * 0.9,
+            "{plain:?}\n{zone:?}"
+        );
+        let norm: f32 = zone.terms.iter().map(|t| t.1 * t.1).sum();
+        assert!((norm - 1.0).abs() < 1e-3);
+        // A zone is the others nearest the profile: galaxies share no word with any other
+        // field, so theirs is empty and they keep their plain profile alone.
+        assert!(
+            !learned.zones.contains_key("astro-ph.ga"),
+            "{:?}",
+            learned.zones.keys()
         );
     }
 

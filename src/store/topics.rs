@@ -55,17 +55,23 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM learned_topics").execute(&mut *tx).await?;
             sqlx::query("DELETE FROM learned_categories").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM learned_zones").execute(&mut *tx).await?;
             for (id, t) in &learned.topics {
                 let terms = serde_json::to_string(&t.terms).expect("words and weights serialise");
                 sqlx::query("INSERT INTO learned_topics (topic_id, papers, floor, terms, learned_at) VALUES ($1, $2, $3, $4, $5)")
                     .bind(id).bind(i64::from(t.papers)).bind(f64::from(t.floor)).bind(terms).bind(now)
                     .execute(&mut *tx).await?;
             }
-            for (category, t) in &learned.categories {
-                let terms = serde_json::to_string(&t.terms).expect("words and weights serialise");
-                sqlx::query("INSERT INTO learned_categories (category, papers, floor, terms, learned_at) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(category).bind(i64::from(t.papers)).bind(f64::from(t.floor)).bind(terms).bind(now)
-                    .execute(&mut *tx).await?;
+            for (insert, profiles) in [
+                ("INSERT INTO learned_categories (category, papers, floor, terms, learned_at) VALUES ($1, $2, $3, $4, $5)", &learned.categories),
+                ("INSERT INTO learned_zones (category, papers, floor, terms, learned_at) VALUES ($1, $2, $3, $4, $5)", &learned.zones),
+            ] {
+                for (category, t) in profiles {
+                    let terms = serde_json::to_string(&t.terms).expect("words and weights serialise");
+                    sqlx::query(insert)
+                        .bind(category).bind(i64::from(t.papers)).bind(f64::from(t.floor)).bind(terms).bind(now)
+                        .execute(&mut *tx).await?;
+                }
             }
             tx.commit().await
         }.await)?;
@@ -74,14 +80,16 @@ impl Store {
 
     /// The stored topic profiles (none before the first ingest that had categories).
     pub async fn learned_topics(&self) -> Result<LearnedTopics, StoreError> {
-        // One read for both tables: a topic id is lower-case letters, digits and '-', so the
-        // prefix "category:" cannot clash with one.
+        // One read for the three tables: a topic id is lower-case letters, digits and '-', so
+        // the prefixes "category:" and "zone:" cannot clash with one.
         let rows: Vec<(String, i64, f64, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT topic_id, papers, floor, terms FROM learned_topics \
-             UNION ALL SELECT 'category:' || category, papers, floor, terms FROM learned_categories")
+             UNION ALL SELECT 'category:' || category, papers, floor, terms FROM learned_categories \
+             UNION ALL SELECT 'zone:' || category, papers, floor, terms FROM learned_zones")
             .fetch_all(pool).await)?;
         let mut topics = BTreeMap::new();
         let mut categories = BTreeMap::new();
+        let mut zones = BTreeMap::new();
         for (id, papers, floor, terms) in rows {
             let bad = |why: String| StoreError::Corrupt {
                 what: format!("learned profile of {id:?}"),
@@ -94,12 +102,19 @@ impl Store {
                 terms,
                 floor: floor as f32,
             };
-            match id.strip_prefix("category:") {
-                Some(category) => categories.insert(category.to_string(), profile),
-                None => topics.insert(id, profile),
-            };
+            if let Some(category) = id.strip_prefix("category:") {
+                categories.insert(category.to_string(), profile);
+            } else if let Some(category) = id.strip_prefix("zone:") {
+                zones.insert(category.to_string(), profile);
+            } else {
+                topics.insert(id, profile);
+            }
         }
-        Ok(LearnedTopics { topics, categories })
+        Ok(LearnedTopics {
+            topics,
+            categories,
+            zones,
+        })
     }
 
     /// How many topics have a stored profile, and when they were learned.

@@ -75,6 +75,17 @@ async fn each_ingest_learns_the_topics_and_composing_uses_them(backend: Backend)
         "{se:?}"
     );
     assert!(learned.categories.values().all(|c| c.papers >= 10));
+    // Each is also kept set against the papers of other categories nearest it, for "more
+    // like these": from the same papers, weighing the near misses' words down.
+    let zone = &learned.zones["cs.se"];
+    assert_eq!(zone.papers, se.papers);
+    assert_ne!(zone.terms, se.terms);
+    assert!(
+        learned
+            .zones
+            .keys()
+            .all(|c| learned.categories.contains_key(c))
+    );
     assert!(code.floor > 0.0 && code.floor < 1.0, "{}", code.floor);
     // Evolutionary computation is learned from the 16 neuroevolution and search-based
     // testing papers; none of the day's language-model papers is close enough to those to
