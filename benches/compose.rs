@@ -8,6 +8,10 @@
 //!     BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench compose
 //!                                                        # on PostgreSQL (its own database)
 //!
+//! It also times five previews for one new reader (`digest::preview_interests`, what the
+//! form's `POST /preview` runs) against that day: the first builds the day's composer, the
+//! others reuse it.
+//!
 //! Readers come from `paperboy::matching::bench::population`: topics, keywords, authors and
 //! liked papers drawn from real abstracts (benches/data/dev.jsonl), and for one reader in ten
 //! 5 to 40 ratings of those papers; every topic is learned from the papers' categories.
@@ -210,6 +214,7 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
         readers(url, &population).await;
     }
     let t_setup = started.elapsed();
+    preview(&ctx).await;
     let label = n.to_string();
     measure(&ctx, url, n, day, &label, t_setup).await;
     // The next day features the same papers, all sent the day before: every batch now looks
@@ -220,6 +225,31 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
     let label = format!("{n}, next day, same papers");
     measure(&ctx, url, n, next, &label, t_setup).await;
     store.close().await;
+}
+
+/// The form's preview for a reader who ticked two topics and named two liked papers, as
+/// `POST /preview` computes it: the latest day matched for one unsaved reader.
+async fn preview(ctx: &Context) {
+    let input = paperboy::domain::SubscriptionInput {
+        email: "preview@example.org".into(),
+        topics: vec!["llm".into(), "agents".into()],
+        liked: format!("{} {}", id_of(0).as_str(), id_of(1).as_str()),
+        ..Default::default()
+    };
+    let new = paperboy::domain::NewSubscription::parse(&input, &ctx.catalogue).unwrap();
+    let mut took = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let preview = paperboy::digest::preview_interests(ctx, &new)
+            .await
+            .expect("a preview");
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert!(matches!(
+            preview,
+            Some((_, paperboy::digest::Preview::Digest(_)))
+        ));
+    }
+    println!("(a new reader's preview: {took:.0?} ms)");
 }
 
 async fn measure(

@@ -23,6 +23,8 @@ pub struct Context {
     pub catalogue: Arc<TopicCatalogue>,
     /// The rate limit and sending bound every delivery run in this process shares.
     pub throttle: Arc<Throttle>,
+    /// The day's composers that previews are answered from.
+    pub previews: Arc<crate::digest::Previews>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +62,7 @@ impl Context {
             mailer: Arc::new(mailer),
             links: Links::new(&config, Signer::new(&key)),
             throttle: Arc::new(Throttle::new(&config.delivery)),
+            previews: Arc::default(),
             config: Arc::new(config),
             catalogue: Arc::new(catalogue),
         })

@@ -3,7 +3,7 @@
 mod compose;
 mod deliver;
 
-pub use compose::{ComposeReport, Composer, compose};
+pub use compose::{ComposeReport, Composer, Previews, compose};
 pub use deliver::{
     DeliverReport, Delivered, Throttle, deliver, deliver_subscription_mails, run_subscription_mails,
 };
@@ -114,14 +114,10 @@ pub async fn preview(
 ) -> Result<Preview, DigestError> {
     let content = match ctx.store.digest_for(reader.id, day).await? {
         Some(d) => Some(d.content),
-        None => {
-            let (store, config, catalogue) = (&ctx.store, &*ctx.config, &*ctx.catalogue);
-            let frequency = reader.prefs.frequency;
-            match Composer::for_frequency(store, config, catalogue, day, frequency).await? {
-                Some(mut c) => c.preview(store, reader).await?,
-                None => return Ok(Preview::NoPapers),
-            }
-        }
+        None => match ctx.previews.preview(ctx, reader, day).await? {
+            Some(content) => content,
+            None => return Ok(Preview::NoPapers),
+        },
     };
     Ok(match content {
         Some(content) => Preview::Digest(Box::new(view(ctx, reader, day, &content).await?)),

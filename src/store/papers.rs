@@ -294,6 +294,20 @@ impl Store {
         Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
     }
 
+    /// What composing a day reads, summed up: it changes when a paper is stored or
+    /// updated, a day features one, topics are learned again or a digest is composed. A
+    /// composer kept for previews is good while this stays the same.
+    pub async fn composing_stamp(&self) -> Result<ComposingStamp, StoreError> {
+        let row: (i64, i64, i64, i64, i64, i64) = on_pool!(self, pool => sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM papers), (SELECT COALESCE(MAX(updated_at), 0) FROM papers), \
+             (SELECT COUNT(*) FROM paper_features), \
+             (SELECT COALESCE(MAX(learned_at), 0) FROM learned_topics), \
+             (SELECT COALESCE(MAX(learned_at), 0) FROM learned_categories), \
+             (SELECT COALESCE(MAX(id), 0) FROM digests)")
+            .fetch_one(pool).await)?;
+        Ok(ComposingStamp(row))
+    }
+
     pub async fn paper_count(&self) -> Result<i64, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM papers").fetch_one(pool).await)?,
@@ -395,3 +409,7 @@ impl Store {
             .collect())
     }
 }
+
+/// See [`Store::composing_stamp`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ComposingStamp((i64, i64, i64, i64, i64, i64));

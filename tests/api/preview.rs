@@ -103,6 +103,66 @@ async fn the_form_previews_the_papers_and_stores_nothing(backend: Backend) {
     assert!(refused > 0, "20 previews at once were all answered");
 }
 
+on_both_databases!(a_preview_keeps_up_with_what_is_stored);
+
+/// Previews are answered from a composer kept between requests: a paper stored and featured
+/// on the same day afterwards is in the next preview.
+async fn a_preview_keeps_up_with_what_is_stored(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[]).await else {
+        return;
+    };
+    let token = app.form_token("/").await;
+    let preview = |keywords: &str| {
+        let form = [
+            ("form_token", token.clone()),
+            ("keywords", keywords.to_string()),
+            ("trending", "0".into()),
+        ];
+        let request = app.client.post(app.url("/preview")).form(&form);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    app.ingest_hf_day("2026-05-08");
+    let page = preview("zebrafish").await;
+    assert!(page.contains("Nothing matched"), "{page}");
+    let page = preview("diffusion").await;
+    assert!(
+        page.contains("Why: Matches your keywords: diffusion"),
+        "{page}"
+    );
+
+    // The same day again, with one paper more (the fixture's first, as another paper).
+    let day: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string("tests/fixtures/hf_json/daily_papers_2026-05-08.json").unwrap(),
+    )
+    .unwrap();
+    let mut extra = day[0].clone();
+    let title = "Zebrafish larvae swim by reinforcement";
+    extra["paper"]["id"] = "2605.99999".into();
+    extra["paper"]["title"] = title.into();
+    extra["title"] = title.into();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("day.json");
+    std::fs::write(&file, serde_json::to_string(&vec![extra]).unwrap()).unwrap();
+    let (ok, _, err) = crate::cli::paperboy(
+        &app.ctx.config.database_url,
+        dir.path(),
+        &[
+            "ingest",
+            "--file",
+            file.to_str().unwrap(),
+            "--date",
+            "2026-05-08",
+        ],
+    );
+    assert!(ok, "{err}");
+    let page = preview("zebrafish").await;
+    assert!(page.contains(title), "{page}");
+    assert!(
+        page.contains("Why: Matches your keywords: zebrafish"),
+        "{page}"
+    );
+}
+
 on_both_databases!(the_preferences_page_previews_for_its_reader);
 
 /// The preferences page's "Preview my papers" posts to the reader's own preview: valid
