@@ -143,18 +143,7 @@ async fn a_preview_keeps_up_with_what_is_stored(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("day.json");
     std::fs::write(&file, serde_json::to_string(&vec![extra]).unwrap()).unwrap();
-    let (ok, _, err) = crate::cli::paperboy(
-        &app.ctx.config.database_url,
-        dir.path(),
-        &[
-            "ingest",
-            "--file",
-            file.to_str().unwrap(),
-            "--date",
-            "2026-05-08",
-        ],
-    );
-    assert!(ok, "{err}");
+    app.ingest_file(file.to_str().unwrap(), "2026-05-08");
     let page = preview("zebrafish").await;
     assert!(page.contains(title), "{page}");
     assert!(

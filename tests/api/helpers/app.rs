@@ -153,17 +153,16 @@ impl TestApp {
     /// Store the captured Hugging Face day (tests/fixtures/hf_json, 37 papers) as featured
     /// on `day`, through `paperboy ingest --file`, as an operator would.
     pub fn ingest_hf_day(&self, day: &str) {
+        self.ingest_file("tests/fixtures/hf_json/daily_papers_2026-05-08.json", day);
+    }
+
+    /// `paperboy ingest --file FILE --date DAY`; it must succeed.
+    pub fn ingest_file(&self, file: &str, day: &str) {
         let dir = tempfile::tempdir().unwrap();
         let (ok, _, err) = crate::cli::paperboy(
             &self.ctx.config.database_url,
             dir.path(),
-            &[
-                "ingest",
-                "--file",
-                "tests/fixtures/hf_json/daily_papers_2026-05-08.json",
-                "--date",
-                day,
-            ],
+            &["ingest", "--file", file, "--date", day],
         );
         assert!(ok, "{err}");
     }
