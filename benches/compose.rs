@@ -88,8 +88,9 @@ async fn papers(store: &Store, records: &[Record], day: NaiveDate) {
             p
         })
         .collect();
+    // Stored now: the last week's papers are what a "more like this" page looks among.
     store
-        .upsert_papers(&papers, 1)
+        .upsert_papers(&papers, paperboy::clock::timestamp())
         .await
         .expect("papers stored");
 }
@@ -215,6 +216,7 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
     }
     let t_setup = started.elapsed();
     preview(&ctx).await;
+    similar(&ctx).await;
     let label = n.to_string();
     measure(&ctx, url, n, day, &label, t_setup).await;
     // The next day features the same papers, all sent the day before: every batch now looks
@@ -250,6 +252,36 @@ async fn preview(ctx: &Context) {
         ));
     }
     println!("(a new reader's preview: {took:.0?} ms)");
+}
+
+/// The page after a "more like this" link: the papers of the last week closest to the one
+/// rated (`Ratings::similar`), for the first reader and the day's first paper.
+async fn similar(ctx: &Context) {
+    let email = paperboy::domain::EmailAddress::parse("reader0@example.org").unwrap();
+    let reader = ctx
+        .store
+        .find_by_email(&email)
+        .await
+        .unwrap()
+        .expect("a reader");
+    let paper = ctx
+        .store
+        .papers_by_ids(&[id_of(0)])
+        .await
+        .unwrap()
+        .remove(0);
+    let ratings = paperboy::ratings::Ratings::new(ctx.clone());
+    let mut took = Vec::new();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let found = ratings
+            .similar(&reader, &paper)
+            .await
+            .expect("similar papers");
+        took.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert!(!found.is_empty());
+    }
+    println!("(the papers like a rated one: {took:.0?} ms)");
 }
 
 async fn measure(

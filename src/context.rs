@@ -25,6 +25,8 @@ pub struct Context {
     pub throttle: Arc<Throttle>,
     /// The day's composers that previews are answered from.
     pub previews: Arc<crate::digest::Previews>,
+    /// The last week's papers that "more like this" pages are answered from.
+    pub similar: Arc<crate::ratings::SimilarPool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +65,7 @@ impl Context {
             links: Links::new(&config, Signer::new(&key)),
             throttle: Arc::new(Throttle::new(&config.delivery)),
             previews: Arc::default(),
+            similar: Arc::default(),
             config: Arc::new(config),
             catalogue: Arc::new(catalogue),
         })

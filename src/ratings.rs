@@ -9,6 +9,7 @@
 use crate::clock;
 use crate::context::Context;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use crate::domain::{
     ArxivId, DigestContent, Interest, Interests, PaperRating, Rating, Subscriber, TopicCatalogue,
@@ -330,30 +331,18 @@ impl Ratings {
 
     /// Up to [`SIMILAR_SHOWN`] papers first stored in the last week closest to `paper`, by
     /// the matcher's own "more like these" (words, topics and fields), leaving out `paper`
-    /// and what the reader hid. Runs on a blocking thread: it analyses the week's papers.
+    /// and what the reader hid. Runs on a blocking thread, against the week kept in
+    /// [`SimilarPool`].
     pub async fn similar(
         &self,
         reader: &Subscriber,
         paper: &StoredPaper,
     ) -> Result<Vec<SimilarPaper>, ServiceError> {
-        let since = clock::timestamp() - SIMILAR_DAYS * 86_400;
-        let week = self
-            .ctx
-            .store
-            .papers_stored_since(since, SIMILAR_POOL)
-            .await?;
         let hidden = self.hidden(reader).await?;
-        // The profiles learned at the last ingest: the liked paper's own categories place
-        // it (the field view), as in the digest.
-        let learned = self.ctx.store.learned_topics().await?;
-        let (catalogue, weights) = (self.ctx.catalogue.clone(), self.ctx.config.matching.clone());
+        let week = self.ctx.similar.week(&self.ctx).await?;
         let liked = paper.paper.clone();
         let found = tokio::task::spawn_blocking(move || {
-            let docs: Vec<Doc<'_>> = week
-                .iter()
-                .map(|p| Doc::text(&p.paper.title, &p.paper.abstract_text))
-                .collect();
-            let day = Day::with_corpus(&docs, &Corpus::new(&[]), &catalogue, &learned, weights);
+            let (day, week) = (&week.day, &week.papers);
             let lp = day.liked_paper(&liked.title, &liked.abstract_text, &liked.categories);
             let interests = Interests {
                 trending: 0,
@@ -389,6 +378,62 @@ impl Ratings {
         .await
         .expect("finding similar papers panicked");
         Ok(found)
+    }
+}
+
+/// The last week's papers analysed for "more like this" pages, kept for the next page
+/// while the store's composing stamp and the day (UTC) stay the same: analysing up to
+/// [`SIMILAR_POOL`] papers took 1.7-1.9 s a page for a week of 2,993 (`cargo bench --bench
+/// compose`, the machine loaded), ranking them for one paper a few milliseconds.
+#[derive(Default)]
+pub struct SimilarPool(tokio::sync::Mutex<Option<KeptWeek>>);
+
+struct KeptWeek {
+    stamp: crate::store::ComposingStamp,
+    today: i64,
+    week: Arc<Week>,
+}
+
+/// The papers first stored in the last [`SIMILAR_DAYS`], analysed (with the profiles
+/// learned at the last ingest: a liked paper's own categories place it, as in the digest).
+struct Week {
+    papers: Vec<StoredPaper>,
+    day: Day,
+}
+
+impl SimilarPool {
+    async fn week(&self, ctx: &Context) -> Result<Arc<Week>, ServiceError> {
+        let mut kept = self.0.lock().await;
+        let now = clock::timestamp();
+        let (stamp, today) = (ctx.store.composing_stamp().await?, now / 86_400);
+        if let Some(k) = kept.as_ref()
+            && k.stamp == stamp
+            && k.today == today
+        {
+            return Ok(k.week.clone());
+        }
+        let papers = ctx
+            .store
+            .papers_stored_since(now - SIMILAR_DAYS * 86_400, SIMILAR_POOL)
+            .await?;
+        let learned = ctx.store.learned_topics().await?;
+        let (catalogue, weights) = (ctx.catalogue.clone(), ctx.config.matching.clone());
+        let week = tokio::task::spawn_blocking(move || {
+            let docs: Vec<Doc<'_>> = papers
+                .iter()
+                .map(|p| Doc::text(&p.paper.title, &p.paper.abstract_text))
+                .collect();
+            let day = Day::with_corpus(&docs, &Corpus::new(&[]), &catalogue, &learned, weights);
+            Arc::new(Week { papers, day })
+        })
+        .await
+        .expect("analysing the week's papers panicked");
+        *kept = Some(KeptWeek {
+            stamp,
+            today,
+            week: week.clone(),
+        });
+        Ok(week)
     }
 }
 

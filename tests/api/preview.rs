@@ -130,20 +130,9 @@ async fn a_preview_keeps_up_with_what_is_stored(backend: Backend) {
         "{page}"
     );
 
-    // The same day again, with one paper more (the fixture's first, as another paper).
-    let day: Vec<serde_json::Value> = serde_json::from_str(
-        &std::fs::read_to_string("tests/fixtures/hf_json/daily_papers_2026-05-08.json").unwrap(),
-    )
-    .unwrap();
-    let mut extra = day[0].clone();
+    // The same day again, with one paper more (a copy of one, retitled).
     let title = "Zebrafish larvae swim by reinforcement";
-    extra["paper"]["id"] = "2605.99999".into();
-    extra["paper"]["title"] = title.into();
-    extra["title"] = title.into();
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("day.json");
-    std::fs::write(&file, serde_json::to_string(&vec![extra]).unwrap()).unwrap();
-    app.ingest_file(file.to_str().unwrap(), "2026-05-08");
+    app.ingest_hf_copy("2605.05242", "2605.99999", Some(title), "2026-05-08");
     let page = preview("zebrafish").await;
     assert!(page.contains(title), "{page}");
     assert!(

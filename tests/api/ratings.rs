@@ -292,8 +292,10 @@ async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend
         (hidden, Rating::Fewer)
     );
 
-    // "More like this" shows similar papers of the last week, and an undo.
+    // "More like this" shows similar papers of the last week, and an undo; among them one
+    // stored since the last such page (a copy of the paper, under another id).
     let liked = &papers[1];
+    app.ingest_hf_copy(liked.as_str(), "2605.99998", None, "2026-05-09");
     let (status, body) = follow_and_post(&app, &link_of(&text, liked, "more")).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("You will get more papers like"), "{body}");
@@ -309,6 +311,7 @@ async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend
         "not a hidden paper"
     );
     assert!(similar.contains("Shares "), "{similar}");
+    assert!(similar.contains("/2605.99998\""), "{similar}");
     assert_eq!(app.ctx.store.ratings_of(r.id).await.unwrap().len(), 2);
     let undo = between(&body, "action=\"", "\"")
         .unwrap()

@@ -156,6 +156,29 @@ impl TestApp {
         self.ingest_file("tests/fixtures/hf_json/daily_papers_2026-05-08.json", day);
     }
 
+    /// Store a copy of the captured Hugging Face day's paper `of` as paper `id` (retitled
+    /// when `title` is given), featured on `day`, through `paperboy ingest --file`.
+    pub fn ingest_hf_copy(&self, of: &str, id: &str, title: Option<&str>, day: &str) {
+        let papers: Vec<serde_json::Value> = serde_json::from_str(
+            &std::fs::read_to_string("tests/fixtures/hf_json/daily_papers_2026-05-08.json")
+                .unwrap(),
+        )
+        .unwrap();
+        let mut copy = papers
+            .into_iter()
+            .find(|p| p["paper"]["id"] == of)
+            .unwrap_or_else(|| panic!("{of} is not in the captured day"));
+        copy["paper"]["id"] = id.into();
+        if let Some(title) = title {
+            copy["paper"]["title"] = title.into();
+            copy["title"] = title.into();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("day.json");
+        std::fs::write(&file, serde_json::to_string(&[copy]).unwrap()).unwrap();
+        self.ingest_file(file.to_str().unwrap(), day);
+    }
+
     /// `paperboy ingest --file FILE --date DAY`; it must succeed.
     pub fn ingest_file(&self, file: &str, day: &str) {
         let dir = tempfile::tempdir().unwrap();
