@@ -386,13 +386,7 @@ impl Ratings {
 /// [`SIMILAR_POOL`] papers took 1.7-1.9 s a page for a week of 2,993 (`cargo bench --bench
 /// compose`, the machine loaded), ranking them for one paper a few milliseconds.
 #[derive(Default)]
-pub struct SimilarPool(tokio::sync::Mutex<Option<KeptWeek>>);
-
-struct KeptWeek {
-    stamp: crate::store::ComposingStamp,
-    today: i64,
-    week: Arc<Week>,
-}
+pub struct SimilarPool(crate::store::Kept<i64, Arc<Week>>);
 
 /// The papers first stored in the last [`SIMILAR_DAYS`], analysed (with the profiles
 /// learned at the last ingest: a liked paper's own categories place it, as in the digest).
@@ -403,37 +397,32 @@ struct Week {
 
 impl SimilarPool {
     async fn week(&self, ctx: &Context) -> Result<Arc<Week>, ServiceError> {
-        let mut kept = self.0.lock().await;
         let now = clock::timestamp();
-        let (stamp, today) = (ctx.store.composing_stamp().await?, now / 86_400);
-        if let Some(k) = kept.as_ref()
-            && k.stamp == stamp
-            && k.today == today
-        {
-            return Ok(k.week.clone());
-        }
-        let papers = ctx
-            .store
-            .papers_stored_since(now - SIMILAR_DAYS * 86_400, SIMILAR_POOL)
+        let build = async {
+            let papers = ctx
+                .store
+                .papers_stored_since(now - SIMILAR_DAYS * 86_400, SIMILAR_POOL)
+                .await?;
+            let learned = ctx.store.learned_topics().await?;
+            let (catalogue, weights) = (ctx.catalogue.clone(), ctx.config.matching.clone());
+            let week = tokio::task::spawn_blocking(move || {
+                let docs: Vec<Doc<'_>> = papers
+                    .iter()
+                    .map(|p| Doc::text(&p.paper.title, &p.paper.abstract_text))
+                    .collect();
+                let day = Day::with_corpus(&docs, &Corpus::new(&[]), &catalogue, &learned, weights);
+                Week { papers, day }
+            })
+            .await
+            .expect("analysing the week's papers panicked");
+            Ok::<_, ServiceError>(Some(Arc::new(week)))
+        };
+        // Keyed by the day (UTC) too: papers leave the week as it goes by.
+        let kept = self
+            .0
+            .get(&ctx.store, now / 86_400, |_| true, build)
             .await?;
-        let learned = ctx.store.learned_topics().await?;
-        let (catalogue, weights) = (ctx.catalogue.clone(), ctx.config.matching.clone());
-        let week = tokio::task::spawn_blocking(move || {
-            let docs: Vec<Doc<'_>> = papers
-                .iter()
-                .map(|p| Doc::text(&p.paper.title, &p.paper.abstract_text))
-                .collect();
-            let day = Day::with_corpus(&docs, &Corpus::new(&[]), &catalogue, &learned, weights);
-            Arc::new(Week { papers, day })
-        })
-        .await
-        .expect("analysing the week's papers panicked");
-        *kept = Some(KeptWeek {
-            stamp,
-            today,
-            week: week.clone(),
-        });
-        Ok(week)
+        Ok(kept.expect("a week is always built").clone())
     }
 }
 

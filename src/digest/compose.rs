@@ -116,14 +116,7 @@ const PREVIEW_LIKED: usize = 1_000;
 /// reader against it takes well under a millisecond. Shared by the process (the form's
 /// preview refreshes as a reader types); another instance's ingest changes the stamp.
 #[derive(Default)]
-pub struct Previews(tokio::sync::Mutex<Vec<Kept>>);
-
-struct Kept {
-    day: NaiveDate,
-    frequency_weekly: bool,
-    stamp: crate::store::ComposingStamp,
-    composer: Composer,
-}
+pub struct Previews(crate::store::Kept<(NaiveDate, bool), Composer>);
 
 impl Previews {
     /// What `reader` would get for `day` as composing would choose it now (`None` when no
@@ -136,34 +129,15 @@ impl Previews {
     ) -> Result<Option<Option<DigestContent>>, DigestError> {
         let (store, config, catalogue) = (&ctx.store, &*ctx.config, &*ctx.catalogue);
         let weekly = matches!(reader.prefs.frequency, Frequency::Weekly(_));
-        // One at a time: a second preview waits for the first's composer rather than
-        // building its own.
-        let mut kept = self.0.lock().await;
-        let stamp = store.composing_stamp().await?;
-        let at = kept
-            .iter()
-            .position(|k| k.day == day && k.frequency_weekly == weekly && k.stamp == stamp);
-        let k = match at {
-            Some(i) => &mut kept[i],
-            None => {
-                let Some(composer) = Composer::over(store, config, catalogue, day, weekly).await?
-                else {
-                    return Ok(None);
-                };
-                kept.retain(|k| k.frequency_weekly != weekly);
-                kept.push(Kept {
-                    day,
-                    frequency_weekly: weekly,
-                    stamp,
-                    composer,
-                });
-                kept.last_mut().expect("just kept")
-            }
+        let build = Composer::over(store, config, catalogue, day, weekly);
+        let same_slot = |k: &(NaiveDate, bool)| k.1 == weekly;
+        let Some(mut composer) = self.0.get(store, (day, weekly), same_slot, build).await? else {
+            return Ok(None);
         };
-        if k.composer.liked.len() > PREVIEW_LIKED {
-            k.composer.liked.clear();
+        if composer.liked.len() > PREVIEW_LIKED {
+            composer.liked.clear();
         }
-        Ok(Some(k.composer.preview(store, reader).await?))
+        Ok(Some(composer.preview(store, reader).await?))
     }
 }
 

@@ -3,7 +3,7 @@
 mod compose;
 mod deliver;
 
-pub use compose::{ComposeReport, Composer, Previews, compose};
+pub use compose::{ComposeReport, Previews, compose};
 pub use deliver::{
     DeliverReport, Delivered, Throttle, deliver, deliver_subscription_mails, run_subscription_mails,
 };

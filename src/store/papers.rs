@@ -413,3 +413,42 @@ impl Store {
 /// See [`Store::composing_stamp`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ComposingStamp((i64, i64, i64, i64, i64, i64));
+
+/// Values built from what composing reads (an analysed day or week), kept between requests
+/// while the store's [`ComposingStamp`] and their key are unchanged. One value per slot:
+/// building one for a key replaces the value of the same slot. One request at a time: a
+/// second waits for the first's value rather than building its own.
+pub struct Kept<K, V>(tokio::sync::Mutex<Vec<(K, ComposingStamp, V)>>);
+
+impl<K, V> Default for Kept<K, V> {
+    fn default() -> Self {
+        Self(tokio::sync::Mutex::new(Vec::new()))
+    }
+}
+
+impl<K: PartialEq, V> Kept<K, V> {
+    /// The value kept for `key`, else the one `build` makes (kept in place of the value
+    /// whose key `same_slot` accepts); `None` when `build` has nothing to keep.
+    pub async fn get<E: From<StoreError>>(
+        &self,
+        store: &Store,
+        key: K,
+        same_slot: impl Fn(&K) -> bool,
+        build: impl Future<Output = Result<Option<V>, E>>,
+    ) -> Result<Option<tokio::sync::MappedMutexGuard<'_, V>>, E> {
+        let mut kept = self.0.lock().await;
+        let stamp = store.composing_stamp().await?;
+        let at = match kept.iter().position(|k| k.0 == key && k.1 == stamp) {
+            Some(i) => i,
+            None => {
+                let Some(value) = build.await? else {
+                    return Ok(None);
+                };
+                kept.retain(|k| !same_slot(&k.0));
+                kept.push((key, stamp, value));
+                kept.len() - 1
+            }
+        };
+        Ok(Some(tokio::sync::MutexGuard::map(kept, |k| &mut k[at].2)))
+    }
+}

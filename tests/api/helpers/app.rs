@@ -85,6 +85,9 @@ pub async fn spawn_app_with(
     })
 }
 
+/// The captured Hugging Face day (37 papers).
+const HF_DAY_FILE: &str = "tests/fixtures/hf_json/daily_papers_2026-05-08.json";
+
 impl TestApp {
     /// The address of `path` on the app; a link the app made (an absolute URL read out of a
     /// mail or a page) is taken as it is.
@@ -153,17 +156,14 @@ impl TestApp {
     /// Store the captured Hugging Face day (tests/fixtures/hf_json, 37 papers) as featured
     /// on `day`, through `paperboy ingest --file`, as an operator would.
     pub fn ingest_hf_day(&self, day: &str) {
-        self.ingest_file("tests/fixtures/hf_json/daily_papers_2026-05-08.json", day);
+        self.ingest_file(HF_DAY_FILE, day);
     }
 
     /// Store a copy of the captured Hugging Face day's paper `of` as paper `id` (retitled
     /// when `title` is given), featured on `day`, through `paperboy ingest --file`.
     pub fn ingest_hf_copy(&self, of: &str, id: &str, title: Option<&str>, day: &str) {
-        let papers: Vec<serde_json::Value> = serde_json::from_str(
-            &std::fs::read_to_string("tests/fixtures/hf_json/daily_papers_2026-05-08.json")
-                .unwrap(),
-        )
-        .unwrap();
+        let papers: Vec<serde_json::Value> =
+            serde_json::from_str(&std::fs::read_to_string(HF_DAY_FILE).unwrap()).unwrap();
         let mut copy = papers
             .into_iter()
             .find(|p| p["paper"]["id"] == of)
