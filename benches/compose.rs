@@ -27,6 +27,7 @@ use paperboy::domain::{ArxivId, Paper, PaperSource, TopicCatalogue};
 use paperboy::matching::Rating;
 use paperboy::matching::bench::{Reader, Record, population};
 use paperboy::measure::{peak_rss_mib, reset_peak_rss};
+use paperboy::services::Services;
 use paperboy::store::Store;
 
 const RECORDS: &str = include_str!("data/dev.jsonl");
@@ -195,7 +196,8 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
         ("secret", "bench-secret-bench-secret-bench-secret-0".into()),
     ])
     .unwrap();
-    let ctx = Context::start(config).await.expect("a database");
+    let services = Services::new(Context::start(config).await.expect("a database"));
+    let ctx = &services.ctx;
     let store = ctx.store.clone();
     papers(&store, records, day).await;
     // Every topic learned from the stored papers' categories, as each ingest does.
@@ -215,23 +217,24 @@ async fn run(url: &str, n: usize, records: &[Record], catalogue: &TopicCatalogue
         readers(url, &population).await;
     }
     let t_setup = started.elapsed();
-    preview(&ctx).await;
-    similar(&ctx).await;
+    preview(&services).await;
+    similar(&services).await;
     let label = n.to_string();
-    measure(&ctx, url, n, day, &label, t_setup).await;
+    measure(&services, url, n, day, &label, t_setup).await;
     // The next day features the same papers, all sent the day before: every batch now looks
     // up what its readers were sent, the path a day with re-announced papers takes, and a
     // weekly reader's always.
     let next = day.succ_opt().unwrap();
     papers(&store, records, next).await;
     let label = format!("{n}, next day, same papers");
-    measure(&ctx, url, n, next, &label, t_setup).await;
+    measure(&services, url, n, next, &label, t_setup).await;
     store.close().await;
 }
 
 /// The form's preview for a reader who ticked two topics and named two liked papers, as
 /// `POST /preview` computes it: the latest day matched for one unsaved reader.
-async fn preview(ctx: &Context) {
+async fn preview(services: &Services) {
+    let ctx = &services.ctx;
     let input = paperboy::domain::SubscriptionInput {
         email: "preview@example.org".into(),
         topics: vec!["llm".into(), "agents".into()],
@@ -242,7 +245,9 @@ async fn preview(ctx: &Context) {
     let mut took = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let preview = paperboy::digest::preview_interests(ctx, &new)
+        let preview = services
+            .digests
+            .preview_interests(&new)
             .await
             .expect("a preview");
         took.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -256,7 +261,8 @@ async fn preview(ctx: &Context) {
 
 /// The page after a "more like this" link: the papers of the last week closest to the one
 /// rated (`Ratings::similar`), for the first reader and the day's first paper.
-async fn similar(ctx: &Context) {
+async fn similar(services: &Services) {
+    let ctx = &services.ctx;
     let email = paperboy::domain::EmailAddress::parse("reader0@example.org").unwrap();
     let reader = ctx
         .store
@@ -270,7 +276,7 @@ async fn similar(ctx: &Context) {
         .await
         .unwrap()
         .remove(0);
-    let ratings = paperboy::ratings::Ratings::new(ctx.clone());
+    let ratings = &services.ratings;
     let mut took = Vec::new();
     for _ in 0..3 {
         let started = Instant::now();
@@ -285,7 +291,7 @@ async fn similar(ctx: &Context) {
 }
 
 async fn measure(
-    ctx: &Context,
+    services: &Services,
     url: &str,
     n: usize,
     day: NaiveDate,
@@ -295,9 +301,7 @@ async fn measure(
     reset_peak_rss();
     let before = peak_rss_mib().unwrap_or(0.0);
     let started = Instant::now();
-    let report = paperboy::digest::compose(ctx, day, None)
-        .await
-        .expect("composed");
+    let report = services.digests.compose(day, None).await.expect("composed");
     let t = started.elapsed();
     let peak = peak_rss_mib().unwrap_or(0.0);
     assert_eq!(report.readers as usize, n, "every reader looked at");

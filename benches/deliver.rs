@@ -19,6 +19,7 @@ use paperboy::config::Config;
 use paperboy::context::Context;
 use paperboy::domain::{NewSubscription, SubscriptionInput};
 use paperboy::measure::process_cpu;
+use paperboy::services::Services;
 
 const HF_DAY: &[u8] = include_bytes!("../tests/fixtures/hf_json/daily_papers_2026-05-08.json");
 #[path = "../tests/api/certificate.rs"]
@@ -115,7 +116,7 @@ fn stunnel_relay(dir: &std::path::Path) -> Relay {
 
 /// Readers with a composed digest each, on a fresh SQLite file; returns the app and the
 /// size of one rendered message.
-async fn outbox(dir: &std::path::Path, relay: &Relay, concurrency: usize, n: usize) -> Context {
+async fn outbox(dir: &std::path::Path, relay: &Relay, concurrency: usize, n: usize) -> Services {
     let mut pairs: Vec<(&str, toml::Value)> = vec![
         (
             "database_url",
@@ -134,10 +135,10 @@ async fn outbox(dir: &std::path::Path, relay: &Relay, concurrency: usize, n: usi
         pairs.push(("mail.tls_ca_file", ca.display().to_string().into()));
     }
     let config = Config::with_overrides(&pairs).unwrap();
-    let subs = Context::start(config).await.unwrap();
+    let subs = Services::new(Context::start(config).await.unwrap());
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
     paperboy::ingest::import(
-        &subs.store,
+        &subs.ctx.store,
         HF_DAY,
         paperboy::ingest::Format::HfApi,
         Some(day),
@@ -159,11 +160,11 @@ async fn outbox(dir: &std::path::Path, relay: &Relay, concurrency: usize, n: usi
             keywords: format!("{} {}", keywords[i % 6], keywords[(i / 6) % 6]),
             ..Default::default()
         };
-        let new = NewSubscription::parse(&input, &subs.catalogue).unwrap();
-        let (s, _) = subs.store.subscribe(&new, None, 1).await.unwrap();
-        subs.store.confirm(s.id, 1).await.unwrap();
+        let new = NewSubscription::parse(&input, &subs.ctx.catalogue).unwrap();
+        let (s, _) = subs.ctx.store.subscribe(&new, None, 1).await.unwrap();
+        subs.ctx.store.confirm(s.id, 1).await.unwrap();
     }
-    let r = paperboy::digest::compose(&subs, day, None).await.unwrap();
+    let r = subs.digests.compose(day, None).await.unwrap();
     assert_eq!(r.composed as usize, n);
     subs
 }
@@ -208,7 +209,7 @@ fn main() {
         let start = Instant::now();
         // CPU time is less at the mercy of a busy machine than the wall clock.
         let cpu = process_cpu().unwrap_or_default();
-        let r = rt.block_on(paperboy::digest::deliver(&subs)).unwrap();
+        let r = rt.block_on(subs.deliver()).unwrap();
         let secs = start.elapsed().as_secs_f64();
         let cpu = process_cpu().unwrap_or_default() - cpu;
         assert_eq!(r.digests.sent as usize, n, "{r:?}");
@@ -224,20 +225,17 @@ fn main() {
         if concurrency == rows[0] && !over_tls {
             // The size of a real digest, for smtp-source.
             let reader = rt
-                .block_on(subs.store.find_by_email(
+                .block_on(subs.ctx.store.find_by_email(
                     &paperboy::domain::EmailAddress::parse("reader0@example.org").unwrap(),
                 ))
                 .unwrap()
                 .unwrap();
             let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
-            let d = rt
-                .block_on(subs.store.digest_for(reader.id, day))
+            // The digest in the outbox, as the reader's "view in browser" page shows it.
+            let m = rt
+                .block_on(subs.digests.sent_digest(&reader, day))
                 .unwrap()
-                .unwrap();
-            let view = rt
-                .block_on(paperboy::digest::view(&subs, &reader, day, &d.content))
-                .unwrap();
-            let m = subs.mailer.render_digest(&view).unwrap();
+                .expect("the reader's digest");
             size = m.html.len() + m.text.len() + 1500;
         }
     }

@@ -12,7 +12,7 @@ use crate::bounces::mailbox::{MailboxError, Poller};
 use crate::config::Config;
 use crate::context::{Context, StartError};
 use crate::scheduler::{Schedule, ScheduleError};
-use crate::subscriptions::Subscriptions;
+use crate::services::Services;
 use crate::web::{self, AppState};
 
 /// How often unconfirmed sign-ups past their link's expiry are removed.
@@ -48,7 +48,7 @@ pub enum AppError {
 
 /// A built service, listening, not yet serving.
 pub struct App {
-    ctx: Context,
+    services: Services,
     listener: TcpListener,
     /// The SMTP listener for bounces, when `inbound.bind` is set, and its STARTTLS.
     inbound: Option<TcpListener>,
@@ -101,7 +101,7 @@ impl App {
         // A wrong mailbox URL or CA file stops the start too.
         let mailbox = Poller::from_config(&ctx)?;
         Ok(Self {
-            ctx,
+            services: Services::new(ctx),
             listener,
             inbound,
             inbound_tls,
@@ -112,7 +112,11 @@ impl App {
     }
 
     pub fn context(&self) -> &Context {
-        &self.ctx
+        &self.services.ctx
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -126,7 +130,8 @@ impl App {
 
     /// Start the background loops and serve until ctrl-c or SIGTERM.
     pub async fn run(self) -> Result<(), AppError> {
-        let ctx = self.ctx;
+        let services = self.services;
+        let ctx = services.ctx.clone();
         tracing::info!(backend = ctx.store.backend(), "database ready");
         tracing::info!("{}", ctx.mailer.describe());
         tracing::info!(
@@ -139,15 +144,16 @@ impl App {
                 if let Some(next) = schedule.next_after(crate::clock::now()) {
                     tracing::info!(next = %next, cron = %ctx.config.schedule.cron, "daily job scheduled");
                 }
-                tokio::spawn(crate::scheduler::run(ctx.clone(), schedule));
+                tokio::spawn(crate::scheduler::run(services.clone(), schedule));
             }
             None => tracing::info!(
                 "schedule.enabled is false: run `paperboy run-daily` from your own scheduler"
             ),
         }
-        tokio::spawn(purge_expired(Subscriptions::new(ctx.clone())));
+        tokio::spawn(purge_expired(services.clone()));
         // Confirmation, "already subscribed" and welcome mails go out as they are queued.
-        tokio::spawn(crate::digest::run_subscription_mails(ctx.clone()));
+        let mails = services.clone();
+        tokio::spawn(async move { mails.subscriptions.keep_delivering_mails().await });
         if let Some(inbound) = self.inbound {
             tracing::info!(
                 "listening for bounces and complaints on smtp://{}",
@@ -169,14 +175,15 @@ impl App {
             );
         }
         let webhooks = crate::bounces::webhooks::Webhooks::new(ctx.clone(), self.webhooks);
-        web::serve(self.listener, AppState::new(ctx, webhooks))
+        web::serve(self.listener, AppState::new(services, webhooks))
             .await
             .map_err(AppError::Serve)
     }
 }
 
 /// Remove unconfirmed sign-ups past their link's expiry, now and every [`PURGE_EVERY`].
-async fn purge_expired(subs: Subscriptions) {
+async fn purge_expired(services: Services) {
+    let subs = &services.subscriptions;
     let mut tick = tokio::time::interval(PURGE_EVERY);
     loop {
         tick.tick().await;

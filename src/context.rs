@@ -1,12 +1,11 @@
-//! The application context: what every service needs, built once at start-up from the
-//! config (the store, the mailer, the reader links and their signing key, the topic
-//! catalogue). Services (`subscriptions`, `digest`, `ingest`, `admin`) take it; the web
-//! layer and the CLI hold it and call the services.
+//! The application context: the infrastructure every service needs, built once at start-up
+//! from the config (the store, the mailer, the reader links and their signing key, the
+//! topic catalogue). It holds no service's state: services keep their own
+//! (`services.rs`).
 
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::digest::Throttle;
 use crate::domain::TopicCatalogue;
 use crate::links::Links;
 use crate::mail::{Mailer, SetupError};
@@ -21,12 +20,6 @@ pub struct Context {
     pub links: Links,
     pub config: Arc<Config>,
     pub catalogue: Arc<TopicCatalogue>,
-    /// The rate limit and sending bound every delivery run in this process shares.
-    pub throttle: Arc<Throttle>,
-    /// The day's composers that previews are answered from.
-    pub previews: Arc<crate::digest::Previews>,
-    /// The last week's papers that "more like this" pages are answered from.
-    pub similar: Arc<crate::ratings::SimilarPool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,9 +56,6 @@ impl Context {
             store,
             mailer: Arc::new(mailer),
             links: Links::new(&config, Signer::new(&key)),
-            throttle: Arc::new(Throttle::new(&config.delivery)),
-            previews: Arc::default(),
-            similar: Arc::default(),
             config: Arc::new(config),
             catalogue: Arc::new(catalogue),
         })

@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 use paperboy::config::Config;
 use paperboy::context::Context;
+use paperboy::services::Services;
 
 use cli::bounces::BouncesCommand;
 use cli::digest::{DigestCommand, PreviewArgs, RunDailyArgs};
@@ -93,16 +94,17 @@ async fn main() -> Result<()> {
     };
     // The rest work on the application context; the database is closed at the end, so a
     // SQLite file is checkpointed before the process exits.
-    let ctx = Context::start(config).await?;
+    let services = Services::new(Context::start(config).await?);
+    let ctx = &services.ctx;
     let result = match command {
-        Command::Subscribers(cmd) => cli::subscribers::run(&ctx, cmd).await,
-        Command::Suppressions(cmd) => cli::suppressions::run(&ctx, cmd).await,
-        Command::Events(args) => cli::suppressions::events(&ctx, args).await,
-        Command::Digest(cmd) => cli::digest::run(&ctx, cmd).await,
-        Command::RunDaily(args) => cli::digest::run_daily(&ctx, args).await,
-        Command::Status => cli::status(&ctx).await,
-        Command::Bounces(cmd) => cli::bounces::run(&ctx, cmd).await,
-        Command::Preview(args) => cli::digest::preview(&ctx, args).await,
+        Command::Subscribers(cmd) => cli::subscribers::run(&services, cmd).await,
+        Command::Suppressions(cmd) => cli::suppressions::run(&services, cmd).await,
+        Command::Events(args) => cli::suppressions::events(&services, args).await,
+        Command::Digest(cmd) => cli::digest::run(&services, cmd).await,
+        Command::RunDaily(args) => cli::digest::run_daily(&services, args).await,
+        Command::Status => cli::status(&services).await,
+        Command::Bounces(cmd) => cli::bounces::run(&services, cmd).await,
+        Command::Preview(args) => cli::digest::preview(&services, args).await,
         _ => unreachable!("handled above"),
     };
     ctx.store.close().await;

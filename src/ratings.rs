@@ -14,9 +14,9 @@ use std::sync::Arc;
 use crate::domain::{
     ArxivId, DigestContent, Interest, Interests, PaperRating, Rating, Subscriber, TopicCatalogue,
 };
+use crate::error::ServiceError;
 use crate::matching::{Corpus, Day, Doc, Scratch};
 use crate::store::{RateOutcome, StoredPaper};
-use crate::subscriptions::ServiceError;
 
 /// Ratings kept per reader: the latest this many. Enough for a model to learn a reader's
 /// taste from, and what is older says less about it; a reader who rates everything (or a
@@ -171,11 +171,16 @@ pub struct SimilarPaper {
 #[derive(Clone)]
 pub struct Ratings {
     ctx: Context,
+    /// The last week's papers that "more like this" pages are answered from.
+    similar: Arc<SimilarPool>,
 }
 
 impl Ratings {
     pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            similar: Arc::default(),
+        }
     }
 
     /// The reader a rating link names, if its token is valid for this paper.
@@ -339,7 +344,7 @@ impl Ratings {
         paper: &StoredPaper,
     ) -> Result<Vec<SimilarPaper>, ServiceError> {
         let hidden = self.hidden(reader).await?;
-        let week = self.ctx.similar.week(&self.ctx).await?;
+        let week = self.similar.week(&self.ctx).await?;
         let liked = paper.paper.clone();
         let found = tokio::task::spawn_blocking(move || {
             let (day, week) = (&week.day, &week.papers);
@@ -386,7 +391,7 @@ impl Ratings {
 /// [`SIMILAR_POOL`] papers took 1.7-1.9 s a page for a week of 2,993 (`cargo bench --bench
 /// compose`, the machine loaded), ranking them for one paper a few milliseconds.
 #[derive(Default)]
-pub struct SimilarPool(crate::store::Kept<i64, Arc<Week>>);
+struct SimilarPool(crate::store::Kept<i64, Arc<Week>>);
 
 /// The papers first stored in the last [`SIMILAR_DAYS`], analysed (with the profiles
 /// learned at the last ingest: a liked paper's own categories place it, as in the digest).

@@ -10,9 +10,10 @@ use croner::Cron;
 
 use crate::clock;
 use crate::context::Context;
-use crate::digest::{self, ComposeReport, Delivered, DigestError};
+use crate::digest::{ComposeReport, DigestError};
 use crate::ingest::{Ingestor, RunReport};
 use crate::learning::{self, LearnReport};
+use crate::services::{Delivered, Services};
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -84,14 +85,15 @@ impl Job {
 
 /// One run of the daily job: ingest the day if it has no papers (and `job.ingest`),
 /// compose, deliver. Used by the scheduler and by `paperboy run-daily` alike.
-pub async fn daily_job(ctx: &Context, job: Job) -> Result<JobReport, DigestError> {
+pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, DigestError> {
+    let ctx = &services.ctx;
     let mut report = JobReport::default();
     let day = job.day;
 
     // One instance composes (and ingests) while every instance delivers.
     let Some(lock) = ctx.store.try_compose_lock().await? else {
         report.composed_elsewhere = true;
-        report.delivered = digest::deliver(ctx).await?;
+        report.delivered = services.deliver().await?;
         return Ok(report);
     };
     let ingested = if job.ingest {
@@ -99,11 +101,11 @@ pub async fn daily_job(ctx: &Context, job: Job) -> Result<JobReport, DigestError
     } else {
         Ok(())
     };
-    let composed = digest::compose(ctx, day, job.at).await;
+    let composed = services.digests.compose(day, job.at).await;
     lock.release().await;
     ingested?;
     report.composed = composed?;
-    report.delivered = digest::deliver(ctx).await?;
+    report.delivered = services.deliver().await?;
     Ok(report)
 }
 
@@ -140,7 +142,7 @@ async fn ingest_if_missing(
 }
 
 /// Run the daily job on the schedule until the process ends.
-pub async fn run(ctx: Context, schedule: Schedule) {
+pub async fn run(services: Services, schedule: Schedule) {
     loop {
         let Some(next) = schedule.next_after(clock::now()) else {
             tracing::warn!("the schedule has no next run: the daily job stops");
@@ -148,7 +150,7 @@ pub async fn run(ctx: Context, schedule: Schedule) {
         };
         let wait = (next - clock::now()).to_std().unwrap_or_default();
         tokio::time::sleep(wait).await;
-        match daily_job(&ctx, Job::tick(clock::now())).await {
+        match daily_job(&services, Job::tick(clock::now())).await {
             Ok(r) => {
                 for e in &r.ingest_errors {
                     tracing::warn!(error = %e, "ingest failed; composing with what is stored");

@@ -3,7 +3,7 @@
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use paperboy::bounces::mailbox::Poller;
-use paperboy::context::Context;
+use paperboy::services::Services;
 
 #[derive(Subcommand)]
 pub enum BouncesCommand {
@@ -12,7 +12,8 @@ pub enum BouncesCommand {
     Poll,
 }
 
-pub async fn run(ctx: &Context, cmd: BouncesCommand) -> Result<()> {
+pub async fn run(services: &Services, cmd: BouncesCommand) -> Result<()> {
+    let ctx = &services.ctx;
     match cmd {
         BouncesCommand::Poll => {
             let Some(mut poller) = Poller::from_config(ctx)? else {

@@ -5,11 +5,12 @@ use std::io::Write;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use paperboy::clock;
-use paperboy::context::Context;
-use paperboy::digest::{self, ComposeReport, DeliverReport, Delivered, Preview};
+use paperboy::digest::{ComposeReport, Preview};
 use paperboy::domain::EmailAddress;
+use paperboy::outbox::DeliverReport;
 use paperboy::scheduler::{self, Job};
-use paperboy::subscriptions::Subscriptions;
+use paperboy::services::Delivered;
+use paperboy::services::Services;
 
 #[derive(Subcommand)]
 pub enum DigestCommand {
@@ -58,28 +59,29 @@ enum PreviewFormat {
     Eml,
 }
 
-pub async fn run(ctx: &Context, cmd: DigestCommand) -> Result<()> {
+pub async fn run(services: &Services, cmd: DigestCommand) -> Result<()> {
+    let ctx = &services.ctx;
     match cmd {
         DigestCommand::Compose { date } => {
             let day = date.unwrap_or_else(clock::today);
-            print_composed(&digest::compose(ctx, day, None).await?);
+            print_composed(&services.digests.compose(day, None).await?);
         }
         DigestCommand::Deliver => {
             eprintln!("{}", ctx.mailer.describe());
-            print_delivered(&digest::deliver(ctx).await?);
+            print_delivered(&services.deliver().await?);
         }
     }
     Ok(())
 }
 
 /// The scheduler's own daily job, its compose lock included, for the whole day.
-pub async fn run_daily(ctx: &Context, args: RunDailyArgs) -> Result<()> {
+pub async fn run_daily(services: &Services, args: RunDailyArgs) -> Result<()> {
     let job = Job {
         day: args.date.unwrap_or_else(clock::today),
         at: None,
         ingest: !args.skip_ingest,
     };
-    let r = scheduler::daily_job(ctx, job).await?;
+    let r = scheduler::daily_job(services, job).await?;
     for (what, run) in &r.ingested {
         super::ingest::report_run(what, run);
     }
@@ -130,15 +132,17 @@ fn print_delivered(r: &Delivered) {
     println!("{}", r.digests);
 }
 
-pub async fn preview(ctx: &Context, args: PreviewArgs) -> Result<()> {
+pub async fn preview(services: &Services, args: PreviewArgs) -> Result<()> {
+    let ctx = &services.ctx;
     let day = args.date.unwrap_or_else(clock::today);
     let email = &args.email;
     let address = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("{email}: {e}"))?;
-    let reader = Subscriptions::new(ctx.clone())
+    let reader = services
+        .subscriptions
         .find(&address)
         .await?
         .with_context(|| format!("no subscriber {address}"))?;
-    let view = match digest::preview(ctx, &reader, day).await? {
+    let view = match services.digests.preview(&reader, day).await? {
         Preview::Digest(view) => view,
         Preview::NoPapers => {
             bail!("no papers are stored for {day}: run `paperboy ingest --date {day}` first")
@@ -155,7 +159,7 @@ pub async fn preview(ctx: &Context, args: PreviewArgs) -> Result<()> {
         PreviewFormat::Html => println!("{}", ctx.mailer.render_digest(&view)?.html),
         PreviewFormat::Eml => {
             let message_id = ctx.links.digest_message_id(day, &reader.public_id);
-            let message = digest::message(ctx, &reader, &view, &message_id)?;
+            let message = services.digests.message(&reader, &view, &message_id)?;
             std::io::stdout().write_all(&message.formatted())?;
         }
     }

@@ -8,12 +8,12 @@ pub mod suppressions;
 pub mod tools;
 
 use anyhow::Result;
-use paperboy::admin::Admin;
 use paperboy::app::App;
 use paperboy::clock;
 use paperboy::config::Config;
 use paperboy::context::Context;
 use paperboy::scheduler::Schedule;
+use paperboy::services::Services;
 
 /// `paperboy serve`: the service as `App` builds and runs it.
 pub async fn serve(config: Config) -> Result<()> {
@@ -31,8 +31,9 @@ pub async fn migrate(config: Config) -> Result<()> {
 
 /// `paperboy status`: the last ingest runs, the outbox and subscribers by state, the next
 /// scheduled run.
-pub async fn status(ctx: &Context) -> Result<()> {
-    let status = Admin::new(ctx.clone()).status().await?;
+pub async fn status(services: &Services) -> Result<()> {
+    let ctx = &services.ctx;
+    let status = services.admin.status().await?;
     println!("ingest runs (latest first):");
     for r in status.runs {
         let outcome = match (&r.error, r.finished_at) {

@@ -4,11 +4,10 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use clap::{Subcommand, ValueEnum};
-use paperboy::admin::Admin;
-use paperboy::context::Context;
 use paperboy::domain::{EmailAddress, SubscriberStatus, SubscriptionInput};
+use paperboy::error::ServiceError;
+use paperboy::services::Services;
 use paperboy::store::ListFilter;
-use paperboy::subscriptions::{ServiceError, Subscriptions};
 use paperboy::web::ExportRow;
 
 #[derive(Subcommand)]
@@ -61,9 +60,9 @@ pub enum Format {
     Csv,
 }
 
-pub async fn run(ctx: &Context, cmd: SubscribersCommand) -> Result<()> {
-    let admin = Admin::new(ctx.clone());
-    let subs = Subscriptions::new(ctx.clone());
+pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
+    let admin = &services.admin;
+    let subs = &services.subscriptions;
     let mut out = std::io::stdout().lock();
     match cmd {
         SubscribersCommand::List {

@@ -5,9 +5,8 @@ use std::io::Write;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use paperboy::admin::Admin;
-use paperboy::context::Context;
 use paperboy::domain::EmailAddress;
+use paperboy::services::Services;
 use paperboy::store::EventFilter;
 use paperboy::web::{MailEvent, Suppression};
 
@@ -47,8 +46,8 @@ pub struct EventsArgs {
     format: Option<Format>,
 }
 
-pub async fn run(ctx: &Context, cmd: SuppressionsCommand) -> Result<()> {
-    let admin = Admin::new(ctx.clone());
+pub async fn run(services: &Services, cmd: SuppressionsCommand) -> Result<()> {
+    let admin = &services.admin;
     let mut out = std::io::stdout().lock();
     match cmd {
         SuppressionsCommand::List { limit } => {
@@ -103,8 +102,9 @@ pub async fn run(ctx: &Context, cmd: SuppressionsCommand) -> Result<()> {
     Ok(())
 }
 
-pub async fn events(ctx: &Context, args: EventsArgs) -> Result<()> {
-    let admin = Admin::new(ctx.clone());
+pub async fn events(services: &Services, args: EventsArgs) -> Result<()> {
+    let ctx = &services.ctx;
+    let admin = &services.admin;
     let subscriber_id = match args.email.as_deref().map(EmailAddress::parse).transpose()? {
         Some(email) => match ctx.store.find_by_email(&email).await? {
             Some(s) => Some(s.id),

@@ -1,26 +1,123 @@
-//! The daily digest: for a date, match → compose → outbox; then deliver.
+//! The daily digest: for a date, match → compose → outbox; delivered by the outbox
+//! worker ([`crate::outbox`]); previewed and viewed in the browser from here.
 
 mod compose;
 mod deliver;
 
-pub use compose::{ComposeReport, Previews, compose};
-pub use deliver::{
-    DeliverReport, Delivered, Throttle, deliver, deliver_subscription_mails, run_subscription_mails,
-};
+pub use compose::{ComposeReport, compose};
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::clock;
 use crate::context::Context;
 use crate::domain::{ArxivId, DigestContent, DigestKind, Rating, Subscriber};
 use crate::mail::{DigestPaper, DigestView, RenderError, RenderedMail};
+use crate::outbox::{DeliverReport, Outbox};
 use crate::store::StoreError;
+
+/// Digests as a service: compose a day into the outbox, deliver what is due, preview and
+/// show what a reader gets. Cheap to clone; holds the day's composers previews are answered
+/// from.
+#[derive(Clone)]
+pub struct Digests {
+    ctx: Context,
+    outbox: Outbox,
+    previews: Arc<compose::Previews>,
+}
+
+impl Digests {
+    pub fn new(ctx: Context, outbox: Outbox) -> Self {
+        Self {
+            ctx,
+            outbox,
+            previews: Arc::default(),
+        }
+    }
+
+    /// Match every due reader against `day`'s papers and write their digests to the
+    /// outbox; `at` is when the scheduler's run is (`None`: everyone, as a hand-run does).
+    pub async fn compose(
+        &self,
+        day: NaiveDate,
+        at: Option<DateTime<Utc>>,
+    ) -> Result<ComposeReport, DigestError> {
+        compose(&self.ctx, day, at).await
+    }
+
+    /// Deliver every digest that is due now.
+    pub async fn deliver(&self) -> Result<DeliverReport, StoreError> {
+        self.outbox
+            .deliver(deliver::Outgoing::new(self.ctx.clone()))
+            .await
+    }
+
+    /// The digest a reader got for `day` from the outbox, or as it would be composed now;
+    /// nothing is sent or stored.
+    pub async fn preview(
+        &self,
+        reader: &Subscriber,
+        day: NaiveDate,
+    ) -> Result<Preview, DigestError> {
+        let ctx = &self.ctx;
+        let content = match ctx.store.digest_for(reader.id, day).await? {
+            Some(d) => Some(d.content),
+            None => match self.previews.preview(ctx, reader, day).await? {
+                Some(content) => content,
+                None => return Ok(Preview::NoPapers),
+            },
+        };
+        Ok(match content {
+            Some(content) => Preview::Digest(Box::new(view(ctx, reader, day, &content).await?)),
+            None => Preview::Nothing,
+        })
+    }
+
+    /// What a reader who typed `new` into the form would have got from the latest stored
+    /// day, without storing anything: a reader that exists nowhere (id 0, nothing sent to
+    /// it, no ratings), matched as composing matches. `None` when no papers are stored.
+    pub async fn preview_interests(
+        &self,
+        new: &crate::domain::NewSubscription,
+    ) -> Result<Option<(NaiveDate, Preview)>, DigestError> {
+        let Some(day) = self.ctx.store.latest_featured_day().await? else {
+            return Ok(None);
+        };
+        let reader = new.unsaved(clock::timestamp());
+        Ok(Some((day, self.preview(&reader, day).await?)))
+    }
+
+    /// A digest as the message that goes out (`paperboy preview --format eml`).
+    pub fn message(
+        &self,
+        reader: &Subscriber,
+        view: &DigestView,
+        message_id: &str,
+    ) -> Result<lettre::Message, RenderError> {
+        message(&self.ctx, reader, view, message_id)
+    }
+
+    /// The digest a reader was sent for `day`, rendered as the mail showed it (the "view in
+    /// browser" page); `None` if they were sent none that day.
+    pub async fn sent_digest(
+        &self,
+        reader: &Subscriber,
+        day: NaiveDate,
+    ) -> Result<Option<RenderedMail>, DigestError> {
+        let ctx = &self.ctx;
+        let Some(digest) = ctx.store.digest_for(reader.id, day).await? else {
+            return Ok(None);
+        };
+        let view = view(ctx, reader, day, &digest.content).await?;
+        Ok(Some(ctx.mailer.render_digest(&view)?))
+    }
+}
 
 /// What a reader's digest shows, from what the outbox holds, for the "view in browser" page
 /// and `paperboy preview`; delivery, which reads each paper once per run, uses [`view_of`].
-pub async fn view(
+async fn view(
     ctx: &Context,
     reader: &Subscriber,
     day: NaiveDate,
@@ -53,7 +150,7 @@ pub(crate) async fn top_of_day(
 
 /// [`view`] with the papers at hand, as [`DigestPaper::of`] makes them. `top` is the day's
 /// most upvoted paper, shown when the reader's own list is thin.
-pub fn view_of(
+fn view_of(
     ctx: &Context,
     reader: &Subscriber,
     day: NaiveDate,
@@ -105,43 +202,9 @@ pub enum Preview {
     Digest(Box<DigestView>),
 }
 
-/// The digest a reader got for `day` from the outbox, or as it would be composed now;
-/// nothing is sent or stored.
-pub async fn preview(
-    ctx: &Context,
-    reader: &Subscriber,
-    day: NaiveDate,
-) -> Result<Preview, DigestError> {
-    let content = match ctx.store.digest_for(reader.id, day).await? {
-        Some(d) => Some(d.content),
-        None => match ctx.previews.preview(ctx, reader, day).await? {
-            Some(content) => content,
-            None => return Ok(Preview::NoPapers),
-        },
-    };
-    Ok(match content {
-        Some(content) => Preview::Digest(Box::new(view(ctx, reader, day, &content).await?)),
-        None => Preview::Nothing,
-    })
-}
-
-/// What a reader who typed `new` into the form would have got from the latest stored day,
-/// without storing anything: a reader that exists nowhere (id 0, nothing sent to it, no
-/// ratings), matched as composing matches. `None` when no papers are stored.
-pub async fn preview_interests(
-    ctx: &Context,
-    new: &crate::domain::NewSubscription,
-) -> Result<Option<(NaiveDate, Preview)>, DigestError> {
-    let Some(day) = ctx.store.latest_featured_day().await? else {
-        return Ok(None);
-    };
-    let reader = new.unsaved(clock::timestamp());
-    Ok(Some((day, preview(ctx, &reader, day).await?)))
-}
-
 /// A digest as the message that goes out: its rendered parts, and the reader's list
 /// headers and links. Delivery and `paperboy preview --format eml` both build it here.
-pub fn message(
+fn message(
     ctx: &Context,
     reader: &Subscriber,
     view: &DigestView,
@@ -161,20 +224,6 @@ pub fn message(
             },
         },
     )
-}
-
-/// The digest a reader was sent for `day`, rendered as the mail showed it (the "view in
-/// browser" page); `None` if they were sent none that day.
-pub async fn sent_digest(
-    ctx: &Context,
-    reader: &Subscriber,
-    day: NaiveDate,
-) -> Result<Option<RenderedMail>, DigestError> {
-    let Some(digest) = ctx.store.digest_for(reader.id, day).await? else {
-        return Ok(None);
-    };
-    let view = view(ctx, reader, day, &digest.content).await?;
-    Ok(Some(ctx.mailer.render_digest(&view)?))
 }
 
 #[derive(Debug, thiserror::Error)]

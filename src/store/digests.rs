@@ -42,8 +42,9 @@ pub struct StoredDigest {
     pub sent_at: Option<i64>,
 }
 
+/// A row as read; `pub` only because [`super::outbox::Claimed`] names it.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub struct Row {
     id: i64,
     subscriber_id: i64,
     day: String,
@@ -66,6 +67,32 @@ impl ClaimedRow for Row {
 
 const COLUMNS: &str =
     "id, subscriber_id, day, content, message_id, status, attempts, last_error, sent_at";
+
+// The row as read is the store's own business (see `Claimed`).
+#[allow(private_interfaces)]
+impl super::outbox::Claimed for ClaimedDigest {
+    const TABLE: OutboxTable = OutboxTable::Digests;
+    const COLUMNS: &'static str = COLUMNS;
+    type Raw = Row;
+
+    fn read(claim: Claim, raw: Row) -> Result<Self, StoreError> {
+        StoredDigest::try_from(raw).map(|d| ClaimedDigest {
+            claim,
+            subscriber_id: d.subscriber_id,
+            day: d.day,
+            content: d.content,
+            message_id: d.message_id,
+        })
+    }
+
+    fn claim(&self) -> Claim {
+        self.claim
+    }
+
+    fn reader(&self) -> i64 {
+        self.subscriber_id
+    }
+}
 
 impl TryFrom<Row> for StoredDigest {
     type Error = StoreError;
@@ -236,39 +263,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Claim up to `limit` digests that were due by `due_by` (or whose worker's lease ran
-    /// out) for `lease_seconds`. A delivery run passes its start as `due_by`, so a digest it
-    /// deferred is not tried again in the same run.
-    pub async fn claim_digests(
-        &self,
-        now: i64,
-        due_by: i64,
-        lease_seconds: i64,
-        limit: i64,
-    ) -> Result<Vec<ClaimedDigest>, StoreError> {
-        let rows: Vec<(Claim, Row)> = self
-            .claim_rows(
-                OutboxTable::Digests,
-                COLUMNS,
-                now,
-                due_by,
-                lease_seconds,
-                limit,
-            )
-            .await?;
-        rows.into_iter()
-            .map(|(claim, r)| {
-                StoredDigest::try_from(r).map(|d| ClaimedDigest {
-                    claim,
-                    subscriber_id: d.subscriber_id,
-                    day: d.day,
-                    content: d.content,
-                    message_id: d.message_id,
-                })
-            })
-            .collect()
     }
 
     /// [`Store::record_outcomes`] for digests.

@@ -99,18 +99,52 @@ impl Outcome {
 }
 
 /// A row read back by a claim, with the id and attempt count every claim needs.
-pub(super) trait ClaimedRow:
+pub trait ClaimedRow:
     Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>
 {
     fn id(&self) -> i64;
     fn attempts(&self) -> i64;
 }
 
+/// A row of one outbox as a worker holds it: which table it is claimed from, how it reads
+/// back, and whom it goes to. The digests and the subscription mails each have one.
+// The row as read (`Raw`) is the store's own business, hence the private bound.
+#[allow(private_bounds)]
+pub trait Claimed: Sized + Send + Sync + 'static {
+    const TABLE: OutboxTable;
+    /// The columns a claim reads back.
+    #[doc(hidden)]
+    const COLUMNS: &'static str;
+    #[doc(hidden)]
+    type Raw: ClaimedRow;
+    #[doc(hidden)]
+    fn read(claim: Claim, raw: Self::Raw) -> Result<Self, StoreError>;
+    fn claim(&self) -> Claim;
+    /// The subscriber it is for.
+    fn reader(&self) -> i64;
+}
+
 impl Store {
+    /// Claim up to `limit` rows of an outbox that were due by `due_by` (or whose worker's
+    /// lease ran out by `now`) for `lease_seconds`, oldest first. A delivery run passes its
+    /// start as `due_by`, so a row it deferred is not tried again in the same run.
+    pub async fn claim<R: Claimed>(
+        &self,
+        now: i64,
+        due_by: i64,
+        lease_seconds: i64,
+        limit: i64,
+    ) -> Result<Vec<R>, StoreError> {
+        let rows: Vec<(Claim, R::Raw)> = self
+            .claim_rows(R::TABLE, R::COLUMNS, now, due_by, lease_seconds, limit)
+            .await?;
+        rows.into_iter().map(|(c, r)| R::read(c, r)).collect()
+    }
+
     /// Claim up to `limit` rows of `table` that were due by `due_by` (or whose worker's lease
     /// ran out by `now`) for `lease_seconds`, oldest first; `columns` are read back. Each
     /// comes with its [`Claim`].
-    pub(super) async fn claim_rows<R: ClaimedRow>(
+    async fn claim_rows<R: ClaimedRow>(
         &self,
         table: OutboxTable,
         columns: &str,

@@ -29,8 +29,9 @@ pub struct StoredMail {
     pub sent_at: Option<i64>,
 }
 
+/// A row as read; `pub` only because [`super::outbox::Claimed`] names it.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub struct Row {
     id: i64,
     kind: String,
     subscriber_id: i64,
@@ -51,6 +52,31 @@ impl ClaimedRow for Row {
     }
     fn attempts(&self) -> i64 {
         self.attempts
+    }
+}
+
+// The row as read is the store's own business (see `Claimed`).
+#[allow(private_interfaces)]
+impl super::outbox::Claimed for ClaimedMail {
+    const TABLE: OutboxTable = OutboxTable::SubscriptionMails;
+    const COLUMNS: &'static str = COLUMNS;
+    type Raw = Row;
+
+    fn read(claim: Claim, raw: Row) -> Result<Self, StoreError> {
+        StoredMail::try_from(raw).map(|m| ClaimedMail {
+            claim,
+            kind: m.kind,
+            subscriber_id: m.subscriber_id,
+            created_at: m.created_at,
+        })
+    }
+
+    fn claim(&self) -> Claim {
+        self.claim
+    }
+
+    fn reader(&self) -> i64 {
+        self.subscriber_id
     }
 }
 
@@ -76,37 +102,6 @@ impl TryFrom<Row> for StoredMail {
 }
 
 impl Store {
-    /// Claim up to `limit` subscription mails due by `due_by` (or whose worker's lease ran
-    /// out) for `lease_seconds`, oldest first.
-    pub async fn claim_subscription_mails(
-        &self,
-        now: i64,
-        due_by: i64,
-        lease_seconds: i64,
-        limit: i64,
-    ) -> Result<Vec<ClaimedMail>, StoreError> {
-        let rows: Vec<(Claim, Row)> = self
-            .claim_rows(
-                OutboxTable::SubscriptionMails,
-                COLUMNS,
-                now,
-                due_by,
-                lease_seconds,
-                limit,
-            )
-            .await?;
-        rows.into_iter()
-            .map(|(claim, r)| {
-                StoredMail::try_from(r).map(|m| ClaimedMail {
-                    claim,
-                    kind: m.kind,
-                    subscriber_id: m.subscriber_id,
-                    created_at: m.created_at,
-                })
-            })
-            .collect()
-    }
-
     /// A subscriber's subscription mails, oldest first.
     pub async fn subscription_mails_of(
         &self,

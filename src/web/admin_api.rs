@@ -1,19 +1,35 @@
-//! The admin API of deliverability: suppressions (list, add, lift) and the bounces and
-//! complaints recorded. Like the rest of `/api/v1/admin`, behind the admin token.
+//! The admin API under `/api/v1/admin`, behind the bearer token from the config:
+//! subscribers (list, counts) and deliverability (suppressions: list, add, lift; the bounces
+//! and complaints recorded).
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::api::require_admin;
+use super::api::SubscriptionView;
 use super::error::{ApiError, ApiErrorBody};
 use crate::admin::{MAX_PAGE, SuppressionError};
-use crate::domain::{EmailAddress, EventSource, MailEventKind, Subscriber, SubscriberStatus};
-use crate::store::{EventFilter, StoredMailEvent};
-use crate::subscriptions::ServiceError;
+use crate::domain::{
+    EmailAddress, EventSource, MailEventKind, PaperRating, Subscriber, SubscriberStatus,
+};
+use crate::error::ServiceError;
+use crate::store::{EventFilter, ListFilter, StoredMailEvent};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/subscribers", get(admin_list))
+        .route("/admin/counts", get(admin_counts))
+        .route("/admin/suppressions", get(list_suppressions))
+        .route(
+            "/admin/suppressions/{email}",
+            axum::routing::put(add_suppression).delete(lift_suppression),
+        )
+        .route("/admin/events", get(list_events))
+}
 
 /// A reader nothing is sent to.
 #[derive(Serialize, ToSchema)]
@@ -266,4 +282,234 @@ pub async fn list_events(
         .await
         .map_err(ServiceError::from)?;
     Ok(Json(rows.iter().map(MailEvent::from).collect()))
+}
+
+fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let configured = state.ctx.config.admin_token.as_bytes();
+    if configured.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "the admin API is disabled: set admin_token (PAPERBOY_ADMIN_TOKEN)",
+        ));
+    }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .as_bytes();
+    use subtle::ConstantTimeEq;
+    if given.len() == configured.len() && bool::from(given.ct_eq(configured)) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "send the admin token as `Authorization: Bearer <token>`",
+        ))
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// Only subscribers in this state.
+    #[param(value_type = Option<SubscriberStatus>)]
+    pub status: Option<String>,
+    /// Part of the address, case-insensitive.
+    pub email: Option<String>,
+    /// The `next_after` of the previous page.
+    pub after: Option<i64>,
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AdminSubscriber {
+    pub id: i64,
+    #[serde(flatten)]
+    pub subscription: SubscriptionView,
+    pub consent_ip: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriberPage {
+    pub subscribers: Vec<AdminSubscriber>,
+    /// Pass as `after` for the next page; absent on the last page.
+    pub next_after: Option<i64>,
+}
+
+/// List subscribers, filtered, in pages (admin).
+#[utoipa::path(get, path = "/api/v1/admin/subscribers", params(ListParams),
+    security(("admin_token" = [])),
+    responses((status = 200, body = SubscriberPage),
+              (status = 400, body = ApiErrorBody, description = "a query parameter is unknown or out of range (`limit` 1–1000)"),
+              (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
+              (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn admin_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<SubscriberPage>, ApiError> {
+    require_admin(&state, &headers)?;
+    let Query(p) = params.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let status = p
+        .status
+        .as_deref()
+        .map(str::parse::<SubscriberStatus>)
+        .transpose()
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    let limit = page_limit(p.limit)?;
+    let rows = state
+        .admin
+        .list(&ListFilter {
+            status,
+            email_contains: p.email,
+            after_id: p.after,
+            limit,
+        })
+        .await
+        .map_err(crate::error::ServiceError::from)?;
+    let next_after = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|s| s.id))
+        .flatten();
+    let ids: Vec<i64> = rows.iter().map(|s| s.id).collect();
+    let ratings = state
+        .admin
+        .ratings_of(&ids)
+        .await
+        .map_err(crate::error::ServiceError::from)?;
+    let subscribers = rows
+        .iter()
+        .map(|s| {
+            AdminSubscriber::from(s).with_ratings(ratings.get(&s.id).map_or(&[][..], Vec::as_slice))
+        })
+        .collect();
+    Ok(Json(SubscriberPage {
+        subscribers,
+        next_after,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Counts {
+    pub pending: i64,
+    pub active: i64,
+    pub unsubscribed: i64,
+    pub suppressed: i64,
+    pub total: i64,
+}
+
+/// Subscribers by state (admin).
+#[utoipa::path(get, path = "/api/v1/admin/counts", security(("admin_token" = [])),
+    responses((status = 200, body = Counts),
+              (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
+              (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
+              (status = 500, body = ApiErrorBody, description = "the database failed")))]
+pub async fn admin_counts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Counts>, ApiError> {
+    require_admin(&state, &headers)?;
+    let counts = state
+        .admin
+        .counts()
+        .await
+        .map_err(crate::error::ServiceError::from)?;
+    let get = |s: SubscriberStatus| counts.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
+    Ok(Json(Counts {
+        pending: get(SubscriberStatus::Pending),
+        active: get(SubscriberStatus::Active),
+        unsubscribed: get(SubscriberStatus::Unsubscribed),
+        suppressed: get(SubscriberStatus::Suppressed),
+        total: counts.iter().map(|(_, n)| n).sum(),
+    }))
+}
+
+impl AdminSubscriber {
+    /// The row with the subscriber's ratings.
+    pub fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
+        self.subscription = self.subscription.with_ratings(ratings);
+        self
+    }
+}
+
+impl From<&Subscriber> for AdminSubscriber {
+    fn from(s: &Subscriber) -> Self {
+        Self {
+            id: s.id,
+            subscription: s.into(),
+            consent_ip: s.consent_ip.clone(),
+        }
+    }
+}
+
+/// One subscriber as a CSV row: lists joined (topics by `;`, keywords by spaces in their
+/// quoted form, authors by `; `).
+#[derive(Serialize)]
+pub struct FlatSubscriber<'a> {
+    id: i64,
+    email: &'a str,
+    status: &'a str,
+    topics: String,
+    keywords: String,
+    authors: String,
+    liked: String,
+    muted_authors: String,
+    categories: String,
+    trending: u8,
+    frequency: &'a str,
+    weekday: Option<&'a str>,
+    delivery_hour: u8,
+    timezone: &'a str,
+    papers_per_digest: u8,
+    send_when_empty: bool,
+    created_at: i64,
+    consent_at: i64,
+    consent_ip: Option<&'a str>,
+    confirmed_at: Option<i64>,
+    unsubscribed_at: Option<i64>,
+    suppressed_at: Option<i64>,
+    suppression_reason: Option<&'a str>,
+    /// `paper:rating` pairs, latest first, separated by spaces.
+    ratings: String,
+}
+
+impl AdminSubscriber {
+    pub fn flat(&self) -> FlatSubscriber<'_> {
+        let v = &self.subscription;
+        FlatSubscriber {
+            id: self.id,
+            email: &v.email,
+            status: v.status.as_str(),
+            topics: v.topics.join(";"),
+            keywords: v.keywords.join(" "),
+            authors: v.authors.join("; "),
+            liked: v.liked.join(" "),
+            muted_authors: v.muted_authors.join("; "),
+            categories: v.categories.join(" "),
+            trending: v.trending,
+            frequency: &v.frequency,
+            weekday: v.weekday.as_deref(),
+            delivery_hour: v.delivery_hour,
+            timezone: &v.timezone,
+            papers_per_digest: v.papers_per_digest,
+            send_when_empty: v.send_when_empty,
+            created_at: v.created_at,
+            consent_at: v.consent_at,
+            consent_ip: self.consent_ip.as_deref(),
+            confirmed_at: v.confirmed_at,
+            unsubscribed_at: v.unsubscribed_at,
+            suppressed_at: v.suppressed_at,
+            suppression_reason: v.suppression_reason.as_deref(),
+            ratings: v
+                .ratings
+                .iter()
+                .map(|r| format!("{}:{}", r.paper, r.rating))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    }
 }

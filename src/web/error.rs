@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::FieldErrors;
-use crate::subscriptions::ServiceError;
+use crate::error::ServiceError;
 use crate::tokens::TokenError;
 
 /// Status, title and advice for a service error.
@@ -94,7 +94,7 @@ impl IntoResponse for PageError {
         let mut ctx = tera::Context::new();
         ctx.insert("title", &self.title);
         ctx.insert("message", &self.message);
-        let mut r = super::pages::render("message.html", &ctx);
+        let mut r = super::views::render("message.html", &ctx);
         *r.status_mut() = self.status;
         if let Some((k, v)) = retry_after(self.status) {
             r.headers_mut().insert(k, v.parse().expect("static header"));

@@ -8,10 +8,11 @@ mod forms;
 mod limit;
 mod openapi;
 mod pages;
+mod views;
 mod webhooks;
 
+pub use admin_api::AdminSubscriber as ExportRow;
 pub use admin_api::{MailEvent, Suppression};
-pub use api::AdminSubscriber as ExportRow;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -30,7 +31,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::admin::Admin;
 use crate::bounces::webhooks::Webhooks;
 use crate::context::Context;
+use crate::digest::Digests;
 use crate::ratings::Ratings;
+use crate::services::Services;
 use crate::subscriptions::Subscriptions;
 
 /// What handlers are given: the context for settings and links, and the services they
@@ -41,22 +44,24 @@ pub struct AppState {
     pub subs: Subscriptions,
     pub admin: Admin,
     pub ratings: Ratings,
+    pub digests: Digests,
     pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
 }
 
 impl AppState {
-    pub fn new(ctx: Context, webhooks: Webhooks) -> Self {
-        let limiter = limit::PostLimiter::new(&ctx.config.limits);
+    pub fn new(services: Services, webhooks: Webhooks) -> Self {
+        let limiter = limit::PostLimiter::new(&services.ctx.config.limits);
         Self {
             webhooks,
             limiter: Arc::new(limiter),
             metrics: metrics_handle(),
-            subs: Subscriptions::new(ctx.clone()),
-            admin: Admin::new(ctx.clone()),
-            ratings: Ratings::new(ctx.clone()),
-            ctx,
+            subs: services.subscriptions,
+            admin: services.admin,
+            ratings: services.ratings,
+            digests: services.digests,
+            ctx: services.ctx,
         }
     }
 }
@@ -77,7 +82,12 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.ctx.config.limits.max_body_bytes;
     Router::new()
         .merge(pages::routes())
-        .nest("/api/v1", api::routes())
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(admin_api::routes())
+                .merge(openapi::routes()),
+        )
         // Their own body limit (set inside, so it wins over the one below).
         .nest(
             "/webhooks",

@@ -13,13 +13,26 @@ use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin_api, api};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::{AppState, admin_api, api};
 use crate::domain::TopicCatalogue;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(serve))
+}
+
+/// The OpenAPI document, with the configured topic catalogue's ids.
+async fn serve(State(state): State<AppState>) -> Json<Value> {
+    Json(document(&state.ctx.catalogue))
+}
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "paperboy", description = "Subscribe to a daily digest of research papers; manage the subscription by the token in its mails."),
-    paths(api::create, api::read, api::update, api::erase, api::put_rating, api::delete_rating, api::topics, api::find_papers, api::admin_list, api::admin_counts, admin_api::list_suppressions, admin_api::add_suppression, admin_api::lift_suppression, admin_api::list_events),
+    paths(api::create, api::read, api::update, api::erase, api::put_rating, api::delete_rating, api::topics, api::find_papers, admin_api::admin_list, admin_api::admin_counts, admin_api::list_suppressions, admin_api::add_suppression, admin_api::lift_suppression, admin_api::list_events),
     modifiers(&AdminToken)
 )]
 struct ApiDoc;

@@ -661,7 +661,8 @@ async fn the_schedule_meets_each_readers_hour(backend: Backend) {
             .unwrap()
             .and_utc()
     };
-    let job = |h| paperboy::scheduler::daily_job(&app.ctx, paperboy::scheduler::Job::tick(at(h)));
+    let job =
+        |h| paperboy::scheduler::daily_job(&app.services, paperboy::scheduler::Job::tick(at(h)));
     // While another instance holds the right to compose (PostgreSQL's advisory lock), this
     // one only delivers.
     let held = app.ctx.store.try_compose_lock().await.unwrap().unwrap();
@@ -765,7 +766,7 @@ async fn every_outcome_is_recorded_before_deliver_returns(backend: Backend) {
         f.reject = vec![emails[1].clone()];
         f.defer = 2;
     }
-    let r = paperboy::digest::deliver(&app.ctx).await.unwrap().digests;
+    let r = app.services.deliver().await.unwrap().digests;
     assert_eq!(
         (r.sent, r.deferred, r.bounced, r.failed, r.skipped),
         (4, 2, 1, 0, 0),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use paperboy::domain::{DigestStatus, SubscriberStatus, SubscriptionMailKind};
-use paperboy::store::{Outcome, StoredMail};
+use paperboy::store::{ClaimedDigest, Outcome, StoredMail};
 use serde_json::json;
 
 use crate::cli::paperboy_with;
@@ -293,18 +293,21 @@ async fn a_stale_claim_is_not_recorded(backend: Backend) {
     readers_with_a_digest(&app, dir.path(), 1).await;
     let store = &app.ctx.store;
     let t = chrono::Utc::now().timestamp();
-    let first = store.claim_digests(t, t, 10, 10).await.unwrap();
+    let first = store.claim::<ClaimedDigest>(t, t, 10, 10).await.unwrap();
     assert_eq!(first.len(), 1);
     assert!(
         store
-            .claim_digests(t + 5, t + 5, 10, 10)
+            .claim::<ClaimedDigest>(t + 5, t + 5, 10, 10)
             .await
             .unwrap()
             .is_empty(),
         "leased"
     );
     // Its lease has run out at t + 11: another worker claims it.
-    let second = store.claim_digests(t + 11, t + 11, 10, 10).await.unwrap();
+    let second = store
+        .claim::<ClaimedDigest>(t + 11, t + 11, 10, 10)
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1);
     let (a, b) = (first[0].claim, second[0].claim);
     assert_eq!((a.id, a.attempts, b.attempts), (b.id, 1, 2));

@@ -189,11 +189,9 @@ async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend
     .await;
     let r = app.subscriber("reader@example.com").await.unwrap();
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
-    let composed = paperboy::digest::compose(&app.ctx, day, None)
-        .await
-        .unwrap();
+    let composed = app.services.digests.compose(day, None).await.unwrap();
     assert_eq!(composed.composed, 1, "{composed:?}");
-    let sent = paperboy::digest::deliver(&app.ctx).await.unwrap();
+    let sent = app.services.deliver().await.unwrap();
     assert_eq!(sent.digests.sent, 1, "{sent:?}");
     let digest = app.ctx.store.digest_for(r.id, day).await.unwrap().unwrap();
     let papers: Vec<ArxivId> = digest
@@ -502,9 +500,9 @@ async fn a_hidden_paper_is_never_sent(backend: Backend) {
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
     // What both would get: the same interests, so the same papers.
     let preview = |s: paperboy::domain::Subscriber| {
-        let ctx = app.ctx.clone();
+        let digests = app.services.digests.clone();
         async move {
-            match paperboy::digest::preview(&ctx, &s, day).await.unwrap() {
+            match digests.preview(&s, day).await.unwrap() {
                 paperboy::digest::Preview::Digest(v) => {
                     v.papers.iter().map(|p| p.id.clone()).collect::<Vec<_>>()
                 }
@@ -515,7 +513,7 @@ async fn a_hidden_paper_is_never_sent(backend: Backend) {
     let before = preview(hider.clone()).await;
     assert_eq!(before, preview(plain.clone()).await);
     let top = before[0].clone();
-    let ratings = paperboy::ratings::Ratings::new(app.ctx.clone());
+    let ratings = app.services.ratings.clone();
     ratings.rate(&hider, &top, Rating::Fewer).await.unwrap();
     // The preview and the composed digest leave it out; the other reader still gets it.
     let after = preview(hider.clone()).await;
@@ -544,9 +542,7 @@ async fn a_hidden_paper_is_never_sent(backend: Backend) {
         up(&fan_sees).is_some_and(|i| Some(i) < up(&before)),
         "the paper rated 'more' moves up: {before:?} -> {fan_sees:?}"
     );
-    paperboy::digest::compose(&app.ctx, day, None)
-        .await
-        .unwrap();
+    app.services.digests.compose(day, None).await.unwrap();
     let entries = |id: i64, day: NaiveDate| {
         let store = app.ctx.store.clone();
         async move {
@@ -581,9 +577,7 @@ async fn a_hidden_paper_is_never_sent(backend: Backend) {
     let trending_before = preview_on(&app, &late, next).await;
     assert!(trending_before.contains(&top), "{trending_before:?}");
     ratings.rate(&late, &top, Rating::Fewer).await.unwrap();
-    paperboy::digest::compose(&app.ctx, next, None)
-        .await
-        .unwrap();
+    app.services.digests.compose(next, None).await.unwrap();
     let got = entries(late.id, next).await;
     assert!(!got.is_empty() && !got.contains(&top), "{got:?}");
     assert!(!entries(hider.id, next).await.contains(&top));
@@ -643,10 +637,8 @@ async fn a_reason_names_the_liked_paper(backend: Backend) {
     assert_eq!(r.status(), 200);
 
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
-    paperboy::digest::compose(&app.ctx, day, None)
-        .await
-        .unwrap();
-    paperboy::digest::deliver(&app.ctx).await.unwrap();
+    app.services.digests.compose(day, None).await.unwrap();
+    app.services.deliver().await.unwrap();
     for (who, email, liked, title) in [
         (&liker, "liker@example.com", &signed_up, &signed_up_title),
         (&fan, "fan@example.com", &rated, &rated_title),
@@ -783,9 +775,7 @@ async fn papers_hidden_through_one_interest_offer_to_drop_it(backend: Backend) {
         .await;
     let r = app.subscriber("hider@example.com").await.unwrap();
     let bystander = app.subscriber("bystander@example.com").await.unwrap();
-    paperboy::digest::compose(&app.ctx, day, None)
-        .await
-        .unwrap();
+    app.services.digests.compose(day, None).await.unwrap();
     let digest = app.ctx.store.digest_for(r.id, day).await.unwrap().unwrap();
     let topic_name = app.ctx.catalogue.get("agents").unwrap().name.clone();
     let through = |paper: &str, interest: &str| {
@@ -1010,7 +1000,7 @@ async fn preview_on(
     s: &paperboy::domain::Subscriber,
     day: NaiveDate,
 ) -> Vec<ArxivId> {
-    match paperboy::digest::preview(&app.ctx, s, day).await.unwrap() {
+    match app.services.digests.preview(s, day).await.unwrap() {
         paperboy::digest::Preview::Digest(v) => v.papers.iter().map(|p| p.id.clone()).collect(),
         _ => Vec::new(),
     }
@@ -1200,10 +1190,8 @@ async fn a_browser_follows_fewer_like_this() {
     let r = reader(&app, "chromium@example.com", keywords).await;
     let control = reader(&app, "control@example.com", keywords).await;
     let day = NaiveDate::from_ymd_opt(2026, 9, 27).unwrap();
-    paperboy::digest::compose(&app.ctx, day, None)
-        .await
-        .unwrap();
-    paperboy::digest::deliver(&app.ctx).await.unwrap();
+    app.services.digests.compose(day, None).await.unwrap();
+    app.services.deliver().await.unwrap();
     let text = nth_mail(&app, "chromium@example.com", 1).await.0;
     let first = papers_in(&text);
     assert!(first.len() >= 5, "{text}");
@@ -1256,10 +1244,8 @@ async fn a_browser_follows_fewer_like_this() {
         .await
         .unwrap();
     assert!(featured.iter().any(|p| p.paper.id == hidden));
-    paperboy::digest::compose(&app.ctx, next, None)
-        .await
-        .unwrap();
-    paperboy::digest::deliver(&app.ctx).await.unwrap();
+    app.services.digests.compose(next, None).await.unwrap();
+    app.services.deliver().await.unwrap();
     let rated_mail = nth_mail(&app, "chromium@example.com", 2).await;
     let control_mail = nth_mail(&app, "control@example.com", 2).await;
     let (rated, controls) = (papers_in(&rated_mail.0), papers_in(&control_mail.0));

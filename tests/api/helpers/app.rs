@@ -4,6 +4,7 @@
 use paperboy::app::App;
 use paperboy::config::Config;
 use paperboy::context::Context;
+use paperboy::services::Services;
 use paperboy::subscriptions::Subscriptions;
 use reqwest::StatusCode;
 
@@ -22,6 +23,8 @@ pub struct TestApp {
     pub inbound: Option<std::net::SocketAddr>,
     /// The running app's context: its store, config and mailer, for checks behind the API.
     pub ctx: Context,
+    /// The running app's services, the ones its web layer and scheduler call.
+    pub services: Services,
     pub subs: Subscriptions,
     pub _db: TestDatabase,
     pub _dir: tempfile::TempDir,
@@ -63,6 +66,7 @@ pub async fn spawn_app_with(
         .await
         .expect("the app starts");
     let ctx = app.context().clone();
+    let services = app.services().clone();
     let inbound = app.inbound_addr();
     tokio::spawn(app.run());
     let client = reqwest::Client::builder()
@@ -78,7 +82,8 @@ pub async fn spawn_app_with(
         client,
         smtp,
         inbound,
-        subs: Subscriptions::new(ctx.clone()),
+        subs: services.subscriptions.clone(),
+        services,
         ctx,
         _db: db,
         _dir: dir,

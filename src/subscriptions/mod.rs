@@ -1,43 +1,22 @@
 //! The subscriber lifecycle as the web pages, the JSON API and the CLI all use it:
-//! subscribe (double opt-in), confirm, change preferences, unsubscribe, erase.
+//! subscribe (double opt-in), confirm, change preferences, unsubscribe, erase; and the mails
+//! that answer it (`mails.rs`), sent by the outbox.
 
-use serde::Serialize;
+mod mails;
+
+use mails::count_sign_up_mail;
 
 use crate::clock;
 use crate::context::Context;
+use crate::digest::Digests;
 use crate::domain::{
     EmailAddress, FieldErrors, Interest, NewSubscription, Subscriber, SubscriberStatus,
-    SubscriptionInput, SubscriptionMailKind, parse_profile,
+    SubscriptionInput, parse_profile,
 };
-use crate::mail::{ListHeaders, Mail, MailError};
+use crate::error::ServiceError;
+use crate::outbox::{DeliverReport, Outbox};
 use crate::store::{MailLimits, StoreError};
-use crate::tokens::{Purpose, TokenError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("some fields are not valid")]
-    Invalid(FieldErrors),
-    #[error("{0}")]
-    Token(#[from] TokenError),
-    #[error("this subscription no longer exists")]
-    Gone,
-    /// A rating names a paper this service does not hold (any more).
-    #[error("paper {0} is not stored here")]
-    UnknownPaper(crate::domain::ArxivId),
-    #[error("{0}")]
-    Mail(#[from] MailError),
-    #[error("{0}")]
-    Store(#[from] StoreError),
-}
-
-impl From<crate::digest::DigestError> for ServiceError {
-    fn from(e: crate::digest::DigestError) -> Self {
-        match e {
-            crate::digest::DigestError::Store(e) => Self::Store(e),
-            crate::digest::DigestError::Render(e) => Self::Mail(e.into()),
-        }
-    }
-}
+use crate::tokens::Purpose;
 
 /// What happened to a confirmation link.
 #[derive(Debug)]
@@ -59,183 +38,35 @@ pub enum Removal {
     LastInterest,
 }
 
-/// What became of a subscribe request's mail, for the operator's metrics only: the
-/// requester always gets the same answer, so the service keeps it to itself. `queued` and
-/// `rate_limited` are counted when the request comes; what the relay made of a queued mail
-/// (`sent`, `refused`, `failed`) when the delivery worker has sent it.
-pub(crate) fn count_sign_up_mail(result: &'static str) {
-    metrics::counter!("paperboy_confirmation_mails_total", "result" => result).increment(1);
-}
-
-#[derive(Serialize)]
-struct ConfirmationValues {
-    confirm_url: String,
-    ttl_hours: u32,
-}
-
-#[derive(Serialize)]
-struct ManageValues {
-    preferences_url: String,
-    unsubscribe_url: String,
-}
-
-#[derive(Serialize)]
-struct WelcomeValues {
-    #[serde(flatten)]
-    manage: ManageValues,
-    /// "a digest every day at 07:00 (Europe/Berlin)".
-    schedule: String,
-    papers_per_digest: u8,
-    send_when_empty: bool,
-    /// The latest day papers are stored for; empty when none are.
-    papers_day: String,
-    papers: Vec<WelcomePaper>,
-}
-
-#[derive(Serialize)]
-struct WelcomePaper {
-    title: String,
-    url: String,
-}
-
-/// When a reader's digest comes, in words.
-fn schedule_in_words(prefs: &crate::domain::DeliveryPrefs) -> String {
-    let when = match prefs.frequency {
-        crate::domain::Frequency::Daily => "every day".to_string(),
-        crate::domain::Frequency::Weekly(d) => {
-            let day = crate::domain::weekday_name(d);
-            let mut c = day.chars();
-            let first = c.next().map(|f| f.to_uppercase().collect::<String>());
-            format!("every {}{}", first.unwrap_or_default(), c.as_str())
-        }
-    };
-    let noun = match prefs.frequency {
-        crate::domain::Frequency::Daily => "a digest",
-        crate::domain::Frequency::Weekly(_) => "the week's best papers",
-    };
-    format!(
-        "{noun} {when} at {:02}:00 ({})",
-        prefs.hour,
-        prefs.timezone.name()
-    )
-}
-
-/// A subscription mail as the message that goes out, its links made now (a confirmation
-/// link is valid from when it is sent). `mail_id` names the outbox row: the Message-ID is
-/// the same for every attempt.
-pub async fn mail_message(
-    ctx: &Context,
-    kind: SubscriptionMailKind,
-    reader: &Subscriber,
-    mail_id: i64,
-) -> Result<lettre::Message, ServiceError> {
-    let t = clock::timestamp();
-    let name = &ctx.config.operator.name;
-    let links = &ctx.links;
-    let manage = || ManageValues {
-        preferences_url: links.preferences_url(&links.manage_token(reader, t)),
-        unsubscribe_url: links.unsubscribe_url(reader, t),
-    };
-    let mail = OutgoingMail {
-        ctx,
-        reader,
-        message_id: links.mail_message_id(kind, mail_id, &reader.public_id),
-    };
-    let built = match kind {
-        SubscriptionMailKind::Confirmation => {
-            let values = ConfirmationValues {
-                confirm_url: links.confirm_url(reader, t),
-                ttl_hours: ctx.config.subscribe.confirm_ttl_hours,
-            };
-            let subject = format!("Confirm your subscription to {name}");
-            // Not a list mail yet: nothing to unsubscribe from.
-            mail.build("confirmation", subject, &values, None)
-        }
-        SubscriptionMailKind::AlreadySubscribed => {
-            let values = manage();
-            let subject = format!("You are already subscribed to {name}");
-            mail.build("already_subscribed", subject, &values, Some(&values))
-        }
-        SubscriptionMailKind::Welcome => {
-            let (papers_day, papers) = first_papers(ctx, reader).await?;
-            let values = WelcomeValues {
-                manage: manage(),
-                schedule: schedule_in_words(&reader.prefs),
-                papers_per_digest: reader.prefs.papers_per_digest,
-                send_when_empty: reader.prefs.send_when_empty,
-                papers_day,
-                papers,
-            };
-            let subject = format!("Welcome to {name}");
-            mail.build("welcome", subject, &values, Some(&values.manage))
-        }
-    };
-    built.map_err(|e| ServiceError::Mail(e.into()))
-}
-
-/// What every subscription mail to one reader shares.
-struct OutgoingMail<'a> {
-    ctx: &'a Context,
-    reader: &'a Subscriber,
-    message_id: String,
-}
-
-impl OutgoingMail<'_> {
-    /// Render `template` with `values`; with `manage`, the reader's list headers too.
-    fn build<T: Serialize>(
-        &self,
-        template: &'static str,
-        subject: String,
-        values: &T,
-        manage: Option<&ManageValues>,
-    ) -> Result<lettre::Message, crate::mail::RenderError> {
-        let mail = Mail {
-            template,
-            subject,
-            to: &self.reader.email,
-            values,
-            message_id: Some(self.message_id.clone()),
-            list: manage.map(|m| ListHeaders {
-                unsubscribe_url: &m.unsubscribe_url,
-                list_id: self.ctx.links.list_id(),
-            }),
-        };
-        self.ctx.mailer.build(&mail, &self.ctx.common_context())
-    }
-}
-
-/// The papers a reader's digest would hold if it were composed now from the latest day
-/// stored, as `paperboy preview` would show it; no day (and none) when no papers are stored.
-async fn first_papers(
-    ctx: &Context,
-    reader: &Subscriber,
-) -> Result<(String, Vec<WelcomePaper>), ServiceError> {
-    let Some(day) = ctx.store.latest_featured_day().await? else {
-        return Ok((String::new(), Vec::new()));
-    };
-    let papers = match crate::digest::preview(ctx, reader, day).await? {
-        crate::digest::Preview::Digest(view) => view
-            .papers
-            .into_iter()
-            .map(|p| WelcomePaper {
-                title: p.title,
-                url: p.url,
-            })
-            .collect(),
-        crate::digest::Preview::NoPapers | crate::digest::Preview::Nothing => Vec::new(),
-    };
-    Ok((day.to_string(), papers))
-}
-
 /// The subscriber lifecycle over the application context.
 #[derive(Clone)]
 pub struct Subscriptions {
     ctx: Context,
+    outbox: Outbox,
+    digests: Digests,
 }
 
 impl Subscriptions {
-    pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+    pub fn new(ctx: Context, outbox: Outbox, digests: Digests) -> Self {
+        Self {
+            ctx,
+            outbox,
+            digests,
+        }
+    }
+
+    /// Deliver every subscription mail that is due now.
+    pub async fn deliver_mails(&self) -> Result<DeliverReport, StoreError> {
+        self.outbox.deliver(self.mails()).await
+    }
+
+    /// Deliver subscription mails as they are queued, until the process ends.
+    pub async fn keep_delivering_mails(&self) {
+        self.outbox.keep_delivering(|| self.mails()).await
+    }
+
+    fn mails(&self) -> mails::Mails {
+        mails::Mails::new(self.ctx.clone(), self.digests.clone())
     }
 
     pub fn parse(&self, input: &SubscriptionInput) -> Result<NewSubscription, ServiceError> {
@@ -268,7 +99,7 @@ impl Subscriptions {
             Some(kind) => {
                 count_sign_up_mail("queued");
                 tracing::debug!(subscriber = subscriber.id, %kind, "mail queued");
-                self.ctx.throttle.wake();
+                self.outbox.wake();
             }
             None => {
                 tracing::info!(subscriber = subscriber.id, "confirmation mail rate-limited");
@@ -306,7 +137,7 @@ impl Subscriptions {
                     .await?
                 {
                     metrics::counter!("paperboy_confirmations_total").increment(1);
-                    self.ctx.throttle.wake();
+                    self.outbox.wake();
                 }
                 let s = self
                     .ctx
