@@ -1,14 +1,12 @@
 //! What an operator asks of the service, from the admin API and the CLI: subscribers
 //! listed, counted and exported, the state of ingest and the outbox, the stored papers.
 
-use chrono::NaiveDate;
-
 use crate::context::Context;
 use crate::domain::DigestStatus;
 use crate::domain::{EmailAddress, EventSource, MailEventKind};
 use crate::domain::{PaperRating, Subscriber, SubscriberStatus};
 use crate::store::{
-    EventFilter, IngestRun, LearnedSummary, ListFilter, StoreError, StoredMailEvent, StoredPaper,
+    EventFilter, IngestRun, LearnedSummary, ListFilter, StoreError, StoredMailEvent,
 };
 
 /// A page of subscribers at most this long; the API documents the same bound.
@@ -248,14 +246,5 @@ impl Admin {
             .find_by_email(email)
             .await?
             .ok_or_else(|| SuppressionError::Unknown(email.clone()))
-    }
-
-    /// Stored papers, most upvoted first; of one day when `on` is given.
-    pub async fn papers(
-        &self,
-        on: Option<NaiveDate>,
-        limit: i64,
-    ) -> Result<Vec<StoredPaper>, StoreError> {
-        self.ctx.store.papers(on, limit.clamp(1, 10_000)).await
     }
 }

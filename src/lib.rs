@@ -14,6 +14,7 @@ pub mod mail;
 pub mod matching;
 pub mod measure;
 pub mod outbox;
+pub mod papers;
 pub mod ratings;
 pub mod scheduler;
 pub mod search;

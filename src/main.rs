@@ -86,8 +86,6 @@ async fn main() -> Result<()> {
     let command = match cli.command {
         Command::Serve => return cli::serve(config).await,
         Command::Migrate => return cli::migrate(config).await,
-        Command::Ingest(args) => return cli::ingest::run(config, args).await,
-        Command::Papers(cmd) => return cli::ingest::papers(config, cmd).await,
         Command::Eval(cmd) => return cli::tools::eval(&config, cmd),
         Command::Bench(cmd) => return cli::tools::bench(&config, cmd),
         other => other,
@@ -97,6 +95,8 @@ async fn main() -> Result<()> {
     let services = Services::new(Context::start(config).await?);
     let ctx = &services.ctx;
     let result = match command {
+        Command::Ingest(args) => cli::ingest::run(&services, args).await,
+        Command::Papers(cmd) => cli::ingest::papers(&services, cmd).await,
         Command::Subscribers(cmd) => cli::subscribers::run(&services, cmd).await,
         Command::Suppressions(cmd) => cli::suppressions::run(&services, cmd).await,
         Command::Events(args) => cli::suppressions::events(&services, args).await,

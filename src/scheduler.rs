@@ -9,10 +9,9 @@ use chrono::{DateTime, Utc};
 use croner::Cron;
 
 use crate::clock;
-use crate::context::Context;
 use crate::digest::{ComposeReport, DigestError};
-use crate::ingest::{Ingestor, RunReport};
-use crate::learning::{self, LearnReport};
+use crate::ingest::RunReport;
+use crate::learning::LearnReport;
 use crate::services::{Delivered, Services};
 
 #[derive(Debug, thiserror::Error)]
@@ -86,18 +85,17 @@ impl Job {
 /// One run of the daily job: ingest the day if it has no papers (and `job.ingest`),
 /// compose, deliver. Used by the scheduler and by `paperboy run-daily` alike.
 pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, DigestError> {
-    let ctx = &services.ctx;
     let mut report = JobReport::default();
     let day = job.day;
 
     // One instance composes (and ingests) while every instance delivers.
-    let Some(lock) = ctx.store.try_compose_lock().await? else {
+    let Some(lock) = services.digests.try_compose_lock().await? else {
         report.composed_elsewhere = true;
         report.delivered = services.deliver().await?;
         return Ok(report);
     };
     let ingested = if job.ingest {
-        ingest_if_missing(ctx, day, &mut report).await
+        ingest_if_missing(services, day, &mut report).await
     } else {
         Ok(())
     };
@@ -110,14 +108,15 @@ pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, Diges
 }
 
 async fn ingest_if_missing(
-    ctx: &Context,
+    services: &Services,
     day: chrono::NaiveDate,
     report: &mut JobReport,
 ) -> Result<(), DigestError> {
-    if !ctx.store.papers(Some(day), 1).await?.is_empty() {
+    let papers = &services.papers;
+    if papers.any_on(day).await? {
         return Ok(());
     }
-    match Ingestor::new(ctx.store.clone(), &ctx.config.ingest) {
+    match papers.ingestor() {
         Ok(ingestor) => {
             let what = format!("huggingface {day}");
             match ingestor.huggingface_day(day).await {
@@ -133,7 +132,7 @@ async fn ingest_if_missing(
     }
     if report.ingested.iter().any(|(_, r)| !r.not_modified) {
         // A failure leaves the previous profiles in place: the day goes on with them.
-        match learning::learn_topics(&ctx.store, ctx.catalogue.clone()).await {
+        match papers.learn_topics().await {
             Ok(r) => report.learned = Some(r),
             Err(e) => report.ingest_errors.push(format!("learning topics: {e}")),
         }

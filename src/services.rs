@@ -7,6 +7,7 @@ use crate::bounces::Bounces;
 use crate::context::Context;
 use crate::digest::Digests;
 use crate::outbox::{DeliverReport, Outbox};
+use crate::papers::Papers;
 use crate::ratings::Ratings;
 use crate::store::StoreError;
 use crate::subscriptions::Subscriptions;
@@ -19,6 +20,7 @@ pub struct Services {
     pub subscriptions: Subscriptions,
     pub digests: Digests,
     pub ratings: Ratings,
+    pub papers: Papers,
     pub admin: Admin,
     pub bounces: Bounces,
 }
@@ -39,6 +41,7 @@ impl Services {
         Self {
             subscriptions: Subscriptions::new(ctx.clone(), outbox.clone(), digests.clone()),
             ratings: Ratings::new(ctx.clone()),
+            papers: Papers::new(ctx.clone()),
             admin: Admin::new(ctx.clone()),
             outbox,
             digests,

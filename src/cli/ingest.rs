@@ -5,12 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use paperboy::admin::Admin;
 use paperboy::clock;
-use paperboy::config::Config;
 use paperboy::ingest;
 use paperboy::learning;
-use paperboy::store::Store;
+use paperboy::services::Services;
 
 /// Fetch the day's papers from the sources, or import a saved response with --file.
 #[derive(Args)]
@@ -35,10 +33,10 @@ pub struct IngestArgs {
     format: Option<IngestFormat>,
 }
 
-pub async fn run(config: Config, args: IngestArgs) -> Result<()> {
+pub async fn run(services: &Services, args: IngestArgs) -> Result<()> {
     match args.file {
-        Some(file) => ingest_file(config, &file, args.format, args.date).await,
-        None => ingest_sources(config, args.source, args.date, args.from.zip(args.to)).await,
+        Some(file) => ingest_file(services, &file, args.format, args.date).await,
+        None => ingest_sources(services, args.source, args.date, args.from.zip(args.to)).await,
     }
 }
 
@@ -56,22 +54,18 @@ pub enum PapersCommand {
     LearnTopics,
 }
 
-pub async fn papers(config: Config, cmd: PapersCommand) -> Result<()> {
+pub async fn papers(services: &Services, cmd: PapersCommand) -> Result<()> {
     match cmd {
-        PapersCommand::List { date, limit } => list_papers(config, date, limit).await,
-        PapersCommand::LearnTopics => {
-            let store = Store::connect(&config.database_url).await?;
-            let result = learn(&store, &config).await;
-            store.close().await;
-            result
-        }
+        PapersCommand::List { date, limit } => list_papers(services, date, limit).await,
+        PapersCommand::LearnTopics => learn(services).await,
     }
 }
 
 /// Rebuild the topics' learned profiles from what is stored now.
-async fn learn(store: &Store, config: &Config) -> Result<()> {
-    let catalogue = std::sync::Arc::new(paperboy::context::catalogue(config)?);
-    let report = learning::learn_topics(store, catalogue)
+async fn learn(services: &Services) -> Result<()> {
+    let report = services
+        .papers
+        .learn_topics()
         .await
         .context("learning the topics from the stored papers failed (the papers are stored; run `paperboy papers learn-topics` to retry)")?;
     report_learned(&report);
@@ -123,7 +117,7 @@ impl From<IngestFormat> for ingest::Format {
 const MAX_IMPORT_BYTES: u64 = 64 * 1024 * 1024;
 
 async fn ingest_file(
-    config: Config,
+    services: &Services,
     file: &std::path::Path,
     format: Option<IngestFormat>,
     date: Option<chrono::NaiveDate>,
@@ -147,17 +141,20 @@ async fn ingest_file(
             )
         })?,
     };
-    let store = Store::connect(&config.database_url).await?;
-    let report = ingest::import(&store, &bytes, format, date, &file.display().to_string()).await?;
-    report_run(&file.display().to_string(), &report);
-    learn(&store, &config).await
+    let origin = file.display().to_string();
+    let report = services
+        .papers
+        .import(&bytes, format, date, &origin)
+        .await?;
+    report_run(&origin, &report);
+    learn(services).await
 }
 
 /// The longest range one command fetches.
 const MAX_RANGE_DAYS: i64 = 366;
 
 pub async fn ingest_sources(
-    config: Config,
+    services: &Services,
     source: SourceArg,
     date: Option<chrono::NaiveDate>,
     range: Option<(chrono::NaiveDate, chrono::NaiveDate)>,
@@ -175,8 +172,7 @@ pub async fn ingest_sources(
         (Some(d), None) => vec![d],
         (None, None) => vec![clock::today()],
     };
-    let store = Store::connect(&config.database_url).await?;
-    let ingestor = ingest::Ingestor::new(store.clone(), &config.ingest)?;
+    let ingestor = services.papers.ingestor()?;
     let mut failures = 0;
     if matches!(source, SourceArg::Huggingface | SourceArg::All) {
         let bar = (days.len() > 1).then(|| indicatif::ProgressBar::new(days.len() as u64));
@@ -207,7 +203,7 @@ pub async fn ingest_sources(
         }
     }
     // What was stored is kept even when learning fails: the error says so.
-    learn(&store, &config).await?;
+    learn(services).await?;
     if failures > 0 {
         bail!(
             "{failures} run(s) failed; what was stored before is unchanged (each run is recorded in the ingest_runs table)"
@@ -230,10 +226,13 @@ pub fn report_run(what: &str, r: &ingest::RunReport) {
     }
 }
 
-async fn list_papers(config: Config, date: Option<chrono::NaiveDate>, limit: i64) -> Result<()> {
-    let ctx = paperboy::context::Context::start(config).await?;
+async fn list_papers(
+    services: &Services,
+    date: Option<chrono::NaiveDate>,
+    limit: i64,
+) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    for s in Admin::new(ctx).papers(date, limit).await? {
+    for s in services.papers.list(date, limit).await? {
         let p = &s.paper;
         let upvotes = p.upvotes.map_or_else(|| "-".to_string(), |u| u.to_string());
         writeln!(

@@ -103,10 +103,9 @@ pub async fn run(services: &Services, cmd: SuppressionsCommand) -> Result<()> {
 }
 
 pub async fn events(services: &Services, args: EventsArgs) -> Result<()> {
-    let ctx = &services.ctx;
     let admin = &services.admin;
     let subscriber_id = match args.email.as_deref().map(EmailAddress::parse).transpose()? {
-        Some(email) => match ctx.store.find_by_email(&email).await? {
+        Some(email) => match services.subscriptions.find(&email).await? {
             Some(s) => Some(s.id),
             None => anyhow::bail!("no subscriber with the address {email}"),
         },

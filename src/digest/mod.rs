@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::domain::{ArxivId, DigestContent, DigestKind, Rating, Subscriber};
 use crate::mail::{DigestPaper, DigestView, RenderError, RenderedMail};
 use crate::outbox::{DeliverReport, Outbox};
-use crate::store::StoreError;
+use crate::store::{ComposeLock, StoreError};
 
 /// Digests as a service: compose a day into the outbox, deliver what is due, preview and
 /// show what a reader gets. Cheap to clone; holds the day's composers previews are answered
@@ -45,6 +45,12 @@ impl Digests {
         at: Option<DateTime<Utc>>,
     ) -> Result<ComposeReport, DigestError> {
         compose(&self.ctx, day, at).await
+    }
+
+    /// The lock one instance holds while it composes (and ingests) a day; `None` while
+    /// another holds it.
+    pub async fn try_compose_lock(&self) -> Result<Option<ComposeLock>, StoreError> {
+        self.ctx.store.try_compose_lock().await
     }
 
     /// Deliver every digest that is due now.

@@ -379,14 +379,10 @@ pub async fn find_papers(
     params: Result<Query<PaperSearch>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PaperHits>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let found = crate::search::find_papers(&state.ctx.store, &p.q)
-        .await
-        .map_err(|e| match e {
-            crate::search::SearchError::Store(e) => {
-                ApiError::from(crate::error::ServiceError::from(e))
-            }
-            other => ApiError::new(StatusCode::BAD_REQUEST, other.to_string()),
-        })?;
+    let found = state.papers.find(&p.q).await.map_err(|e| match e {
+        crate::search::SearchError::Store(e) => ApiError::from(crate::error::ServiceError::from(e)),
+        other => ApiError::new(StatusCode::BAD_REQUEST, other.to_string()),
+    })?;
     Ok(Json(PaperHits {
         papers: found
             .into_iter()

@@ -32,6 +32,7 @@ use crate::admin::Admin;
 use crate::bounces::webhooks::Webhooks;
 use crate::context::Context;
 use crate::digest::Digests;
+use crate::papers::Papers;
 use crate::ratings::Ratings;
 use crate::services::Services;
 use crate::subscriptions::Subscriptions;
@@ -45,6 +46,7 @@ pub struct AppState {
     pub admin: Admin,
     pub ratings: Ratings,
     pub digests: Digests,
+    pub papers: Papers,
     pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
@@ -61,6 +63,7 @@ impl AppState {
             admin: services.admin,
             ratings: services.ratings,
             digests: services.digests,
+            papers: services.papers,
             ctx: services.ctx,
         }
     }
