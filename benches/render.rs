@@ -124,7 +124,7 @@ fn digest(templates: &Templates, day: &[Paper], prepared: &[DigestPaper], r: usi
         operator_name: "Example Lab papers".into(),
         operator_address: "Example Lab, 1 Main Street, 12345 Springfield".into(),
     };
-    let mail = templates.render_digest(&view).unwrap();
+    let mail = paperboy::mail::digest::render(templates, &view).unwrap();
     mail.html.len() + mail.text.len()
 }
 
@@ -191,7 +191,7 @@ fn main() {
         let load = load.elapsed();
         let prepared: Vec<DigestPaper> = day
             .iter()
-            .map(|p| templates.prepare(DigestPaper::of(p)).unwrap())
+            .map(|p| paperboy::mail::digest::prepare(&templates, DigestPaper::of(p)).unwrap())
             .collect();
         for threads in [1, 2] {
             // Warm up: allocator, caches.

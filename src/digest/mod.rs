@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::clock;
 use crate::context::Context;
 use crate::domain::{ArxivId, DigestContent, DigestKind, Rating, Subscriber};
-use crate::mail::{DigestPaper, DigestView, RenderError, RenderedMail};
+use crate::mail::{DigestPaper, DigestView, Headers, ListHeaders, RenderError, RenderedMail};
 use crate::outbox::{DeliverReport, Outbox};
 use crate::store::{ComposeLock, StoreError};
 
@@ -216,20 +216,15 @@ fn message(
     view: &DigestView,
     message_id: &str,
 ) -> Result<lettre::Message, RenderError> {
-    let m = ctx.mailer.render_digest(view)?;
-    ctx.mailer.digest_message(
-        &reader.email,
-        &m.subject,
-        m.html,
-        m.text,
-        &crate::mail::DigestHeaders {
-            message_id,
-            list: crate::mail::ListHeaders {
-                unsubscribe_url: &view.unsubscribe_url,
-                list_id: ctx.links.list_id(),
-            },
-        },
-    )
+    let mail = ctx.mailer.render_digest(view)?;
+    let headers = Headers {
+        message_id: Some(message_id),
+        list: Some(ListHeaders {
+            unsubscribe_url: &view.unsubscribe_url,
+            list_id: ctx.links.list_id(),
+        }),
+    };
+    ctx.mailer.build(&reader.email, mail, &headers)
 }
 
 #[derive(Debug, thiserror::Error)]

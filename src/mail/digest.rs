@@ -266,67 +266,65 @@ impl DigestView {
     }
 }
 
-impl Templates {
-    /// `paper` with its HTML card rendered (see [`DigestPaper::card_html`]).
-    pub fn prepare(&self, mut paper: DigestPaper) -> Result<DigestPaper, RenderError> {
-        let ctx = Context::from_serialize(&paper).map_err(|source| RenderError::Template {
-            name: "paper.html".into(),
-            source,
-        })?;
-        // Not `render_html`: the card is part of a digest, which is made ASCII (and, if
-        // configured, CSS-inlined per message) as a whole.
-        let mut card = self.render("paper.html", &ctx)?;
-        // The digest template puts the card on a line of its own.
-        card.truncate(card.trim_end().len());
-        paper.card_html = card;
-        Ok(paper)
-    }
+/// `paper` with its HTML card rendered (see [`DigestPaper::card_html`]).
+pub fn prepare(templates: &Templates, mut paper: DigestPaper) -> Result<DigestPaper, RenderError> {
+    let ctx = Context::from_serialize(&paper).map_err(|source| RenderError::Template {
+        name: "paper.html".into(),
+        source,
+    })?;
+    // Not `render_html`: the card is part of a digest, which is made ASCII (and, if
+    // configured, CSS-inlined per message) as a whole.
+    let mut card = templates.render("paper.html", &ctx)?;
+    // The digest template puts the card on a line of its own.
+    card.truncate(card.trim_end().len());
+    paper.card_html = card;
+    Ok(paper)
+}
 
-    /// Render a digest: subject, HTML (CSS inlined) and text. Papers not prepared yet are
-    /// prepared here.
-    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, RenderError> {
-        let template = |source| RenderError::Template {
-            name: "digest".into(),
-            source,
-        };
-        let prepared;
-        let view = match view.papers.iter().any(|p| p.card_html.is_empty()) {
-            false => view,
-            true => {
-                let mut v = view.clone();
-                v.papers = std::mem::take(&mut v.papers)
-                    .into_iter()
-                    .map(|p| match p.card_html.is_empty() {
-                        true => self.prepare(p),
-                        false => Ok(p),
-                    })
-                    .collect::<Result<_, _>>()?;
-                prepared = v;
-                &prepared
-            }
-        };
-        let subject = view.subject();
-        let mut ctx = Context::from_serialize(view).map_err(template)?;
-        ctx.insert("subject", &subject);
-        let date_long = view.date.format("%A %-d %B %Y").to_string();
-        ctx.insert(
-            "date_long",
-            &match view.weekly {
-                false => date_long,
-                true => format!("the week to {date_long}"),
-            },
-        );
-        ctx.insert("count", &view.papers.len());
-        ctx.insert("header_trending", &view.header_trending());
-        ctx.insert("preheader", &view.preheader());
-        let html = self.render_html("digest.html", &ctx)?;
-        let text = self.render_text("digest.txt", &ctx)?;
-        Ok(RenderedMail {
-            subject,
-            html,
-            text,
-        })
-    }
+/// Render a digest: subject, HTML (CSS inlined) and text. Papers not prepared yet are
+/// prepared here.
+pub fn render(templates: &Templates, view: &DigestView) -> Result<RenderedMail, RenderError> {
+    let template = |source| RenderError::Template {
+        name: "digest".into(),
+        source,
+    };
+    let prepared;
+    let view = match view.papers.iter().any(|p| p.card_html.is_empty()) {
+        false => view,
+        true => {
+            let mut v = view.clone();
+            v.papers = std::mem::take(&mut v.papers)
+                .into_iter()
+                .map(|p| match p.card_html.is_empty() {
+                    true => prepare(templates, p),
+                    false => Ok(p),
+                })
+                .collect::<Result<_, _>>()?;
+            prepared = v;
+            &prepared
+        }
+    };
+    let subject = view.subject();
+    let mut ctx = Context::from_serialize(view).map_err(template)?;
+    ctx.insert("subject", &subject);
+    let date_long = view.date.format("%A %-d %B %Y").to_string();
+    ctx.insert(
+        "date_long",
+        &match view.weekly {
+            false => date_long,
+            true => format!("the week to {date_long}"),
+        },
+    );
+    ctx.insert("count", &view.papers.len());
+    ctx.insert("header_trending", &view.header_trending());
+    ctx.insert("preheader", &view.preheader());
+    let html = templates.render_html("digest.html", &ctx)?;
+    let text = templates.render_text("digest.txt", &ctx)?;
+    Ok(RenderedMail {
+        subject,
+        html,
+        text,
+    })
 }
 
 /// A reason as a sentence for the reader: "Matches Robotics: world model, sim-to-real",
@@ -683,8 +681,8 @@ View in browser: {{ browser_url }}
         let papers = varied_papers();
         for n in [1, 5, 12] {
             let v = view(digest_of(&papers, n));
-            let a = before.render_digest(&v).unwrap();
-            let b = now.render_digest(&v).unwrap();
+            let a = render(&before, &v).unwrap();
+            let b = render(&now, &v).unwrap();
             assert_eq!(a.text, b.text);
             assert!(b.text.contains("1 comment\n"), "{}", b.text);
         }
@@ -718,13 +716,13 @@ View in browser: {{ browser_url }}
             let now = Templates::load(None, inlining).unwrap();
             for n in [1, 5, 12] {
                 let v = view(digest_of(&papers, n));
-                let a = before.render_digest(&v).unwrap();
+                let a = render(&before, &v).unwrap();
                 // Prepared ahead, as delivery does, and at render, as the browser page does.
                 let ahead = DigestView {
                     papers: v
                         .papers
                         .iter()
-                        .map(|p| now.prepare(p.clone()).unwrap())
+                        .map(|p| prepare(&now, p.clone()).unwrap())
                         .collect(),
                     ..v.clone()
                 };
@@ -736,10 +734,7 @@ View in browser: {{ browser_url }}
                         .all(|p| p.card_html.contains("class=\"title\"")
                             && p.card_html.contains(" style=") == styled)
                 );
-                for b in [
-                    now.render_digest(&v).unwrap(),
-                    now.render_digest(&ahead).unwrap(),
-                ] {
+                for b in [render(&now, &v).unwrap(), render(&now, &ahead).unwrap()] {
                     assert_eq!(a.html, b.html, "{inlining:?}");
                 }
             }
@@ -756,7 +751,7 @@ View in browser: {{ browser_url }}
         .unwrap();
         let t = Templates::load(Some(dir.path()), super::super::CssInlining::AtLoad).unwrap();
         let papers = day();
-        let out = t.render_digest(&view(digest_of(&papers, 2))).unwrap();
+        let out = render(&t, &view(digest_of(&papers, 2))).unwrap();
         assert_eq!(
             out.html.matches("(own card)</div>").count(),
             2,
@@ -1023,7 +1018,7 @@ View in browser: {{ browser_url }}
         let papers = day();
         let digest = digest_of(&papers, 10);
         let v = view(digest.clone());
-        let out = Templates::builtin().unwrap().render_digest(&v).unwrap();
+        let out = render(&Templates::builtin().unwrap(), &v).unwrap();
         assert_eq!(out.subject, v.subject());
         for p in &digest {
             let escaped = crate::mail::escape_html(&p.title);
@@ -1103,10 +1098,7 @@ View in browser: {{ browser_url }}
             };
             *p = p.clone().with_rating_links(link("more"), link("fewer"));
         }
-        let out = Templates::builtin()
-            .unwrap()
-            .render_digest(&view(papers))
-            .unwrap();
+        let out = render(&Templates::builtin().unwrap(), &view(papers)).unwrap();
         assert!(out.html.len() < 100_000, "{} bytes", out.html.len());
         assert!(out.html.contains("new version v2"));
         assert!(out.text.contains("[new version v2]"));
@@ -1123,10 +1115,7 @@ View in browser: {{ browser_url }}
         p.authors = vec!["<i>Eve</i>".into()];
         let d = DigestPaper::new(&p, &[reason("<u>Topic</u>", &["<w>"])]);
         assert!(!d.title.chars().any(char::is_control));
-        let out = Templates::builtin()
-            .unwrap()
-            .render_digest(&view(vec![d]))
-            .unwrap();
+        let out = render(&Templates::builtin().unwrap(), &view(vec![d])).unwrap();
         // A control character counts as a space.
         assert!(
             out.html
@@ -1154,7 +1143,7 @@ View in browser: {{ browser_url }}
         let mut v = view(papers[..2].to_vec());
         v.top_trending = Some(papers[4].clone());
         let t = Templates::builtin().unwrap();
-        let out = t.render_digest(&v).unwrap();
+        let out = render(&t, &v).unwrap();
         assert!(out.html.contains("class=\"label\""));
         assert!(
             out.html
@@ -1163,23 +1152,13 @@ View in browser: {{ browser_url }}
         assert!(out.text.contains("Trending today: "));
         // Not when the list is long enough, nor when the paper is already in it.
         v.papers = papers[..3].to_vec();
-        assert!(
-            !t.render_digest(&v)
-                .unwrap()
-                .html
-                .contains("class=\"label\"")
-        );
+        assert!(!render(&t, &v).unwrap().html.contains("class=\"label\""));
         v.papers = vec![papers[4].clone()];
-        assert!(
-            !t.render_digest(&v)
-                .unwrap()
-                .html
-                .contains("class=\"label\"")
-        );
+        assert!(!render(&t, &v).unwrap().html.contains("class=\"label\""));
         // Trending instead of matches: said in the header of both parts.
         v.papers = papers;
         v.trending_instead = true;
-        let out = t.render_digest(&v).unwrap();
+        let out = render(&t, &v).unwrap();
         assert!(out.html.contains("Nothing matched your interests today"));
         assert!(out.html.contains("Trending papers for Friday 8 May 2026"));
         assert!(out.text.contains("Nothing matched your interests today"));
@@ -1207,15 +1186,15 @@ View in browser: {{ browser_url }}
         let mut v = view(papers.clone());
         for trending_instead in [false, true] {
             v.trending_instead = trending_instead;
-            let a = at_load.render_digest(&v).unwrap();
-            let b = per_message.render_digest(&v).unwrap();
+            let a = render(&at_load, &v).unwrap();
+            let b = render(&per_message, &v).unwrap();
             assert_eq!(normalise(&a.html), normalise(&b.html));
             assert_eq!(a.text, b.text);
         }
         v.papers.truncate(1);
         v.top_trending = Some(papers[5].clone());
-        let a = at_load.render_digest(&v).unwrap();
-        let b = per_message.render_digest(&v).unwrap();
+        let a = render(&at_load, &v).unwrap();
+        let b = render(&per_message, &v).unwrap();
         assert_eq!(normalise(&a.html), normalise(&b.html));
     }
 }

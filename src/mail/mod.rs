@@ -13,14 +13,14 @@ use tera::Context;
 pub mod digest;
 mod dkim;
 mod error;
-mod outgoing;
+mod message;
 mod smtp;
 mod templates;
 pub mod transport;
 pub mod verp;
 
 pub use error::{MailError, RenderError, SendError, SetupError};
-pub use outgoing::DigestHeaders;
+pub use message::{Headers, ListHeaders};
 pub use smtp::tls_client_config;
 pub use transport::{EmlFolder, Transport};
 
@@ -42,28 +42,6 @@ pub struct Mailer {
     verp: Option<verp::Verp>,
     /// Where `.eml` files go when there is no SMTP relay.
     pub file_folder: Option<PathBuf>,
-}
-
-/// One mail to render: its template name and the values it shows.
-pub struct Mail<'a, T: Serialize> {
-    pub template: &'static str,
-    pub subject: String,
-    pub to: &'a EmailAddress,
-    pub values: &'a T,
-    /// `<…@host>`, the same for every attempt at this mail; `None`: one is made up.
-    pub message_id: Option<String>,
-    /// For a mail to a confirmed reader: the list headers every digest carries too
-    /// (List-Id, List-Unsubscribe with one-click).
-    pub list: Option<ListHeaders<'a>>,
-}
-
-/// The list headers of a mail to a confirmed reader (RFC 2369, RFC 2919, RFC 8058).
-#[derive(Clone, Copy)]
-pub struct ListHeaders<'a> {
-    /// The one-click unsubscribe URL.
-    pub unsubscribe_url: &'a str,
-    /// `List-Id` value, e.g. `Example Lab papers <papers.example.org>`.
-    pub list_id: &'a str,
 }
 
 impl Mailer {
@@ -111,61 +89,51 @@ impl Mailer {
         })
     }
 
-    fn render<T: Serialize>(
+    // A mail goes render -> build -> sign -> send.
+
+    /// Render a mail's `template` (`{template}.html` and `.txt`) with `values` and the
+    /// values every mail shows (`common`).
+    pub fn render<T: Serialize>(
         &self,
-        name: &str,
+        template: &str,
+        subject: String,
         values: &T,
-        extra: &Context,
-    ) -> Result<String, RenderError> {
+        common: &Context,
+    ) -> Result<RenderedMail, RenderError> {
         let mut ctx = Context::from_serialize(values).map_err(|source| RenderError::Template {
-            name: name.into(),
+            name: template.into(),
             source,
         })?;
-        ctx.extend(extra.clone());
-        if name.ends_with(".html") {
-            self.templates.render_html(name, &ctx)
-        } else {
-            self.templates.render_text(name, &ctx)
-        }
+        ctx.extend(common.clone());
+        Ok(RenderedMail {
+            subject,
+            html: self
+                .templates
+                .render_html(&format!("{template}.html"), &ctx)?,
+            text: self
+                .templates
+                .render_text(&format!("{template}.txt"), &ctx)?,
+        })
     }
 
     /// A paper with its HTML card rendered, to be shown in many digests.
     pub fn prepare(&self, paper: DigestPaper) -> Result<DigestPaper, RenderError> {
-        self.templates.prepare(paper)
+        digest::prepare(&self.templates, paper)
     }
 
     /// Render a digest: subject, HTML (CSS inlined) and text.
     pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, RenderError> {
-        self.templates.render_digest(view)
+        digest::render(&self.templates, view)
     }
 
-    /// Render both parts of a mail and build the message.
-    pub fn build<T: Serialize>(
+    /// The message a rendered mail is, to `to`, with `headers`.
+    pub fn build(
         &self,
-        mail: &Mail<'_, T>,
-        common: &Context,
+        to: &EmailAddress,
+        mail: RenderedMail,
+        headers: &Headers<'_>,
     ) -> Result<Message, RenderError> {
-        let html = self.render(&format!("{}.html", mail.template), mail.values, common)?;
-        let text = self.render(&format!("{}.txt", mail.template), mail.values, common)?;
-        let to: Mailbox = mail
-            .to
-            .as_str()
-            .parse()
-            .map_err(|e| RenderError::Build(format!("recipient: {e}")))?;
-        let mut builder = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(mail.subject.clone())
-            .date(crate::clock::now().into());
-        if let Some(id) = &mail.message_id {
-            builder = builder.message_id(Some(id.clone()));
-        }
-        if let Some(list) = &mail.list {
-            builder = self.list_headers(builder, list);
-        }
-        builder
-            .multipart(outgoing::alternative(text, html))
-            .map_err(|e| RenderError::Build(e.to_string()))
+        message::build(&self.from, to, mail, headers)
     }
 
     /// The bounce mailbox and its tags, when `mail.bounce_address` is set.
@@ -237,38 +205,6 @@ fn verp_config(config: &Config) -> Result<Option<verp::Verp>, SetupError> {
     verp::Verp::new(address, &key)
         .map(Some)
         .map_err(SetupError::Bounce)
-}
-
-/// RFC 2369 `List-Unsubscribe`.
-#[derive(Clone)]
-struct ListUnsubscribe(String);
-
-impl lettre::message::header::Header for ListUnsubscribe {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe")
-    }
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self(s.to_string()))
-    }
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), self.0.clone())
-    }
-}
-
-/// RFC 8058 one-click unsubscribe.
-#[derive(Clone)]
-struct ListUnsubscribePost;
-
-impl lettre::message::header::Header for ListUnsubscribePost {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
-    }
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Self)
-    }
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
-    }
 }
 
 /// HTML-escape the five characters that matter in text and quoted attributes. (Tera's

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::digest::{Digests, Preview};
 use crate::domain::{MessageKind, Subscriber, SubscriberStatus, SubscriptionMailKind};
 use crate::error::ServiceError;
-use crate::mail::{ListHeaders, Mail};
+use crate::mail::{Headers, ListHeaders};
 use crate::outbox::{Kind, Unbuilt};
 use crate::store::{ClaimedMail, Outcome};
 
@@ -197,18 +197,16 @@ impl OutgoingMail<'_> {
         values: &T,
         manage: Option<&ManageValues>,
     ) -> Result<lettre::Message, crate::mail::RenderError> {
-        let mail = Mail {
-            template,
-            subject,
-            to: &self.reader.email,
-            values,
-            message_id: Some(self.message_id.clone()),
+        let mailer = &self.ctx.mailer;
+        let mail = mailer.render(template, subject, values, &self.ctx.common_context())?;
+        let headers = Headers {
+            message_id: Some(&self.message_id),
             list: manage.map(|m| ListHeaders {
                 unsubscribe_url: &m.unsubscribe_url,
                 list_id: self.ctx.links.list_id(),
             }),
         };
-        self.ctx.mailer.build(&mail, &self.ctx.common_context())
+        mailer.build(&self.reader.email, mail, &headers)
     }
 }
 

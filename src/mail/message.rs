@@ -1,19 +1,81 @@
-//! A digest as a message: the list headers mail providers look for (RFC 2369, RFC 2919,
-//! RFC 8058) and a Message-ID that stays the same across retries.
+//! Rendered parts into the message that goes out: From, To, Subject, Date, a Message-ID that
+//! stays the same across retries, the list headers mail providers look for (RFC 2369,
+//! RFC 2919, RFC 8058), and the text and HTML alternatives. Every mail is built here.
 
 use lettre::Message;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 
-use super::{ListHeaders, ListUnsubscribe, ListUnsubscribePost, Mailer, RenderError};
+use super::{RenderError, RenderedMail};
 use crate::domain::EmailAddress;
 
-/// What a digest message carries besides its rendered parts.
-pub struct DigestHeaders<'a> {
-    /// `<…@host>`, stable for the (reader, day).
-    pub message_id: &'a str,
-    pub list: ListHeaders<'a>,
+/// What a message carries besides its rendered parts.
+#[derive(Clone, Copy, Default)]
+pub struct Headers<'a> {
+    /// `<…@host>`, the same for every attempt at this mail; `None`: one is made up.
+    pub message_id: Option<&'a str>,
+    /// For a mail to a confirmed reader: the list headers every digest carries too.
+    pub list: Option<ListHeaders<'a>>,
+}
+
+/// The list headers of a mail to a confirmed reader (RFC 2369, RFC 2919, RFC 8058).
+#[derive(Clone, Copy)]
+pub struct ListHeaders<'a> {
+    /// The one-click unsubscribe URL.
+    pub unsubscribe_url: &'a str,
+    /// `List-Id` value, e.g. `Example Lab papers <papers.example.org>`.
+    pub list_id: &'a str,
+}
+
+/// The message `mail` is, from `from` to `to`.
+pub(super) fn build(
+    from: &Mailbox,
+    to: &EmailAddress,
+    mail: RenderedMail,
+    headers: &Headers<'_>,
+) -> Result<Message, RenderError> {
+    let to: Mailbox = to
+        .as_str()
+        .parse()
+        .map_err(|e| RenderError::Build(format!("recipient: {e}")))?;
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(mail.subject.replace(['\r', '\n'], " "))
+        .date(crate::clock::now().into());
+    if let Some(id) = headers.message_id {
+        builder = builder.message_id(Some(id.to_string()));
+    }
+    if let Some(list) = &headers.list {
+        builder = list_headers(from, builder, list);
+    }
+    builder
+        .multipart(alternative(mail.text, mail.html))
+        .map_err(|e| RenderError::Build(e.to_string()))
+}
+
+/// A confirmed reader's list headers: List-Id, and List-Unsubscribe with the one-click URL
+/// and a mailto: alternative.
+fn list_headers(
+    from: &Mailbox,
+    builder: lettre::message::MessageBuilder,
+    list: &ListHeaders<'_>,
+) -> lettre::message::MessageBuilder {
+    // A mailto: alternative for clients that do not do one-click; the From mailbox
+    // receives it with the signed link in the subject.
+    let mailto = format!(
+        "mailto:{}?subject=unsubscribe%20{}",
+        from.email,
+        list.unsubscribe_url.rsplit('/').next().unwrap_or_default()
+    );
+    builder
+        .header(ListId(list.list_id.to_string()))
+        .header(ListUnsubscribe(format!(
+            "<{}>, <{mailto}>",
+            list.unsubscribe_url
+        )))
+        .header(ListUnsubscribePost)
 }
 
 /// RFC 2919 `List-Id`.
@@ -32,57 +94,40 @@ impl Header for ListId {
     }
 }
 
-impl Mailer {
-    /// Build a digest message from its rendered parts.
-    pub fn digest_message(
-        &self,
-        to: &EmailAddress,
-        subject: &str,
-        html: String,
-        text: String,
-        h: &DigestHeaders<'_>,
-    ) -> Result<Message, RenderError> {
-        let to: Mailbox = to
-            .as_str()
-            .parse()
-            .map_err(|e| RenderError::Build(format!("recipient: {e}")))?;
-        let builder = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(subject.replace(['\r', '\n'], " "))
-            .message_id(Some(h.message_id.to_string()))
-            .date(crate::clock::now().into());
-        self.list_headers(builder, &h.list)
-            .multipart(alternative(text, html))
-            .map_err(|e| RenderError::Build(e.to_string()))
-    }
+/// RFC 2369 `List-Unsubscribe`.
+#[derive(Clone)]
+struct ListUnsubscribe(String);
 
-    /// Add a confirmed reader's list headers: List-Id, and List-Unsubscribe with the
-    /// one-click URL and a mailto: alternative.
-    pub(super) fn list_headers(
-        &self,
-        builder: lettre::message::MessageBuilder,
-        list: &ListHeaders<'_>,
-    ) -> lettre::message::MessageBuilder {
-        // A mailto: alternative for clients that do not do one-click; the From mailbox
-        // receives it with the signed link in the subject.
-        let mailto = format!(
-            "mailto:{}?subject=unsubscribe%20{}",
-            self.from.email,
-            list.unsubscribe_url.rsplit('/').next().unwrap_or_default()
-        );
-        builder
-            .header(ListId(list.list_id.to_string()))
-            .header(ListUnsubscribe(format!(
-                "<{}>, <{mailto}>",
-                list.unsubscribe_url
-            )))
-            .header(ListUnsubscribePost)
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self(s.to_string()))
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), self.0.clone())
+    }
+}
+
+/// RFC 8058 one-click unsubscribe.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
     }
 }
 
 /// A mail's text and HTML parts, each as 7bit where it can go so.
-pub(super) fn alternative(text: String, html: String) -> MultiPart {
+fn alternative(text: String, html: String) -> MultiPart {
     MultiPart::alternative()
         .singlepart(part(ContentType::TEXT_PLAIN, text))
         .singlepart(part(ContentType::TEXT_HTML, html))
