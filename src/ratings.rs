@@ -139,7 +139,7 @@ pub fn hidden_through(
 
 /// What a rating did.
 #[derive(Debug)]
-pub enum Rated {
+pub enum RatingEffect {
     /// Stored; `previous` is what the reader had said of this paper before.
     Recorded {
         paper: StoredPaper,
@@ -217,7 +217,7 @@ impl Ratings {
         reader: &Subscriber,
         paper: &ArxivId,
         rating: Rating,
-    ) -> Result<Rated, ServiceError> {
+    ) -> Result<RatingEffect, ServiceError> {
         self.record(reader, paper, rating, None).await
     }
 
@@ -228,7 +228,7 @@ impl Ratings {
         reader: &Subscriber,
         paper: &ArxivId,
         rating: Rating,
-    ) -> Result<Rated, ServiceError> {
+    ) -> Result<RatingEffect, ServiceError> {
         self.record(reader, paper, rating, Some(CANCEL_WINDOW))
             .await
     }
@@ -239,7 +239,7 @@ impl Ratings {
         id: &ArxivId,
         rating: Rating,
         cancel_within: Option<i64>,
-    ) -> Result<Rated, ServiceError> {
+    ) -> Result<RatingEffect, ServiceError> {
         let paper = self.paper(id).await?;
         let outcome = self
             .ctx
@@ -254,13 +254,13 @@ impl Ratings {
             )
             .await?;
         let result = match outcome {
-            RateOutcome::Recorded { previous } => Rated::Recorded { paper, previous },
-            RateOutcome::Cancelled => Rated::Cancelled { paper },
+            RateOutcome::Recorded { previous } => RatingEffect::Recorded { paper, previous },
+            RateOutcome::Cancelled => RatingEffect::Cancelled { paper },
             RateOutcome::NoSubscriber => return Err(ServiceError::Gone),
         };
         let counted = match &result {
-            Rated::Recorded { .. } => rating.as_str(),
-            Rated::Cancelled { .. } => "cancelled",
+            RatingEffect::Recorded { .. } => rating.as_str(),
+            RatingEffect::Cancelled { .. } => "cancelled",
         };
         metrics::counter!("paperboy_ratings_total", "rating" => counted).increment(1);
         Ok(result)
@@ -391,7 +391,7 @@ impl Ratings {
 /// [`SIMILAR_POOL`] papers took 1.7-1.9 s a page for a week of 2,993 (`cargo bench --bench
 /// compose`, the machine loaded), ranking them for one paper a few milliseconds.
 #[derive(Default)]
-struct SimilarPool(crate::store::Kept<i64, Arc<Week>>);
+struct SimilarPool(crate::store::ComposingCache<i64, Arc<Week>>);
 
 /// The papers first stored in the last [`SIMILAR_DAYS`], analysed (with the profiles
 /// learned at the last ingest: a liked paper's own categories place it, as in the digest).

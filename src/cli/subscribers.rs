@@ -49,13 +49,13 @@ pub enum SubscribersCommand {
     Export {
         #[arg(long)]
         email: Option<String>,
-        #[arg(long, value_enum, default_value_t = Format::Json)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
     },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum Format {
+pub enum ExportFormat {
     Json,
     Csv,
 }
@@ -142,7 +142,7 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
             let email = email.as_deref().map(EmailAddress::parse).transpose()?;
             let rows = admin.export(email.as_ref()).await?;
             match format {
-                Format::Json => {
+                ExportFormat::Json => {
                     // Everything stored about each address, the confirmation mails included.
                     let mut full = Vec::with_capacity(rows.len());
                     for row in &rows {
@@ -165,7 +165,7 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                     serde_json::to_writer_pretty(&mut out, &full)?;
                     writeln!(out)?;
                 }
-                Format::Csv => {
+                ExportFormat::Csv => {
                     let mut w = csv::Writer::from_writer(out);
                     for row in &rows {
                         let row = ExportRow::from(&row.subscriber).with_ratings(&row.ratings);

@@ -10,7 +10,7 @@ use paperboy::services::Services;
 use paperboy::store::EventFilter;
 use paperboy::web::{MailEvent, Suppression};
 
-use super::subscribers::Format;
+use super::subscribers::ExportFormat;
 
 #[derive(Subcommand)]
 pub enum SuppressionsCommand {
@@ -30,8 +30,8 @@ pub enum SuppressionsCommand {
     Remove { email: String },
     /// Every suppression, as JSON or CSV.
     Export {
-        #[arg(long, value_enum, default_value_t = Format::Json)]
-        format: Format,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
+        format: ExportFormat,
     },
 }
 
@@ -43,7 +43,7 @@ pub struct EventsArgs {
     #[arg(long, default_value_t = 50)]
     limit: i64,
     #[arg(long, value_enum)]
-    format: Option<Format>,
+    format: Option<ExportFormat>,
 }
 
 pub async fn run(services: &Services, cmd: SuppressionsCommand) -> Result<()> {
@@ -85,11 +85,11 @@ pub async fn run(services: &Services, cmd: SuppressionsCommand) -> Result<()> {
                 .map(Suppression::from)
                 .collect();
             match format {
-                Format::Json => {
+                ExportFormat::Json => {
                     serde_json::to_writer_pretty(&mut out, &rows)?;
                     writeln!(out)?;
                 }
-                Format::Csv => {
+                ExportFormat::Csv => {
                     let mut w = csv::Writer::from_writer(out);
                     for row in &rows {
                         w.serialize(row)?;
@@ -123,11 +123,11 @@ pub async fn events(services: &Services, args: EventsArgs) -> Result<()> {
         .collect();
     let mut out = std::io::stdout().lock();
     match args.format {
-        Some(Format::Json) => {
+        Some(ExportFormat::Json) => {
             serde_json::to_writer_pretty(&mut out, &rows)?;
             writeln!(out)?;
         }
-        Some(Format::Csv) => {
+        Some(ExportFormat::Csv) => {
             let mut w = csv::Writer::from_writer(out);
             for row in &rows {
                 w.serialize(row)?;

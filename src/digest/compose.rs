@@ -116,28 +116,47 @@ const PREVIEW_LIKED: usize = 1_000;
 /// reader against it takes well under a millisecond. Shared by the process (the form's
 /// preview refreshes as a reader types); another instance's ingest changes the stamp.
 #[derive(Default)]
-pub struct Previews(crate::store::Kept<(NaiveDate, bool), Composer>);
+pub(super) struct Previews(crate::store::ComposingCache<(NaiveDate, Span), Composer>);
+
+/// The papers a composer matches readers against: a day's, or the week's to that day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Span {
+    Day,
+    Week,
+}
+
+/// What a preview finds for a reader.
+pub(super) enum Matched {
+    /// No papers are stored for the day (or the week, for a weekly reader).
+    NoPapers,
+    /// Nothing matched, and the reader asked for nothing then.
+    Nothing,
+    Digest(DigestContent),
+}
 
 impl Previews {
-    /// What `reader` would get for `day` as composing would choose it now (`None` when no
-    /// papers are stored for it: the day, or the week for a weekly reader).
-    pub async fn preview(
+    /// What `reader` would get for `day` as composing would choose it now.
+    pub(super) async fn preview(
         &self,
         ctx: &Context,
         reader: &Subscriber,
         day: NaiveDate,
-    ) -> Result<Option<Option<DigestContent>>, DigestError> {
+    ) -> Result<Matched, DigestError> {
         let (store, config, catalogue) = (&ctx.store, &*ctx.config, &*ctx.catalogue);
         let weekly = matches!(reader.prefs.frequency, Frequency::Weekly(_));
+        let span = if weekly { Span::Week } else { Span::Day };
         let build = Composer::over(store, config, catalogue, day, weekly);
-        let same_slot = |k: &(NaiveDate, bool)| k.1 == weekly;
-        let Some(mut composer) = self.0.get(store, (day, weekly), same_slot, build).await? else {
-            return Ok(None);
+        let same_slot = |k: &(NaiveDate, Span)| k.1 == span;
+        let Some(mut composer) = self.0.get(store, (day, span), same_slot, build).await? else {
+            return Ok(Matched::NoPapers);
         };
         if composer.liked.len() > PREVIEW_LIKED {
             composer.liked.clear();
         }
-        Ok(Some(composer.preview(store, reader).await?))
+        Ok(match composer.preview(store, reader).await? {
+            Some(content) => Matched::Digest(content),
+            None => Matched::Nothing,
+        })
     }
 }
 

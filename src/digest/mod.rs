@@ -71,8 +71,9 @@ impl Digests {
         let content = match ctx.store.digest_for(reader.id, day).await? {
             Some(d) => Some(d.content),
             None => match self.previews.preview(ctx, reader, day).await? {
-                Some(content) => content,
-                None => return Ok(Preview::NoPapers),
+                compose::Matched::Digest(content) => Some(content),
+                compose::Matched::Nothing => None,
+                compose::Matched::NoPapers => return Ok(Preview::NoPapers),
             },
         };
         Ok(match content {

@@ -105,7 +105,7 @@ pub struct CategoryResult {
 }
 
 #[derive(Clone, Debug)]
-pub struct Report {
+pub struct EvalReport {
     pub categories: Vec<CategoryResult>,
     pub topic_readers: Metrics,
     pub topic_baseline: Metrics,
@@ -179,7 +179,7 @@ pub fn evaluate(
     catalogue: &TopicCatalogue,
     seed: u64,
     weights: &Weights,
-) -> Report {
+) -> EvalReport {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in records {
         for c in &r.categories {
@@ -315,7 +315,7 @@ pub fn evaluate(
     let pick = |f: fn(&CategoryResult) -> Metrics| {
         Metrics::mean(&results.iter().map(f).collect::<Vec<_>>())
     };
-    Report {
+    EvalReport {
         topic_readers: pick(|c| c.topic_reader),
         topic_baseline: pick(|c| c.topic_baseline),
         liked_paper_readers: pick(|c| c.liked_reader),

@@ -22,7 +22,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
 pub use mail_events::{EventFilter, EventOutcome, NewMailEvent, StoredMailEvent};
 pub use outbox::{Claim, Claimed, OutboxTable, Outcome};
-pub use papers::{ComposingStamp, IngestRun, Kept, StoredPaper, UpsertCounts};
+pub use papers::{ComposingCache, ComposingStamp, IngestRun, StoredPaper, UpsertCounts};
 pub use ratings::RateOutcome;
 pub use subscribers::{ListFilter, MailLimits, SubscribeOutcome};
 pub use subscription_mails::{ClaimedMail, StoredMail};

@@ -298,14 +298,28 @@ impl Store {
     /// updated, a day features one, topics are learned again or a digest is composed. A
     /// composer kept for previews is good while this stays the same.
     pub async fn composing_stamp(&self) -> Result<ComposingStamp, StoreError> {
-        let row: (i64, i64, i64, i64, i64, i64) = on_pool!(self, pool => sqlx::query_as(
+        let (papers, papers_updated, features, topics_learned, categories_learned, digests): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = on_pool!(self, pool => sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM papers), (SELECT COALESCE(MAX(updated_at), 0) FROM papers), \
              (SELECT COUNT(*) FROM paper_features), \
              (SELECT COALESCE(MAX(learned_at), 0) FROM learned_topics), \
              (SELECT COALESCE(MAX(learned_at), 0) FROM learned_categories), \
              (SELECT COALESCE(MAX(id), 0) FROM digests)")
             .fetch_one(pool).await)?;
-        Ok(ComposingStamp(row))
+        Ok(ComposingStamp {
+            papers,
+            papers_updated,
+            features,
+            topics_learned,
+            categories_learned,
+            digests,
+        })
     }
 
     pub async fn paper_count(&self) -> Result<i64, StoreError> {
@@ -410,23 +424,35 @@ impl Store {
     }
 }
 
-/// See [`Store::composing_stamp`].
+/// What composing reads, summed up (see [`Store::composing_stamp`]): two stamps differ when
+/// anything composing would see has changed between them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ComposingStamp((i64, i64, i64, i64, i64, i64));
+pub struct ComposingStamp {
+    /// Papers stored, and the latest time one was stored or updated.
+    papers: i64,
+    papers_updated: i64,
+    /// (paper, day, source) features: a day featuring a paper it did not before.
+    features: i64,
+    /// When topics' and categories' profiles were last learned.
+    topics_learned: i64,
+    categories_learned: i64,
+    /// The latest digest composed (what a reader was sent counts in their next one).
+    digests: i64,
+}
 
 /// Values built from what composing reads (an analysed day or week), kept between requests
 /// while the store's [`ComposingStamp`] and their key are unchanged. One value per slot:
 /// building one for a key replaces the value of the same slot. One request at a time: a
 /// second waits for the first's value rather than building its own.
-pub struct Kept<K, V>(tokio::sync::Mutex<Vec<(K, ComposingStamp, V)>>);
+pub struct ComposingCache<K, V>(tokio::sync::Mutex<Vec<(K, ComposingStamp, V)>>);
 
-impl<K, V> Default for Kept<K, V> {
+impl<K, V> Default for ComposingCache<K, V> {
     fn default() -> Self {
         Self(tokio::sync::Mutex::new(Vec::new()))
     }
 }
 
-impl<K: PartialEq, V> Kept<K, V> {
+impl<K: PartialEq, V> ComposingCache<K, V> {
     /// The value kept for `key`, else the one `build` makes (kept in place of the value
     /// whose key `same_slot` accepts); `None` when `build` has nothing to keep.
     pub async fn get<E: From<StoreError>>(

@@ -8,7 +8,7 @@ use axum_extra::extract::CookieJar;
 
 use super::{manage_context, paper_of, with_cookie};
 use crate::domain::{ArxivId, Rating};
-use crate::ratings::Rated;
+use crate::ratings::RatingEffect;
 use crate::web::AppState;
 use crate::web::error::PageError;
 use crate::web::forms::{self, Submission};
@@ -113,11 +113,11 @@ pub(super) async fn rate(
             .rate_from_link(&reader, &paper, rating)
             .await?
         {
-            Rated::Cancelled { paper: p } => {
+            RatingEffect::Cancelled { paper: p } => {
                 ctx.insert("cancelled", &true);
                 ctx.insert("title", &p.paper.title);
             }
-            Rated::Recorded { paper: p, previous } => {
+            RatingEffect::Recorded { paper: p, previous } => {
                 let similar = match rating {
                     Rating::More => state.ratings.similar(&reader, &p).await?,
                     Rating::Fewer => Vec::new(),
