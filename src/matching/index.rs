@@ -4,21 +4,13 @@
 
 use std::collections::HashMap;
 
+use super::bm25::{bm25, length_norm, phrase_idf};
+use super::day_stats::DayStats;
 use super::learned::{LearnedTopic, LearnedTopics, SECONDARY};
 use super::text::Analyzer;
+use super::vector::{Postings, Vector, dot, normalise};
+use super::weights::Weights;
 use crate::domain::{Topic, TopicCatalogue};
-
-/// BM25 saturation and length normalisation.
-const K1: f32 = 1.2;
-const B: f32 = 0.75;
-/// A phrase is rarer than its words: its idf is their mean times this.
-const PHRASE_IDF: f32 = 1.5;
-
-/// A phrase's idf from its words' (stop words left out).
-pub(crate) fn phrase_idf(words: impl ExactSizeIterator<Item = f32>) -> f32 {
-    let n = words.len().max(1) as f32;
-    PHRASE_IDF * words.sum::<f32>() / n
-}
 
 /// One standard deviation of closeness to a topic's learned profile weighs the topic's mean
 /// keyword score of the day, up to this many standard deviations: like BM25's term
@@ -26,46 +18,6 @@ pub(crate) fn phrase_idf(words: impl ExactSizeIterator<Item = f32>) -> f32 {
 const LEARNED_CAP: f32 = 2.0;
 /// A paper joins the lists of the learned topics it is closest to, this many.
 const NEAREST: usize = 3;
-
-/// How much each part counts. Field weights multiply term frequencies (BM25F-style).
-/// The `[matching]` section of the config.
-#[derive(Clone, Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Weights {
-    pub title: f32,
-    pub abstract_text: f32,
-    pub keywords: f32,
-    /// Weight of a reader's own keyword relative to a catalogue topic's.
-    pub own_keyword: f32,
-    /// Weight of a multi-word phrase relative to a single word.
-    pub phrase: f32,
-    /// Weight of "more like these" similarity relative to keyword relevance.
-    pub liked: f32,
-    /// Popularity: log upvotes, plus these shares of log comments and log GitHub stars.
-    pub comments: f32,
-    pub stars: f32,
-    /// How much an old paper loses: 0 = age does not matter, 1 = an old paper counts for
-    /// nothing. A paper `freshness_half_life_days` old loses half of this share.
-    pub freshness: f32,
-    pub freshness_half_life_days: f32,
-}
-
-impl Default for Weights {
-    fn default() -> Self {
-        Self {
-            title: 2.5,
-            abstract_text: 1.0,
-            keywords: 1.5,
-            own_keyword: 2.0,
-            phrase: 1.5,
-            liked: 1.0,
-            comments: 0.5,
-            stars: 0.3,
-            freshness: 0.3,
-            freshness_half_life_days: 7.0,
-        }
-    }
-}
 
 /// A paper as the matcher sees it.
 #[derive(Clone, Copy, Debug)]
@@ -102,11 +54,6 @@ impl<'a> Doc<'a> {
         }
     }
 }
-
-/// A sparse vector sorted by term id.
-pub(crate) type Vector = Vec<(u32, f32)>;
-/// Papers (by index, ascending) and a score each.
-pub(crate) type Postings = Vec<(u32, f32)>;
 
 /// One keyword or phrase compiled against the day: the papers it occurs in and its
 /// weighted BM25 contribution in each.
@@ -169,21 +116,6 @@ impl LearnedDay {
     }
 }
 
-/// Dot product of two sparse vectors sorted by term.
-pub(crate) fn dot(a: &Vector, b: &Vector) -> f32 {
-    let (mut i, mut j, mut s) = (0, 0, 0.0);
-    // Without branches on which list moves on: two papers' words interleave at random, and
-    // the mispredicted branches made explaining a rated reader's picks (a dot product per
-    // liked paper and chosen paper) 6 % of matching a million readers.
-    while i < a.len() && j < b.len() {
-        let ((ta, x), (tb, y)) = (a[i], b[j]);
-        s += if ta == tb { x * y } else { 0.0 };
-        i += usize::from(ta <= tb);
-        j += usize::from(tb <= ta);
-    }
-    s
-}
-
 /// A day of papers, analysed once and matched against any number of readers.
 pub struct Day {
     pub(crate) analyzer: Analyzer,
@@ -221,7 +153,7 @@ pub struct Day {
     /// each profile in standard deviations over the day, profile-major (profiles × papers),
     /// and which profiles stand for an arXiv category (lower-cased).
     pub(crate) fields: Fields,
-    pub(crate) similar: super::similar::DayStats,
+    pub(crate) similar: DayStats,
 }
 
 /// The day's closeness to the learned profiles, and the profiles of each arXiv category.
@@ -470,7 +402,7 @@ impl Day {
                 .map(|t| t.id.to_string())
                 .collect(),
             fields: Fields::default(),
-            similar: super::similar::DayStats::empty(),
+            similar: DayStats::empty(),
         };
         day.topics = catalogue
             .topics()
@@ -495,7 +427,11 @@ impl Day {
                 topic.fields = rows;
             }
         }
-        day.similar = super::similar::DayStats::new(&day);
+        day.similar = DayStats::new(
+            day.topic_order.iter().map(|id| &day.topics[id].total),
+            day.idf.len(),
+            &day.doc_vectors,
+        );
         day
     }
 
@@ -777,41 +713,12 @@ impl Day {
     }
 }
 
-/// BM25's length normalisation of a text of this (field-weighted) length among texts of
-/// this mean length.
-pub(crate) fn length_norm(len: f32, avg_len: f32) -> f32 {
-    K1 * (1.0 - B + B * len / avg_len)
-}
-
-pub(crate) fn bm25(tf: f32, idf: f32, len_norm: f32) -> f32 {
-    idf * tf * (K1 + 1.0) / (tf + len_norm)
-}
-
 /// Author names compare case- and space-insensitively.
 pub(crate) fn normalise_name(name: &str) -> String {
     name.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_lowercase()
-}
-
-/// Sorted by word and scaled to unit length.
-pub(crate) fn normalise(v: &mut Vector) {
-    v.sort_unstable_by_key(|x| x.0);
-    unit_length(v);
-}
-
-/// Scaled to unit (L2) length, in the order it is in.
-pub(crate) fn unit_length(v: &mut [(u32, f32)]) {
-    let norm = v
-        .iter()
-        .map(|x| x.1 * x.1)
-        .sum::<f32>()
-        .sqrt()
-        .max(f32::EPSILON);
-    for x in v.iter_mut() {
-        x.1 /= norm;
-    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,10 @@
 
 use std::collections::HashMap;
 
-use super::index::{Day, Vector, bm25, dot};
+use super::bm25::bm25;
+use super::day_stats::mean_std;
+use super::index::Day;
+use super::vector::{Vector, dot};
 
 /// How much the topic view counts next to the word view.
 const TOPIC_WEIGHT: f32 = 1.0;
@@ -46,79 +49,6 @@ const LIGHTEST_WORD: f32 = 0.1;
 const EXPLAIN_WORDS: usize = 3;
 /// A liked paper this close to a day's paper (cosine of their words) is that paper.
 const SAME_PAPER: f32 = 0.95;
-
-/// What the day contributes, computed once per day.
-pub(crate) struct DayStats {
-    /// Per catalogue topic (in `Day::topic_order`): mean and standard deviation of its score
-    /// over the day's papers.
-    topic_stats: Vec<(f32, f32)>,
-    /// Its papers' topic scores standardised, topic-major (topics × papers): a reader's
-    /// topical closeness to every paper is then one contiguous multiply-add per topic, which
-    /// vectorises (a short dot product per paper was 23% of ranking a rated reader).
-    topic_z: Vec<f32>,
-    topic_norm: Vec<f32>,
-    /// The day's mean TF-IDF vector (dense by term), and each paper's dot product with it.
-    mean: Vec<f32>,
-    mean_dot: Vec<f32>,
-}
-
-impl DayStats {
-    /// Before the day is analysed.
-    pub(crate) fn empty() -> Self {
-        Self {
-            topic_stats: Vec::new(),
-            topic_z: Vec::new(),
-            topic_norm: Vec::new(),
-            mean: Vec::new(),
-            mean_dot: Vec::new(),
-        }
-    }
-
-    pub(crate) fn new(day: &Day) -> Self {
-        let n = day.len();
-        let topics = day.topic_order.len();
-        let mut topic_stats = Vec::with_capacity(topics);
-        let mut topic_z = vec![0.0; n * topics];
-        for (t, id) in day.topic_order.iter().enumerate() {
-            let mut raw = vec![0.0; n];
-            for &(d, s) in &day.topics[id].total {
-                raw[d as usize] = s;
-            }
-            let (mean, std) = mean_std(&raw);
-            for (d, r) in raw.iter().enumerate() {
-                topic_z[t * n + d] = (r - mean) / std;
-            }
-            topic_stats.push((mean, std));
-        }
-        let topic_norm = (0..n)
-            .map(|d| {
-                (0..topics)
-                    .map(|t| topic_z[t * n + d] * topic_z[t * n + d])
-                    .sum::<f32>()
-                    .sqrt()
-                    .max(1e-3)
-            })
-            .collect();
-        let mut mean = vec![0.0; day.idf.len()];
-        for v in &day.doc_vectors {
-            for (t, x) in v {
-                mean[*t as usize] += x / n.max(1) as f32;
-            }
-        }
-        let mean_dot = day
-            .doc_vectors
-            .iter()
-            .map(|v| v.iter().map(|(t, x)| x * mean[*t as usize]).sum())
-            .collect();
-        Self {
-            topic_stats,
-            topic_z,
-            topic_norm,
-            mean,
-            mean_dot,
-        }
-    }
-}
 
 /// A liked paper analysed against a day: analyse each once per run, however many readers
 /// liked it.
@@ -633,13 +563,6 @@ impl Liked {
             .take(EXPLAIN_WORDS)
             .collect()
     }
-}
-
-fn mean_std(v: &[f32]) -> (f32, f32) {
-    let n = v.len().max(1) as f32;
-    let mean = v.iter().sum::<f32>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n;
-    (mean, var.sqrt().max(1e-3))
 }
 
 /// Centre and scale to unit spread; returns the spread divided by.
