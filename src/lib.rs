@@ -12,6 +12,7 @@ pub mod links;
 pub mod mail;
 pub mod matching;
 pub mod measure;
+pub mod net;
 pub mod ratings;
 pub mod scheduler;
 pub mod search;

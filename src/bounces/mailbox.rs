@@ -12,7 +12,7 @@
 //! poll; reading a report twice records it once (its Message-ID is the event's dedupe key).
 //!
 //! async-imap (the Delta Chat project's, over tokio) speaks the protocol; TLS is our rustls
-//! client, the relay's ([`crate::mail::tls_client_config`]).
+//! client, the relay's ([`crate::net::tls_client_config`]).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 use super::{BounceError, Bounces, Envelope, Handled};
 use crate::context::Context;
 use crate::domain::EventSource;
-use crate::mail::{percent_decode, redacted, split_host_port, tls_client_config};
+use crate::net::{percent_decode, redacted, split_host_port, tls_client_config};
 use crate::store::EventOutcome;
 
 /// The keyword set on a processed message when it cannot be moved (with `\Seen`).

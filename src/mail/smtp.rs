@@ -25,13 +25,14 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
 use lettre::transport::smtp::commands::{Auth, Data, Ehlo, Mail, Rcpt, Rset, Starttls};
 use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
 use lettre::transport::smtp::response::{Category, Code, Detail, Response, Severity};
-use rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
 
 use super::transport::{Sending, Transport};
 use super::{SendError, SetupError};
+use crate::net::{percent_decode, redacted, split_host_port, tls_client_config};
 
 /// A pooled connection is not reused after this long idle: servers close idle sessions.
 const MAX_IDLE: Duration = Duration::from_secs(30);
@@ -100,38 +101,6 @@ impl SmtpTarget {
             hello,
         })
     }
-}
-
-/// `url` with its password (if any) as `***`, for error messages and logs.
-pub(crate) fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..end].rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{}", &rest[end..]),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 pub struct SmtpPool {
@@ -308,66 +277,6 @@ impl RelayTls {
             stream,
         )))))
     }
-}
-
-/// `host:port`, `[v6]:port` or a bare host (then `default_port`), as URLs write them; the
-/// error says what is wrong. (The relay's URL and the bounce mailbox's.)
-pub(crate) fn split_host_port(
-    hostport: &str,
-    default_port: u16,
-) -> Result<(&str, u16), &'static str> {
-    let port_of = |p: &str| p.parse::<u16>().map_err(|_| "a port must be a number");
-    let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
-        let (h, rest) = bracketed.split_once(']').ok_or("an unclosed [")?;
-        match rest.strip_prefix(':') {
-            Some(p) => (h, port_of(p)?),
-            None if rest.is_empty() => (h, default_port),
-            None => return Err("text after ]"),
-        }
-    } else {
-        match hostport.split_once(':') {
-            Some((h, p)) => (h, port_of(p)?),
-            None => (hostport, default_port),
-        }
-    };
-    if host.is_empty() {
-        return Err("no host");
-    }
-    Ok((host, port))
-}
-
-/// A TLS client trusting the public roots and the PEM certificates in `ca_file` (empty:
-/// none): the relay's (`mail.tls_ca_file`), SNS certificate fetches
-/// (`webhooks.ses_ca_file`) and the bounce mailbox's (`mailbox.tls_ca_file`).
-/// The error names the file and what is wrong with it.
-pub fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    if !ca_file.as_os_str().is_empty() {
-        let bad = |why: String| format!("{}: {why}", ca_file.display());
-        let pem = std::fs::read(ca_file)
-            .map_err(|e| format!("cannot read {}: {e}", ca_file.display()))?;
-        let certs = CertificateDer::pem_slice_iter(&pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad(format!("not a PEM certificate: {e}")))?;
-        if certs.is_empty() {
-            return Err(bad(
-                "holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
-            ));
-        }
-        for cert in certs {
-            roots
-                .add(cert)
-                .map_err(|e| bad(format!("a certificate that cannot be trusted: {e}")))?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 /// One session with the relay.
@@ -809,8 +718,6 @@ mod tests {
             !e.to_string().contains("s3cret") && e.to_string().contains("me:***@h:port"),
             "{e}"
         );
-        assert_eq!(redacted("smtps://u:p@h:465/x?y"), "smtps://u:***@h:465/x?y");
-        assert_eq!(redacted("smtp://h:25"), "smtp://h:25");
     }
 
     /// Dot-stuffing as lettre's codec does it, byte by byte: the reference.
