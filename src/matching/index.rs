@@ -234,156 +234,30 @@ impl Day {
         weights: Weights,
     ) -> Self {
         let analyzer = Analyzer::default();
-        let mut vocab: HashMap<String, u32> = HashMap::new();
-        let mut tf: Vec<Postings> = Vec::new();
-        let mut fields = Vec::with_capacity(docs.len());
-        let mut lens = Vec::with_capacity(docs.len());
-        let field_weight = [weights.title, weights.abstract_text, weights.keywords];
-        let mut doc_tf: HashMap<u32, f32> = HashMap::new();
-        // Title and abstract term frequencies per paper, for its TF-IDF vector.
-        let mut doc_vectors: Vec<Vector> = Vec::with_capacity(docs.len());
-        for (i, d) in docs.iter().enumerate() {
-            let kw = d.keywords.join(" . ");
-            let f: [Vec<Option<u32>>; 3] = [d.title, d.abstract_text, kw.as_str()].map(|text| {
-                analyzer
-                    .tokens_with_gaps(text)
-                    .into_iter()
-                    .map(|t| {
-                        t.map(|t| {
-                            let next = vocab.len() as u32;
-                            let id = *vocab.entry(t).or_insert(next);
-                            if id as usize == tf.len() {
-                                tf.push(Vec::new());
-                            }
-                            id
-                        })
-                    })
-                    .collect()
-            });
-            doc_tf.clear();
-            let mut len = 0.0;
-            for (field, w) in f.iter().zip(field_weight) {
-                for t in field.iter().flatten() {
-                    *doc_tf.entry(*t).or_default() += w;
-                    len += w;
-                }
-            }
-            for (t, f) in &doc_tf {
-                tf[*t as usize].push((i as u32, *f));
-            }
-            doc_tf.clear();
-            for (field, w) in f[..2].iter().zip(field_weight) {
-                for t in field.iter().flatten() {
-                    *doc_tf.entry(*t).or_default() += w;
-                }
-            }
-            doc_vectors.push(doc_tf.iter().map(|(t, f)| (*t, *f)).collect());
-            fields.push(f);
-            lens.push(len);
-        }
-        let n = (docs.len() + corpus.papers) as f32;
-        let mut df: Vec<f32> = tf.iter().map(|p| p.len() as f32).collect();
-        for (w, id) in &vocab {
-            if let Some(c) = corpus.df.get(w) {
-                df[*id as usize] += *c as f32;
-            }
-        }
-        let idf: Vec<f32> = df
-            .iter()
-            .map(|&d| ((n - d + 0.5) / (d + 0.5)).ln_1p())
-            .collect();
+        let Words {
+            vocab,
+            tf,
+            streams,
+            lens,
+            mut doc_vectors,
+        } = Words::of(docs, &analyzer, &weights);
+        let idf = idf(&tf, &vocab, corpus, docs.len());
         let avg_len = (lens.iter().sum::<f32>() / lens.len().max(1) as f32).max(1.0);
         let len_norm = lens.iter().map(|l| length_norm(*l, avg_len)).collect();
-
-        // TF-IDF vectors over title and abstract, for "more like these". Single letters
-        // (variable names, list markers) carry no topic; numbers may.
-        let mut usable = vec![false; tf.len()];
-        for (w, id) in &vocab {
-            usable[*id as usize] = w.chars().count() > 1 || w.chars().all(|c| c.is_ascii_digit());
-        }
-        for v in &mut doc_vectors {
-            v.retain(|(t, _)| usable[*t as usize]);
-            for (t, f) in v.iter_mut() {
-                *f = (1.0 + f.ln()) * idf[*t as usize];
-            }
-        }
-        let mut vectors: Vec<Postings> = vec![Vec::new(); tf.len()];
-        for (d, v) in doc_vectors.iter_mut().enumerate() {
-            normalise(v);
-            for &(t, w) in v.iter() {
-                vectors[t as usize].push((d as u32, w));
-            }
-        }
-
-        let raw: Vec<f32> = docs
-            .iter()
-            .map(|d| {
-                (d.upvotes.max(0) as f32).ln_1p()
-                    + weights.comments * (d.comments.max(0) as f32).ln_1p()
-                    + weights.stars * (d.stars.max(0) as f32).ln_1p()
-            })
-            .collect();
-        let max_pop = raw.iter().copied().fold(0.0, f32::max).max(f32::EPSILON);
-        let popularity: Vec<f32> = raw.iter().map(|p| p / max_pop).collect();
-        let freshness: Vec<f32> = docs
-            .iter()
-            .map(|d| {
-                let kept = d.age_days.map_or(1.0, |age| {
-                    0.5f32.powf(age as f32 / weights.freshness_half_life_days.max(0.1))
-                });
-                1.0 - weights.freshness.clamp(0.0, 1.0) * (1.0 - kept)
-            })
-            .collect();
-        let trend: Vec<f32> = popularity
-            .iter()
-            .zip(&freshness)
-            .map(|(p, f)| p * f)
-            .collect();
-        let mut by_popularity: Vec<u32> = (0..docs.len() as u32).collect();
-        // Trending: popular and fresh.
-        by_popularity.sort_by(|a, b| {
-            trend[*b as usize]
-                .total_cmp(&trend[*a as usize])
-                .then(a.cmp(b))
-        });
-        let mut authors: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, d) in docs.iter().enumerate() {
-            for a in d.authors.iter().map(String::as_str).chain(d.organization) {
-                let list = authors.entry(normalise_name(a)).or_default();
-                if list.last() != Some(&(i as u32)) {
-                    list.push(i as u32);
-                }
-            }
-        }
-        let mut places: Vec<Vec<(u32, u8, u32)>> = vec![Vec::new(); tf.len()];
-        for (d, f) in fields.iter().enumerate() {
-            for (fi, field) in f.iter().enumerate() {
-                for (pos, t) in field.iter().enumerate() {
-                    if let Some(t) = t {
-                        places[*t as usize].push((d as u32, fi as u8, pos as u32));
-                    }
-                }
-            }
-        }
-        let mut categories: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, d) in docs.iter().enumerate() {
-            for c in d.categories {
-                let c = c.to_lowercase();
-                let archive = c.split('.').next().unwrap_or_default().to_string();
-                for key in [c, archive] {
-                    let list = categories.entry(key).or_default();
-                    if list.last() != Some(&(i as u32)) {
-                        list.push(i as u32);
-                    }
-                }
-            }
-        }
+        let vectors = tfidf_vectors(&mut doc_vectors, &vocab, &idf);
+        let popularity = popularity(docs, &weights);
+        let freshness = freshness(docs, &weights);
+        let trend = trend(&popularity, &freshness);
+        let by_popularity = by_trend(&trend);
+        let authors = authors(docs);
+        let places = places(&streams, tf.len());
+        let categories = categories(docs);
         let mut day = Self {
             analyzer,
             weights,
             vocab,
             idf,
-            streams: fields,
+            streams,
             tf,
             places,
             len_norm,
@@ -404,29 +278,9 @@ impl Day {
             fields: Fields::default(),
             similar: DayStats::empty(),
         };
-        day.topics = catalogue
-            .topics()
-            .iter()
-            .map(|t| {
-                let id = t.id.to_string();
-                let compiled = day.compile_topic(t);
-                (id, compiled)
-            })
-            .collect();
+        day.topics = day.compile_topics(catalogue);
         day.add_learned(learned);
-        for t in catalogue.topics() {
-            let mut rows: Vec<(u32, f32)> = Vec::new();
-            for (i, c) in t.categories.iter().enumerate() {
-                if let Some(&r) = day.fields.of_category.get(&c.to_lowercase())
-                    && !rows.iter().any(|x| x.0 == r)
-                {
-                    rows.push((r, if i == 0 { 1.0 } else { SECONDARY }));
-                }
-            }
-            if let Some(topic) = day.topics.get_mut(t.id.as_str()) {
-                topic.fields = rows;
-            }
-        }
+        day.add_topic_fields(catalogue);
         day.similar = DayStats::new(
             day.topic_order.iter().map(|id| &day.topics[id].total),
             day.idf.len(),
@@ -441,6 +295,37 @@ impl Day {
 
     pub fn is_empty(&self) -> bool {
         self.streams.is_empty()
+    }
+
+    /// Each catalogue topic's keywords and phrases compiled against the day, by topic id.
+    fn compile_topics(&self, catalogue: &TopicCatalogue) -> HashMap<String, CompiledTopic> {
+        catalogue
+            .topics()
+            .iter()
+            .map(|t| {
+                let id = t.id.to_string();
+                let compiled = self.compile_topic(t);
+                (id, compiled)
+            })
+            .collect()
+    }
+
+    /// Each topic's category rows of the day's `Fields`: 1 for its primary category,
+    /// [`SECONDARY`] for the others.
+    fn add_topic_fields(&mut self, catalogue: &TopicCatalogue) {
+        for t in catalogue.topics() {
+            let mut rows: Vec<(u32, f32)> = Vec::new();
+            for (i, c) in t.categories.iter().enumerate() {
+                if let Some(&r) = self.fields.of_category.get(&c.to_lowercase())
+                    && !rows.iter().any(|x| x.0 == r)
+                {
+                    rows.push((r, if i == 0 { 1.0 } else { SECONDARY }));
+                }
+            }
+            if let Some(topic) = self.topics.get_mut(t.id.as_str()) {
+                topic.fields = rows;
+            }
+        }
     }
 
     fn compile_topic(&self, topic: &Topic) -> CompiledTopic {
@@ -485,7 +370,18 @@ impl Day {
     /// day's mean), and adds to those topics' lists only. A reader of many topics then gets
     /// the papers that belong to one of them, not every paper near a broad field.
     fn add_learned(&mut self, learned: &LearnedTopics) {
-        let n = self.len();
+        let close = self.closeness_to_topics(learned);
+        self.fields = self.category_fields(learned);
+        if close.is_empty() {
+            return;
+        }
+        self.add_nearest_topics(&close);
+    }
+
+    /// For each catalogue topic with a learned profile: its index in `topic_order`, what one
+    /// standard deviation of closeness adds, and each paper's closeness to the profile in
+    /// standard deviations over the day (0 below the profile's floor).
+    fn closeness_to_topics(&self, learned: &LearnedTopics) -> Vec<(usize, f32, Vec<f32>)> {
         let mut close: Vec<(usize, f32, Vec<f32>)> = Vec::new();
         for (i, id) in self.topic_order.iter().enumerate() {
             let (Some(l), Some(topic)) = (learned.topics.get(id), self.topics.get(id)) else {
@@ -500,6 +396,13 @@ impl Day {
                 close.push((i, day.scale, z));
             }
         }
+        close
+    }
+
+    /// The day against each arXiv category's learned profile (and its zone's), and each
+    /// paper in the list of the one category it is nearest to.
+    fn category_fields(&self, learned: &LearnedTopics) -> Fields {
+        let n = self.len();
         let mut fields = Fields::default();
         // Per row, whether each paper is above the day's mean and the category's floor.
         let mut passes: Vec<Vec<bool>> = Vec::new();
@@ -541,10 +444,13 @@ impl Day {
                 fields.postings[r].push((d as u32, z.min(LEARNED_CAP)));
             }
         }
-        self.fields = fields;
-        if close.is_empty() {
-            return;
-        }
+        fields
+    }
+
+    /// Each paper added to the reader lists of the [`NEAREST`] topics in `close` (from
+    /// [`closeness_to_topics`](Self::closeness_to_topics)) it is closest to.
+    fn add_nearest_topics(&mut self, close: &[(usize, f32, Vec<f32>)]) {
+        let n = self.len();
         let mut added: Vec<Postings> = vec![Vec::new(); close.len()];
         let mut best: Vec<(usize, f32)> = Vec::new();
         for d in 0..n {
@@ -711,6 +617,215 @@ impl Day {
         normalise(&mut v);
         v
     }
+}
+
+/// The day's papers tokenised, each word given an id in the order it is first met.
+struct Words {
+    vocab: HashMap<String, u32>,
+    /// term → (paper, field-weighted term frequency).
+    tf: Vec<Postings>,
+    /// Field token streams (title, abstract, keywords) with stop-word gaps, per paper.
+    streams: Vec<[Vec<Option<u32>>; 3]>,
+    /// Each paper's field-weighted length.
+    lens: Vec<f32>,
+    /// Each paper's field-weighted title and abstract term frequencies, for its TF-IDF
+    /// vector.
+    doc_vectors: Vec<Vector>,
+}
+
+impl Words {
+    fn of(docs: &[Doc<'_>], analyzer: &Analyzer, weights: &Weights) -> Self {
+        let mut vocab: HashMap<String, u32> = HashMap::new();
+        let mut tf: Vec<Postings> = Vec::new();
+        let mut fields = Vec::with_capacity(docs.len());
+        let mut lens = Vec::with_capacity(docs.len());
+        let field_weight = [weights.title, weights.abstract_text, weights.keywords];
+        let mut doc_tf: HashMap<u32, f32> = HashMap::new();
+        // Title and abstract term frequencies per paper, for its TF-IDF vector.
+        let mut doc_vectors: Vec<Vector> = Vec::with_capacity(docs.len());
+        for (i, d) in docs.iter().enumerate() {
+            let kw = d.keywords.join(" . ");
+            let f: [Vec<Option<u32>>; 3] = [d.title, d.abstract_text, kw.as_str()].map(|text| {
+                analyzer
+                    .tokens_with_gaps(text)
+                    .into_iter()
+                    .map(|t| {
+                        t.map(|t| {
+                            let next = vocab.len() as u32;
+                            let id = *vocab.entry(t).or_insert(next);
+                            if id as usize == tf.len() {
+                                tf.push(Vec::new());
+                            }
+                            id
+                        })
+                    })
+                    .collect()
+            });
+            doc_tf.clear();
+            let mut len = 0.0;
+            for (field, w) in f.iter().zip(field_weight) {
+                for t in field.iter().flatten() {
+                    *doc_tf.entry(*t).or_default() += w;
+                    len += w;
+                }
+            }
+            for (t, f) in &doc_tf {
+                tf[*t as usize].push((i as u32, *f));
+            }
+            doc_tf.clear();
+            for (field, w) in f[..2].iter().zip(field_weight) {
+                for t in field.iter().flatten() {
+                    *doc_tf.entry(*t).or_default() += w;
+                }
+            }
+            doc_vectors.push(doc_tf.iter().map(|(t, f)| (*t, *f)).collect());
+            fields.push(f);
+            lens.push(len);
+        }
+        Self {
+            vocab,
+            tf,
+            streams: fields,
+            lens,
+            doc_vectors,
+        }
+    }
+}
+
+/// Each word's idf over the day's `papers` and the corpus.
+fn idf(tf: &[Postings], vocab: &HashMap<String, u32>, corpus: &Corpus, papers: usize) -> Vec<f32> {
+    let n = (papers + corpus.papers) as f32;
+    let mut df: Vec<f32> = tf.iter().map(|p| p.len() as f32).collect();
+    for (w, id) in vocab {
+        if let Some(c) = corpus.df.get(w) {
+            df[*id as usize] += *c as f32;
+        }
+    }
+    df.iter()
+        .map(|&d| ((n - d + 0.5) / (d + 0.5)).ln_1p())
+        .collect()
+}
+
+/// TF-IDF vectors over title and abstract, for "more like these": each paper's term
+/// frequencies in `doc_vectors` become its L2-normalised TF-IDF vector, sorted by word;
+/// returns each word's list of (paper, weight).
+fn tfidf_vectors(
+    doc_vectors: &mut [Vector],
+    vocab: &HashMap<String, u32>,
+    idf: &[f32],
+) -> Vec<Postings> {
+    // Single letters (variable names, list markers) carry no topic; numbers may.
+    let mut usable = vec![false; idf.len()];
+    for (w, id) in vocab {
+        usable[*id as usize] = w.chars().count() > 1 || w.chars().all(|c| c.is_ascii_digit());
+    }
+    for v in doc_vectors.iter_mut() {
+        v.retain(|(t, _)| usable[*t as usize]);
+        for (t, f) in v.iter_mut() {
+            *f = (1.0 + f.ln()) * idf[*t as usize];
+        }
+    }
+    let mut vectors: Vec<Postings> = vec![Vec::new(); idf.len()];
+    for (d, v) in doc_vectors.iter_mut().enumerate() {
+        normalise(v);
+        for &(t, w) in v.iter() {
+            vectors[t as usize].push((d as u32, w));
+        }
+    }
+    vectors
+}
+
+/// Each paper's popularity (log upvotes, comments and stars, weighted) scaled to 0..=1.
+fn popularity(docs: &[Doc<'_>], weights: &Weights) -> Vec<f32> {
+    let raw: Vec<f32> = docs
+        .iter()
+        .map(|d| {
+            (d.upvotes.max(0) as f32).ln_1p()
+                + weights.comments * (d.comments.max(0) as f32).ln_1p()
+                + weights.stars * (d.stars.max(0) as f32).ln_1p()
+        })
+        .collect();
+    let max_pop = raw.iter().copied().fold(0.0, f32::max).max(f32::EPSILON);
+    raw.iter().map(|p| p / max_pop).collect()
+}
+
+/// What each paper's score is multiplied by for its age: 1 for a new paper.
+fn freshness(docs: &[Doc<'_>], weights: &Weights) -> Vec<f32> {
+    docs.iter()
+        .map(|d| {
+            let kept = d.age_days.map_or(1.0, |age| {
+                0.5f32.powf(age as f32 / weights.freshness_half_life_days.max(0.1))
+            });
+            1.0 - weights.freshness.clamp(0.0, 1.0) * (1.0 - kept)
+        })
+        .collect()
+}
+
+/// Trending: popular and fresh.
+fn trend(popularity: &[f32], freshness: &[f32]) -> Vec<f32> {
+    popularity
+        .iter()
+        .zip(freshness)
+        .map(|(p, f)| p * f)
+        .collect()
+}
+
+/// Papers by trend, most trending first (ties by paper order).
+fn by_trend(trend: &[f32]) -> Vec<u32> {
+    let mut by_popularity: Vec<u32> = (0..trend.len() as u32).collect();
+    by_popularity.sort_by(|a, b| {
+        trend[*b as usize]
+            .total_cmp(&trend[*a as usize])
+            .then(a.cmp(b))
+    });
+    by_popularity
+}
+
+/// Lower-cased author (or organisation) name → papers.
+fn authors(docs: &[Doc<'_>]) -> HashMap<String, Vec<u32>> {
+    let mut authors: HashMap<String, Vec<u32>> = HashMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        for a in d.authors.iter().map(String::as_str).chain(d.organization) {
+            let list = authors.entry(normalise_name(a)).or_default();
+            if list.last() != Some(&(i as u32)) {
+                list.push(i as u32);
+            }
+        }
+    }
+    authors
+}
+
+/// term → every place it stands in `streams`: (paper, field, position), in paper order.
+fn places(streams: &[[Vec<Option<u32>>; 3]], words: usize) -> Vec<Vec<(u32, u8, u32)>> {
+    let mut places: Vec<Vec<(u32, u8, u32)>> = vec![Vec::new(); words];
+    for (d, f) in streams.iter().enumerate() {
+        for (fi, field) in f.iter().enumerate() {
+            for (pos, t) in field.iter().enumerate() {
+                if let Some(t) = t {
+                    places[*t as usize].push((d as u32, fi as u8, pos as u32));
+                }
+            }
+        }
+    }
+    places
+}
+
+/// Lower-cased arXiv category, and archive alone (`cs`, `hep-th`) → papers.
+fn categories(docs: &[Doc<'_>]) -> HashMap<String, Vec<u32>> {
+    let mut categories: HashMap<String, Vec<u32>> = HashMap::new();
+    for (i, d) in docs.iter().enumerate() {
+        for c in d.categories {
+            let c = c.to_lowercase();
+            let archive = c.split('.').next().unwrap_or_default().to_string();
+            for key in [c, archive] {
+                let list = categories.entry(key).or_default();
+                if list.last() != Some(&(i as u32)) {
+                    list.push(i as u32);
+                }
+            }
+        }
+    }
+    categories
 }
 
 /// Author names compare case- and space-insensitively.
