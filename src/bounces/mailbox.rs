@@ -17,6 +17,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use async_imap::types::{Fetch, Flag};
@@ -391,10 +392,57 @@ impl Poller {
         report
     }
 
+    /// Read the folder's messages not yet processed (a [`BATCH`] at most): record each
+    /// report and move or flag it; leave other mail as it was.
     async fn read_folder<T: Stream>(
         &mut self,
         session: &mut Session<T>,
     ) -> Result<PollReport, MailboxError> {
+        let disposal = self.select_folder(session).await?;
+        let uids = self.unprocessed(session, &disposal).await?;
+        let mut report = PollReport::default();
+        if uids.is_empty() {
+            return Ok(report);
+        }
+        for (uid, size) in self.sizes(session, &uids).await? {
+            if size as usize > self.max_bytes {
+                tracing::warn!(
+                    uid,
+                    size,
+                    max = self.max_bytes,
+                    "mailbox: a message larger than inbound.max_message_bytes, left unread where it is"
+                );
+                self.passed_over.1.insert(uid);
+                report.too_big += 1;
+                continue;
+            }
+            let fetched = self.fetch_message(session, uid).await?;
+            // The server may add FETCH responses of its own (another message's flags).
+            let Some(raw) = fetched
+                .iter()
+                .find(|f| f.uid == Some(uid))
+                .and_then(|f| f.body())
+            else {
+                continue; // Expunged meanwhile.
+            };
+            if self
+                .record(session, uid, raw, &disposal, &mut report)
+                .await?
+                .is_break()
+            {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Select the folder, and say how processed mail leaves it (by the server's
+    /// capabilities and the folder's permanent flags). Under a new UIDVALIDITY the messages
+    /// passed over are forgotten.
+    async fn select_folder<T: Stream>(
+        &mut self,
+        session: &mut Session<T>,
+    ) -> Result<Disposal, MailboxError> {
         let caps = self
             .within("CAPABILITY", async {
                 session
@@ -428,6 +476,16 @@ impl Poller {
             // New UIDs for the same folder (RFC 3501 §2.3.1.1): judge everything anew.
             self.passed_over = (validity, HashSet::new());
         }
+        Ok(disposal)
+    }
+
+    /// The UIDs of the messages not yet processed nor passed over, in order, a [`BATCH`] at
+    /// most.
+    async fn unprocessed<T: Stream>(
+        &mut self,
+        session: &mut Session<T>,
+        disposal: &Disposal,
+    ) -> Result<Vec<u32>, MailboxError> {
         // Every message not yet processed: what is processed is moved out, or carries the
         // keyword (or, where keywords are not kept, \Seen). Not "UNSEEN" alone: a person
         // reading the mailbox must not hide a bounce from us.
@@ -451,14 +509,19 @@ impl Poller {
             .collect();
         uids.sort_unstable();
         uids.truncate(BATCH);
-        let mut report = PollReport::default();
-        if uids.is_empty() {
-            return Ok(report);
-        }
+        Ok(uids)
+    }
+
+    /// (UID, size) of each of `uids` (sorted) the server still has, by UID.
+    async fn sizes<T: Stream>(
+        &self,
+        session: &mut Session<T>,
+        uids: &[u32],
+    ) -> Result<Vec<(u32, u32)>, MailboxError> {
         let sizes: Vec<Fetch> = self
             .within("FETCH sizes", async {
                 session
-                    .uid_fetch(uid_set(&uids), "(UID RFC822.SIZE)")
+                    .uid_fetch(uid_set(uids), "(UID RFC822.SIZE)")
                     .await
                     .map_err(|e| self.imap_error("UID FETCH", e))?
                     .try_collect()
@@ -473,78 +536,77 @@ impl Poller {
             .collect();
         sized.sort_unstable();
         sized.dedup_by_key(|(uid, _)| *uid);
-        for (uid, size) in sized {
-            if size as usize > self.max_bytes {
-                tracing::warn!(
-                    uid,
-                    size,
-                    max = self.max_bytes,
-                    "mailbox: a message larger than inbound.max_message_bytes, left unread where it is"
-                );
-                self.passed_over.1.insert(uid);
-                report.too_big += 1;
-                continue;
-            }
-            let fetched: Vec<Fetch> = self
-                .within("FETCH a message", async {
-                    session
-                        .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
-                        .await
-                        .map_err(|e| self.imap_error("UID FETCH", e))?
-                        .try_collect()
-                        .await
-                        .map_err(|e| self.imap_error("UID FETCH", e))
-                })
-                .await?;
-            // The server may add FETCH responses of its own (another message's flags).
-            let Some(raw) = fetched
-                .iter()
-                .find(|f| f.uid == Some(uid))
-                .and_then(|f| f.body())
-            else {
-                continue; // Expunged meanwhile.
-            };
-            let envelope = envelope_of(raw);
-            match self
-                .bounces
-                .receive(raw, &envelope, EventSource::Mailbox)
+        Ok(sized)
+    }
+
+    /// One message, fetched whole without setting `\Seen`.
+    async fn fetch_message<T: Stream>(
+        &self,
+        session: &mut Session<T>,
+        uid: u32,
+    ) -> Result<Vec<Fetch>, MailboxError> {
+        self.within("FETCH a message", async {
+            session
+                .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
                 .await
-            {
-                Ok(Handled::Recorded { outcome, .. }) => {
-                    if outcome == EventOutcome::Duplicate {
-                        report.already_recorded += 1;
+                .map_err(|e| self.imap_error("UID FETCH", e))?
+                .try_collect()
+                .await
+                .map_err(|e| self.imap_error("UID FETCH", e))
+        })
+        .await
+    }
+
+    /// Hand one message to [`Bounces::receive`], count what became of it in `report`, and
+    /// move or flag it once recorded. `Break` when the database failed: the rest wait too.
+    async fn record<T: Stream>(
+        &mut self,
+        session: &mut Session<T>,
+        uid: u32,
+        raw: &[u8],
+        disposal: &Disposal,
+        report: &mut PollReport,
+    ) -> Result<ControlFlow<()>, MailboxError> {
+        let envelope = envelope_of(raw);
+        match self
+            .bounces
+            .receive(raw, &envelope, EventSource::Mailbox)
+            .await
+        {
+            Ok(Handled::Recorded { outcome, .. }) => {
+                if outcome == EventOutcome::Duplicate {
+                    report.already_recorded += 1;
+                } else {
+                    report.recorded += 1;
+                }
+                if let Err(e) = self.dispose(session, uid, disposal).await {
+                    if matches!(e, MailboxError::Imap { .. }) {
+                        // Refused (NO/BAD): it is read again next time, recorded once.
+                        tracing::warn!(uid, error = %e, "mailbox: a recorded report could not be moved or flagged");
+                        report.not_moved += 1;
                     } else {
-                        report.recorded += 1;
-                    }
-                    if let Err(e) = self.dispose(session, uid, &disposal).await {
-                        if matches!(e, MailboxError::Imap { .. }) {
-                            // Refused (NO/BAD): it is read again next time, recorded once.
-                            tracing::warn!(uid, error = %e, "mailbox: a recorded report could not be moved or flagged");
-                            report.not_moved += 1;
-                        } else {
-                            return Err(e);
-                        }
+                        return Err(e);
                     }
                 }
-                Ok(Handled::Ignored(reason)) => {
-                    tracing::info!(uid, %reason, "mailbox: not a bounce or complaint, left where it is");
-                    self.passed_over.1.insert(uid);
-                    report.left_alone += 1;
-                }
-                Err(e @ (BounceError::NoTag | BounceError::Report(_))) => {
-                    tracing::warn!(uid, error = %e, "mailbox: a report not for us, left where it is");
-                    self.passed_over.1.insert(uid);
-                    report.left_alone += 1;
-                }
-                Err(BounceError::Store(e)) => {
-                    // The database is likely down: the rest wait too.
-                    tracing::error!(uid, error = %e, "mailbox: could not record a report; it stays for the next poll");
-                    report.left_for_retry += 1;
-                    break;
-                }
+            }
+            Ok(Handled::Ignored(reason)) => {
+                tracing::info!(uid, %reason, "mailbox: not a bounce or complaint, left where it is");
+                self.passed_over.1.insert(uid);
+                report.left_alone += 1;
+            }
+            Err(e @ (BounceError::NoTag | BounceError::Report(_))) => {
+                tracing::warn!(uid, error = %e, "mailbox: a report not for us, left where it is");
+                self.passed_over.1.insert(uid);
+                report.left_alone += 1;
+            }
+            Err(BounceError::Store(e)) => {
+                // The database is likely down: the rest wait too.
+                tracing::error!(uid, error = %e, "mailbox: could not record a report; it stays for the next poll");
+                report.left_for_retry += 1;
+                return Ok(ControlFlow::Break(()));
             }
         }
-        Ok(report)
+        Ok(ControlFlow::Continue(()))
     }
 
     /// How processed mail leaves the folder: by the capabilities and the processed folder,
