@@ -1,0 +1,107 @@
+//! A liked paper analysed against the day: its TF-IDF vector, its place among the catalogue
+//! topics, how its words are spelled, and its arXiv categories' profiles.
+
+use std::collections::HashMap;
+
+use super::LikedPaper;
+use crate::matching::bm25::bm25;
+use crate::matching::index::Day;
+
+impl Day {
+    /// Analyse a paper a reader liked (its title and abstract).
+    pub fn liked_paper(
+        &self,
+        title: &str,
+        abstract_text: &str,
+        categories: &[String],
+    ) -> LikedPaper {
+        let fields: Vec<Vec<Option<u32>>> = [title, abstract_text]
+            .iter()
+            .map(|text| {
+                self.analyzer
+                    .tokens_with_gaps(text)
+                    .into_iter()
+                    // A word the day does not have can never complete a pattern.
+                    .map(|t| t.map(|t| self.vocab.get(&t).copied().unwrap_or(u32::MAX)))
+                    .collect()
+            })
+            .collect();
+        // Every word a phrase could match, to pass over the phrases that cannot.
+        let mut present: Vec<u32> = fields.iter().flatten().flatten().copied().collect();
+        present.sort_unstable();
+        present.dedup();
+        let field_weight = [self.weights.title, self.weights.abstract_text];
+        let mut tf: HashMap<u32, f32> = HashMap::new();
+        let mut len = 0.0;
+        for (text, w) in [title, abstract_text].iter().zip(field_weight) {
+            for t in self.analyzer.tokens(text) {
+                len += w;
+                if let Some(id) = self.vocab.get(&t) {
+                    *tf.entry(*id).or_default() += w;
+                }
+            }
+        }
+        let len_norm = self.len_norm_of(len);
+        let topic_z = self
+            .topic_order
+            .iter()
+            .zip(&self.similar.topic_stats)
+            .map(|(id, (mean, std))| {
+                let mut score = 0.0;
+                for term in &self.topics[id].terms {
+                    let f = match term.pattern.as_slice() {
+                        [Some(word)] => tf.get(word).copied().unwrap_or(0.0),
+                        // A phrase with a word the paper lacks is not in it (a gap, `None`,
+                        // stands for a stop word).
+                        phrase
+                            if phrase
+                                .iter()
+                                .any(|w| w.is_some_and(|w| present.binary_search(&w).is_err())) =>
+                        {
+                            0.0
+                        }
+                        phrase => fields
+                            .iter()
+                            .zip(field_weight)
+                            .map(|(field, w)| {
+                                w * field.windows(phrase.len()).filter(|x| *x == phrase).count()
+                                    as f32
+                            })
+                            .sum(),
+                    };
+                    if f > 0.0 {
+                        score += term.weight * bm25(f, term.idf, len_norm);
+                    }
+                }
+                (score - mean) / std
+            })
+            .collect();
+        let mut surface: Vec<(u32, String)> = Vec::new();
+        for text in [title, abstract_text] {
+            for word in text.split(|c: char| !c.is_alphanumeric()) {
+                for t in self.analyzer.tokens(word) {
+                    if let Some(id) = self.vocab.get(&t)
+                        && !surface.iter().any(|s| s.0 == *id)
+                    {
+                        surface.push((*id, word.to_lowercase()));
+                    }
+                }
+            }
+        }
+        // By term, to be looked up: each word's first spelling was kept above.
+        surface.sort_unstable_by_key(|s| s.0);
+        let mut fields: Vec<u32> = categories
+            .iter()
+            .filter_map(|c| self.fields.of_category.get(&c.to_lowercase()).copied())
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        LikedPaper {
+            title: title.to_string(),
+            vector: self.tfidf(&tf),
+            topic_z,
+            surface,
+            fields,
+        }
+    }
+}
