@@ -251,6 +251,18 @@ impl Day {
         for &d in &p.blocked {
             s.blocked[d as usize] = s.epoch;
         }
+        self.add_relevance(p, s);
+        self.offer_relevant(p, n, s);
+        // The best papers the reader's interests did not touch are the most popular ones.
+        if p.blend > 0.0 {
+            self.offer_trending(n, p.blend, s);
+        }
+        self.best_matches(p, s)
+    }
+
+    /// Each paper's relevance to the profile, summed in `s` over the day's lists: topics,
+    /// common field, own keywords, liked papers, pinned authors, arXiv categories.
+    fn add_relevance(&self, p: &Profile<'_>, s: &mut Scratch) {
         for topic in &p.topics {
             for &(d, w) in &topic.reader {
                 s.add(d, w);
@@ -285,6 +297,11 @@ impl Day {
                 s.add(*d, category);
             }
         }
+    }
+
+    /// Offer each relevant paper (or pinned one) not blocked to the best `n`: its relevance
+    /// scaled to the reader's best and made fresh, blended with its popularity.
+    fn offer_relevant(&self, p: &Profile<'_>, n: usize, s: &mut Scratch) {
         let max_rel = s
             .touched
             .iter()
@@ -307,20 +324,26 @@ impl Day {
             }
             s.offer(n, d, score);
         }
-        // The best papers the reader's interests did not touch are the most popular ones.
-        if blend > 0.0 {
-            let mut taken = 0;
-            for &d in &self.by_popularity {
-                if taken == n {
-                    break;
-                }
-                if s.seen[d as usize] == s.epoch || s.is_blocked(d) {
-                    continue;
-                }
-                s.offer(n, d, blend * self.popularity[d as usize]);
-                taken += 1;
+    }
+
+    /// Offer the `n` most popular papers the reader's interests did not touch (and that are
+    /// not blocked), at `blend` times their popularity.
+    fn offer_trending(&self, n: usize, blend: f32, s: &mut Scratch) {
+        let mut taken = 0;
+        for &d in &self.by_popularity {
+            if taken == n {
+                break;
             }
+            if s.seen[d as usize] == s.epoch || s.is_blocked(d) {
+                continue;
+            }
+            s.offer(n, d, blend * self.popularity[d as usize]);
+            taken += 1;
         }
+    }
+
+    /// The papers kept in `s`, best first, with their relevance and reasons.
+    fn best_matches(&self, p: &Profile<'_>, s: &mut Scratch) -> Vec<Match> {
         let mut best: Vec<Ranked> = s.best.drain().map(|r| r.0).collect();
         best.sort_unstable_by(|a, b| b.cmp(a));
         best.into_iter()
@@ -381,13 +404,7 @@ impl Day {
     /// Why paper `d` is in a reader's list: only computed for the few papers chosen.
     fn reasons(&self, p: &Profile<'_>, d: u32) -> Vec<Reason> {
         let mut out = Vec::new();
-        let labels = |list: &[(u32, String)]| -> Vec<String> {
-            list.iter()
-                .filter(|x| x.0 == d)
-                .map(|x| x.1.clone())
-                .collect()
-        };
-        let authors = labels(&p.pinned);
+        let authors = labels(&p.pinned, d);
         if !authors.is_empty() {
             out.push(Reason {
                 interest: "your authors".into(),
@@ -395,47 +412,12 @@ impl Day {
                 liked: None,
             });
         }
-        let hit = |t: &&Term| t.hits.binary_search_by_key(&d, |h| h.0).is_ok();
         let before = out.len();
-        for topic in &p.topics {
-            if let Ok(i) = topic.total.binary_search_by_key(&d, |h| h.0) {
-                out.push(Reason {
-                    interest: topic.name.clone(),
-                    words: topic.terms_in[i]
-                        .iter()
-                        .map(|t| topic.terms[*t as usize].text.clone())
-                        .collect(),
-                    liked: None,
-                });
-            } else if topic.reader.binary_search_by_key(&d, |h| h.0).is_ok() {
-                // Close to what the topic's papers say, in none of its keywords.
-                out.push(Reason {
-                    interest: topic.name.clone(),
-                    words: Vec::new(),
-                    liked: None,
-                });
-            }
-        }
+        topic_reasons(p, d, &mut out);
         if out.len() == before {
-            // Found by the reader's common field alone: credit the topic that leads the
-            // category the paper is closest to.
-            let best = p
-                .field
-                .iter()
-                .filter_map(|&(r, w, t)| {
-                    let list = &self.fields.postings[r as usize];
-                    let i = list.binary_search_by_key(&d, |h| h.0).ok()?;
-                    Some((w * list[i].1, t))
-                })
-                .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
-            if let Some((_, t)) = best {
-                out.push(Reason {
-                    interest: p.topics[t].name.clone(),
-                    words: Vec::new(),
-                    liked: None,
-                });
-            }
+            out.extend(self.field_reason(p, d));
         }
+        let hit = |t: &&Term| t.hits.binary_search_by_key(&d, |h| h.0).is_ok();
         let words: Vec<String> = p.own.iter().filter(hit).map(|t| t.text.clone()).collect();
         if !words.is_empty() {
             out.push(Reason {
@@ -444,7 +426,7 @@ impl Day {
                 liked: None,
             });
         }
-        let cats = labels(&p.in_categories);
+        let cats = labels(&p.in_categories, d);
         if !cats.is_empty() {
             out.push(Reason {
                 interest: "your arXiv categories".into(),
@@ -452,22 +434,44 @@ impl Day {
                 liked: None,
             });
         }
-        if let Some(liked) = &p.liked
-            && liked.is_match(d)
-        {
-            out.push(Reason {
-                interest: "papers you liked".into(),
-                words: liked.words(self, &p.more, d),
-                liked: liked
-                    .nearest(self, &p.more, d)
-                    .map(|i| p.more[i].0.title().to_string())
-                    .filter(|t| !t.trim().is_empty()),
-            });
-        }
+        out.extend(self.liked_reason(p, d));
         if out.is_empty() {
             out.push(trending_reason());
         }
         out
+    }
+
+    /// Found by the reader's common field alone: credit the topic that leads the category
+    /// paper `d` is closest to.
+    fn field_reason(&self, p: &Profile<'_>, d: u32) -> Option<Reason> {
+        let best = p
+            .field
+            .iter()
+            .filter_map(|&(r, w, t)| {
+                let list = &self.fields.postings[r as usize];
+                let i = list.binary_search_by_key(&d, |h| h.0).ok()?;
+                Some((w * list[i].1, t))
+            })
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+        best.map(|(_, t)| Reason {
+            interest: p.topics[t].name.clone(),
+            words: Vec::new(),
+            liked: None,
+        })
+    }
+
+    /// Paper `d` is close to the reader's liked papers: the words it shares with them, and
+    /// the liked paper closest to it.
+    fn liked_reason(&self, p: &Profile<'_>, d: u32) -> Option<Reason> {
+        let liked = p.liked.as_ref().filter(|liked| liked.is_match(d))?;
+        Some(Reason {
+            interest: "papers you liked".into(),
+            words: liked.words(self, &p.more, d),
+            liked: liked
+                .nearest(self, &p.more, d)
+                .map(|i| p.more[i].0.title().to_string())
+                .filter(|t| !t.trim().is_empty()),
+        })
     }
 }
 
@@ -526,6 +530,38 @@ fn trending_reason() -> Reason {
         interest: "trending today".into(),
         words: Vec::new(),
         liked: None,
+    }
+}
+
+/// The labels (authors, categories) `list` gives paper `d`.
+fn labels(list: &[(u32, String)], d: u32) -> Vec<String> {
+    list.iter()
+        .filter(|x| x.0 == d)
+        .map(|x| x.1.clone())
+        .collect()
+}
+
+/// A reason for each of the reader's topics paper `d` is in: by its keywords (named), or
+/// close to what the topic's papers say, in none of its keywords.
+fn topic_reasons(p: &Profile<'_>, d: u32, out: &mut Vec<Reason>) {
+    for topic in &p.topics {
+        if let Ok(i) = topic.total.binary_search_by_key(&d, |h| h.0) {
+            out.push(Reason {
+                interest: topic.name.clone(),
+                words: topic.terms_in[i]
+                    .iter()
+                    .map(|t| topic.terms[*t as usize].text.clone())
+                    .collect(),
+                liked: None,
+            });
+        } else if topic.reader.binary_search_by_key(&d, |h| h.0).is_ok() {
+            // Close to what the topic's papers say, in none of its keywords.
+            out.push(Reason {
+                interest: topic.name.clone(),
+                words: Vec::new(),
+                liked: None,
+            });
+        }
     }
 }
 
