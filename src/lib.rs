@@ -13,6 +13,7 @@ pub mod links;
 pub mod mail;
 pub mod matching;
 pub mod measure;
+pub mod net;
 pub mod outbox;
 pub mod papers;
 pub mod ratings;

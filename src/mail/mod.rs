@@ -21,15 +21,12 @@ pub mod verp;
 
 pub use error::{MailError, RenderError, SendError, SetupError};
 pub use message::{Headers, ListHeaders};
-pub use smtp::tls_client_config;
 pub use transport::{EmlFolder, Transport};
 
 use crate::config::Config;
 use crate::domain::EmailAddress;
 pub use digest::{DigestPaper, DigestView, RenderedMail};
 use smtp::{RelayTls, SmtpPool, SmtpTarget, TlsMode};
-// The mailbox poller (src/bounces/mailbox.rs) reads its URL and trusts certificates the same way.
-pub(crate) use smtp::{percent_decode, redacted, split_host_port};
 pub use templates::{CssInlining, Templates};
 
 /// Sends and writes: the mail settings, the templates, and where messages go.

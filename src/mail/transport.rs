@@ -1,5 +1,5 @@
 //! Where a finished message goes: the seam between making a mail and sending it. The SMTP
-//! pool (`smtp.rs`) and the `.eml` folder implement it; delivery's rules (retry, defer,
+//! pool (`smtp/`) and the `.eml` folder implement it; delivery's rules (retry, defer,
 //! bounce) only see what a send answered, so they are tested with a transport that
 //! answers from a script.
 

@@ -14,8 +14,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::index::{Weights, bm25, length_norm, phrase_idf, unit_length};
+use super::bm25::{bm25, length_norm, phrase_idf};
 use super::text::Analyzer;
+use super::vector::unit_length;
+use super::weights::Weights;
 use crate::domain::TopicCatalogue;
 
 /// Fewer labelled papers than this: the topic keeps its keywords alone.

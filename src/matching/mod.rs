@@ -2,6 +2,8 @@
 //! (relevance × popularity), keep the top N with the reasons. Pure: no I/O.
 
 pub mod bench;
+mod bm25;
+mod day_stats;
 pub mod eval;
 mod index;
 mod learned;
@@ -9,10 +11,13 @@ mod rank;
 mod similar;
 mod taste;
 mod text;
+mod vector;
+mod weights;
 
-pub use index::{Corpus, Day, Doc, Weights};
+pub use index::{Corpus, Day, Doc};
 pub use learned::{LabelledPaper, LearnedTopic, LearnedTopics, TopicLearner};
 pub use rank::{Match, Pick, Profile, Reason, Scratch};
 pub use similar::LikedPaper;
 pub use taste::{MAX_FEWER, MAX_MORE, Rated, Rating, Taste};
 pub use text::Analyzer;
+pub use weights::Weights;

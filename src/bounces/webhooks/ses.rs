@@ -194,7 +194,7 @@ impl Ses {
                 why: "empty: no signing certificate could be fetched (the default is [\"sns.*.amazonaws.com\"])".into(),
             });
         }
-        let tls = crate::mail::tls_client_config(&c.ses_ca_file).map_err(|why| SetupError {
+        let tls = crate::net::tls_client_config(&c.ses_ca_file).map_err(|why| SetupError {
             key: "ses_ca_file",
             why,
         })?;

@@ -10,10 +10,19 @@
 //!
 //! On `dev.jsonl` (issue 4's protocol, seeds 1–3) words and topics lift liked-paper
 //! readers from nDCG@10 0.466 (plain centroid cosine) to 0.550; fields to about 0.60.
+//!
+//! `liked_paper.rs` analyses a liked paper against the day; `views.rs` scores the three
+//! views over the day's papers; `softplus.rs` is the curve the views are combined through.
 
-use std::collections::HashMap;
+mod liked_paper;
+mod softplus;
+mod views;
 
-use super::index::{Day, Vector, bm25, dot};
+use super::day_stats::mean_std;
+use super::index::Day;
+use super::vector::{Vector, dot};
+use softplus::{Softplus, softplus};
+use views::{fields_view, topics_view, words_view};
 
 /// How much the topic view counts next to the word view.
 const TOPIC_WEIGHT: f32 = 1.0;
@@ -47,79 +56,6 @@ const EXPLAIN_WORDS: usize = 3;
 /// A liked paper this close to a day's paper (cosine of their words) is that paper.
 const SAME_PAPER: f32 = 0.95;
 
-/// What the day contributes, computed once per day.
-pub(crate) struct DayStats {
-    /// Per catalogue topic (in `Day::topic_order`): mean and standard deviation of its score
-    /// over the day's papers.
-    topic_stats: Vec<(f32, f32)>,
-    /// Its papers' topic scores standardised, topic-major (topics × papers): a reader's
-    /// topical closeness to every paper is then one contiguous multiply-add per topic, which
-    /// vectorises (a short dot product per paper was 23% of ranking a rated reader).
-    topic_z: Vec<f32>,
-    topic_norm: Vec<f32>,
-    /// The day's mean TF-IDF vector (dense by term), and each paper's dot product with it.
-    mean: Vec<f32>,
-    mean_dot: Vec<f32>,
-}
-
-impl DayStats {
-    /// Before the day is analysed.
-    pub(crate) fn empty() -> Self {
-        Self {
-            topic_stats: Vec::new(),
-            topic_z: Vec::new(),
-            topic_norm: Vec::new(),
-            mean: Vec::new(),
-            mean_dot: Vec::new(),
-        }
-    }
-
-    pub(crate) fn new(day: &Day) -> Self {
-        let n = day.len();
-        let topics = day.topic_order.len();
-        let mut topic_stats = Vec::with_capacity(topics);
-        let mut topic_z = vec![0.0; n * topics];
-        for (t, id) in day.topic_order.iter().enumerate() {
-            let mut raw = vec![0.0; n];
-            for &(d, s) in &day.topics[id].total {
-                raw[d as usize] = s;
-            }
-            let (mean, std) = mean_std(&raw);
-            for (d, r) in raw.iter().enumerate() {
-                topic_z[t * n + d] = (r - mean) / std;
-            }
-            topic_stats.push((mean, std));
-        }
-        let topic_norm = (0..n)
-            .map(|d| {
-                (0..topics)
-                    .map(|t| topic_z[t * n + d] * topic_z[t * n + d])
-                    .sum::<f32>()
-                    .sqrt()
-                    .max(1e-3)
-            })
-            .collect();
-        let mut mean = vec![0.0; day.idf.len()];
-        for v in &day.doc_vectors {
-            for (t, x) in v {
-                mean[*t as usize] += x / n.max(1) as f32;
-            }
-        }
-        let mean_dot = day
-            .doc_vectors
-            .iter()
-            .map(|v| v.iter().map(|(t, x)| x * mean[*t as usize]).sum())
-            .collect();
-        Self {
-            topic_stats,
-            topic_z,
-            topic_norm,
-            mean,
-            mean_dot,
-        }
-    }
-}
-
 /// A liked paper analysed against a day: analyse each once per run, however many readers
 /// liked it.
 #[derive(Clone, Debug)]
@@ -139,105 +75,6 @@ pub struct LikedPaper {
 impl LikedPaper {
     pub fn title(&self) -> &str {
         &self.title
-    }
-}
-
-impl Day {
-    /// Analyse a paper a reader liked (its title and abstract).
-    pub fn liked_paper(
-        &self,
-        title: &str,
-        abstract_text: &str,
-        categories: &[String],
-    ) -> LikedPaper {
-        let fields: Vec<Vec<Option<u32>>> = [title, abstract_text]
-            .iter()
-            .map(|text| {
-                self.analyzer
-                    .tokens_with_gaps(text)
-                    .into_iter()
-                    // A word the day does not have can never complete a pattern.
-                    .map(|t| t.map(|t| self.vocab.get(&t).copied().unwrap_or(u32::MAX)))
-                    .collect()
-            })
-            .collect();
-        // Every word a phrase could match, to pass over the phrases that cannot.
-        let mut present: Vec<u32> = fields.iter().flatten().flatten().copied().collect();
-        present.sort_unstable();
-        present.dedup();
-        let field_weight = [self.weights.title, self.weights.abstract_text];
-        let mut tf: HashMap<u32, f32> = HashMap::new();
-        let mut len = 0.0;
-        for (text, w) in [title, abstract_text].iter().zip(field_weight) {
-            for t in self.analyzer.tokens(text) {
-                len += w;
-                if let Some(id) = self.vocab.get(&t) {
-                    *tf.entry(*id).or_default() += w;
-                }
-            }
-        }
-        let len_norm = self.len_norm_of(len);
-        let topic_z = self
-            .topic_order
-            .iter()
-            .zip(&self.similar.topic_stats)
-            .map(|(id, (mean, std))| {
-                let mut score = 0.0;
-                for term in &self.topics[id].terms {
-                    let f = match term.pattern.as_slice() {
-                        [Some(word)] => tf.get(word).copied().unwrap_or(0.0),
-                        // A phrase with a word the paper lacks is not in it (a gap, `None`,
-                        // stands for a stop word).
-                        phrase
-                            if phrase
-                                .iter()
-                                .any(|w| w.is_some_and(|w| present.binary_search(&w).is_err())) =>
-                        {
-                            0.0
-                        }
-                        phrase => fields
-                            .iter()
-                            .zip(field_weight)
-                            .map(|(field, w)| {
-                                w * field.windows(phrase.len()).filter(|x| *x == phrase).count()
-                                    as f32
-                            })
-                            .sum(),
-                    };
-                    if f > 0.0 {
-                        score += term.weight * bm25(f, term.idf, len_norm);
-                    }
-                }
-                (score - mean) / std
-            })
-            .collect();
-        let mut surface: Vec<(u32, String)> = Vec::new();
-        for text in [title, abstract_text] {
-            for word in text.split(|c: char| !c.is_alphanumeric()) {
-                for t in self.analyzer.tokens(word) {
-                    if let Some(id) = self.vocab.get(&t)
-                        && !surface.iter().any(|s| s.0 == *id)
-                    {
-                        surface.push((*id, word.to_lowercase()));
-                    }
-                }
-            }
-        }
-        // By term, to be looked up: each word's first spelling was kept above.
-        surface.sort_unstable_by_key(|s| s.0);
-        let mut fields: Vec<u32> = categories
-            .iter()
-            .filter_map(|c| self.fields.of_category.get(&c.to_lowercase()).copied())
-            .collect();
-        fields.sort_unstable();
-        fields.dedup();
-        LikedPaper {
-            title: title.to_string(),
-            vector: self.tfidf(&tf),
-            topic_z,
-            surface,
-            fields,
-        }
     }
 }
 
@@ -301,248 +138,6 @@ pub(crate) fn score(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPape
         fields_gain: fields.gain,
         fields_kept: fields.kept,
     }
-}
-
-/// Words: (Σ w·more − n · mean) · paper through the day's postings, less the same for the
-/// "fewer" papers on the scale of the "more" ones; with the "more" papers' weighted sum
-/// and total weight.
-fn words_view(
-    day: &Day,
-    more: &[(&LikedPaper, f32)],
-    fewer: &[(&LikedPaper, f32)],
-) -> (Vec<f32>, Vector, f32) {
-    let centroid = weighted_sum(more);
-    let n: f32 = more.iter().map(|m| m.1).sum();
-    let n_fewer: f32 = fewer.iter().map(|m| m.1).sum();
-    // The "fewer" papers' sum is taken from the "more" papers' before the day's postings
-    // are walked: a word both have (the common ones, with the longest lists) is walked once.
-    let (query, mean_weight) = if n_fewer > 0.0 {
-        let k = FEWER * n.max(1.0) / n_fewer;
-        let push_away = weighted_sum(fewer);
-        (
-            std::borrow::Cow::Owned(difference(&centroid, &push_away, k)),
-            n - k * n_fewer,
-        )
-    } else {
-        (std::borrow::Cow::Borrowed(&centroid), n)
-    };
-    let mut words: Vec<f32> = day
-        .similar
-        .mean_dot
-        .iter()
-        .map(|m| -mean_weight * m)
-        .collect();
-    let floor = LIGHTEST_WORD * query.iter().map(|x| x.1.abs()).fold(0.0, f32::max);
-    for (t, q) in query.iter().filter(|x| x.1.abs() >= floor) {
-        for &(d, w) in &day.vectors[*t as usize] {
-            words[d as usize] += q * w;
-        }
-    }
-    (words, centroid, n)
-}
-
-/// Topics: where the liked papers stand in the catalogue, against each paper's place.
-fn topics_view(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPaper, f32)]) -> Vec<f32> {
-    let n_docs = day.len();
-    let topics = day.topic_order.len();
-    let mean_z = |list: &[(&LikedPaper, f32)], t: usize| {
-        let total: f32 = list.iter().map(|p| p.1).sum();
-        list.iter().map(|(p, w)| w * p.topic_z[t]).sum::<f32>() / total.max(f32::EPSILON)
-    };
-    let q: Vec<f32> = (0..topics)
-        .map(|t| {
-            let pos = if more.is_empty() {
-                0.0
-            } else {
-                mean_z(more, t)
-            };
-            let neg = if fewer.is_empty() {
-                0.0
-            } else {
-                mean_z(fewer, t)
-            };
-            pos - FEWER * neg
-        })
-        .collect();
-    // A paper's standardised score for a topic is (raw − mean) / std, and its raw score is
-    // 0 for most papers: Σ q·z is then one constant, −Σ q·mean / std, plus q / std times
-    // the raw scores of the papers each topic's keywords occur in. Walking those lists
-    // instead of every topic's column of the day touches a tenth as many numbers (9 % of
-    // the bench's topics × papers have a keyword score).
-    let base: f32 = q
-        .iter()
-        .zip(&day.similar.topic_stats)
-        .map(|(qt, (mean, std))| -qt * mean / std)
-        .sum();
-    let mut topical = vec![base; n_docs];
-    for ((qt, (_, std)), id) in q.iter().zip(&day.similar.topic_stats).zip(&day.topic_order) {
-        let k = qt / std;
-        for &(d, raw) in &day.topics[id].total {
-            topical[d as usize] += k * raw;
-        }
-    }
-    for (x, norm) in topical.iter_mut().zip(&day.similar.topic_norm) {
-        *x /= norm;
-    }
-    topical
-}
-
-/// A reader's field view, before it is standardised.
-struct FieldView {
-    closeness: Vec<f32>,
-    /// The weight of the "more" papers that have categories.
-    total: f32,
-    /// The category rows kept, sorted, and what a "more" paper in each counts per unit of
-    /// its weight.
-    kept: Vec<u32>,
-    gain: Vec<f32>,
-}
-
-/// Fields: the liked papers' own arXiv categories, through the learned profiles.
-fn fields_view(day: &Day, more: &[(&LikedPaper, f32)], fewer: &[(&LikedPaper, f32)]) -> FieldView {
-    let n_docs = day.len();
-    let rows = day.fields.of_category.len();
-    // Each category's share of the "more" papers (and of the "fewer" ones), raised to
-    // [`CONSENSUS`]: what most of a reader's papers have in common is their field, a
-    // category one paper is cross-listed in is not.
-    let shares = |list: &[(&LikedPaper, f32)]| {
-        let mut share = vec![0.0f32; rows];
-        let total: f32 = list
-            .iter()
-            .filter(|p| !p.0.fields.is_empty())
-            .map(|p| p.1)
-            .sum();
-        for (p, w) in list {
-            for r in &p.fields {
-                share[*r as usize] += w / total;
-            }
-        }
-        (share, total)
-    };
-    let (pos, total) = shares(more);
-    let (neg, _) = shares(fewer);
-    let fq: Vec<f32> = pos
-        .iter()
-        .zip(&neg)
-        .map(|(p, n)| p.powi(CONSENSUS) - FEWER * n.powi(CONSENSUS))
-        .collect();
-    // The heaviest categories only: a reader's weight sits in a few fields, and a rated
-    // reader whose 40 papers span 50 categories would otherwise pay a pass over the day for
-    // each.
-    let mut kept: Vec<u32> = (0..rows as u32)
-        .filter(|r| fq[*r as usize] != 0.0)
-        .collect();
-    kept.sort_unstable_by(|a, b| {
-        fq[*b as usize]
-            .abs()
-            .total_cmp(&fq[*a as usize].abs())
-            .then(a.cmp(b))
-    });
-    kept.truncate(FIELDS_KEPT);
-    kept.sort_unstable();
-    let mut closeness = vec![0.0f32; n_docs];
-    for &r in &kept {
-        let (r, q) = (r as usize, fq[r as usize]);
-        for (x, z) in closeness
-            .iter_mut()
-            .zip(&day.fields.z[r * n_docs..(r + 1) * n_docs])
-        {
-            *x += q * z;
-        }
-    }
-    FieldView {
-        closeness,
-        total,
-        gain: kept
-            .iter()
-            .map(|r| pos[*r as usize].powi(CONSENSUS - 1))
-            .collect(),
-        kept,
-    }
-}
-
-/// Σ weight · vector, sorted by term.
-fn weighted_sum(list: &[(&LikedPaper, f32)]) -> Vector {
-    // Summed in a dense array over the day's words (one per thread, kept between readers)
-    // and only the distinct words sorted: a rated reader's 40 papers make some 4,000
-    // entries, and sorting them all (stably, so that each word's terms add up in the
-    // list's order, as they still do here) was 7 % of the instructions of matching the
-    // bench's readers; a hash map before that, 17 % of ranking them.
-    thread_local! {
-        static SUMS: std::cell::RefCell<DenseSum> = std::cell::RefCell::default();
-    }
-    SUMS.with_borrow_mut(|sums| {
-        sums.epoch = sums.epoch.wrapping_add(1);
-        if sums.epoch == 0 {
-            sums.mark.fill(0);
-            sums.epoch = 1;
-        }
-        let mut terms: Vec<u32> = Vec::new();
-        for (p, w) in list {
-            for &(t, x) in &p.vector {
-                let i = t as usize;
-                if i >= sums.total.len() {
-                    sums.total.resize(i + 1, 0.0);
-                    sums.mark.resize(i + 1, 0);
-                }
-                if sums.mark[i] != sums.epoch {
-                    sums.mark[i] = sums.epoch;
-                    sums.total[i] = 0.0;
-                    terms.push(t);
-                }
-                sums.total[i] += w * x;
-            }
-        }
-        // In word order: sorted when they are few, else read off the marks in order (a
-        // rated reader's 40 papers touch some 2,000 of the day's 11,000 words, and sorting
-        // those was 4 % of the instructions of matching the bench's readers).
-        if terms.len() * 16 < sums.mark.len() {
-            terms.sort_unstable();
-        } else {
-            let epoch = sums.epoch;
-            terms.clear();
-            terms.extend((0..sums.mark.len() as u32).filter(|t| sums.mark[*t as usize] == epoch));
-        }
-        terms.iter().map(|&t| (t, sums.total[t as usize])).collect()
-    })
-}
-
-/// Working memory of [`weighted_sum`]: a running total per word, and which words the
-/// current sum has touched (`mark` equal to `epoch`).
-#[derive(Default)]
-struct DenseSum {
-    total: Vec<f32>,
-    mark: Vec<u32>,
-    epoch: u32,
-}
-
-/// a − k·b, both sorted by term.
-fn difference(a: &Vector, b: &Vector, k: f32) -> Vector {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() || j < b.len() {
-        match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) if x.0 == y.0 => {
-                out.push((x.0, x.1 - k * y.1));
-                i += 1;
-                j += 1;
-            }
-            (Some(x), Some(y)) if x.0 < y.0 => {
-                out.push(*x);
-                i += 1;
-            }
-            (Some(x), None) => {
-                out.push(*x);
-                i += 1;
-            }
-            (_, Some(y)) => {
-                out.push((y.0, -k * y.1));
-                j += 1;
-            }
-            (None, None) => unreachable!("the loop runs while one list has terms"),
-        }
-    }
-    out
 }
 
 impl Liked {
@@ -635,13 +230,6 @@ impl Liked {
     }
 }
 
-fn mean_std(v: &[f32]) -> (f32, f32) {
-    let n = v.len().max(1) as f32;
-    let mean = v.iter().sum::<f32>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / n;
-    (mean, var.sqrt().max(1e-3))
-}
-
 /// Centre and scale to unit spread; returns the spread divided by.
 fn standardise(v: &mut [f32]) -> f32 {
     let (mean, std) = mean_std(v);
@@ -651,61 +239,8 @@ fn standardise(v: &mut [f32]) -> f32 {
     std
 }
 
-/// ln(1 + eˣ), as max(x, 0) + ln(1 + e^−|x|), the second term read off a table with
-/// linear interpolation: off by at most 2·10⁻⁶ (the step² / 8 times the curve's largest
-/// bend, ¼), where `exp` and `ln_1p` for each of a rated reader's 2,000 papers were 16 % of
-/// matching a million readers.
-fn softplus(x: f32) -> f32 {
-    Softplus::table().at(x)
-}
-
-/// ln(1 + e^−u) for u = 0, 1/128, … 16, then two zeros (e^−16 is 10⁻⁷): a larger u reads
-/// the zeros, so no branch is needed.
-struct Softplus(Vec<f32>);
-
-/// Table points per unit of |x|.
-const SOFTPLUS_STEPS: f32 = 128.0;
-
-impl Softplus {
-    fn table() -> &'static Self {
-        static TABLE: std::sync::LazyLock<Softplus> = std::sync::LazyLock::new(|| {
-            let mut t: Vec<f32> = (0..=16 * SOFTPLUS_STEPS as usize)
-                .map(|i| (-(i as f64) / f64::from(SOFTPLUS_STEPS)).exp().ln_1p() as f32)
-                .collect();
-            t.extend([0.0, 0.0]);
-            Softplus(t)
-        });
-        &TABLE
-    }
-
-    #[inline]
-    fn at(&self, x: f32) -> f32 {
-        let u = x.abs() * SOFTPLUS_STEPS;
-        // `as` saturates (and takes NaN to 0); the last point is a zero after a zero.
-        let i = (u as usize).min(self.0.len() - 2);
-        let f = u - i as f32;
-        let tail = self.0[i] + f * (self.0[i + 1] - self.0[i]);
-        x.max(0.0) + tail
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn softplus_follows_the_exact_curve() {
-        for i in -4000..4000 {
-            let x = i as f32 / 97.0;
-            let exact = (f64::from(x).exp()).ln_1p() as f32;
-            let got = super::softplus(x);
-            assert!(
-                (got - exact).abs() < 3e-6,
-                "softplus({x}) = {got}, not {exact}"
-            );
-        }
-        assert_eq!(super::softplus(100.0), 100.0);
-        assert_eq!(super::softplus(-100.0), 0.0);
-    }
-
     use crate::domain::{Interests, TopicCatalogue};
     use crate::matching::{Day, Doc, Weights};
 
@@ -716,7 +251,7 @@ mod tests {
     #[test]
     fn an_unseen_paper_on_the_liked_topic_ranks_first_with_the_shared_words() {
         let catalogue =
-            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+            TopicCatalogue::from_toml(include_str!("../../../config/topics.toml")).unwrap();
         let docs = [
             doc(
                 "Graph neural networks for traffic forecasting",
@@ -772,7 +307,7 @@ mod tests {
     fn a_liked_papers_categories_bring_up_papers_of_its_field_that_share_no_words_with_it() {
         use crate::matching::{Corpus, LabelledPaper, TopicLearner};
         let catalogue =
-            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+            TopicCatalogue::from_toml(include_str!("../../../config/topics.toml")).unwrap();
         // Stored papers: quantum hardware (quant-ph, in words no quantum keyword has) and
         // galaxies; the "quantum" topic learns its profile from the first.
         const FIELD: [&str; 5] = [
@@ -860,7 +395,7 @@ mod tests {
     #[test]
     fn a_liked_paper_reason_names_the_liked_paper_closest_to_it() {
         let catalogue =
-            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+            TopicCatalogue::from_toml(include_str!("../../../config/topics.toml")).unwrap();
         let docs = [
             doc(
                 "Surface codes for quantum error correction",
@@ -963,7 +498,7 @@ mod tests {
     #[test]
     fn a_reader_who_only_hid_a_paper_gets_no_paper_for_being_unlike_it() {
         let catalogue =
-            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+            TopicCatalogue::from_toml(include_str!("../../../config/topics.toml")).unwrap();
         let docs = [
             doc(
                 "Reinforcement learning for robot grasping",
@@ -1001,7 +536,7 @@ mod tests {
     #[test]
     fn fewer_like_this_pushes_the_neighbours_of_a_hidden_paper_down() {
         let catalogue =
-            TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap();
+            TopicCatalogue::from_toml(include_str!("../../../config/topics.toml")).unwrap();
         let docs = [
             doc(
                 "Reinforcement learning for robot grasping",

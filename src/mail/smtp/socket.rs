@@ -1,0 +1,147 @@
+//! The relay's socket, shared by lettre's SMTP client (which reads the replies) and our
+//! own writes of each transaction: in the clear, or through its TLS session.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use lettre::transport::smtp::client::AsyncTokioStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+/// The TCP socket, shared by lettre's client (which reads every reply through its buffer)
+/// and our own writes of a transaction. Both only ever take turns on one connection.
+#[derive(Clone, Debug)]
+pub(super) struct SharedTcp(pub(super) Arc<TcpStream>);
+
+impl AsyncRead for SharedTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            ready!(self.0.poll_read_ready(cx))?;
+            match self.0.try_read(buf.initialize_unfilled()) {
+                Ok(n) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                // Readiness was stale; poll_read_ready has cleared it and registers anew.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                done => return Poll::Ready(done),
+            }
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    // The socket closes when the last handle is dropped.
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncTokioStream for SharedTcp {
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.0.peer_addr()
+    }
+}
+
+/// A TLS session over the socket, shared like [`SharedTcp`]: lettre reads the replies
+/// through it, we write the transactions. The lock is held only inside one poll.
+#[derive(Clone)]
+pub(super) struct SharedTls(
+    pub(super) Arc<std::sync::Mutex<tokio_rustls::client::TlsStream<SharedTcp>>>,
+);
+
+impl SharedTls {
+    fn lock(&self) -> std::sync::MutexGuard<'_, tokio_rustls::client::TlsStream<SharedTcp>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for SharedTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedTls")
+    }
+}
+
+impl AsyncRead for SharedTls {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.lock()).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SharedTls {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.lock()).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.lock()).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.lock()).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for SharedTls {
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.lock().get_ref().0.peer_addr()
+    }
+}
+
+/// Our handle on a session's socket, in the clear or through its TLS session.
+#[derive(Clone)]
+pub(super) enum Socket {
+    Plain(SharedTcp),
+    Tls(SharedTls),
+}
+
+impl Socket {
+    pub(super) async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Socket::Plain(tcp) => tcp.write_all(bytes).await,
+            // rustls may hold the last records until flushed.
+            Socket::Tls(tls) => {
+                tls.write_all(bytes).await?;
+                tls.flush().await
+            }
+        }
+    }
+
+    /// lettre's reading (and writing) end of the same socket.
+    pub(super) fn for_lettre(&self) -> Box<dyn AsyncTokioStream> {
+        match self {
+            Socket::Plain(tcp) => Box::new(tcp.clone()),
+            Socket::Tls(tls) => Box::new(tls.clone()),
+        }
+    }
+}
