@@ -277,6 +277,25 @@ async fn forged_and_expired_tokens(backend: Backend) {
             assert!(got.is_client_error(), "confirm {token:.20}: {got}");
         }
     }
+    // Why a link is not valid is said once, after the title, on a page and in the API.
+    let foreign = foreign_key.sign(Purpose::Manage, &before.public_id, now, 3600);
+    let (_, err) = app
+        .get_json(&format!("/api/v1/subscriptions/{foreign}"))
+        .await;
+    assert_eq!(
+        err["error"],
+        "This link is not valid: It was not issued by this service. Nothing has been changed."
+    );
+    let (_, page) = app.get_text(&format!("/preferences/{foreign}")).await;
+    assert!(
+        page.contains("It was not issued by this service. Nothing has been changed."),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("not valid").count(),
+        2,
+        "the title and the heading: {page}"
+    );
     let confirm_token = signer.sign(Purpose::Confirm, &before.public_id, now, 3600);
     // A confirmation token does not open the preferences, nor unsubscribe.
     for path in ["preferences", "unsubscribe", "api/v1/subscriptions"] {
