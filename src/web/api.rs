@@ -213,7 +213,8 @@ const TOKEN_DOC: &str =
 /// Read a subscription by the manage token from a mail's preferences link.
 #[utoipa::path(get, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
     responses((status = 200, body = SubscriptionView),
-              (status = 400, body = ApiErrorBody, description = "the token is damaged, not issued by this service, or for another purpose"),
+              (status = 400, body = ApiErrorBody, description = "the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the token was not issued by this service: it names no subscription here"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn read(
@@ -230,7 +231,8 @@ pub async fn read(
 #[utoipa::path(put, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
     request_body(content = SubscriptionInput, description = "as for subscribing; `email` may be left out"),
     responses((status = 200, body = SubscriptionView),
-              (status = 400, body = ApiErrorBody, description = "the body is not JSON; or the token is damaged, not issued by this service, or for another purpose"),
+              (status = 400, body = ApiErrorBody, description = "the body is not JSON; or the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the token was not issued by this service: it names no subscription here"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
               (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
@@ -281,8 +283,8 @@ fn arxiv_id(text: &str) -> Result<ArxivId, ApiError> {
     params(("token" = String, Path, description = TOKEN_DOC), ("arxiv_id" = String, Path, description = ARXIV_ID_DOC)),
     request_body = RatingInput,
     responses((status = 200, body = RatingView, description = "the rating as stored"),
-              (status = 400, body = ApiErrorBody, description = "the body is not JSON; the arXiv id is not valid; or the token is damaged, not issued by this service, or for another purpose"),
-              (status = 404, body = ApiErrorBody, description = "no paper with this id is stored here"),
+              (status = 400, body = ApiErrorBody, description = "the body is not JSON; the arXiv id is not valid; or the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "no paper with this id is stored here, or the token was not issued by this service"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
               (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
@@ -311,8 +313,8 @@ pub async fn put_rating(
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{token}/ratings/{arxiv_id}",
     params(("token" = String, Path, description = TOKEN_DOC), ("arxiv_id" = String, Path, description = ARXIV_ID_DOC)),
     responses((status = 204, description = "removed"),
-              (status = 400, body = ApiErrorBody, description = "the arXiv id is not valid; or the token is damaged, not issued by this service, or for another purpose"),
-              (status = 404, body = ApiErrorBody, description = "the reader has no rating of this paper"),
+              (status = 400, body = ApiErrorBody, description = "the arXiv id is not valid; or the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the reader has no rating of this paper, or the token was not issued by this service"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn delete_rating(
@@ -335,7 +337,8 @@ pub async fn delete_rating(
 /// `paper_recipients`, naming no one).
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
     responses((status = 204, description = "erased"),
-              (status = 400, body = ApiErrorBody, description = "the token is damaged, not issued by this service, or for another purpose"),
+              (status = 400, body = ApiErrorBody, description = "the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the token was not issued by this service: it names no subscription here"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn erase(

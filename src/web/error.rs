@@ -20,8 +20,14 @@ fn describe(e: &ServiceError) -> (StatusCode, &'static str, String) {
              or use the link in a more recent mail."
                 .into(),
         ),
+        // A link of the right shape that this service did not sign names nothing it has
+        // (404); one that is damaged or meant for something else is a bad request.
         ServiceError::Token(t) => (
-            StatusCode::BAD_REQUEST,
+            if *t == TokenError::BadSignature {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::BAD_REQUEST
+            },
             "This link is not valid",
             format!("{}. Nothing has been changed.", why_not_valid(*t)),
         ),
