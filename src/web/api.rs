@@ -1,7 +1,6 @@
 //! The JSON API under `/api/v1`. Reader endpoints take the manage token from a mail link;
 //! admin endpoints take the bearer token from the config.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -47,19 +46,42 @@ pub fn routes() -> Router<AppState> {
         .route("/openapi.json", get(openapi))
 }
 
-/// `Json` whose rejections (bad syntax, wrong content type, unknown fields) are answered
-/// in the API's own error shape.
+/// `Json` of a JSON object, whose rejections (bad syntax, wrong content type, unknown
+/// fields, not an object) are answered in the API's own error shape.
 pub struct ApiJson<T>(pub T);
+
+/// A body read as a JSON object only. Serde's derive also reads a struct from an array of its
+/// fields in order (`["more"]` as `{"rating": "more"}`), which the document does not allow and
+/// no client means: such a body is refused as any other of the wrong type (422).
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Fields(std::marker::PhantomData))
+            .map(Object)
+    }
+}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
+        match Json::<Object<T>>::from_request(req, state).await {
+            Ok(Json(Object(v))) => Ok(Self(v)),
             Err(rejection) => {
                 let status = rejection.status();
                 Err(ApiError::new(

@@ -343,6 +343,10 @@ async fn the_document_is_the_contract(backend: Backend) {
         statuses("/api/v1/admin/subscribers", "get"),
         ["200", "400", "401", "404", "500"]
     );
+    assert_eq!(
+        statuses("/api/v1/admin/suppressions/{email}", "put"),
+        ["200", "400", "401", "404", "413", "415", "422", "500"]
+    );
 
     // `limit` is a query parameter of 1 to 1000, and one above is refused, not capped.
     let limit = doc["paths"]["/api/v1/admin/subscribers"]["get"]["parameters"]

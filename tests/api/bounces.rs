@@ -648,6 +648,29 @@ async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), 400);
+    // A body that is not the documented object (an array of its fields, as serde would read
+    // it): refused as any body of the wrong type, nothing changed.
+    let r = admin(
+        app.client
+            .put(app.url("/api/v1/admin/suppressions/gone@example.net")),
+    )
+    .json(&serde_json::json!(["by an array"]))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let err: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected a JSON object"),
+        "{err}"
+    );
+    assert_eq!(
+        status_of(&app, "gone@example.net").await,
+        SubscriberStatus::Active
+    );
     let (ok, out) = cli(&[
         "suppressions",
         "add",

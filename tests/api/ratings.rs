@@ -1126,6 +1126,12 @@ async fn ratings_through_the_api_and_the_export(backend: Backend) {
         (url(p1.as_str()), serde_json::json!({}), 422, "rating"),
         (
             url(p1.as_str()),
+            serde_json::json!(["more"]),
+            422,
+            "expected a JSON object",
+        ),
+        (
+            url(p1.as_str()),
             serde_json::json!({"rating": "m".repeat(200_000)}),
             413,
             "length limit exceeded",
