@@ -156,3 +156,58 @@ async fn browser_finds_a_liked_paper_by_its_title() {
         ["2605.05242"]
     );
 }
+
+/// What a page's structure offers assistive technology, as axe-core's landmark and heading
+/// rules read it: the number of main landmarks, of level-one headings (and the first one's
+/// text), and the visible text that lies in no landmark.
+const LANDMARKS_AND_HEADINGS: &str = r#"
+const landmark = "main, [role=main], header, [role=banner], footer, [role=contentinfo], nav, "
+  + "[role=navigation], aside, [role=complementary], [role=search], [role=region][aria-label], "
+  + "section[aria-label], section[aria-labelledby], form[aria-label], form[aria-labelledby]";
+const outside = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const text = walker.currentNode;
+  const element = text.parentElement;
+  if (!text.textContent.trim() || element.getClientRects().length === 0) continue;
+  if (getComputedStyle(element).visibility !== "visible") continue;
+  if (!element.closest(landmark)) outside.push(text.textContent.trim().slice(0, 60));
+}
+const h1s = document.querySelectorAll("h1, [role=heading][aria-level='1']");
+return {
+  mains: document.querySelectorAll("main, [role=main]").length,
+  h1s: h1s.length,
+  heading: h1s.length ? h1s[0].textContent.trim() : null,
+  outside: outside,
+};
+"#;
+
+/// The digest's "view in browser" page has one main landmark, one level-one heading (the
+/// digest's title), and no visible text outside a landmark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_reads_the_digest_page_by_its_landmarks() {
+    let Some(driver) = start_driver() else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let emails = crate::digest::readers_with_a_digest(&app, dir.path(), 1).await;
+    let reader = app.subscriber(&emails[0]).await.unwrap();
+    let token = app
+        .ctx
+        .links
+        .manage_token(&reader, chrono::Utc::now().timestamp());
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    let page = app.ctx.links.browser_url(&token, day);
+    let c = browser(&driver).await;
+    let result = async {
+        c.goto(&page).await?;
+        c.execute(LANDMARKS_AND_HEADINGS, vec![]).await
+    }
+    .await;
+    let _ = c.close().await;
+    let found = result.expect("browser steps");
+    assert_eq!(found["mains"], 1, "{found}");
+    assert_eq!(found["h1s"], 1, "{found}");
+    assert_eq!(found["outside"], serde_json::json!([]), "{found}");
+    let heading = found["heading"].as_str().unwrap_or_default();
+    assert!(heading.contains("8 May 2026"), "{found}");
+}
