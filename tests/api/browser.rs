@@ -211,3 +211,78 @@ async fn browser_reads_the_digest_page_by_its_landmarks() {
     let heading = found["heading"].as_str().unwrap_or_default();
     assert!(heading.contains("8 May 2026"), "{found}");
 }
+
+/// Unfold every topic group and measure each topic's label: the text's boxes that start left
+/// of the right edge of the label's checkbox (a line wrapped under it), and how many labels.
+const TOPIC_LABELS: &str = r#"
+document.querySelectorAll("fieldset.topics details").forEach(function (d) { d.open = true; });
+const misplaced = [];
+const labels = document.querySelectorAll("fieldset.topics label.check");
+labels.forEach(function (label) {
+  const box = label.querySelector("input[type=checkbox]").getBoundingClientRect();
+  const range = document.createRange();
+  label.childNodes.forEach(function (node) {
+    if (node.nodeType !== Node.TEXT_NODE || !node.textContent.trim()) return;
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) {
+      if (r.width > 0 && r.left < box.right) {
+        misplaced.push(label.textContent.trim() + ": a line at x=" + Math.round(r.left)
+          + ", the checkbox ends at x=" + Math.round(box.right));
+      }
+    }
+  });
+});
+return { width: window.innerWidth, labels: labels.length, misplaced: misplaced };
+"#;
+
+/// Make the page's viewport `width` CSS pixels wide (the window's frame, if any, added).
+async fn set_viewport_width(
+    c: &fantoccini::Client,
+    width: u32,
+) -> Result<(), fantoccini::error::CmdError> {
+    c.set_window_size(width, 900).await?;
+    let inner = c.execute("return window.innerWidth", vec![]).await?;
+    let inner = inner.as_u64().unwrap_or(u64::from(width)) as u32;
+    if inner != width {
+        c.set_window_size(width + width.saturating_sub(inner), 900)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A topic's name wraps as a block beside its checkbox, never under it, on the sign-up form
+/// and the preferences page, at a phone's, a tablet's and desktops' widths (at 1,000 px two
+/// names once left their last word alone under the checkbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_keeps_topic_names_beside_their_checkboxes() {
+    let Some(driver) = start_driver() else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let confirmed = app
+        .subscribe_and_confirm("widths@example.com", &[("topics", "llm")])
+        .await;
+    let pages = [app.url("/"), link_in(&confirmed, "/preferences/")];
+    let topics = app.ctx.catalogue.topics().len();
+    let c = browser(&driver).await;
+    let result = async {
+        let mut seen = Vec::new();
+        for page in &pages {
+            c.goto(page).await?;
+            for width in [360, 768, 1000, 1280] {
+                set_viewport_width(&c, width).await?;
+                seen.push((page.clone(), width, c.execute(TOPIC_LABELS, vec![]).await?));
+            }
+        }
+        Ok::<_, fantoccini::error::CmdError>(seen)
+    }
+    .await;
+    let _ = c.close().await;
+    for (page, width, found) in result.expect("browser steps") {
+        assert_eq!(found["width"], width, "{page}: the viewport");
+        assert_eq!(found["labels"], topics, "{page} at {width} px: {found}");
+        assert_eq!(
+            found["misplaced"],
+            serde_json::json!([]),
+            "{page} at {width} px"
+        );
+    }
+}
