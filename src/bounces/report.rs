@@ -100,12 +100,15 @@ pub fn read(raw: &[u8], null_sender: bool) -> Result<Report, ReportError> {
         .map(str::to_ascii_lowercase);
     let notices = match report_type.as_deref() {
         Some("delivery-status" | "global-delivery-status") => {
+            // RFC 3464 labels the status part `message/delivery-status`; some mailers write
+            // `text/delivery-status`, with the same fields: read those as well.
             let status = message
                 .parts
                 .iter()
                 .find(|p| {
                     p.content_type().is_some_and(|ct| {
-                        ct.ctype().eq_ignore_ascii_case("message")
+                        (ct.ctype().eq_ignore_ascii_case("message")
+                            || ct.ctype().eq_ignore_ascii_case("text"))
                             && ct.subtype().is_some_and(|s| {
                                 s.eq_ignore_ascii_case("delivery-status")
                                     || s.eq_ignore_ascii_case("global-delivery-status")

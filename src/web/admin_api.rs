@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::api::SubscriptionView;
+use super::api::{ApiJson, SubscriptionView};
 use super::error::{ApiError, ApiErrorBody};
 use crate::admin::{MAX_PAGE, SuppressionError};
 use crate::domain::{
@@ -205,19 +205,22 @@ pub async fn list_suppressions(
     params(("email" = String, Path, description = "the reader's address")),
     request_body = SuppressBody, security(("admin_token" = [])),
     responses((status = 200, body = SuppressionChange, description = "suppressed (already suppressed: the first reason stays)"),
-              (status = 400, body = ApiErrorBody, description = "not an address, or the body is not valid"),
+              (status = 400, body = ApiErrorBody, description = "not an address; the body is not JSON; or `reason` is longer than 200 characters"),
               (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
               (status = 404, body = ApiErrorBody, description = "no reader with that address, or the admin API is disabled"),
+              (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
+              (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
+              (status = 422, body = ApiErrorBody, description = "the body is not an object, or `reason` is not text, or another field is given"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn add_suppression(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(email): Path<String>,
-    body: Result<Json<SuppressBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<ApiJson<SuppressBody>, ApiError>,
 ) -> Result<Json<SuppressionChange>, ApiError> {
     require_admin(&state, &headers)?;
     let email = address(&email)?;
-    let Json(body) = body.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let ApiJson(body) = body?;
     let reason = body.reason.unwrap_or_default();
     if reason.chars().count() > 200 {
         return Err(ApiError::new(

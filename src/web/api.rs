@@ -1,7 +1,6 @@
 //! The JSON API under `/api/v1` for readers: their subscription by the manage token from a
 //! mail link, ratings, topics, paper search. The admin endpoints are in `admin_api.rs`.
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,19 +32,42 @@ pub fn routes() -> Router<AppState> {
         .route("/papers", get(find_papers))
 }
 
-/// `Json` whose rejections (bad syntax, wrong content type, unknown fields) are answered
-/// in the API's own error shape.
+/// `Json` of a JSON object, whose rejections (bad syntax, wrong content type, unknown
+/// fields, not an object) are answered in the API's own error shape.
 pub struct ApiJson<T>(pub T);
+
+/// A body read as a JSON object only. Serde's derive also reads a struct from an array of its
+/// fields in order (`["more"]` as `{"rating": "more"}`), which the document does not allow and
+/// no client means: such a body is refused as any other of the wrong type (422).
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Fields(std::marker::PhantomData))
+            .map(Object)
+    }
+}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
+        match Json::<Object<T>>::from_request(req, state).await {
+            Ok(Json(Object(v))) => Ok(Self(v)),
             Err(rejection) => {
                 let status = rejection.status();
                 Err(ApiError::new(
@@ -194,7 +216,8 @@ const TOKEN_DOC: &str =
 /// Read a subscription by the manage token from a mail's preferences link.
 #[utoipa::path(get, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
     responses((status = 200, body = SubscriptionView),
-              (status = 400, body = ApiErrorBody, description = "the token is damaged, not issued by this service, or for another purpose"),
+              (status = 400, body = ApiErrorBody, description = "the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the token was not issued by this service: it names no subscription here"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn read(
@@ -211,7 +234,8 @@ pub async fn read(
 #[utoipa::path(put, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
     request_body(content = SubscriptionInput, description = "as for subscribing; `email` may be left out"),
     responses((status = 200, body = SubscriptionView),
-              (status = 400, body = ApiErrorBody, description = "the body is not JSON; or the token is damaged, not issued by this service, or for another purpose"),
+              (status = 400, body = ApiErrorBody, description = "the body is not JSON; or the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the token was not issued by this service: it names no subscription here"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
               (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
@@ -262,8 +286,8 @@ fn arxiv_id(text: &str) -> Result<ArxivId, ApiError> {
     params(("token" = String, Path, description = TOKEN_DOC), ("arxiv_id" = String, Path, description = ARXIV_ID_DOC)),
     request_body = RatingInput,
     responses((status = 200, body = RatingView, description = "the rating as stored"),
-              (status = 400, body = ApiErrorBody, description = "the body is not JSON; the arXiv id is not valid; or the token is damaged, not issued by this service, or for another purpose"),
-              (status = 404, body = ApiErrorBody, description = "no paper with this id is stored here"),
+              (status = 400, body = ApiErrorBody, description = "the body is not JSON; the arXiv id is not valid; or the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "no paper with this id is stored here, or the token was not issued by this service"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 413, body = ApiErrorBody, description = "the body is larger than `limits.max_body_bytes`"),
               (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
@@ -292,8 +316,8 @@ pub async fn put_rating(
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{token}/ratings/{arxiv_id}",
     params(("token" = String, Path, description = TOKEN_DOC), ("arxiv_id" = String, Path, description = ARXIV_ID_DOC)),
     responses((status = 204, description = "removed"),
-              (status = 400, body = ApiErrorBody, description = "the arXiv id is not valid; or the token is damaged, not issued by this service, or for another purpose"),
-              (status = 404, body = ApiErrorBody, description = "the reader has no rating of this paper"),
+              (status = 400, body = ApiErrorBody, description = "the arXiv id is not valid; or the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the reader has no rating of this paper, or the token was not issued by this service"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn delete_rating(
@@ -316,7 +340,8 @@ pub async fn delete_rating(
 /// `paper_recipients`, naming no one).
 #[utoipa::path(delete, path = "/api/v1/subscriptions/{token}", params(("token" = String, Path, description = TOKEN_DOC)),
     responses((status = 204, description = "erased"),
-              (status = 400, body = ApiErrorBody, description = "the token is damaged, not issued by this service, or for another purpose"),
+              (status = 400, body = ApiErrorBody, description = "the token is damaged or for another purpose"),
+              (status = 404, body = ApiErrorBody, description = "the token was not issued by this service: it names no subscription here"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub async fn erase(

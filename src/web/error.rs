@@ -20,10 +20,16 @@ fn describe(e: &ServiceError) -> (StatusCode, &'static str, String) {
              or use the link in a more recent mail."
                 .into(),
         ),
+        // A link of the right shape that this service did not sign names nothing it has
+        // (404); one that is damaged or meant for something else is a bad request.
         ServiceError::Token(t) => (
-            StatusCode::BAD_REQUEST,
+            if *t == TokenError::BadSignature {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::BAD_REQUEST
+            },
             "This link is not valid",
-            format!("{t}. Nothing has been changed."),
+            format!("{}. Nothing has been changed.", why_not_valid(*t)),
         ),
         ServiceError::Gone => (
             StatusCode::GONE,
@@ -43,6 +49,20 @@ fn describe(e: &ServiceError) -> (StatusCode, &'static str, String) {
             "Something went wrong on our side",
             "Nothing you did caused this. Try again in a few minutes.".into(),
         ),
+    }
+}
+
+/// Why a link is not valid, said after the title "This link is not valid" (as the page's
+/// text, or after a colon in the API's `error`). The token error's own text begins with those
+/// same words, for the log; shown after the title it said them twice.
+fn why_not_valid(e: TokenError) -> &'static str {
+    match e {
+        TokenError::Malformed => "It is incomplete or damaged: copy the whole link from the mail",
+        TokenError::BadSignature => "It was not issued by this service",
+        TokenError::WrongPurpose => {
+            "It is meant for something else: use the link in the mail for what you want to do"
+        }
+        TokenError::Expired => "It has expired",
     }
 }
 

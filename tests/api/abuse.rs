@@ -245,7 +245,7 @@ async fn unconfirmed_expire_and_suppressed_stay_suppressed(backend: Backend) {
     );
     // ...until its owner confirms again (the third mail: after the first confirmation and
     // its welcome).
-    let mails = app.smtp.wait_for("bounced@example.com", 3).await;
+    let mails = app.wait_for_mails("bounced@example.com", 3).await;
     let link = link_in(&mails.last().unwrap().text(), "/confirm/");
     let r = app.confirm_by_post(&link).await;
     assert_eq!(r.status(), 200);

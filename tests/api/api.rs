@@ -318,11 +318,34 @@ async fn the_document_is_the_contract(backend: Backend) {
     );
     assert_eq!(
         statuses("/api/v1/subscriptions/{token}", "put"),
-        ["200", "400", "410", "413", "415", "422", "500"]
+        ["200", "400", "404", "410", "413", "415", "422", "500"]
     );
+    // A token of the documented shape that this service did not sign names nothing: 404.
+    for (path, methods) in [
+        (
+            "/api/v1/subscriptions/{token}",
+            &["get", "put", "delete"][..],
+        ),
+        (
+            "/api/v1/subscriptions/{token}/ratings/{arxiv_id}",
+            &["put", "delete"][..],
+        ),
+    ] {
+        for method in methods {
+            let documented = statuses(path, method);
+            assert!(
+                documented.contains(&"404".to_string()) && documented.contains(&"410".to_string()),
+                "{method} {path}: {documented:?}"
+            );
+        }
+    }
     assert_eq!(
         statuses("/api/v1/admin/subscribers", "get"),
         ["200", "400", "401", "404", "500"]
+    );
+    assert_eq!(
+        statuses("/api/v1/admin/suppressions/{email}", "put"),
+        ["200", "400", "401", "404", "413", "415", "422", "500"]
     );
 
     // `limit` is a query parameter of 1 to 1000, and one above is refused, not capped.
@@ -357,7 +380,7 @@ async fn the_document_is_the_contract(backend: Backend) {
     assert_eq!(r.status(), 400);
 
     // The token's pattern: the shape every token has. A token of that shape that this service
-    // did not sign is refused as not issued here; one of another shape as damaged.
+    // did not sign names nothing here (404); one of another shape is refused as damaged (400).
     let pattern =
         doc["paths"]["/api/v1/subscriptions/{token}"]["get"]["parameters"][0]["schema"]["pattern"]
             .as_str()
@@ -385,10 +408,45 @@ async fn the_document_is_the_contract(backend: Backend) {
         let (status, err) = app
             .get_json(&format!("/api/v1/subscriptions/{token}"))
             .await;
-        assert_eq!(status, 400, "{token}");
+        let want = if token == unsigned { 404 } else { 400 };
+        assert_eq!(status, want, "{token}");
         assert!(
             err["error"].as_str().unwrap().contains(says),
             "{token}: {err}"
+        );
+    }
+    // So for every operation on it, whatever else the request holds.
+    let rating = format!("{unsigned}/ratings/2605.05242");
+    for (method, path, body) in [
+        (
+            reqwest::Method::PUT,
+            unsigned.as_str(),
+            Some(json!({"topics": ["llm"]})),
+        ),
+        (reqwest::Method::DELETE, unsigned.as_str(), None),
+        (
+            reqwest::Method::PUT,
+            rating.as_str(),
+            Some(json!({"rating": "more"})),
+        ),
+        (reqwest::Method::DELETE, rating.as_str(), None),
+    ] {
+        let mut r = app.client.request(
+            method.clone(),
+            app.url(&format!("/api/v1/subscriptions/{path}")),
+        );
+        if let Some(body) = &body {
+            r = r.json(body);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), 404, "{method} {path}");
+        let err: Value = r.json().await.unwrap();
+        assert!(
+            err["error"]
+                .as_str()
+                .unwrap()
+                .contains("not issued by this service"),
+            "{method} {path}: {err}"
         );
     }
 

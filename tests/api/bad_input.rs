@@ -182,6 +182,12 @@ async fn oversized_and_malformed_bodies(backend: Backend) {
             422,
         ),
         ("[]", "application/json", 422),
+        // The fields in order, as serde reads a struct from an array: not the object asked for.
+        (
+            "[\"array@example.com\", [\"llm\"]]",
+            "application/json",
+            422,
+        ),
         (
             "email=a@example.com",
             "application/x-www-form-urlencoded",
@@ -235,11 +241,12 @@ async fn forged_and_expired_tokens(backend: Backend) {
             ("garbage".to_string(), 400, "not valid"),
             ("%00%0d%0a".to_string(), 400, "not valid"),
             ("A".repeat(5000), 400, "not valid"),
-            (flipped.clone(), 400, "not valid"),
+            // Of a token's shape but not signed here: it names nothing here.
+            (flipped.clone(), 404, "not issued by this service"),
             (
                 foreign_key.sign(purpose, &before.public_id, now, 3600),
-                400,
-                "not valid",
+                404,
+                "not issued by this service",
             ),
             (
                 signer.sign(Purpose::Form, &before.public_id, now, 3600),
@@ -277,6 +284,25 @@ async fn forged_and_expired_tokens(backend: Backend) {
             assert!(got.is_client_error(), "confirm {token:.20}: {got}");
         }
     }
+    // Why a link is not valid is said once, after the title, on a page and in the API.
+    let foreign = foreign_key.sign(Purpose::Manage, &before.public_id, now, 3600);
+    let (_, err) = app
+        .get_json(&format!("/api/v1/subscriptions/{foreign}"))
+        .await;
+    assert_eq!(
+        err["error"],
+        "This link is not valid: It was not issued by this service. Nothing has been changed."
+    );
+    let (_, page) = app.get_text(&format!("/preferences/{foreign}")).await;
+    assert!(
+        page.contains("It was not issued by this service. Nothing has been changed."),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("not valid").count(),
+        2,
+        "the title and the heading: {page}"
+    );
     let confirm_token = signer.sign(Purpose::Confirm, &before.public_id, now, 3600);
     // A confirmation token does not open the preferences, nor unsubscribe.
     for path in ["preferences", "unsubscribe", "api/v1/subscriptions"] {

@@ -17,6 +17,7 @@ use crate::on_both_databases;
 on_both_databases!(
     every_mail_carries_a_signed_return_path,
     a_dsn_to_the_listener_suppresses_its_reader_only,
+    a_dsn_whose_status_part_is_labelled_text_is_read,
     soft_bounces_suppress_once_enough_fall_in_the_window,
     a_complaint_unsubscribes_and_suppresses,
     forged_foreign_and_malformed_reports_change_nothing,
@@ -149,6 +150,44 @@ async fn a_dsn_to_the_listener_suppresses_its_reader_only(backend: Backend) {
     let r = smtp_send(inbound, "", &[&tag], dsn.as_bytes()).await;
     assert!(r.starts_with("250"), "{r}");
     assert_eq!(events(&app).await.len(), 1);
+}
+
+/// Some mailers label the status part `text/delivery-status` rather than RFC 3464's
+/// `message/delivery-status`: its fields are read all the same, and the reader suppressed.
+async fn a_dsn_whose_status_part_is_labelled_text_is_read(backend: Backend) {
+    let Some(app) = spawn_bouncing(backend, &[]).await else {
+        return;
+    };
+    let tag = confirmed_reader(&app, "gone@example.net").await;
+    let dsn = postfix_dsn(
+        "postfix-5xx-text-delivery-status.eml",
+        &tag,
+        "gone@example.net",
+        "text-status-1@relay",
+    );
+    assert!(dsn.contains("Content-Type: text/delivery-status"));
+    let r = smtp_send(app.inbound.unwrap(), "", &[&tag], dsn.as_bytes()).await;
+    assert!(r.starts_with("250"), "{r}");
+    let gone = app.subscriber("gone@example.net").await.unwrap();
+    assert_eq!(gone.status, SubscriberStatus::Suppressed);
+    assert_eq!(
+        gone.suppression_reason.as_deref(),
+        Some("hard bounce (5.3.0)")
+    );
+    let all = events(&app).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].kind, all[0].source, all[0].status.as_deref()),
+        (
+            MailEventKind::HardBounce,
+            EventSource::Listener,
+            Some("5.3.0")
+        )
+    );
+    assert_eq!(
+        all[0].diagnostic.as_deref(),
+        Some("500 5.3.0 Error: command failed")
+    );
 }
 
 async fn soft_bounces_suppress_once_enough_fall_in_the_window(backend: Backend) {
@@ -648,6 +687,29 @@ async fn the_operator_sees_and_changes_suppressions(backend: Backend) {
     .await
     .unwrap();
     assert_eq!(r.status(), 400);
+    // A body that is not the documented object (an array of its fields, as serde would read
+    // it): refused as any body of the wrong type, nothing changed.
+    let r = admin(
+        app.client
+            .put(app.url("/api/v1/admin/suppressions/gone@example.net")),
+    )
+    .json(&serde_json::json!(["by an array"]))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let err: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected a JSON object"),
+        "{err}"
+    );
+    assert_eq!(
+        status_of(&app, "gone@example.net").await,
+        SubscriberStatus::Active
+    );
     let (ok, out) = cli(&[
         "suppressions",
         "add",

@@ -156,3 +156,133 @@ async fn browser_finds_a_liked_paper_by_its_title() {
         ["2605.05242"]
     );
 }
+
+/// What a page's structure offers assistive technology, as axe-core's landmark and heading
+/// rules read it: the number of main landmarks, of level-one headings (and the first one's
+/// text), and the visible text that lies in no landmark.
+const LANDMARKS_AND_HEADINGS: &str = r#"
+const landmark = "main, [role=main], header, [role=banner], footer, [role=contentinfo], nav, "
+  + "[role=navigation], aside, [role=complementary], [role=search], [role=region][aria-label], "
+  + "section[aria-label], section[aria-labelledby], form[aria-label], form[aria-labelledby]";
+const outside = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+while (walker.nextNode()) {
+  const text = walker.currentNode;
+  const element = text.parentElement;
+  if (!text.textContent.trim() || element.getClientRects().length === 0) continue;
+  if (getComputedStyle(element).visibility !== "visible") continue;
+  if (!element.closest(landmark)) outside.push(text.textContent.trim().slice(0, 60));
+}
+const h1s = document.querySelectorAll("h1, [role=heading][aria-level='1']");
+return {
+  mains: document.querySelectorAll("main, [role=main]").length,
+  h1s: h1s.length,
+  heading: h1s.length ? h1s[0].textContent.trim() : null,
+  outside: outside,
+};
+"#;
+
+/// The digest's "view in browser" page has one main landmark, one level-one heading (the
+/// digest's title), and no visible text outside a landmark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_reads_the_digest_page_by_its_landmarks() {
+    let Some(driver) = start_driver() else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let emails = crate::digest::readers_with_a_digest(&app, dir.path(), 1).await;
+    let reader = app.subscriber(&emails[0]).await.unwrap();
+    let token = app
+        .ctx
+        .links
+        .manage_token(&reader, chrono::Utc::now().timestamp());
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    let page = app.ctx.links.browser_url(&token, day);
+    let c = browser(&driver).await;
+    let result = async {
+        c.goto(&page).await?;
+        c.execute(LANDMARKS_AND_HEADINGS, vec![]).await
+    }
+    .await;
+    let _ = c.close().await;
+    let found = result.expect("browser steps");
+    assert_eq!(found["mains"], 1, "{found}");
+    assert_eq!(found["h1s"], 1, "{found}");
+    assert_eq!(found["outside"], serde_json::json!([]), "{found}");
+    let heading = found["heading"].as_str().unwrap_or_default();
+    assert!(heading.contains("8 May 2026"), "{found}");
+}
+
+/// Unfold every topic group and measure each topic's label: the text's boxes that start left
+/// of the right edge of the label's checkbox (a line wrapped under it), and how many labels.
+const TOPIC_LABELS: &str = r#"
+document.querySelectorAll("fieldset.topics details").forEach(function (d) { d.open = true; });
+const misplaced = [];
+const labels = document.querySelectorAll("fieldset.topics label.check");
+labels.forEach(function (label) {
+  const box = label.querySelector("input[type=checkbox]").getBoundingClientRect();
+  const range = document.createRange();
+  label.childNodes.forEach(function (node) {
+    if (node.nodeType !== Node.TEXT_NODE || !node.textContent.trim()) return;
+    range.selectNodeContents(node);
+    for (const r of range.getClientRects()) {
+      if (r.width > 0 && r.left < box.right) {
+        misplaced.push(label.textContent.trim() + ": a line at x=" + Math.round(r.left)
+          + ", the checkbox ends at x=" + Math.round(box.right));
+      }
+    }
+  });
+});
+return { width: window.innerWidth, labels: labels.length, misplaced: misplaced };
+"#;
+
+/// Make the page's viewport `width` CSS pixels wide (the window's frame, if any, added).
+async fn set_viewport_width(
+    c: &fantoccini::Client,
+    width: u32,
+) -> Result<(), fantoccini::error::CmdError> {
+    c.set_window_size(width, 900).await?;
+    let inner = c.execute("return window.innerWidth", vec![]).await?;
+    let inner = inner.as_u64().unwrap_or(u64::from(width)) as u32;
+    if inner != width {
+        c.set_window_size(width + width.saturating_sub(inner), 900)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A topic's name wraps as a block beside its checkbox, never under it, on the sign-up form
+/// and the preferences page, at a phone's, a tablet's and desktops' widths (at 1,000 px two
+/// names once left their last word alone under the checkbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_keeps_topic_names_beside_their_checkboxes() {
+    let Some(driver) = start_driver() else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let confirmed = app
+        .subscribe_and_confirm("widths@example.com", &[("topics", "llm")])
+        .await;
+    let pages = [app.url("/"), link_in(&confirmed, "/preferences/")];
+    let topics = app.ctx.catalogue.topics().len();
+    let c = browser(&driver).await;
+    let result = async {
+        let mut seen = Vec::new();
+        for page in &pages {
+            c.goto(page).await?;
+            for width in [360, 768, 1000, 1280] {
+                set_viewport_width(&c, width).await?;
+                seen.push((page.clone(), width, c.execute(TOPIC_LABELS, vec![]).await?));
+            }
+        }
+        Ok::<_, fantoccini::error::CmdError>(seen)
+    }
+    .await;
+    let _ = c.close().await;
+    for (page, width, found) in result.expect("browser steps") {
+        assert_eq!(found["width"], width, "{page}: the viewport");
+        assert_eq!(found["labels"], topics, "{page} at {width} px: {found}");
+        assert_eq!(
+            found["misplaced"],
+            serde_json::json!([]),
+            "{page} at {width} px"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 //! oversized one stay where they were with their flags untouched; reading again records
 //! nothing new; a server that is down or drops the connection is an error, and retried.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use paperboy::domain::{EventSource, MailEventKind, SubscriberStatus};
 
@@ -34,16 +34,21 @@ fn delivered_dsn(tag: &str, recipient: &str, id: &str) -> String {
 const PERSON: &str = "Return-Path: <ada@example.net>\r\nDelivered-To: bounces@lists.paperboy.test\r\nFrom: Ada <ada@example.net>\r\nTo: bounces@lists.paperboy.test\r\nSubject: Re: your papers\r\nMessage-ID: <person-1@example.net>\r\n\r\nThanks, and could I get fewer papers?\r\n";
 const NEWSLETTER: &str = "Return-Path: <news@shop.example>\r\nFrom: Shop <news@shop.example>\r\nTo: bounces@lists.paperboy.test\r\nSubject: 20% off\r\nList-Id: <offers.shop.example>\r\nMessage-ID: <news-1@shop.example>\r\n\r\nOnly today.\r\n";
 
-/// Wait until `done` holds, up to 20 s.
-async fn until<F: AsyncFnMut() -> bool>(what: &str, mut done: F) {
-    let start = Instant::now();
-    while !done().await {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "waited 20 s for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Wait until `done` holds (up to [`PATIENCE`](crate::helpers::PATIENCE)); when it does not,
+/// fail with what the poller had done by then: the events recorded, both folders' contents,
+/// Dovecot's log and the service's.
+async fn until<F: AsyncFnMut() -> bool>(what: &str, app: &TestApp, dovecot: &Dovecot, done: F) {
+    crate::helpers::until(what, done, async || {
+        format!(
+            "events recorded: {:#?}\nINBOX: {:?}\n{PROCESSED}: {:?}\nDovecot's log:\n{}\nthe service's log:\n{}",
+            events(app).await,
+            dovecot.messages("INBOX").await,
+            dovecot.messages(PROCESSED).await,
+            dovecot.log(),
+            app.log.text()
+        )
+    })
+    .await
 }
 
 fn subjects(messages: &[Stored]) -> Vec<(String, Vec<String>)> {
@@ -114,7 +119,7 @@ async fn serve_reads_bounces_from_the_mailbox_and_leaves_other_mail_alone(backen
         );
     dovecot.append("INBOX", None, arf.as_bytes()).await;
 
-    until("the two reports to be moved", async || {
+    until("the two reports to be moved", &app, &dovecot, async || {
         dovecot.messages(PROCESSED).await.len() == 2
     })
     .await;
@@ -185,7 +190,7 @@ async fn serve_reads_bounces_from_the_mailbox_and_leaves_other_mail_alone(backen
 
     // The same DSN delivered twice (a relay retrying): moved, but not a second event.
     dovecot.append("INBOX", None, dsn.as_bytes()).await;
-    until("the copy to be moved", async || {
+    until("the copy to be moved", &app, &dovecot, async || {
         dovecot.messages(PROCESSED).await.len() == 3
     })
     .await;
@@ -375,11 +380,11 @@ async fn a_mailbox_server_that_is_down_is_retried(backend: Backend) {
     };
     let dsn = delivered_dsn(&gone, "gone@example.net", "late@relay");
     dovecot.append("INBOX", None, dsn.as_bytes()).await;
-    until("the bounce to be recorded", async || {
+    until("the bounce to be recorded", &app, &dovecot, async || {
         status_of(&app, "gone@example.net").await == SubscriberStatus::Suppressed
     })
     .await;
-    until("the bounce to be moved", async || {
+    until("the bounce to be moved", &app, &dovecot, async || {
         dovecot.messages(PROCESSED).await.len() == 1
     })
     .await;

@@ -373,7 +373,7 @@ async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend
         (
             "forged",
             format!("{}/rate/{forged}/{target}/fewer", app.base),
-            400,
+            404,
         ),
         (
             "expired",
@@ -385,11 +385,12 @@ async fn a_digest_carries_rating_links_that_only_a_post_follows(backend: Backend
             format!("{}/rate/{manage}/{target}/fewer", app.base),
             400,
         ),
-        // Another paper's token: the token is bound to the paper.
+        // Another paper's token: the token is bound to the paper, so it was not issued for
+        // this one.
         (
             "other paper",
             format!("{}/rate/{real}/{}/fewer", app.base, papers[4]),
-            400,
+            404,
         ),
         (
             "not an id",
@@ -878,7 +879,7 @@ async fn papers_hidden_through_one_interest_offer_to_drop_it(backend: Backend) {
     let unsubscribe = app.ctx.links.unsubscribe_url(&r, now);
     let unsubscribe = unsubscribe.rsplit('/').next().unwrap().to_string();
     for (what, token, fields, want) in [
-        ("forged", forged, with_token(("topic", "agents")), 400),
+        ("forged", forged, with_token(("topic", "agents")), 404),
         (
             "other purpose",
             unsubscribe,
@@ -1115,6 +1116,12 @@ async fn ratings_through_the_api_and_the_export(backend: Backend) {
         (url(p1.as_str()), serde_json::json!({}), 422, "rating"),
         (
             url(p1.as_str()),
+            serde_json::json!(["more"]),
+            422,
+            "expected a JSON object",
+        ),
+        (
+            url(p1.as_str()),
             serde_json::json!({"rating": "m".repeat(200_000)}),
             413,
             "length limit exceeded",
@@ -1126,8 +1133,8 @@ async fn ratings_through_the_api_and_the_export(backend: Backend) {
                 "A".repeat(66)
             ),
             serde_json::json!({"rating": "more"}),
-            400,
-            "not valid",
+            404,
+            "not issued by this service",
         ),
     ];
     for (u, body, want, says) in cases {

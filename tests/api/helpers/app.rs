@@ -1,5 +1,10 @@
 //! Start the app, as `paperboy serve` runs it, on a fresh database with a real SMTP server
-//! receiving its mail; the test client's requests and the links read out of pages and mails.
+//! receiving its mail; the test client's requests and the links read out of pages and mails;
+//! waiting for what it does in the background, and what it logged meanwhile.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, Once, OnceLock};
+use std::time::{Duration, Instant};
 
 use paperboy::app::App;
 use paperboy::config::Config;
@@ -9,7 +14,7 @@ use paperboy::subscriptions::Subscriptions;
 use reqwest::StatusCode;
 
 use super::database::{Backend, TestDatabase, fresh_database};
-use super::smtp::MailSink;
+use super::smtp::{MailSink, Received};
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const ADMIN_TOKEN: &str = "admin-token-for-tests";
@@ -26,8 +31,108 @@ pub struct TestApp {
     /// The running app's services, the ones its web layer and scheduler call.
     pub services: Services,
     pub subs: Subscriptions,
+    /// What the app logs, kept for a failed wait to show.
+    pub log: ServiceLog,
     pub _db: TestDatabase,
     pub _dir: tempfile::TempDir,
+}
+
+/// How long a test waits for what the app does in the background (a mail through the outbox,
+/// a mailbox polled): long, since a machine busy with other tests can be slow, and a wait ends
+/// as soon as the thing has happened, so the time is spent only when something is wrong.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Wait until `done` holds, looking every 100 ms; after [`PATIENCE`], fail saying what was
+/// awaited and what `explain` finds then (rows, the service's log, a mailbox's contents).
+pub async fn until<D: AsyncFnMut() -> bool, E: AsyncFnOnce() -> String>(
+    what: &str,
+    mut done: D,
+    explain: E,
+) {
+    let start = Instant::now();
+    while !done().await {
+        if start.elapsed() > PATIENCE {
+            panic!(
+                "waited {} s for {what}; by then:\n{}",
+                PATIENCE.as_secs(),
+                explain().await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The lines the app logged, as `paperboy serve` logs them (`info,sqlx=warn`). Each test
+/// runs its app on the test's own runtime, so the lines are kept by runtime: a test reads
+/// its own apps', not those of the tests running beside it.
+pub struct ServiceLog {
+    runtime: tokio::runtime::Id,
+}
+
+/// By runtime: how many [`ServiceLog`]s read it, and its lines.
+type Logs = HashMap<tokio::runtime::Id, (usize, Vec<u8>)>;
+
+fn logs() -> std::sync::MutexGuard<'static, Logs> {
+    static LOGS: OnceLock<Mutex<Logs>> = OnceLock::new();
+    LOGS.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes a log line to the lines of the runtime it was logged on.
+struct ByRuntime;
+
+impl std::io::Write for ByRuntime {
+    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current()
+            && let Some((_, lines)) = logs().get_mut(&runtime.id())
+        {
+            lines.extend_from_slice(line);
+        }
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ServiceLog {
+    /// Start keeping the log of the apps of the current runtime.
+    fn start() -> Self {
+        static SUBSCRIBER: Once = Once::new();
+        SUBSCRIBER.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+                .with_writer(|| ByRuntime)
+                .with_ansi(false)
+                .try_init();
+        });
+        let runtime = tokio::runtime::Handle::current().id();
+        logs().entry(runtime).or_default().0 += 1;
+        Self { runtime }
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        let logs = logs();
+        let lines = logs
+            .get(&self.runtime)
+            .map_or(&[][..], |(_, l)| l.as_slice());
+        String::from_utf8_lossy(lines).into_owned()
+    }
+}
+
+impl Drop for ServiceLog {
+    fn drop(&mut self) {
+        let mut logs = logs();
+        if let Some((readers, _)) = logs.get_mut(&self.runtime) {
+            *readers -= 1;
+            if *readers == 0 {
+                logs.remove(&self.runtime);
+            }
+        }
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -61,6 +166,7 @@ pub async fn spawn_app_with(
     ];
     pairs.extend(overrides.iter().cloned());
     let config = Config::with_overrides(&pairs).expect("valid test config");
+    let log = ServiceLog::start();
     // The app as `paperboy serve` builds and runs it.
     let app = App::build_on(config, listener)
         .await
@@ -85,6 +191,7 @@ pub async fn spawn_app_with(
         subs: services.subscriptions.clone(),
         services,
         ctx,
+        log,
         _db: db,
         _dir: dir,
     })
@@ -239,25 +346,68 @@ impl TestApp {
         all.extend_from_slice(fields);
         let r = self.subscribe_form(&all).await;
         assert_eq!(r.status(), 200);
-        let mails = self.smtp.wait_for(email, before + 1).await;
+        let mails = self.wait_for_mails(email, before + 1).await;
         let link = link_in(&mails.last().unwrap().text(), "/confirm/");
         let r = self.confirm_by_post(&link).await;
         assert_eq!(r.status(), 200);
         let page = r.text().await.unwrap();
         // (A scheduler that runs every second may send the day's digest before it.)
-        let welcomed = |mails: &[super::Received]| {
+        let welcomed = |mails: &[Received]| {
             mails[before..].iter().any(|m| {
                 let m = m.parsed();
                 m.subject().unwrap_or_default().starts_with("Welcome to")
             })
         };
-        for _ in 0..200 {
-            if welcomed(&self.smtp.to(email)) {
-                return page;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("no welcome mail to {email}");
+        until(
+            &format!("the welcome mail to {email}"),
+            async || welcomed(&self.smtp.to(email)),
+            async || self.outbox_state(email).await,
+        )
+        .await;
+        page
+    }
+
+    /// Wait until `n` mails to `email` have arrived at the SMTP server (up to [`PATIENCE`]);
+    /// those mails. On failure, says what the outbox and the service's log say.
+    pub async fn wait_for_mails(&self, email: &str, n: usize) -> Vec<Received> {
+        until(
+            &format!("{n} mail(s) to {email}"),
+            async || self.smtp.to(email).len() >= n,
+            async || self.outbox_state(email).await,
+        )
+        .await;
+        self.smtp.to(email)
+    }
+
+    /// What became of the mails to `email`: the ones received (by subject), the reader's
+    /// outbox rows (status, attempts, last error), and the service's log.
+    pub async fn outbox_state(&self, email: &str) -> String {
+        let received: Vec<String> = self
+            .smtp
+            .to(email)
+            .iter()
+            .map(|m| m.parsed().subject().unwrap_or("(no subject)").to_string())
+            .collect();
+        let rows = match self.subscriber(email).await {
+            Some(s) => match self.ctx.store.subscription_mails_of(s.id).await {
+                Ok(rows) => rows
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "  #{} {:?}: {:?} after {} attempt(s), last error {:?}",
+                            r.id, r.kind, r.status, r.attempts, r.last_error
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Err(e) => format!("  (could not be read: {e})"),
+            },
+            None => "  (no subscriber with that address)".into(),
+        };
+        format!(
+            "received by the SMTP server: {received:?}\noutbox rows of {email}:\n{rows}\nthe service's log:\n{}",
+            self.log.text()
+        )
     }
 }
 

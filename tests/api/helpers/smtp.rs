@@ -190,19 +190,17 @@ impl MailSink {
             .collect()
     }
 
-    /// Wait (up to 10 s) until `n` mails to `address` have arrived.
+    /// Wait (up to [`PATIENCE`](super::PATIENCE)) until `n` mails to `address` have arrived.
+    /// [`TestApp::wait_for_mails`](super::TestApp::wait_for_mails) also shows, when they do
+    /// not, what the app's outbox and log say.
     pub async fn wait_for(&self, address: &str, n: usize) -> Vec<Received> {
-        for _ in 0..200 {
-            let got = self.to(address);
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!(
-            "expected {n} mail(s) to {address}, got {}",
-            self.to(address).len()
-        );
+        super::until(
+            &format!("{n} mail(s) to {address}"),
+            async || self.to(address).len() >= n,
+            async || format!("{} arrived", self.to(address).len()),
+        )
+        .await;
+        self.to(address)
     }
 }
 
