@@ -15,6 +15,7 @@ mod eval;
 mod hf_page;
 mod ingest;
 mod ingest_http;
+mod layout;
 mod lifecycle;
 mod mailbox;
 mod migrations;
