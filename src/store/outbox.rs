@@ -246,11 +246,15 @@ impl Store {
                 let rows: Vec<String> = (0..chunk.len())
                     .map(|i| {
                         let p = 2 + 3 * i;
-                        format!("(${}, $1, ${}, ${})", p, p + 1, p + 2)
+                        format!("(${}, ${}, ${})", p, p + 1, p + 2)
                     })
                     .collect();
+                // Only for rows still there: a reader erased (or a sign-up purged) while its
+                // mail was out took the row with it, and its attempt has nothing to name.
                 let sql = format!(
-                    "INSERT INTO {attempts} ({key}, at, outcome, detail) VALUES {}",
+                    "WITH v (id, outcome, detail) AS (VALUES {}) \
+                     INSERT INTO {attempts} ({key}, at, outcome, detail) \
+                     SELECT v.id, $1, v.outcome, v.detail FROM v WHERE EXISTS (SELECT 1 FROM {t} WHERE {t}.id = v.id)",
                     rows.join(", ")
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);

@@ -22,6 +22,7 @@ on_both_databases!(
     a_refused_address_bounces_and_is_suppressed,
     subscription_mails_go_before_digests,
     a_stale_claim_is_not_recorded,
+    an_outcome_for_a_row_erased_meanwhile_is_dropped,
     a_row_whose_lease_ran_short_is_sent_once,
     a_burst_of_sign_ups_all_go_out_once,
     one_client_at_once_gets_no_more_than_its_limit,
@@ -352,6 +353,46 @@ async fn a_stale_claim_is_not_recorded(backend: Backend) {
     );
     let attempts = store.delivery_attempts(d.id).await.unwrap();
     assert_eq!(attempts.len(), 3, "{attempts:?}");
+}
+
+/// A reader erased while their mail was out (or a sign-up purged while its confirmation
+/// went): the row went with them, and recording the group's outcomes must neither fail
+/// (the whole run did, on the attempt's foreign key) nor lose the others'.
+async fn an_outcome_for_a_row_erased_meanwhile_is_dropped(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    readers_with_a_digest(&app, dir.path(), 2).await;
+    let store = &app.ctx.store;
+    let t = chrono::Utc::now().timestamp();
+    let claimed = store.claim::<ClaimedDigest>(t, t, 60, 10).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    let (gone, kept) = (&claimed[0], &claimed[1]);
+    assert!(store.delete(gone.subscriber_id).await.unwrap());
+    let recorded = store
+        .record_deliveries(
+            &[(gone.claim, Outcome::Sent), (kept.claim, Outcome::Sent)],
+            t + 1,
+        )
+        .await
+        .expect("the outcomes of the rows still there are recorded");
+    assert_eq!(recorded, 1);
+    let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
+    let d = store
+        .digest_for(kept.subscriber_id, day)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((d.status, d.sent_at), (DigestStatus::Sent, Some(t + 1)));
+    assert_eq!(store.delivery_attempts(d.id).await.unwrap().len(), 1);
+    assert!(
+        store
+            .digest_for(gone.subscriber_id, day)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// The bug this guards against: rows claimed at once wait for their turn behind a slow
