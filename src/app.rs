@@ -30,7 +30,7 @@ pub enum AppError {
         source: std::io::Error,
     },
     #[error("{0}")]
-    Webhooks(#[from] crate::bounces::webhooks::SetupError),
+    Webhooks(#[from] crate::bounces::webhooks::KeyError),
     #[error("serving HTTP: {0}")]
     Serve(std::io::Error),
     #[error(

@@ -30,7 +30,7 @@ pub struct Notice {
 
 /// Which form the report took.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub enum ReportFormat {
     Dsn,
     Arf,
     /// A bounce in prose (qmail's "failure notice", Exchange's older ones...).
@@ -40,7 +40,7 @@ pub enum Format {
 /// A bounce or complaint mail, read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
-    pub format: Format,
+    pub format: ReportFormat,
     /// The report's own Message-ID: the same report seen twice is recorded once.
     pub id: Option<String>,
     /// One per recipient the report is about, in its order; never empty.
@@ -119,7 +119,7 @@ pub fn read(raw: &[u8], null_sender: bool) -> Result<Report, ReportError> {
                     ReportError::Malformed("a delivery report without its status part".into())
                 })?;
             return dsn(status.contents()).map(|notices| Report {
-                format: Format::Dsn,
+                format: ReportFormat::Dsn,
                 id,
                 notices,
             });
@@ -128,7 +128,7 @@ pub fn read(raw: &[u8], null_sender: bool) -> Result<Report, ReportError> {
             let feedback = Feedback::parse_rfc5322(raw)
                 .map_err(|e| ReportError::Malformed(format!("feedback report: {e:?}")))?;
             return arf(&feedback).map(|notice| Report {
-                format: Format::Arf,
+                format: ReportFormat::Arf,
                 id,
                 notices: vec![notice],
             });
@@ -136,7 +136,7 @@ pub fn read(raw: &[u8], null_sender: bool) -> Result<Report, ReportError> {
         _ => plain(&message, null_sender)?,
     };
     Ok(Report {
-        format: Format::Plain,
+        format: ReportFormat::Plain,
         id,
         notices,
     })
@@ -355,7 +355,7 @@ mod tests {
     #[test]
     fn a_postfix_dsn_names_the_recipient_status_and_diagnostic() {
         let r = read(POSTFIX_DSN.as_bytes(), true).unwrap();
-        assert_eq!(r.format, Format::Dsn);
+        assert_eq!(r.format, ReportFormat::Dsn);
         assert_eq!(r.notices.len(), 1);
         let n = r.worst();
         assert_eq!(n.kind, MailEventKind::HardBounce);
@@ -451,7 +451,7 @@ mod tests {
     fn an_arf_complaint_is_a_complaint() {
         let arf = include_str!("../../tests/fixtures/bounces/arf-abuse.eml");
         let r = read(arf.as_bytes(), false).unwrap();
-        assert_eq!(r.format, Format::Arf);
+        assert_eq!(r.format, ReportFormat::Arf);
         assert_eq!(r.worst().kind, MailEventKind::Complaint);
         assert_eq!(r.worst().recipient.as_deref(), Some("reader@example.net"));
         let not_spam = arf.replace("Feedback-Type: abuse", "Feedback-Type: not-spam");
@@ -469,7 +469,7 @@ mod tests {
             <gone@example.net>:\r\n192.0.2.1 does not like recipient.\r\n\
             Remote host said: 550 5.1.1 no such user\r\n";
         let r = read(qmail.as_bytes(), false).unwrap();
-        assert_eq!(r.format, Format::Plain);
+        assert_eq!(r.format, ReportFormat::Plain);
         assert_eq!(r.worst().kind, MailEventKind::HardBounce);
         assert_eq!(
             r.worst().diagnostic.as_deref(),

@@ -89,7 +89,7 @@ pub struct Webhooks {
 /// A provider's keys that cannot be used (checked at start).
 #[derive(Debug, thiserror::Error)]
 #[error("webhooks.{key}: {why}")]
-pub struct SetupError {
+pub struct KeyError {
     pub key: &'static str,
     pub why: String,
 }
@@ -104,7 +104,7 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn from_config(c: &WebhooksConfig) -> Result<Self, SetupError> {
+    pub fn from_config(c: &WebhooksConfig) -> Result<Self, KeyError> {
         Ok(Self {
             ses: ses::Ses::from_config(c)?,
             postmark: postmark::Postmark::from_config(c),

@@ -14,7 +14,7 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ParsedPublicKey};
 use base64::Engine;
 use serde::Deserialize;
 
-use super::{Event, SetupError, WebhookError, fresh, json, refused};
+use super::{Event, KeyError, WebhookError, fresh, json, refused};
 use crate::bounces::Notice;
 use crate::config::WebhooksConfig;
 use crate::domain::{EventSource, MailEventKind, StatusCode};
@@ -42,12 +42,12 @@ struct SgEvent {
 impl Sendgrid {
     /// On when the verification key is configured; a key that is not a P-256 public key
     /// stops the start.
-    pub fn from_config(c: &WebhooksConfig) -> Result<Option<Self>, SetupError> {
+    pub fn from_config(c: &WebhooksConfig) -> Result<Option<Self>, KeyError> {
         let text = c.sendgrid_public_key.trim();
         if text.is_empty() {
             return Ok(None);
         }
-        let bad = |why: &str| SetupError {
+        let bad = |why: &str| KeyError {
             key: "sendgrid_public_key",
             why: format!("{why} (paste the verification key SendGrid shows, base64)"),
         };

@@ -20,7 +20,7 @@ use base64::Engine;
 use serde::Deserialize;
 use x509_cert::der::{DecodePem, Encode};
 
-use super::{Event, SetupError, WebhookError, fresh, json, message_of, refused};
+use super::{Event, KeyError, WebhookError, fresh, json, message_of, refused};
 use crate::bounces::Notice;
 use crate::config::WebhooksConfig;
 use crate::domain::{EventSource, MailEventKind, StatusCode};
@@ -178,7 +178,7 @@ struct SesMail {
 
 impl Ses {
     /// On when topics are configured.
-    pub fn from_config(c: &WebhooksConfig) -> Result<Option<Self>, SetupError> {
+    pub fn from_config(c: &WebhooksConfig) -> Result<Option<Self>, KeyError> {
         let topics: Vec<String> = c
             .ses_topic_arns
             .iter()
@@ -189,12 +189,12 @@ impl Ses {
             return Ok(None);
         }
         if c.ses_cert_hosts.is_empty() {
-            return Err(SetupError {
+            return Err(KeyError {
                 key: "ses_cert_hosts",
                 why: "empty: no signing certificate could be fetched (the default is [\"sns.*.amazonaws.com\"])".into(),
             });
         }
-        let tls = crate::net::tls_client_config(&c.ses_ca_file).map_err(|why| SetupError {
+        let tls = crate::net::tls_client_config(&c.ses_ca_file).map_err(|why| KeyError {
             key: "ses_ca_file",
             why,
         })?;
@@ -206,7 +206,7 @@ impl Ses {
             .timeout(FETCH_TIMEOUT)
             .user_agent(concat!("paperboy/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| SetupError {
+            .map_err(|e| KeyError {
                 key: "ses_ca_file",
                 why: format!("cannot build the HTTPS client: {e}"),
             })?;
