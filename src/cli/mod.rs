@@ -69,7 +69,7 @@ pub async fn status(services: &Services) -> Result<()> {
     for e in &status.latest_events {
         println!(
             "  {}",
-            suppressions::event_line(&paperboy::web::MailEvent::from(e))
+            suppressions::event_line(&paperboy::admin::views::MailEvent::from(e))
         );
     }
     let learned = status.learned;

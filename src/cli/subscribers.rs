@@ -4,11 +4,11 @@ use std::io::Write;
 
 use anyhow::{Result, bail};
 use clap::{Subcommand, ValueEnum};
+use paperboy::admin::views::AdminSubscriber;
 use paperboy::domain::{EmailAddress, SubscriberStatus, SubscriptionInput};
 use paperboy::error::ServiceError;
 use paperboy::services::Services;
 use paperboy::store::ListFilter;
-use paperboy::web::ExportRow;
 
 #[derive(Subcommand)]
 pub enum SubscribersCommand {
@@ -147,7 +147,7 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                     let mut full = Vec::with_capacity(rows.len());
                     for row in &rows {
                         let mut v = serde_json::to_value(
-                            ExportRow::from(&row.subscriber).with_ratings(&row.ratings),
+                            AdminSubscriber::from(&row.subscriber).with_ratings(&row.ratings),
                         )?;
                         v["confirmation_mails"] = row
                             .confirmation_mails
@@ -157,7 +157,7 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                         v["mail_events"] = serde_json::to_value(
                             row.mail_events
                                 .iter()
-                                .map(paperboy::web::MailEvent::from)
+                                .map(paperboy::admin::views::MailEvent::from)
                                 .collect::<Vec<_>>(),
                         )?;
                         full.push(v);
@@ -168,7 +168,7 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                 ExportFormat::Csv => {
                     let mut w = csv::Writer::from_writer(out);
                     for row in &rows {
-                        let row = ExportRow::from(&row.subscriber).with_ratings(&row.ratings);
+                        let row = AdminSubscriber::from(&row.subscriber).with_ratings(&row.ratings);
                         w.serialize(row.flat())?;
                     }
                     w.flush()?;

@@ -5,10 +5,10 @@ use std::io::Write;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use paperboy::admin::views::{MailEvent, Suppression};
 use paperboy::domain::EmailAddress;
 use paperboy::services::Services;
 use paperboy::store::EventFilter;
-use paperboy::web::{MailEvent, Suppression};
 
 use super::subscribers::ExportFormat;
 

@@ -10,14 +10,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::api::{ApiJson, SubscriptionView};
+use super::api::ApiJson;
 use super::error::{ApiError, ApiErrorBody};
+use crate::admin::views::{AdminSubscriber, MailEvent, Suppression};
 use crate::admin::{MAX_PAGE, SuppressionError};
-use crate::domain::{
-    EmailAddress, EventSource, MailEventKind, PaperRating, Subscriber, SubscriberStatus,
-};
+use crate::domain::{EmailAddress, Subscriber, SubscriberStatus};
 use crate::error::ServiceError;
-use crate::store::{EventFilter, ListFilter, StoredMailEvent};
+use crate::store::{EventFilter, ListFilter};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -31,73 +30,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/events", get(list_events))
 }
 
-/// A reader nothing is sent to.
-#[derive(Serialize, ToSchema)]
-pub struct Suppression {
-    /// The reader's id (pages go by it).
-    pub id: i64,
-    pub email: String,
-    /// Unix seconds.
-    pub suppressed_at: Option<i64>,
-    /// What suppressed them: `hard bounce (5.1.1)`, `complaint: marked as spam`,
-    /// `3 soft bounces within 14 days (4.2.2)`, `by the operator: ...`.
-    pub reason: Option<String>,
-}
-
-impl From<&Subscriber> for Suppression {
-    fn from(s: &Subscriber) -> Self {
-        Self {
-            id: s.id,
-            email: s.email.as_str().to_string(),
-            suppressed_at: s.suppressed_at,
-            reason: s.suppression_reason.clone(),
-        }
-    }
-}
-
 /// A reader's state after a suppression was added or lifted.
 #[derive(Serialize, ToSchema)]
 pub struct SuppressionChange {
     pub email: String,
     pub status: SubscriberStatus,
     pub reason: Option<String>,
-}
-
-/// One bounce or complaint.
-#[derive(Serialize, ToSchema)]
-pub struct MailEvent {
-    pub id: i64,
-    pub email: String,
-    /// `digest` or `subscription_mail`, when the report named the message.
-    pub message_kind: Option<String>,
-    pub message_id: Option<i64>,
-    pub kind: MailEventKind,
-    /// RFC 3463 status, e.g. `5.1.1`.
-    pub status: Option<String>,
-    /// What the far server said.
-    pub diagnostic: Option<String>,
-    pub source: EventSource,
-    /// `suppressed` when this event suppressed the reader, else `noted`.
-    pub effect: String,
-    /// Unix seconds.
-    pub at: i64,
-}
-
-impl From<&StoredMailEvent> for MailEvent {
-    fn from(e: &StoredMailEvent) -> Self {
-        Self {
-            id: e.id,
-            email: e.email.as_str().to_string(),
-            message_kind: e.message_kind.clone(),
-            message_id: e.message_id,
-            kind: e.kind,
-            status: e.status.clone(),
-            diagnostic: e.diagnostic.clone(),
-            source: e.source,
-            effect: e.effect.clone(),
-            at: e.at,
-        }
-    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -329,14 +267,6 @@ pub struct ListParams {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct AdminSubscriber {
-    pub id: i64,
-    #[serde(flatten)]
-    pub subscription: SubscriptionView,
-    pub consent_ip: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
 pub struct SubscriberPage {
     pub subscribers: Vec<AdminSubscriber>,
     /// Pass as `after` for the next page; absent on the last page.
@@ -429,90 +359,4 @@ pub async fn admin_counts(
         suppressed: get(SubscriberStatus::Suppressed),
         total: counts.iter().map(|(_, n)| n).sum(),
     }))
-}
-
-impl AdminSubscriber {
-    /// The row with the subscriber's ratings.
-    pub fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
-        self.subscription = self.subscription.with_ratings(ratings);
-        self
-    }
-}
-
-impl From<&Subscriber> for AdminSubscriber {
-    fn from(s: &Subscriber) -> Self {
-        Self {
-            id: s.id,
-            subscription: s.into(),
-            consent_ip: s.consent_ip.clone(),
-        }
-    }
-}
-
-/// One subscriber as a CSV row: lists joined (topics by `;`, keywords by spaces in their
-/// quoted form, authors by `; `).
-#[derive(Serialize)]
-pub struct FlatSubscriber<'a> {
-    id: i64,
-    email: &'a str,
-    status: &'a str,
-    topics: String,
-    keywords: String,
-    authors: String,
-    liked: String,
-    muted_authors: String,
-    categories: String,
-    trending: u8,
-    frequency: &'a str,
-    weekday: Option<&'a str>,
-    delivery_hour: u8,
-    timezone: &'a str,
-    papers_per_digest: u8,
-    send_when_empty: bool,
-    created_at: i64,
-    consent_at: i64,
-    consent_ip: Option<&'a str>,
-    confirmed_at: Option<i64>,
-    unsubscribed_at: Option<i64>,
-    suppressed_at: Option<i64>,
-    suppression_reason: Option<&'a str>,
-    /// `paper:rating` pairs, latest first, separated by spaces.
-    ratings: String,
-}
-
-impl AdminSubscriber {
-    pub fn flat(&self) -> FlatSubscriber<'_> {
-        let v = &self.subscription;
-        FlatSubscriber {
-            id: self.id,
-            email: &v.email,
-            status: v.status.as_str(),
-            topics: v.topics.join(";"),
-            keywords: v.keywords.join(" "),
-            authors: v.authors.join("; "),
-            liked: v.liked.join(" "),
-            muted_authors: v.muted_authors.join("; "),
-            categories: v.categories.join(" "),
-            trending: v.trending,
-            frequency: &v.frequency,
-            weekday: v.weekday.as_deref(),
-            delivery_hour: v.delivery_hour,
-            timezone: &v.timezone,
-            papers_per_digest: v.papers_per_digest,
-            send_when_empty: v.send_when_empty,
-            created_at: v.created_at,
-            consent_at: v.consent_at,
-            consent_ip: self.consent_ip.as_deref(),
-            confirmed_at: v.confirmed_at,
-            unsubscribed_at: v.unsubscribed_at,
-            suppressed_at: v.suppressed_at,
-            suppression_reason: v.suppression_reason.as_deref(),
-            ratings: v
-                .ratings
-                .iter()
-                .map(|r| format!("{}:{}", r.paper, r.rating))
-                .collect::<Vec<_>>()
-                .join(" "),
-        }
-    }
 }

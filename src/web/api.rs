@@ -11,10 +11,8 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ApiErrorBody};
 use super::{AppState, ClientIp};
-use crate::domain::{
-    ArxivId, PaperRating, Rating, Subscriber, SubscriberStatus, SubscriptionInput, Topic,
-    weekday_name,
-};
+use crate::admin::views::{RatingView, SubscriptionView};
+use crate::domain::{ArxivId, Rating, SubscriptionInput, Topic};
 use crate::tokens::Purpose;
 
 pub fn routes() -> Router<AppState> {
@@ -78,100 +76,6 @@ where
                     ),
                 ))
             }
-        }
-    }
-}
-
-/// A subscription as its owner (or an admin) sees it.
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct SubscriptionView {
-    pub email: String,
-    pub status: SubscriberStatus,
-    pub topics: Vec<String>,
-    pub keywords: Vec<String>,
-    /// Pinned authors.
-    pub authors: Vec<String>,
-    /// arXiv ids of papers the reader liked ("more like these").
-    pub liked: Vec<String>,
-    pub muted_authors: Vec<String>,
-    /// arXiv categories.
-    pub categories: Vec<String>,
-    /// 0 (all personal) … 100 (all trending).
-    pub trending: u8,
-    /// `daily` or `weekly`.
-    pub frequency: String,
-    /// For weekly digests: `monday` … `sunday`.
-    pub weekday: Option<String>,
-    pub delivery_hour: u8,
-    pub timezone: String,
-    pub papers_per_digest: u8,
-    pub send_when_empty: bool,
-    /// Unix seconds.
-    pub created_at: i64,
-    pub consent_at: i64,
-    pub confirmed_at: Option<i64>,
-    pub unsubscribed_at: Option<i64>,
-    pub suppressed_at: Option<i64>,
-    pub suppression_reason: Option<String>,
-    /// The reader's "more / fewer like this" ratings, latest first.
-    #[serde(default)]
-    pub ratings: Vec<RatingView>,
-}
-
-/// One rating of a paper by its reader.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct RatingView {
-    /// The arXiv id, without version.
-    #[schema(example = "2606.12243")]
-    pub paper: String,
-    pub rating: Rating,
-    /// Unix seconds of the rating.
-    pub at: i64,
-}
-
-impl From<&PaperRating> for RatingView {
-    fn from(r: &PaperRating) -> Self {
-        Self {
-            paper: r.paper.to_string(),
-            rating: r.rating,
-            at: r.at,
-        }
-    }
-}
-
-impl SubscriptionView {
-    /// The view with the reader's ratings (read separately from the subscriber's row).
-    pub fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
-        self.ratings = ratings.iter().map(RatingView::from).collect();
-        self
-    }
-}
-
-impl From<&Subscriber> for SubscriptionView {
-    fn from(s: &Subscriber) -> Self {
-        Self {
-            email: s.email.to_string(),
-            status: s.status,
-            topics: s.interests.topics.iter().map(ToString::to_string).collect(),
-            keywords: s.interests.keywords.clone(),
-            authors: s.interests.authors.clone(),
-            liked: s.interests.liked.iter().map(ToString::to_string).collect(),
-            muted_authors: s.interests.muted_authors.clone(),
-            categories: s.interests.categories.clone(),
-            trending: s.interests.trending,
-            frequency: s.prefs.frequency_name().into(),
-            weekday: s.prefs.weekday().map(|d| weekday_name(d).into()),
-            delivery_hour: s.prefs.hour,
-            timezone: s.prefs.timezone.name().into(),
-            papers_per_digest: s.prefs.papers_per_digest,
-            send_when_empty: s.prefs.send_when_empty,
-            created_at: s.created_at,
-            consent_at: s.consent_at,
-            confirmed_at: s.confirmed_at,
-            unsubscribed_at: s.unsubscribed_at,
-            suppressed_at: s.suppressed_at,
-            suppression_reason: s.suppression_reason.clone(),
-            ratings: Vec::new(),
         }
     }
 }

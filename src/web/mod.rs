@@ -11,9 +11,6 @@ mod pages;
 mod views;
 mod webhooks;
 
-pub use admin_api::AdminSubscriber as ExportRow;
-pub use admin_api::{MailEvent, Suppression};
-
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;

@@ -1,5 +1,8 @@
 //! What an operator asks of the service, from the admin API and the CLI: subscribers
-//! listed, counted and exported, the state of ingest and the outbox, the stored papers.
+//! listed, counted and exported, the state of ingest and the outbox, suppressions and mail
+//! events; `views.rs`: what the listings and exports show.
+
+pub mod views;
 
 use crate::context::Context;
 use crate::domain::DigestStatus;
