@@ -13,7 +13,7 @@ pub mod links;
 pub mod mail;
 pub mod matching;
 pub mod measure;
-pub mod net;
+pub(crate) mod net;
 pub mod outbox;
 pub mod papers;
 pub mod ratings;
@@ -23,7 +23,7 @@ pub mod services;
 pub mod store;
 pub mod subscriptions;
 pub mod tokens;
-pub mod web;
+pub(crate) mod web;
 
 /// mimalloc rather than glibc's allocator: rendering a digest makes thousands of small
 /// short-lived allocations (template values, strings), and delivery spent about 7% of its
