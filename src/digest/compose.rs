@@ -6,14 +6,11 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use super::DigestError;
+use super::composer::{Choice, Composer, Sent, sent};
 use crate::clock;
-use crate::config::Config;
 use crate::context::Context;
-use crate::domain::{
-    ArxivId, DigestContent, DigestEntry, DigestKind, Frequency, PaperRating, Rating, Subscriber,
-    TopicCatalogue,
-};
-use crate::matching::{Corpus, Day, Doc, LikedPaper, Match, Pick, Rated, Scratch, Taste};
+use crate::domain::{ArxivId, DigestKind, Frequency, PaperRating, Subscriber};
+use crate::matching::Scratch;
 use crate::store::{NewDigest, Store, StoredPaper};
 
 /// Readers read and written per batch: as many as a `paper_recipients` block holds (4,096
@@ -23,8 +20,6 @@ use crate::store::{NewDigest, Store, StoredPaper};
 const BATCH: i64 = 4096;
 /// Digests written a transaction, at most (plus one batch).
 const WRITE_GROUP: usize = 10_000;
-/// Other stored papers whose words sharpen the day's document frequencies.
-const CORPUS: i64 = 5000;
 
 /// What composing a day did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -52,24 +47,6 @@ pub struct ComposeReport {
     pub note: Option<String>,
 }
 
-fn doc(p: &StoredPaper, day: NaiveDate) -> Doc<'_> {
-    let p = &p.paper;
-    Doc {
-        title: &p.title,
-        abstract_text: &p.abstract_text,
-        keywords: &p.keywords,
-        authors: &p.authors,
-        upvotes: p.upvotes.unwrap_or(0),
-        comments: p.comments.unwrap_or(0),
-        stars: p.github_stars.unwrap_or(0),
-        age_days: p
-            .published
-            .map(|d| (day - d).num_days().clamp(0, u32::MAX as i64) as u32),
-        organization: p.organization.as_deref(),
-        categories: &p.categories,
-    }
-}
-
 /// Is the reader due for `day`'s digest? With `at` (the scheduler's tick), only once their
 /// local delivery hour has come, and weekly readers on their local weekday; without it (an
 /// operator composing a day by hand), weekly readers on the day's weekday.
@@ -87,255 +64,6 @@ pub fn due(s: &Subscriber, day: NaiveDate, at: Option<DateTime<Utc>>) -> bool {
                     Frequency::Weekly(w) => local.weekday() == w,
                 }
         }
-    }
-}
-
-/// A day's papers analysed for matching, and what each reader gets from them.
-pub struct Composer {
-    papers: Vec<StoredPaper>,
-    /// Paper id to its place in `papers`.
-    place: HashMap<String, u32>,
-    index: Day,
-    /// "More like these": each liked paper is analysed once per run.
-    liked: HashMap<ArxivId, LikedPaper>,
-    /// Of the day's papers, those some reader was sent before: only they need a look at
-    /// what each reader was sent.
-    sent_before: Vec<ArxivId>,
-    /// The week to `day`, for weekly readers, rather than the day alone.
-    weekly: bool,
-}
-
-/// A preview's upper bound on liked papers kept analysed between previews (a few KB each):
-/// past it they are analysed again.
-const PREVIEW_LIKED: usize = 1_000;
-
-/// The composers previews were last answered from, one for daily readers and one for
-/// weekly ones, each kept while what it was built from is unchanged (the store's
-/// [`crate::store::ComposingStamp`]): building one analyses the day's papers and the stored
-/// corpus, 750 ms for a day of 2,000 (`cargo bench --bench compose`), while matching one
-/// reader against it takes well under a millisecond. Shared by the process (the form's
-/// preview refreshes as a reader types); another instance's ingest changes the stamp.
-#[derive(Default)]
-pub(super) struct Previews(crate::store::ComposingCache<(NaiveDate, Span), Composer>);
-
-/// The papers a composer matches readers against: a day's, or the week's to that day.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Span {
-    Day,
-    Week,
-}
-
-/// What a preview finds for a reader.
-pub(super) enum Matched {
-    /// No papers are stored for the day (or the week, for a weekly reader).
-    NoPapers,
-    /// Nothing matched, and the reader asked for nothing then.
-    Nothing,
-    Digest(DigestContent),
-}
-
-impl Previews {
-    /// What `reader` would get for `day` as composing would choose it now.
-    pub(super) async fn preview(
-        &self,
-        ctx: &Context,
-        reader: &Subscriber,
-        day: NaiveDate,
-    ) -> Result<Matched, DigestError> {
-        let (store, config, catalogue) = (&ctx.store, &*ctx.config, &*ctx.catalogue);
-        let weekly = matches!(reader.prefs.frequency, Frequency::Weekly(_));
-        let span = if weekly { Span::Week } else { Span::Day };
-        let build = Composer::over(store, config, catalogue, day, weekly);
-        let same_slot = |k: &(NaiveDate, Span)| k.1 == span;
-        let Some(mut composer) = self.0.get(store, (day, span), same_slot, build).await? else {
-            return Ok(Matched::NoPapers);
-        };
-        if composer.liked.len() > PREVIEW_LIKED {
-            composer.liked.clear();
-        }
-        Ok(match composer.preview(store, reader).await? {
-            Some(content) => Matched::Digest(content),
-            None => Matched::Nothing,
-        })
-    }
-}
-
-/// The papers (and versions) a reader was sent before, among the day's.
-type Sent = HashMap<String, Option<u32>>;
-
-/// One reader's part in a composing run.
-enum Choice {
-    NotDue,
-    /// A daily reader on a day without papers.
-    NoPapers,
-    Nothing,
-    Digest(DigestContent),
-}
-
-impl Composer {
-    /// What a reader with this frequency gets on `day`: the day's papers, or for a weekly
-    /// reader the week's (the seven days to `day`); `None` when there are none.
-    pub async fn for_frequency(
-        store: &Store,
-        config: &Config,
-        catalogue: &TopicCatalogue,
-        day: NaiveDate,
-        frequency: Frequency,
-    ) -> Result<Option<Self>, DigestError> {
-        let weekly = matches!(frequency, Frequency::Weekly(_));
-        Self::over(store, config, catalogue, day, weekly).await
-    }
-
-    async fn over(
-        store: &Store,
-        config: &Config,
-        catalogue: &TopicCatalogue,
-        day: NaiveDate,
-        weekly: bool,
-    ) -> Result<Option<Self>, DigestError> {
-        let from = if weekly {
-            day - chrono::Days::new(6)
-        } else {
-            day
-        };
-        let papers = store.papers_featured(from, day, 100_000).await?;
-        if papers.is_empty() {
-            return Ok(None);
-        }
-        let place: HashMap<String, u32> = papers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.paper.id.as_str().to_string(), i as u32))
-            .collect();
-        let others = store.papers(None, CORPUS).await?;
-        let corpus: Vec<(&str, &str)> = others
-            .iter()
-            .filter(|p| !place.contains_key(p.paper.id.as_str()))
-            .map(|p| (p.paper.title.as_str(), p.paper.abstract_text.as_str()))
-            .collect();
-        let docs: Vec<Doc<'_>> = papers.iter().map(|p| doc(p, day)).collect();
-        // Topic readers are matched by the profiles learned at the last ingest (none yet:
-        // by keywords alone).
-        let learned = store.learned_topics().await?;
-        let index = Day::with_corpus(
-            &docs,
-            &Corpus::new(&corpus),
-            catalogue,
-            &learned,
-            config.matching.clone(),
-        );
-        let ids: Vec<ArxivId> = papers.iter().map(|p| p.paper.id.clone()).collect();
-        let sent_before = store.papers_sent_before(&ids).await?;
-        Ok(Some(Self {
-            papers,
-            place,
-            index,
-            liked: HashMap::new(),
-            sent_before,
-            weekly,
-        }))
-    }
-
-    /// Analyse liked papers ("more like these"), once each.
-    fn learn(&mut self, liked: &[StoredPaper]) {
-        for p in liked {
-            if !self.liked.contains_key(&p.paper.id) {
-                let v = self.index.liked_paper(
-                    &p.paper.title,
-                    &p.paper.abstract_text,
-                    &p.paper.categories,
-                );
-                self.liked.insert(p.paper.id.clone(), v);
-            }
-        }
-    }
-
-    /// What one reader gets: their papers not sent to them before (a newer arXiv version
-    /// is flagged) nor hidden by them ("fewer like this"), or, when none is left and they
-    /// asked for it, the day's trending papers they have not had; or nothing.
-    fn choose(
-        &self,
-        r: &Subscriber,
-        sent: &Sent,
-        ratings: &[PaperRating],
-        scratch: &mut Scratch,
-    ) -> Option<DigestContent> {
-        // What the reader liked at sign-up and taught since ("more / fewer like this"):
-        // the "more" papers join the liked ones, the newest weighing most, and papers close
-        // to the "fewer" ones are pushed down (matching::Taste, the model the eval measures).
-        let rated: Vec<Rated<&ArxivId>> = ratings
-            .iter()
-            .map(|p| Rated {
-                paper: &p.paper,
-                rating: p.rating,
-                at: p.at,
-            })
-            .collect();
-        let liked: Vec<&ArxivId> = r.interests.liked.iter().collect();
-        let taste: Taste<&LikedPaper> = Taste::learn(&liked, &rated).map(|id| self.liked.get(*id));
-        let mut profile = self.index.profile_with(&r.interests, &taste);
-        // A paper sent before stays out, unless arXiv has a newer version of it since.
-        profile.exclude(sent.iter().filter_map(|(id, before)| {
-            let d = *self.place.get(id.as_str())?;
-            let now = self.papers[d as usize].paper.version;
-            let newer = before.is_some() && now > *before;
-            (!newer).then_some(d)
-        }));
-        // A paper the reader hid is never sent to them again, whatever the model makes of
-        // the rating, and even as a trending paper.
-        profile.exclude(ratings.iter().filter_map(|p| {
-            (p.rating == Rating::Fewer)
-                .then(|| self.place.get(p.paper.as_str()).copied())
-                .flatten()
-        }));
-        let n = usize::from(r.prefs.papers_per_digest);
-        let entries = |m: Vec<Match>| -> Vec<DigestEntry> {
-            m.into_iter()
-                .map(|m| {
-                    let p = &self.papers[m.paper].paper;
-                    DigestEntry {
-                        paper: p.id.clone(),
-                        version: p.version,
-                        new_version: sent.contains_key(p.id.as_str()),
-                        reasons: m.reasons,
-                    }
-                })
-                .collect()
-        };
-        let (kind, m) = match self
-            .index
-            .pick(&profile, n, r.prefs.send_when_empty, scratch)
-        {
-            Pick::Personal(m) => (DigestKind::Personal, m),
-            Pick::Trending(m) => (DigestKind::Trending, m),
-            Pick::Nothing => return None,
-        };
-        let entries = entries(m);
-        (!entries.is_empty()).then_some(DigestContent {
-            kind,
-            entries,
-            weekly: self.weekly,
-        })
-    }
-
-    /// What `reader` would get for this day, without writing anything.
-    async fn preview(
-        &mut self,
-        store: &Store,
-        reader: &Subscriber,
-    ) -> Result<Option<DigestContent>, DigestError> {
-        let ratings = store.ratings_of(reader.id).await?;
-        let mut taught = reader.interests.liked.clone();
-        taught.extend(ratings.iter().map(|p| p.paper.clone()));
-        let liked = store.papers_by_ids(&taught).await?;
-        self.learn(&liked);
-        let sent = sent(store, &self.sent_before, reader.id, reader.id).await?;
-        Ok(self.choose(
-            reader,
-            sent.get(&reader.id).unwrap_or(&Sent::new()),
-            &ratings,
-            &mut Scratch::default(),
-        ))
     }
 }
 
@@ -461,19 +189,6 @@ async fn next_batch(
         looked_at,
         new_likes,
     }))
-}
-
-/// What the readers with ids in `first..=last` were sent of `sent_before`.
-async fn sent(
-    store: &Store,
-    sent_before: &[ArxivId],
-    first: i64,
-    last: i64,
-) -> Result<HashMap<i64, Sent>, DigestError> {
-    if sent_before.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(store.sent_papers(first, last, sent_before).await?)
 }
 
 /// Compose `day` for every active reader who is due (see [`due`]) and has no digest for it

@@ -2,7 +2,9 @@
 //! worker ([`crate::outbox`]); previewed and viewed in the browser from here.
 
 mod compose;
+mod composer;
 mod deliver;
+mod previews;
 
 pub use compose::{ComposeReport, compose};
 
@@ -25,7 +27,7 @@ use crate::store::{ComposeLock, StoreError};
 pub struct Digests {
     ctx: Context,
     outbox: Outbox,
-    previews: Arc<compose::Previews>,
+    previews: Arc<previews::Previews>,
 }
 
 impl Digests {
@@ -71,9 +73,9 @@ impl Digests {
         let content = match ctx.store.digest_for(reader.id, day).await? {
             Some(d) => Some(d.content),
             None => match self.previews.preview(ctx, reader, day).await? {
-                compose::Matched::Digest(content) => Some(content),
-                compose::Matched::Nothing => None,
-                compose::Matched::NoPapers => return Ok(Preview::NoPapers),
+                previews::Matched::Digest(content) => Some(content),
+                previews::Matched::Nothing => None,
+                previews::Matched::NoPapers => return Ok(Preview::NoPapers),
             },
         };
         Ok(match content {
