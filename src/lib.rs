@@ -12,6 +12,7 @@ pub mod learning;
 pub mod links;
 pub mod mail;
 pub mod matching;
+#[cfg(feature = "tools")]
 pub mod measure;
 pub(crate) mod net;
 pub mod outbox;

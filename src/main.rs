@@ -16,6 +16,7 @@ use cli::digest::{DigestCommand, PreviewArgs, RunDailyArgs};
 use cli::ingest::{IngestArgs, PapersCommand};
 use cli::subscribers::SubscribersCommand;
 use cli::suppressions::{EventsArgs, SuppressionsCommand};
+#[cfg(feature = "tools")]
 use cli::tools::{BenchCommand, EvalCommand};
 
 #[derive(Parser)]
@@ -66,9 +67,11 @@ enum Command {
     Preview(PreviewArgs),
     /// Measure quality.
     #[command(subcommand)]
+    #[cfg(feature = "tools")]
     Eval(EvalCommand),
     /// Measure speed.
     #[command(subcommand)]
+    #[cfg(feature = "tools")]
     Bench(BenchCommand),
 }
 
@@ -86,7 +89,9 @@ async fn main() -> Result<()> {
     let command = match cli.command {
         Command::Serve => return cli::serve(config).await,
         Command::Migrate => return cli::migrate(config).await,
+        #[cfg(feature = "tools")]
         Command::Eval(cmd) => return cli::tools::eval(&config, cmd),
+        #[cfg(feature = "tools")]
         Command::Bench(cmd) => return cli::tools::bench(&config, cmd),
         other => other,
     };

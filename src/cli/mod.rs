@@ -5,6 +5,7 @@ pub mod digest;
 pub mod ingest;
 pub mod subscribers;
 pub mod suppressions;
+#[cfg(feature = "tools")]
 pub mod tools;
 
 use anyhow::Result;

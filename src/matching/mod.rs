@@ -1,9 +1,11 @@
 //! Matching: compile a reader's interests once, score a day's papers against them
 //! (relevance × popularity), keep the top N with the reasons. Pure: no I/O.
 
+#[cfg(feature = "tools")]
 pub mod bench;
 mod bm25;
 mod day_stats;
+#[cfg(feature = "tools")]
 pub mod eval;
 mod index;
 mod learned;

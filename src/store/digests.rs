@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::outbox::{Claim, ClaimedRow, OutboxTable, Outcome};
+use super::outbox::{Claim, ClaimedRow, OutboxTable};
 use super::{IN_CHUNK, Pool, Store, StoreError, on_pool, on_writer, placeholders, recipients};
 use crate::domain::{ArxivId, DigestContent, DigestStatus};
 
@@ -266,9 +266,10 @@ impl Store {
     }
 
     /// [`Store::record_outcomes`] for digests.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn record_deliveries(
         &self,
-        outcomes: &[(Claim, Outcome)],
+        outcomes: &[(Claim, super::Outcome)],
         now: i64,
     ) -> Result<u64, StoreError> {
         self.record_outcomes(OutboxTable::Digests, outcomes, now)

@@ -322,6 +322,7 @@ impl Store {
         })
     }
 
+    #[cfg(any(test, feature = "testing"))]
     pub async fn paper_count(&self) -> Result<i64, StoreError> {
         Ok(
             on_pool!(self, pool => sqlx::query_scalar("SELECT COUNT(*) FROM papers").fetch_one(pool).await)?,

@@ -3,7 +3,7 @@
 //! through the machinery the digests use (`outbox.rs`).
 
 use super::outbox::{Claim, ClaimedRow, OutboxTable};
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError};
 use crate::domain::{DigestStatus, SubscriptionMailKind};
 
 /// A subscription mail a worker has claimed: it holds the lease until it records an outcome.
@@ -103,6 +103,7 @@ impl TryFrom<Row> for StoredMail {
 
 impl Store {
     /// A subscriber's subscription mails, oldest first.
+    #[cfg(any(test, feature = "testing"))]
     pub async fn subscription_mails_of(
         &self,
         subscriber_id: i64,
@@ -110,7 +111,7 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM subscription_mails WHERE subscriber_id = $1 ORDER BY id"
         );
-        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        let rows: Vec<Row> = super::on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(subscriber_id).fetch_all(pool).await)?;
         rows.into_iter().map(StoredMail::try_from).collect()
     }

@@ -78,6 +78,7 @@ impl Profile<'_> {
 impl Day {
     /// [`rank_with`](Self::rank_with) with fresh working memory, for the tests and the
     /// evaluation; composing, which ranks every reader, keeps one [`Scratch`] a thread.
+    #[cfg(any(test, feature = "tools"))]
     pub(crate) fn rank(&self, p: &Profile<'_>, n: usize) -> Vec<Match> {
         self.rank_with(p, n, &mut Scratch::default())
     }
