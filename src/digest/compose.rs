@@ -15,8 +15,8 @@ use crate::store::{NewDigest, Store, StoredPaper};
 
 /// Readers read and written per batch: as many as a `paper_recipients` block holds (4,096
 /// ids), so a batch spans at most two blocks and each row of what was sent is read by at
-/// most two batches (with 1,000 a batch, by five: a million readers' next day took 71 s,
-/// now 52 s), and each write adds fewer, fuller rows.
+/// most two batches (with 1,000 a batch, by five; docs/performance.md, composing), and each
+/// write adds fewer, fuller rows.
 const BATCH: i64 = 4096;
 /// Digests written a transaction, at most (plus one batch).
 const WRITE_GROUP: usize = 10_000;
@@ -243,8 +243,8 @@ pub async fn compose(
     sent_before.sort_unstable();
     sent_before.dedup();
     let mut composer = Composers { day, daily, weekly };
-    // Two batches may wait for the writer: four raised peak memory from about 300 to 444 MiB
-    // at 300,000 readers, for a second less.
+    // Two batches may wait for the writer: four held a third more memory at 300,000
+    // readers for a second less (docs/performance.md, composing).
     let (to_writer, mut from_matcher) = tokio::sync::mpsc::channel::<Vec<NewDigest>>(2);
     let mut written = ComposeReport::default();
     // The writer takes whatever batches have queued up as one transaction: each writes a

@@ -11,7 +11,7 @@ pub(crate) struct DayStats {
     pub(super) topic_stats: Vec<(f32, f32)>,
     /// Its papers' topic scores standardised, topic-major (topics × papers): a reader's
     /// topical closeness to every paper is then one contiguous multiply-add per topic, which
-    /// vectorises (a short dot product per paper was 23% of ranking a rated reader).
+    /// vectorises, where a short dot product per paper does not.
     pub(super) topic_z: Vec<f32>,
     pub(super) topic_norm: Vec<f32>,
     /// The day's mean TF-IDF vector (dense by term), and each paper's dot product with it.

@@ -313,8 +313,8 @@ impl TopicLearner {
         members: &[usize],
         use_paper: &impl Fn(usize) -> bool,
     ) -> Vec<usize> {
-        // A dense array over the words: a hash map's lookups (every word of every other
-        // paper, per category) made learning from 100,000 papers 16.9 s against 2.4 s.
+        // A dense array over the words, not a hash map: every word of every other paper is
+        // looked up, per category (docs/performance.md, learning topics).
         let mut weight = vec![0.0f32; self.words.len()];
         for (t, x) in profile {
             weight[*t as usize] = *x;

@@ -8,9 +8,9 @@ pub(crate) type Postings = Vec<(u32, f32)>;
 /// Dot product of two sparse vectors sorted by term.
 pub(crate) fn dot(a: &Vector, b: &Vector) -> f32 {
     let (mut i, mut j, mut s) = (0, 0, 0.0);
-    // Without branches on which list moves on: two papers' words interleave at random, and
-    // the mispredicted branches made explaining a rated reader's picks (a dot product per
-    // liked paper and chosen paper) 6 % of matching a million readers.
+    // Without branches on which list moves on: two papers' words interleave at random, so
+    // such branches mispredict, and explaining a rated reader's picks takes a dot product
+    // per liked paper and chosen paper.
     while i < a.len() && j < b.len() {
         let ((ta, x), (tb, y)) = (a[i], b[j]);
         s += if ta == tb { x * y } else { 0.0 };

@@ -15,8 +15,8 @@ pub struct Scratch {
     pub(super) touched: Vec<u32>,
     /// The best papers so far, the worst of them on top: a reader with liked or rated
     /// papers has a score for every paper of the day, and keeping the best 10 of 2,000 as
-    /// they come costs one comparison for most papers, where selecting them afterwards
-    /// (`select_nth_unstable`) was 9 % of the instructions of matching the bench's readers.
+    /// they come costs one comparison for most papers, less than selecting them afterwards
+    /// (`select_nth_unstable`; docs/performance.md, matching).
     pub(super) best: BinaryHeap<Reverse<Ranked>>,
 }
 

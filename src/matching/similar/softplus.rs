@@ -2,8 +2,8 @@
 
 /// ln(1 + eˣ), as max(x, 0) + ln(1 + e^−|x|), the second term read off a table with
 /// linear interpolation: off by at most 2·10⁻⁶ (the step² / 8 times the curve's largest
-/// bend, ¼), where `exp` and `ln_1p` for each of a rated reader's 2,000 papers were 16 % of
-/// matching a million readers.
+/// bend, ¼), rather than `exp` and `ln_1p` for each of a rated reader's 2,000 papers
+/// (docs/performance.md, matching).
 pub(super) fn softplus(x: f32) -> f32 {
     Softplus::table().at(x)
 }

@@ -175,9 +175,8 @@ pub(super) fn fields_view(
 fn weighted_sum(list: &[(&LikedPaper, f32)]) -> Vector {
     // Summed in a dense array over the day's words (one per thread, kept between readers)
     // and only the distinct words sorted: a rated reader's 40 papers make some 4,000
-    // entries, and sorting them all (stably, so that each word's terms add up in the
-    // list's order, as they still do here) was 7 % of the instructions of matching the
-    // bench's readers; a hash map before that, 17 % of ranking them.
+    // entries, and each word's terms still add up in the list's order. What sorting them
+    // all, or a hash map, cost is in docs/performance.md (matching).
     thread_local! {
         static SUMS: std::cell::RefCell<DenseSum> = std::cell::RefCell::default();
     }
@@ -204,8 +203,7 @@ fn weighted_sum(list: &[(&LikedPaper, f32)]) -> Vector {
             }
         }
         // In word order: sorted when they are few, else read off the marks in order (a
-        // rated reader's 40 papers touch some 2,000 of the day's 11,000 words, and sorting
-        // those was 4 % of the instructions of matching the bench's readers).
+        // rated reader's 40 papers touch some 2,000 of the day's 11,000 words).
         if terms.len() * 16 < sums.mark.len() {
             terms.sort_unstable();
         } else {
