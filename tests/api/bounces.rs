@@ -10,7 +10,7 @@ use paperboy::store::{EventFilter, StoredMailEvent};
 
 use crate::digest::readers_with_a_digest;
 use crate::helpers::{
-    ADMIN_TOKEN, Backend, Postfix, Routes, SmtpTalk, TestApp, smtp_send, spawn_app_with,
+    ADMIN_TOKEN, Backend, Postfix, Routes, SmtpTalk, TestApp, smtp_send, spawn_app_with, until,
 };
 use crate::on_both_databases;
 
@@ -453,14 +453,18 @@ fn deliver_through(app: &TestApp, postfix: &Postfix, dir: &std::path::Path) {
 
 /// Wait (up to 20 s) until `email` has an event; the events then.
 async fn wait_for_event(app: &TestApp, postfix: &Postfix, email: &str) -> Vec<StoredMailEvent> {
-    for _ in 0..200 {
-        let all = events(app).await;
-        if all.iter().any(|e| e.email.as_str() == email) {
-            return all;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no event for {email}; Postfix's log:\n{}", postfix.log());
+    let seen = async || events(app).await.iter().any(|e| e.email.as_str() == email);
+    until(&format!("a bounce event for {email}"), seen, async || {
+        format!(
+            "events {:?}\noutbox {}\nPostfix's log:\n{}\nthe service's log:\n{}",
+            events(app).await,
+            app.outbox_state(email).await,
+            postfix.log(),
+            app.log.text()
+        )
+    })
+    .await;
+    events(app).await
 }
 
 async fn postfix_bounces_a_refused_digest_back_to_its_reader(backend: Backend) {

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::cli::paperboy_with;
 use crate::digest::readers_with_a_digest;
-use crate::helpers::{Backend, MailSink, TestApp, link_in, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, MailSink, TestApp, link_in, spawn_app, spawn_app_with, until};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -36,16 +36,19 @@ async fn mails_of(app: &TestApp, email: &str) -> Vec<StoredMail> {
 
 /// Wait (up to 10 s) until `done` holds for the subscription mails of `email`.
 async fn wait_for_mails(app: &TestApp, email: &str, done: impl Fn(&[StoredMail]) -> bool) {
-    for _ in 0..200 {
-        if done(&mails_of(app, email).await) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "the subscription mails of {email} stayed {:?}",
-        mails_of(app, email).await
-    );
+    let reached = async || done(&mails_of(app, email).await);
+    until(
+        &format!("the subscription mails of {email}"),
+        reached,
+        async || {
+            format!(
+                "they stayed {:?}\nthe service's log:\n{}",
+                mails_of(app, email).await,
+                app.log.text()
+            )
+        },
+    )
+    .await;
 }
 
 /// A loopback address nobody listens on (yet).
