@@ -8,8 +8,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
-pub const BUILTIN_TOPICS: &str = include_str!("../config/topics.toml");
+pub(crate) const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+pub(crate) const BUILTIN_TOPICS: &str = include_str!("../config/topics.toml");
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -306,7 +306,7 @@ impl Config {
     }
 
     /// The signing key: the configured one, or one generated once and kept in the data folder.
-    pub fn signing_key(&self) -> std::io::Result<Vec<u8>> {
+    pub(crate) fn signing_key(&self) -> std::io::Result<Vec<u8>> {
         if !self.secret.is_empty() {
             return Ok(self.secret.as_bytes().to_vec());
         }
@@ -325,7 +325,7 @@ impl Config {
 
     /// The topic catalogue text: the configured file, or the built-in catalogue when
     /// `topics_file` is empty.
-    pub fn topics_toml(&self) -> std::io::Result<String> {
+    pub(crate) fn topics_toml(&self) -> std::io::Result<String> {
         if self.topics_file.as_os_str().is_empty() {
             Ok(BUILTIN_TOPICS.to_string())
         } else {

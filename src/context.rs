@@ -62,7 +62,7 @@ impl Context {
     }
 
     /// Values every mail and page footer shows.
-    pub fn common_context(&self) -> tera::Context {
+    pub(crate) fn common_context(&self) -> tera::Context {
         let mut ctx = tera::Context::new();
         ctx.insert("operator_name", &self.config.operator.name);
         ctx.insert("operator_address", &self.config.operator.postal_address);

@@ -15,7 +15,7 @@ use crate::store::{Store, StoreError};
 /// The most recently updated labelled papers that topics learn from: a profile keeps
 /// 400 words, which this many papers settle, and older papers speak
 /// of older work. Learning from 100,000 stored papers: see the README's figures.
-pub const MAX_PAPERS: i64 = 100_000;
+pub(crate) const MAX_PAPERS: i64 = 100_000;
 
 /// What one rebuild did.
 #[derive(Clone, Debug, Default, PartialEq)]

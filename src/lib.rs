@@ -1,6 +1,7 @@
 pub mod admin;
 pub mod app;
 pub mod bounces;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;

@@ -36,11 +36,11 @@ impl Links {
     }
 
     /// How long a confirmation link stays valid, in seconds.
-    pub fn confirm_ttl(&self) -> i64 {
+    pub(crate) fn confirm_ttl(&self) -> i64 {
         self.confirm_ttl
     }
 
-    pub fn confirm_url(&self, s: &Subscriber, now: i64) -> String {
+    pub(crate) fn confirm_url(&self, s: &Subscriber, now: i64) -> String {
         let t = self
             .signer
             .sign(Purpose::Confirm, &s.public_id, now, self.confirm_ttl);
@@ -92,7 +92,7 @@ impl Links {
     }
 
     /// What a rating link's token says, if it was made here for this paper and is unexpired.
-    pub fn verify_rate(
+    pub(crate) fn verify_rate(
         &self,
         token: &str,
         paper: &ArxivId,
@@ -109,7 +109,7 @@ impl Links {
 
     /// The stable `Message-ID` of a reader's digest for a day: a retry or a resend after a
     /// crash carries the same one, so the receiving side can tell it is the same mail.
-    pub fn digest_message_id(&self, day: NaiveDate, subscriber_public_id: &str) -> String {
+    pub(crate) fn digest_message_id(&self, day: NaiveDate, subscriber_public_id: &str) -> String {
         format!(
             "<digest.{}.{subscriber_public_id}@{}>",
             day.format("%Y%m%d"),
@@ -119,7 +119,7 @@ impl Links {
 
     /// The `Message-ID` of one subscription mail (confirmation, welcome, ...): the same for
     /// every attempt at it.
-    pub fn mail_message_id(
+    pub(crate) fn mail_message_id(
         &self,
         kind: SubscriptionMailKind,
         mail_id: i64,
@@ -140,7 +140,7 @@ impl Links {
 
 /// An arXiv id as one path segment: old-style ids (`hep-th/9901001`) carry a `/`, the only
 /// character of an id that a path cannot hold as it is.
-pub fn path_segment(paper: &ArxivId) -> String {
+pub(crate) fn path_segment(paper: &ArxivId) -> String {
     paper.as_str().replace('/', "%2F")
 }
 

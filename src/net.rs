@@ -69,7 +69,7 @@ pub(crate) fn split_host_port(
 /// none): the relay's (`mail.tls_ca_file`), SNS certificate fetches
 /// (`webhooks.ses_ca_file`) and the bounce mailbox's (`mailbox.tls_ca_file`).
 /// The error names the file and what is wrong with it.
-pub fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_client_config(ca_file: &std::path::Path) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };

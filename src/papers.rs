@@ -43,7 +43,7 @@ impl Papers {
     }
 
     /// Whether any paper is featured on `day`.
-    pub async fn any_on(&self, day: NaiveDate) -> Result<bool, StoreError> {
+    pub(crate) async fn any_on(&self, day: NaiveDate) -> Result<bool, StoreError> {
         Ok(!self.ctx.store.papers(Some(day), 1).await?.is_empty())
     }
 

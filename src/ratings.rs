@@ -21,7 +21,7 @@ use crate::store::{RateOutcome, StoredPaper};
 /// Ratings kept per reader: the latest this many. Enough for a model to learn a reader's
 /// taste from, and what is older says less about it; a reader who rates everything (or a
 /// script) costs the store and the composer no more than this.
-pub const KEEP: i64 = 200;
+pub(crate) const KEEP: i64 = 200;
 
 /// Opposite ratings of one paper by one reader from mail links arriving less than this many
 /// seconds apart cancel out, and nothing is kept. Mail security scanners open every link of
@@ -29,12 +29,12 @@ pub const KEEP: i64 = 200;
 /// page's script, which posts the rating; a person who rates a paper one way and at once the
 /// other has changed their mind, and the page says that nothing was kept. Ten seconds spans
 /// a scanner that walks a long digest's links one by one.
-pub const CANCEL_WINDOW: i64 = 10;
+pub(crate) const CANCEL_WINDOW: i64 = 10;
 
 /// Stored papers looked at for "similar papers": those first stored in the last week.
 const SIMILAR_DAYS: i64 = 7;
 /// Similar papers shown after a "more like this".
-pub const SIMILAR_SHOWN: usize = 5;
+pub(crate) const SIMILAR_SHOWN: usize = 5;
 /// At most this many of the week's papers are compared (the most upvoted first).
 const SIMILAR_POOL: i64 = 5000;
 
@@ -43,7 +43,7 @@ const SIMILAR_POOL: i64 = 5000;
 /// interests, and the reader may have hidden it for its own sake (already read, a weak
 /// paper). Two through the same interest are a pattern worth a question; the page only
 /// asks, the reader decides.
-pub const HINT_AT: usize = 2;
+pub(crate) const HINT_AT: usize = 2;
 /// Digests looked through for the interests that brought the hidden papers: the latest
 /// 200, over half a year of daily mail (the ratings kept are as many). A paper hidden from
 /// an older digest is not counted.
@@ -51,7 +51,7 @@ const HINT_DIGESTS: i64 = 200;
 
 /// An interest that brought [`HINT_AT`] or more of the papers a reader hid.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HiddenThrough {
+pub(crate) struct HiddenThrough {
     pub interest: Interest,
     /// The topic's name, or the keyword as the reader wrote it (without quotes).
     pub name: String,
@@ -65,7 +65,7 @@ pub struct HiddenThrough {
 /// reasons stored with the digest entries that carried them; most hidden papers first.
 /// Interests the reader no longer has are left out, and so are reasons that are not an
 /// interest to drop (liked papers, trending).
-pub fn hidden_through(
+pub(crate) fn hidden_through(
     interests: &Interests,
     catalogue: &TopicCatalogue,
     hidden: &[ArxivId],
@@ -152,7 +152,7 @@ pub enum RatingEffect {
 
 /// A reader's rating with the paper's title, when the paper is still stored.
 #[derive(Debug, Clone)]
-pub struct ListedRating {
+pub(crate) struct ListedRating {
     pub rating: PaperRating,
     pub title: Option<String>,
 }
@@ -184,7 +184,7 @@ impl Ratings {
     }
 
     /// The reader a rating link names, if its token is valid for this paper.
-    pub async fn reader_for_link(
+    pub(crate) async fn reader_for_link(
         &self,
         token: &str,
         paper: &ArxivId,
@@ -223,7 +223,7 @@ impl Ratings {
 
     /// Record a rating posted from a mail's link: an opposite rating of the same paper
     /// within [`CANCEL_WINDOW`] seconds cancels out instead.
-    pub async fn rate_from_link(
+    pub(crate) async fn rate_from_link(
         &self,
         reader: &Subscriber,
         paper: &ArxivId,
@@ -277,7 +277,7 @@ impl Ratings {
     }
 
     /// [`list`](Self::list) with each paper's title, for the preferences page.
-    pub async fn list_with_titles(
+    pub(crate) async fn list_with_titles(
         &self,
         reader: &Subscriber,
     ) -> Result<Vec<ListedRating>, ServiceError> {
@@ -313,7 +313,7 @@ impl Ratings {
 
     /// The reader's interests that brought several of the papers they hid
     /// ([`hidden_through`]), for the preferences page to offer dropping them.
-    pub async fn hidden_through(
+    pub(crate) async fn hidden_through(
         &self,
         reader: &Subscriber,
     ) -> Result<Vec<HiddenThrough>, ServiceError> {

@@ -5,15 +5,15 @@ use crate::domain::ArxivId;
 use crate::store::{Store, StoreError, StoredPaper};
 
 /// Longer queries are refused: a title's few words are enough.
-pub const MAX_QUERY_CHARS: usize = 200;
+pub(crate) const MAX_QUERY_CHARS: usize = 200;
 /// Words of a query looked for, at most; each must be in the title.
-pub const MAX_WORDS: usize = 8;
+pub(crate) const MAX_WORDS: usize = 8;
 /// Papers answered, at most.
-pub const MAX_RESULTS: i64 = 10;
+pub(crate) const MAX_RESULTS: i64 = 10;
 
 /// What a reader typed, understood.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PaperQuery {
+pub(crate) enum PaperQuery {
     Id(ArxivId),
     /// Lower-cased words, each at least two characters, every one of them in the title.
     Words(Vec<String>),
@@ -64,7 +64,10 @@ impl PaperQuery {
 /// whose titles hold every word (as a part of a word: "diffus" finds "Diffusion").
 /// A query without a word to look for (empty, punctuation, one letter: what a search box
 /// sends while the reader starts typing) finds nothing; it is not an error.
-pub async fn find_papers(store: &Store, input: &str) -> Result<Vec<StoredPaper>, SearchError> {
+pub(crate) async fn find_papers(
+    store: &Store,
+    input: &str,
+) -> Result<Vec<StoredPaper>, SearchError> {
     Ok(match PaperQuery::parse(input) {
         Ok(PaperQuery::Id(id)) => store.papers_by_ids(&[id]).await?,
         Ok(PaperQuery::Words(words)) => store.papers_titled(&words, MAX_RESULTS).await?,

@@ -120,7 +120,7 @@ impl Signer {
     /// another purpose is checked as unbound, so a manage token offered here is told apart
     /// ([`TokenError::WrongPurpose`]); a bound token offered anywhere else, or for another
     /// value, fails its MAC ([`TokenError::BadSignature`]).
-    pub fn verify_bound(
+    pub(crate) fn verify_bound(
         &self,
         token: &str,
         purpose: Purpose,

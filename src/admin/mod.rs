@@ -13,7 +13,7 @@ use crate::store::{
 };
 
 /// A page of subscribers at most this long; the API documents the same bound.
-pub const MAX_PAGE: i64 = 1000;
+pub(crate) const MAX_PAGE: i64 = 1000;
 /// Rows read at a time when exporting everyone.
 const EXPORT_PAGE: i64 = 5000;
 
@@ -52,7 +52,7 @@ pub struct Status {
 }
 
 /// How far back `status` counts bounces and complaints.
-pub const EVENTS_WINDOW_DAYS: i64 = 30;
+pub(crate) const EVENTS_WINDOW_DAYS: i64 = 30;
 
 /// Why a suppression could not be changed.
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +71,7 @@ impl Admin {
     }
 
     /// Is the database reachable?
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         self.ctx.store.ping().await
     }
 
@@ -85,7 +85,7 @@ impl Admin {
     }
 
     /// Up to `limit` subscribers matching `filter`, read a page at a time.
-    pub async fn list_all(
+    pub(crate) async fn list_all(
         &self,
         filter: &ListFilter,
         limit: i64,
@@ -148,7 +148,10 @@ impl Admin {
     }
 
     /// Erase a subscriber and everything stored about the address; false if there was none.
-    pub async fn erase(&self, email: &crate::domain::EmailAddress) -> Result<bool, StoreError> {
+    pub(crate) async fn erase(
+        &self,
+        email: &crate::domain::EmailAddress,
+    ) -> Result<bool, StoreError> {
         match self.ctx.store.find_by_email(email).await? {
             Some(s) => self.ctx.store.delete(s.id).await,
             None => Ok(false),

@@ -13,7 +13,7 @@ use crate::store::StoredMailEvent;
 
 /// A subscription as its owner (or an admin) sees it.
 #[derive(Serialize, Deserialize, ToSchema)]
-pub struct SubscriptionView {
+pub(crate) struct SubscriptionView {
     pub email: String,
     pub status: SubscriberStatus,
     pub topics: Vec<String>,
@@ -49,7 +49,7 @@ pub struct SubscriptionView {
 
 /// One rating of a paper by its reader.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-pub struct RatingView {
+pub(crate) struct RatingView {
     /// The arXiv id, without version.
     #[schema(example = "2606.12243")]
     pub paper: String,
@@ -70,7 +70,7 @@ impl From<&PaperRating> for RatingView {
 
 impl SubscriptionView {
     /// The view with the reader's ratings (read separately from the subscriber's row).
-    pub fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
+    pub(crate) fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
         self.ratings = ratings.iter().map(RatingView::from).collect();
         self
     }
@@ -106,7 +106,7 @@ impl From<&Subscriber> for SubscriptionView {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct AdminSubscriber {
+pub(crate) struct AdminSubscriber {
     pub id: i64,
     #[serde(flatten)]
     pub subscription: SubscriptionView,
@@ -115,7 +115,7 @@ pub struct AdminSubscriber {
 
 impl AdminSubscriber {
     /// The row with the subscriber's ratings.
-    pub fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
+    pub(crate) fn with_ratings(mut self, ratings: &[PaperRating]) -> Self {
         self.subscription = self.subscription.with_ratings(ratings);
         self
     }
@@ -134,7 +134,7 @@ impl From<&Subscriber> for AdminSubscriber {
 /// One subscriber as a CSV row: lists joined (topics by `;`, keywords by spaces in their
 /// quoted form, authors by `; `).
 #[derive(Serialize)]
-pub struct FlatSubscriber<'a> {
+pub(crate) struct FlatSubscriber<'a> {
     id: i64,
     email: &'a str,
     status: &'a str,
@@ -163,7 +163,7 @@ pub struct FlatSubscriber<'a> {
 }
 
 impl AdminSubscriber {
-    pub fn flat(&self) -> FlatSubscriber<'_> {
+    pub(crate) fn flat(&self) -> FlatSubscriber<'_> {
         let v = &self.subscription;
         FlatSubscriber {
             id: self.id,
@@ -201,7 +201,7 @@ impl AdminSubscriber {
 
 /// A reader nothing is sent to.
 #[derive(Serialize, ToSchema)]
-pub struct Suppression {
+pub(crate) struct Suppression {
     /// The reader's id (pages go by it).
     pub id: i64,
     pub email: String,
@@ -225,7 +225,7 @@ impl From<&Subscriber> for Suppression {
 
 /// One bounce or complaint.
 #[derive(Serialize, ToSchema)]
-pub struct MailEvent {
+pub(crate) struct MailEvent {
     pub id: i64,
     pub email: String,
     /// `digest` or `subscription_mail`, when the report named the message.

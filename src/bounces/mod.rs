@@ -17,7 +17,7 @@ pub use report::{Notice, Report, ReportError};
 
 /// How a bounce mail arrived.
 #[derive(Clone, Debug, Default)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     /// `MAIL FROM:<>`, as every bounce has.
     pub null_sender: bool,
     /// The addresses it was sent to (`RCPT TO`), when known.
@@ -26,7 +26,7 @@ pub struct Envelope {
 
 /// What became of a bounce or complaint mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Handled {
+pub(crate) enum Handled {
     /// Recorded against the reader the tag names.
     Recorded {
         message: MessageRef,
@@ -38,7 +38,7 @@ pub enum Handled {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum BounceError {
+pub(crate) enum BounceError {
     #[error("{0}")]
     Report(ReportError),
     /// Neither its recipient nor its text holds a tag this service signed.
@@ -74,7 +74,7 @@ impl Bounces {
     /// Read a bounce or complaint mail and record it against the message its tag names:
     /// the tag it was sent to, else one quoted inside it (the returned message's
     /// Return-Path, a prose bounce). A mail that is neither is [`Handled::Ignored`].
-    pub async fn receive(
+    pub(crate) async fn receive(
         &self,
         raw: &[u8],
         envelope: &Envelope,

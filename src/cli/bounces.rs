@@ -1,12 +1,12 @@
 //! `paperboy bounces`: the bounce mailbox, read by hand.
 
+use crate::bounces::mailbox::Poller;
+use crate::services::Services;
 use anyhow::{Result, bail};
 use clap::Subcommand;
-use paperboy::bounces::mailbox::Poller;
-use paperboy::services::Services;
 
 #[derive(Subcommand)]
-pub enum BouncesCommand {
+pub(crate) enum BouncesCommand {
     /// Read the bounce mailbox ([mailbox] url) once, as `serve` does every poll_seconds,
     /// and say what was recorded and what was left alone.
     Poll,

@@ -2,18 +2,18 @@
 
 use std::io::Write;
 
+use crate::clock;
+use crate::digest::{ComposeReport, Preview};
+use crate::domain::EmailAddress;
+use crate::outbox::DeliverReport;
+use crate::scheduler::{self, Job};
+use crate::services::Delivered;
+use crate::services::Services;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use paperboy::clock;
-use paperboy::digest::{ComposeReport, Preview};
-use paperboy::domain::EmailAddress;
-use paperboy::outbox::DeliverReport;
-use paperboy::scheduler::{self, Job};
-use paperboy::services::Delivered;
-use paperboy::services::Services;
 
 #[derive(Subcommand)]
-pub enum DigestCommand {
+pub(crate) enum DigestCommand {
     /// Match every due reader against a day's papers and write their digests to the outbox
     /// (one per reader and day: a rerun adds only what is missing).
     Compose {
@@ -27,7 +27,7 @@ pub enum DigestCommand {
 
 /// The whole day now: ingest it if no papers are stored for it, compose, deliver.
 #[derive(Args)]
-pub struct RunDailyArgs {
+pub(crate) struct RunDailyArgs {
     /// The day (YYYY-MM-DD); default today (UTC).
     #[arg(long)]
     date: Option<chrono::NaiveDate>,
@@ -39,7 +39,7 @@ pub struct RunDailyArgs {
 /// Render the digest a reader gets for a day (from the outbox, or as it would be
 /// composed now), without sending or storing anything.
 #[derive(Args)]
-pub struct PreviewArgs {
+pub(crate) struct PreviewArgs {
     #[arg(long)]
     email: String,
     /// The day (YYYY-MM-DD); default today (UTC).
@@ -75,7 +75,7 @@ pub async fn run(services: &Services, cmd: DigestCommand) -> Result<()> {
 }
 
 /// The scheduler's own daily job, its compose lock included, for the whole day.
-pub async fn run_daily(services: &Services, args: RunDailyArgs) -> Result<()> {
+pub(crate) async fn run_daily(services: &Services, args: RunDailyArgs) -> Result<()> {
     let job = Job {
         day: args.date.unwrap_or_else(clock::today),
         at: None,

@@ -3,16 +3,16 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::clock;
+use crate::ingest;
+use crate::learning;
+use crate::services::Services;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use paperboy::clock;
-use paperboy::ingest;
-use paperboy::learning;
-use paperboy::services::Services;
 
 /// Fetch the day's papers from the sources, or import a saved response with --file.
 #[derive(Args)]
-pub struct IngestArgs {
+pub(crate) struct IngestArgs {
     /// Which source to fetch.
     #[arg(long, value_enum, default_value_t = SourceArg::All, conflicts_with = "file")]
     source: SourceArg,
@@ -41,7 +41,7 @@ pub async fn run(services: &Services, args: IngestArgs) -> Result<()> {
 }
 
 #[derive(Subcommand)]
-pub enum PapersCommand {
+pub(crate) enum PapersCommand {
     /// Papers featured on a day, most upvoted first (or the latest stored).
     List {
         #[arg(long)]
@@ -72,7 +72,7 @@ async fn learn(services: &Services) -> Result<()> {
     Ok(())
 }
 
-pub fn report_learned(r: &learning::LearnReport) {
+pub(crate) fn report_learned(r: &learning::LearnReport) {
     println!(
         "topics: {} of {} learned from {} papers with arXiv categories in {:.1} s (the others match by their keywords); {} arXiv categories learned",
         r.learned,
@@ -84,14 +84,14 @@ pub fn report_learned(r: &learning::LearnReport) {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SourceArg {
+pub(crate) enum SourceArg {
     Huggingface,
     Arxiv,
     All,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum IngestFormat {
+pub(crate) enum IngestFormat {
     /// Hugging Face /api/daily_papers JSON
     HfApi,
     /// Hugging Face Daily Papers page (/papers/date/D), saved as HTML
@@ -153,7 +153,7 @@ async fn ingest_file(
 /// The longest range one command fetches.
 const MAX_RANGE_DAYS: i64 = 366;
 
-pub async fn ingest_sources(
+pub(crate) async fn ingest_sources(
     services: &Services,
     source: SourceArg,
     date: Option<chrono::NaiveDate>,
@@ -212,7 +212,7 @@ pub async fn ingest_sources(
     Ok(())
 }
 
-pub fn report_run(what: &str, r: &ingest::RunReport) {
+pub(crate) fn report_run(what: &str, r: &ingest::RunReport) {
     if r.not_modified {
         println!("{what}: not modified since the last run (run {})", r.run_id);
     } else {

@@ -1,20 +1,24 @@
-//! The operator's commands, one module per group; `main` parses and dispatches here.
+//! The operator's commands, one module per group; `main.rs` parses and dispatches.
 
-pub mod bounces;
-pub mod digest;
-pub mod ingest;
-pub mod subscribers;
-pub mod suppressions;
+mod main;
+
+mod bounces;
+mod digest;
+mod ingest;
+mod subscribers;
+mod suppressions;
 #[cfg(feature = "tools")]
-pub mod tools;
+mod tools;
 
+pub use main::main;
+
+use crate::app::App;
+use crate::clock;
+use crate::config::Config;
+use crate::context::Context;
+use crate::scheduler::Schedule;
+use crate::services::Services;
 use anyhow::Result;
-use paperboy::app::App;
-use paperboy::clock;
-use paperboy::config::Config;
-use paperboy::context::Context;
-use paperboy::scheduler::Schedule;
-use paperboy::services::Services;
 
 /// `paperboy serve`: the service as `App` builds and runs it.
 pub async fn serve(config: Config) -> Result<()> {
@@ -60,7 +64,7 @@ pub async fn status(services: &Services) -> Result<()> {
         .collect();
     println!(
         "bounces and complaints, last {} days: {}",
-        paperboy::admin::EVENTS_WINDOW_DAYS,
+        crate::admin::EVENTS_WINDOW_DAYS,
         if events.is_empty() {
             "none".to_string()
         } else {
@@ -70,7 +74,7 @@ pub async fn status(services: &Services) -> Result<()> {
     for e in &status.latest_events {
         println!(
             "  {}",
-            suppressions::event_line(&paperboy::admin::views::MailEvent::from(e))
+            suppressions::event_line(&crate::admin::views::MailEvent::from(e))
         );
     }
     let learned = status.learned;

@@ -2,16 +2,16 @@
 
 use std::io::Write;
 
+use crate::admin::views::AdminSubscriber;
+use crate::domain::{EmailAddress, SubscriberStatus, SubscriptionInput};
+use crate::error::ServiceError;
+use crate::services::Services;
+use crate::store::ListFilter;
 use anyhow::{Result, bail};
 use clap::{Subcommand, ValueEnum};
-use paperboy::admin::views::AdminSubscriber;
-use paperboy::domain::{EmailAddress, SubscriberStatus, SubscriptionInput};
-use paperboy::error::ServiceError;
-use paperboy::services::Services;
-use paperboy::store::ListFilter;
 
 #[derive(Subcommand)]
-pub enum SubscribersCommand {
+pub(crate) enum SubscribersCommand {
     /// List subscribers, one per line.
     List {
         #[arg(long)]
@@ -55,7 +55,7 @@ pub enum SubscribersCommand {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-pub enum ExportFormat {
+pub(crate) enum ExportFormat {
     Json,
     Csv,
 }
@@ -157,7 +157,7 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                         v["mail_events"] = serde_json::to_value(
                             row.mail_events
                                 .iter()
-                                .map(paperboy::admin::views::MailEvent::from)
+                                .map(crate::admin::views::MailEvent::from)
                                 .collect::<Vec<_>>(),
                         )?;
                         full.push(v);

@@ -3,17 +3,17 @@
 
 use std::io::Write;
 
+use crate::admin::views::{MailEvent, Suppression};
+use crate::domain::EmailAddress;
+use crate::services::Services;
+use crate::store::EventFilter;
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use paperboy::admin::views::{MailEvent, Suppression};
-use paperboy::domain::EmailAddress;
-use paperboy::services::Services;
-use paperboy::store::EventFilter;
 
 use super::subscribers::ExportFormat;
 
 #[derive(Subcommand)]
-pub enum SuppressionsCommand {
+pub(crate) enum SuppressionsCommand {
     /// Suppressed readers: address, when, why.
     List {
         #[arg(long, default_value_t = 1000)]
@@ -36,7 +36,7 @@ pub enum SuppressionsCommand {
 }
 
 #[derive(Args)]
-pub struct EventsArgs {
+pub(crate) struct EventsArgs {
     /// Only this reader's.
     #[arg(long)]
     email: Option<String>,
@@ -144,7 +144,7 @@ pub async fn events(services: &Services, args: EventsArgs) -> Result<()> {
 }
 
 /// One event on one line, as `status` and `events` print it.
-pub fn event_line(e: &MailEvent) -> String {
+pub(crate) fn event_line(e: &MailEvent) -> String {
     format!(
         "{}\t{}\t{} ({})\t{}\t{}\t{}",
         time(Some(e.at)),

@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
+use crate::config::Config;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use paperboy::config::Config;
 
 #[derive(Subcommand)]
-pub enum BenchCommand {
+pub(crate) enum BenchCommand {
     /// Match and rank a population of readers against a day of real papers; prints the
     /// time and the peak memory.
     Matching {
@@ -34,7 +34,7 @@ pub enum BenchCommand {
 }
 
 #[derive(Subcommand)]
-pub enum EvalCommand {
+pub(crate) enum EvalCommand {
     /// Matching quality on labelled records (JSON lines: title, abstract, categories).
     Matching {
         #[arg(long)]
@@ -64,7 +64,7 @@ pub fn eval(config: &Config, cmd: EvalCommand) -> Result<()> {
 }
 
 /// Paper records for the benchmark, from JSON lines or a JSON object keyed by id.
-fn bench_records(files: &[PathBuf]) -> Result<Vec<paperboy::matching::bench::Record>> {
+fn bench_records(files: &[PathBuf]) -> Result<Vec<crate::matching::bench::Record>> {
     #[derive(serde::Deserialize)]
     struct Raw {
         title: String,
@@ -95,7 +95,7 @@ fn bench_records(files: &[PathBuf]) -> Result<Vec<paperboy::matching::bench::Rec
                 })
                 .collect::<Result<_>>()?
         };
-        out.extend(raws.into_iter().map(|r| paperboy::matching::bench::Record {
+        out.extend(raws.into_iter().map(|r| crate::matching::bench::Record {
             title: r.title,
             abstract_text: r.abstract_text,
             authors: r.authors,
@@ -115,7 +115,7 @@ fn bench_matching(
     seed: u64,
     learn_corpus: Option<usize>,
 ) -> Result<()> {
-    use paperboy::matching::{
+    use crate::matching::{
         Corpus, Day, Doc, LabelledPaper, LikedPaper, Pick, Scratch, Taste, TopicLearner, bench,
     };
     use std::time::Instant;
@@ -123,7 +123,7 @@ fn bench_matching(
     if records.is_empty() {
         bail!("no records in {data:?}");
     }
-    let catalogue = paperboy::context::catalogue(config)?;
+    let catalogue = crate::context::catalogue(config)?;
     let started = Instant::now();
     let population = bench::population(&catalogue, &records, readers, seed);
     let t_population = started.elapsed();
@@ -297,7 +297,7 @@ fn bench_matching(
         "personal {} | trending fallback {} | skipped {} | papers chosen {} | checksum {:016x}",
         totals[0], totals[1], totals[2], totals[3], totals[4]
     );
-    match paperboy::measure::peak_rss_mib() {
+    match crate::measure::peak_rss_mib() {
         Some(mib) => println!("peak memory {mib:.0} MiB"),
         None => println!("peak memory unknown (no /proc/self/status)"),
     }
@@ -305,7 +305,7 @@ fn bench_matching(
 }
 
 fn eval_matching(config: &Config, data: &std::path::Path, seed: u64) -> Result<()> {
-    use paperboy::matching::eval;
+    use crate::matching::eval;
     let text =
         std::fs::read_to_string(data).with_context(|| format!("cannot read {}", data.display()))?;
     let mut records = Vec::new();
@@ -323,7 +323,7 @@ fn eval_matching(config: &Config, data: &std::path::Path, seed: u64) -> Result<(
         })?;
         records.push(r);
     }
-    let catalogue = paperboy::context::catalogue(config)?;
+    let catalogue = crate::context::catalogue(config)?;
     let report = eval::evaluate(&records, &catalogue, seed, &config.matching);
     // `+ 0.0` turns a -0.0 into 0.0 for printing.
     let f = |m: &eval::Metrics| {

@@ -65,7 +65,7 @@ pub(super) enum Choice {
 impl Composer {
     /// What a reader with this frequency gets on `day`: the day's papers, or for a weekly
     /// reader the week's (the seven days to `day`); `None` when there are none.
-    pub async fn for_frequency(
+    pub(crate) async fn for_frequency(
         store: &Store,
         config: &Config,
         catalogue: &TopicCatalogue,

@@ -98,7 +98,7 @@ pub enum DigestStatus {
 }
 
 impl DigestStatus {
-    pub const ALL: [Self; 6] = [
+    pub(crate) const ALL: [Self; 6] = [
         Self::Pending,
         Self::Sending,
         Self::Sent,

@@ -185,7 +185,7 @@ impl Interests {
 
     /// Does anything here pick papers: a topic, a keyword that is not an exclusion, an
     /// author, a liked paper or a category?
-    pub fn wants_something(&self) -> bool {
+    pub(crate) fn wants_something(&self) -> bool {
         !self.topics.is_empty()
             || !self.authors.is_empty()
             || !self.liked.is_empty()
@@ -204,14 +204,14 @@ impl Interests {
     }
 
     /// The keywords as typed values.
-    pub fn keyword_terms(&self) -> Vec<Keyword> {
+    pub(crate) fn keyword_terms(&self) -> Vec<Keyword> {
         parse_keywords(&self.keywords.join(" ")).unwrap_or_default()
     }
 }
 
 /// Split free text into keywords: separated by commas or whitespace, `"quoted phrases"`
 /// kept together, a leading `-` excludes. Lower-cased; duplicates dropped.
-pub fn parse_keywords(input: &str) -> Result<Vec<Keyword>, InterestsError> {
+pub(crate) fn parse_keywords(input: &str) -> Result<Vec<Keyword>, InterestsError> {
     if super::has_control_chars(&input.replace(['\r', '\n'], " ")) {
         return Err(InterestsError::KeywordControl);
     }

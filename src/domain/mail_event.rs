@@ -46,7 +46,7 @@ pub enum MailEventKind {
 }
 
 impl MailEventKind {
-    pub const ALL: [Self; 4] = [
+    pub(crate) const ALL: [Self; 4] = [
         Self::HardBounce,
         Self::SoftBounce,
         Self::Delayed,
@@ -81,7 +81,7 @@ pub enum EventSource {
 }
 
 impl EventSource {
-    pub const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::Relay,
         Self::Listener,
         Self::Mailbox,
@@ -202,7 +202,7 @@ impl BouncePolicy {
     /// The rule: a hard bounce or a complaint suppresses at once; soft bounces once
     /// `soft_limit` of them (this one included) fall within the window; a delay never.
     /// `soft_in_window` counts the reader's soft bounces in the window, this one included.
-    pub fn verdict(
+    pub(crate) fn verdict(
         &self,
         kind: MailEventKind,
         status: Option<StatusCode>,
@@ -223,7 +223,7 @@ impl BouncePolicy {
     }
 
     /// The window's start for an event at `now` (unix seconds).
-    pub fn window_start(&self, now: i64) -> i64 {
+    pub(crate) fn window_start(&self, now: i64) -> i64 {
         now - i64::from(self.soft_window_days) * 86_400
     }
 }

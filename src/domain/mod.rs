@@ -29,6 +29,6 @@ pub use topic::{Topic, TopicCatalogue, TopicError, TopicId};
 
 /// True when `s` holds a character that must never reach a mail header or a log line
 /// unescaped: CR, LF and the other C0/C1 controls (tab excepted).
-pub fn has_control_chars(s: &str) -> bool {
+pub(crate) fn has_control_chars(s: &str) -> bool {
     s.chars().any(|c| c.is_control() && c != '\t')
 }

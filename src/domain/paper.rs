@@ -20,7 +20,7 @@ pub enum PaperError {
 
 impl ArxivId {
     /// The id and, when given, its version.
-    pub fn parse_versioned(input: &str) -> Result<(Self, Option<u32>), PaperError> {
+    pub(crate) fn parse_versioned(input: &str) -> Result<(Self, Option<u32>), PaperError> {
         let bad = || PaperError::BadId(input.chars().take(80).collect());
         let mut s = input.trim();
         for prefix in [
@@ -83,7 +83,7 @@ impl ArxivId {
         &self.0
     }
 
-    pub fn abs_url(&self) -> String {
+    pub(crate) fn abs_url(&self) -> String {
         format!("https://arxiv.org/abs/{}", self.0)
     }
 }

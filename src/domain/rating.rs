@@ -19,7 +19,7 @@ pub enum Rating {
 }
 
 impl Rating {
-    pub const ALL: [Self; 2] = [Self::More, Self::Fewer];
+    pub(crate) const ALL: [Self; 2] = [Self::More, Self::Fewer];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -24,7 +24,7 @@ pub enum SubscriberStatus {
 }
 
 impl SubscriberStatus {
-    pub const ALL: [Self; 4] = [
+    pub(crate) const ALL: [Self; 4] = [
         Self::Pending,
         Self::Active,
         Self::Unsubscribed,
@@ -121,7 +121,7 @@ pub fn weekday_name(d: Weekday) -> &'static str {
 }
 
 impl DeliveryPrefs {
-    pub fn frequency_name(&self) -> &'static str {
+    pub(crate) fn frequency_name(&self) -> &'static str {
         match self.frequency {
             Frequency::Daily => "daily",
             Frequency::Weekly(_) => "weekly",

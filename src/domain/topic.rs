@@ -107,7 +107,7 @@ impl TopicCatalogue {
     }
 
     /// Topics by group, groups in order of first appearance.
-    pub fn grouped(&self) -> Vec<(&str, Vec<&Topic>)> {
+    pub(crate) fn grouped(&self) -> Vec<(&str, Vec<&Topic>)> {
         let mut order: Vec<&str> = Vec::new();
         let mut groups: BTreeMap<&str, Vec<&Topic>> = BTreeMap::new();
         for t in &self.topics {

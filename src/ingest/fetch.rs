@@ -23,12 +23,12 @@ pub struct FetchError {
 /// ETag / Last-Modified of the last good response, sent back as If-None-Match /
 /// If-Modified-Since.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Validators {
+pub(crate) struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
 }
 
-pub enum Fetched {
+pub(crate) enum Fetched {
     Fresh {
         body: Vec<u8>,
         validators: Validators,
@@ -36,7 +36,7 @@ pub enum Fetched {
     NotModified,
 }
 
-pub struct Fetcher {
+pub(crate) struct Fetcher {
     client: Client,
     retries: u32,
     backoff: Duration,

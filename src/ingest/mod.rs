@@ -47,7 +47,7 @@ pub enum Format {
 impl Format {
     /// Guess from the content: JSON, a Daily Papers page, RSS or Atom. Other HTML (an
     /// error page, another site) is not guessed.
-    pub fn detect(bytes: &[u8]) -> Option<Self> {
+    pub(crate) fn detect(bytes: &[u8]) -> Option<Self> {
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(2048)]);
         let t = head.trim_start_matches('\u{feff}').trim_start();
         let lower = t.to_ascii_lowercase();
@@ -206,7 +206,7 @@ impl Ingestor {
     }
 
     /// Look papers up in the arXiv API in batches, at most one request per interval.
-    pub async fn add_categories(&self, ids: &[ArxivId]) -> Result<(), IngestError> {
+    pub(crate) async fn add_categories(&self, ids: &[ArxivId]) -> Result<(), IngestError> {
         let base = self.config.arxiv_api_url.trim_end_matches('/');
         let spacing = std::time::Duration::from_millis(self.config.arxiv_api_interval_ms);
         for chunk in ids.chunks(self.config.arxiv_api_batch.max(1)) {

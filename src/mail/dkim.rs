@@ -46,7 +46,7 @@ const OVER_SIGNED: [&str; 4] = [
 ];
 
 /// A key, domain and selector that sign mail.
-pub struct Dkim {
+pub(crate) struct Dkim {
     key: SharedKey,
     domain: String,
     selector: String,

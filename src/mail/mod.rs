@@ -65,7 +65,7 @@ impl Mailer {
     }
 
     /// The mailer the config describes, its messages handed to `transport`.
-    pub fn with_transport(
+    pub(crate) fn with_transport(
         config: &Config,
         transport: Arc<dyn Transport>,
     ) -> Result<Self, SetupError> {
@@ -119,7 +119,7 @@ impl Mailer {
     }
 
     /// Render a digest: subject, HTML (CSS inlined) and text.
-    pub fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, RenderError> {
+    pub(crate) fn render_digest(&self, view: &DigestView) -> Result<RenderedMail, RenderError> {
         digest::render(&self.templates, view)
     }
 

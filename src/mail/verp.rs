@@ -111,7 +111,7 @@ impl Verp {
     /// The first message named by a signed tag anywhere in `text` (a bounce's headers, the
     /// returned message's Return-Path, a prose bounce quoting it). Tags that fail their MAC
     /// are passed over.
-    pub fn find_in(&self, text: &[u8]) -> Option<MessageRef> {
+    pub(crate) fn find_in(&self, text: &[u8]) -> Option<MessageRef> {
         let lower = text.to_ascii_lowercase();
         let needle = format!("{}+", self.local);
         let is_part = |b: u8| b.is_ascii_alphanumeric() || b"+-._".contains(&b);

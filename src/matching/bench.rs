@@ -66,7 +66,7 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 /// `k` distinct indices of `0..n`, for drawing a day from the records.
-pub fn sample(n: usize, k: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn sample(n: usize, k: usize, seed: u64) -> Vec<usize> {
     Rng(seed).sample(n, k)
 }
 

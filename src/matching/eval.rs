@@ -38,7 +38,7 @@ fn categories<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::
     })
 }
 
-pub const MIN_RECORDS: usize = 40;
+pub(crate) const MIN_RECORDS: usize = 40;
 const DAYS: usize = 5;
 const DAY_SIZE: usize = 200;
 const LIKED: usize = 5;
@@ -48,7 +48,7 @@ const SENT: usize = 10;
 
 /// Precision@10, recall@50, nDCG@10.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub p10: f64,
     pub r50: f64,
     pub ndcg10: f64,
@@ -91,7 +91,7 @@ impl Metrics {
 
 /// Results for one category.
 #[derive(Clone, Debug)]
-pub struct CategoryResult {
+pub(crate) struct CategoryResult {
     pub category: String,
     pub records: usize,
     /// The topics used for the topic reader; empty when no topic covers the category.
@@ -105,7 +105,7 @@ pub struct CategoryResult {
 }
 
 #[derive(Clone, Debug)]
-pub struct EvalReport {
+pub(crate) struct EvalReport {
     pub categories: Vec<CategoryResult>,
     pub topic_readers: Metrics,
     pub topic_baseline: Metrics,
@@ -174,7 +174,7 @@ fn metrics_for(order: &[usize], day: &[&Record], category: &str) -> Metrics {
 }
 
 /// Run the protocol. Deterministic for a seed.
-pub fn evaluate(
+pub(crate) fn evaluate(
     records: &[Record],
     catalogue: &TopicCatalogue,
     seed: u64,

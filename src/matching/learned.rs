@@ -21,9 +21,9 @@ use super::weights::Weights;
 use crate::domain::TopicCatalogue;
 
 /// Fewer labelled papers than this: the topic keeps its keywords alone.
-pub const MIN_PAPERS: usize = 10;
+pub(crate) const MIN_PAPERS: usize = 10;
 /// Words kept in a topic's profile, the heaviest.
-pub const TERMS: usize = 400;
+pub(crate) const TERMS: usize = 400;
 /// A paper in one of a topic's other categories counts this much next to one in its primary
 /// category.
 pub(crate) const SECONDARY: f32 = 0.5;
@@ -35,7 +35,7 @@ pub(crate) const SECONDARY: f32 = 0.5;
 /// 10, 0.706 / 0.716 / 0.684; 15, 0.700 / 0.715 / 0.684; 50 and 100 (seed 1) 0.700 and
 /// 0.689. The hits only strengthen a topic: one with fewer than [`MIN_PAPERS`] papers of
 /// its categories still keeps its keywords alone.
-pub const KEYWORD_HITS: usize = 10;
+pub(crate) const KEYWORD_HITS: usize = 10;
 
 /// A paper with its arXiv categories, to learn from.
 #[derive(Clone, Copy, Debug)]

@@ -214,7 +214,7 @@ impl Analyzer {
 
     /// Like [`tokens`](Self::tokens), but a stop word leaves a gap marker (`None`), so that a
     /// phrase only matches words that really stand next to each other.
-    pub fn tokens_with_gaps(&self, text: &str) -> Vec<Option<String>> {
+    pub(crate) fn tokens_with_gaps(&self, text: &str) -> Vec<Option<String>> {
         let mut out = Vec::new();
         for word in text
             .split(|c: char| !c.is_alphanumeric())

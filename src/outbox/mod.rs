@@ -156,7 +156,7 @@ impl Outbox {
     }
 
     /// A mail was put in the outbox: wake the loop that sends them as they come.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.shared.queued.notify_one();
     }
 
@@ -164,7 +164,7 @@ impl Outbox {
     /// producer in this process queues one ([`Outbox::wake`]), and every
     /// `delivery.poll_seconds` for the rows other instances queued and the retries that came
     /// due. `kind` makes what each run needs.
-    pub async fn keep_delivering<K: Kind>(&self, kind: impl Fn() -> K) {
+    pub(crate) async fn keep_delivering<K: Kind>(&self, kind: impl Fn() -> K) {
         let poll = Duration::from_secs(self.ctx.config.delivery.poll_seconds.max(1));
         loop {
             match self.deliver(kind()).await {

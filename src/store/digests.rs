@@ -288,7 +288,7 @@ impl Store {
     }
 
     /// What a subscriber's latest `limit` digests held, newest first.
-    pub async fn digest_contents_of(
+    pub(crate) async fn digest_contents_of(
         &self,
         subscriber_id: i64,
         limit: i64,

@@ -109,7 +109,7 @@ impl Store {
     /// or a complaint suppresses, soft bounces once enough fall in the window. The reader's
     /// row is locked first, so events arriving together count each other. A suppressed
     /// reader keeps the reason that first suppressed them.
-    pub async fn record_mail_event(
+    pub(crate) async fn record_mail_event(
         &self,
         event: &NewMailEvent,
         policy: &BouncePolicy,
@@ -214,7 +214,7 @@ impl Store {
     }
 
     /// The events of each of `ids` that has any, newest first.
-    pub async fn mail_events_of_many(
+    pub(crate) async fn mail_events_of_many(
         &self,
         ids: &[i64],
     ) -> Result<std::collections::HashMap<i64, Vec<StoredMailEvent>>, StoreError> {
@@ -243,7 +243,7 @@ impl Store {
     }
 
     /// How many events of each kind and source since `since`.
-    pub async fn mail_event_counts(
+    pub(crate) async fn mail_event_counts(
         &self,
         since: i64,
     ) -> Result<Vec<(MailEventKind, EventSource, i64)>, StoreError> {

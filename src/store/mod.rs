@@ -123,7 +123,7 @@ impl Store {
     /// for every batch: 31 ms a batch at 300,000 readers against 2.7 ms with statistics,
     /// and quadratic in the readers. ANALYZE samples a fixed number of rows (0.37 s for the
     /// three tables at 300,000 readers). SQLite's walk has an index that fits it exactly.
-    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+    pub(crate) async fn refresh_statistics(&self) -> Result<(), StoreError> {
         if let Pool::Postgres(pool) = &self.pool {
             sqlx::query("ANALYZE subscribers, digests, paper_recipients")
                 .execute(pool)
@@ -139,7 +139,7 @@ impl Store {
         Ok(store)
     }
 
-    pub async fn connect_without_migrating(url: &str) -> Result<Self, StoreError> {
+    pub(crate) async fn connect_without_migrating(url: &str) -> Result<Self, StoreError> {
         let pool = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -197,7 +197,7 @@ impl Store {
     }
 
     /// A cheap round trip, for `/healthz`.
-    pub async fn ping(&self) -> Result<(), StoreError> {
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         on_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
         Ok(())
     }

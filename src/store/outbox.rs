@@ -99,7 +99,7 @@ impl Outcome {
 }
 
 /// A row read back by a claim, with the id and attempt count every claim needs.
-pub trait ClaimedRow:
+pub(crate) trait ClaimedRow:
     Send + Unpin + for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow>
 {
     fn id(&self) -> i64;
@@ -196,7 +196,7 @@ impl Store {
     /// outcome. A worker whose lease ran out (and whose row another worker may have claimed
     /// and sent since) cannot overwrite what that later worker records. Returns how many
     /// rows changed.
-    pub async fn record_outcomes(
+    pub(crate) async fn record_outcomes(
         &self,
         table: OutboxTable,
         outcomes: &[(Claim, Outcome)],
@@ -269,7 +269,7 @@ impl Store {
     }
 
     /// Every attempt of one row: (at, outcome, detail), oldest first.
-    pub async fn attempts_of(
+    pub(crate) async fn attempts_of(
         &self,
         table: OutboxTable,
         id: i64,

@@ -226,7 +226,7 @@ impl Store {
     }
 
     /// Papers first stored at or after `since` (unix seconds), most upvoted first.
-    pub async fn papers_stored_since(
+    pub(crate) async fn papers_stored_since(
         &self,
         since: i64,
         limit: i64,
@@ -264,7 +264,7 @@ impl Store {
 
     /// The most recently updated papers whose titles hold every one of `words` (lower-case
     /// letters and digits only: no LIKE wildcard can be among them).
-    pub async fn papers_titled(
+    pub(crate) async fn papers_titled(
         &self,
         words: &[String],
         limit: i64,
@@ -288,7 +288,7 @@ impl Store {
     }
 
     /// The latest day some source featured papers on.
-    pub async fn latest_featured_day(&self) -> Result<Option<NaiveDate>, StoreError> {
+    pub(crate) async fn latest_featured_day(&self) -> Result<Option<NaiveDate>, StoreError> {
         let (day,): (Option<String>,) = on_pool!(self, pool => sqlx::query_as(
             "SELECT MAX(day) FROM paper_features").fetch_one(pool).await)?;
         Ok(day.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()))
@@ -297,7 +297,7 @@ impl Store {
     /// What composing a day reads, summed up: it changes when a paper is stored or
     /// updated, a day features one, topics are learned again or a digest is composed. A
     /// composer kept for previews is good while this stays the same.
-    pub async fn composing_stamp(&self) -> Result<ComposingStamp, StoreError> {
+    pub(crate) async fn composing_stamp(&self) -> Result<ComposingStamp, StoreError> {
         let (papers, papers_updated, features, topics_learned, categories_learned, digests): (
             i64,
             i64,
@@ -330,7 +330,7 @@ impl Store {
     }
 
     /// Record that a run started; returns its id.
-    pub async fn start_run(
+    pub(crate) async fn start_run(
         &self,
         source: &str,
         on: Option<NaiveDate>,
@@ -343,7 +343,7 @@ impl Store {
     }
 
     /// Record how a run ended: its counts, or the error that stopped it.
-    pub async fn finish_run(
+    pub(crate) async fn finish_run(
         &self,
         id: i64,
         outcome: Result<UpsertCounts, &str>,
@@ -372,7 +372,7 @@ impl Store {
 
 impl Store {
     /// The validators saved with the last good response from `url`.
-    pub async fn http_validators(
+    pub(crate) async fn http_validators(
         &self,
         url: &str,
     ) -> Result<(Option<String>, Option<String>), StoreError> {
@@ -382,7 +382,7 @@ impl Store {
         Ok(row.unwrap_or((None, None)))
     }
 
-    pub async fn save_http_validators(
+    pub(crate) async fn save_http_validators(
         &self,
         url: &str,
         etag: Option<&str>,
@@ -398,7 +398,7 @@ impl Store {
     }
 
     /// Ids of stored papers that have no arXiv categories yet, among `ids`, in their order.
-    pub async fn papers_without_categories(
+    pub(crate) async fn papers_without_categories(
         &self,
         ids: &[ArxivId],
     ) -> Result<Vec<ArxivId>, StoreError> {

@@ -148,7 +148,7 @@ impl Store {
     }
 
     /// The ratings of each of `ids` that has any, latest first.
-    pub async fn ratings_of_many(
+    pub(crate) async fn ratings_of_many(
         &self,
         ids: &[i64],
     ) -> Result<HashMap<i64, Vec<PaperRating>>, StoreError> {
@@ -176,7 +176,7 @@ impl Store {
 
     /// The ratings of the subscribers with ids in `first..=last`, for composing a batch of
     /// readers: one index range, whatever the batch's size.
-    pub async fn ratings_between(
+    pub(crate) async fn ratings_between(
         &self,
         first: i64,
         last: i64,

@@ -23,7 +23,10 @@ pub struct LearnedSummary {
 
 impl Store {
     /// The `limit` most recently updated papers that carry arXiv categories.
-    pub async fn labelled_papers(&self, limit: i64) -> Result<Vec<LabelledText>, StoreError> {
+    pub(crate) async fn labelled_papers(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<LabelledText>, StoreError> {
         let rows: Vec<(String, String, String, String)> = on_pool!(self, pool => sqlx::query_as(
             "SELECT id, title, abstract, categories FROM papers WHERE categories <> '[]' \
              ORDER BY updated_at DESC, id LIMIT $1")
@@ -46,7 +49,7 @@ impl Store {
 
     /// Replace every stored topic profile with `learned`, in one transaction: composing
     /// reads either the old set or the new.
-    pub async fn save_learned_topics(
+    pub(crate) async fn save_learned_topics(
         &self,
         learned: &LearnedTopics,
         now: i64,
@@ -118,7 +121,7 @@ impl Store {
     }
 
     /// How many topics have a stored profile, and when they were learned.
-    pub async fn learned_summary(&self) -> Result<LearnedSummary, StoreError> {
+    pub(crate) async fn learned_summary(&self) -> Result<LearnedSummary, StoreError> {
         let (topics, learned_at): (i64, Option<i64>) = on_pool!(self, pool => sqlx::query_as(
             "SELECT COUNT(*), MAX(learned_at) FROM learned_topics")
             .fetch_one(pool).await)?;

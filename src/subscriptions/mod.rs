@@ -29,7 +29,7 @@ pub enum Confirmation {
 
 /// What removing one interest did.
 #[derive(Debug)]
-pub enum Removal {
+pub(crate) enum Removal {
     /// Removed; the reader as now stored.
     Removed(Box<Subscriber>),
     /// The reader does not have it (removed already, by another tab or a second click).
@@ -56,12 +56,12 @@ impl Subscriptions {
     }
 
     /// Deliver every subscription mail that is due now.
-    pub async fn deliver_mails(&self) -> Result<DeliverReport, StoreError> {
+    pub(crate) async fn deliver_mails(&self) -> Result<DeliverReport, StoreError> {
         self.outbox.deliver(self.mails()).await
     }
 
     /// Deliver subscription mails as they are queued, until the process ends.
-    pub async fn keep_delivering_mails(&self) {
+    pub(crate) async fn keep_delivering_mails(&self) {
         self.outbox.keep_delivering(|| self.mails()).await
     }
 
@@ -110,7 +110,7 @@ impl Subscriptions {
     }
 
     /// The subscriber a token names, if the token is valid for `purpose`.
-    pub async fn subscriber_for(
+    pub(crate) async fn subscriber_for(
         &self,
         token: &str,
         purpose: Purpose,
@@ -186,7 +186,7 @@ impl Subscriptions {
 
     /// Drop one topic or keyword from a reader's interests, leaving the rest as it is; an
     /// interest that is their last is kept (a reader with nothing to match gets nothing).
-    pub async fn remove_interest(
+    pub(crate) async fn remove_interest(
         &self,
         s: &Subscriber,
         what: &Interest,
@@ -234,7 +234,7 @@ impl Subscriptions {
         Ok(())
     }
 
-    pub async fn erase(&self, s: &Subscriber) -> Result<(), ServiceError> {
+    pub(crate) async fn erase(&self, s: &Subscriber) -> Result<(), ServiceError> {
         self.ctx.store.delete(s.id).await?;
         Ok(())
     }

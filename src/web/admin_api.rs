@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
 
 /// A reader's state after a suppression was added or lifted.
 #[derive(Serialize, ToSchema)]
-pub struct SuppressionChange {
+pub(crate) struct SuppressionChange {
     pub email: String,
     pub status: SubscriberStatus,
     pub reason: Option<String>,
@@ -41,7 +41,7 @@ pub struct SuppressionChange {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct PageParams {
+pub(crate) struct PageParams {
     /// At most this many, newest first, 1–1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
@@ -49,7 +49,7 @@ pub struct PageParams {
 
 /// One page of suppressions, in id order.
 #[derive(Serialize, ToSchema)]
-pub struct SuppressionPage {
+pub(crate) struct SuppressionPage {
     pub suppressions: Vec<Suppression>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next_after: Option<i64>,
@@ -58,7 +58,7 @@ pub struct SuppressionPage {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct SuppressionParams {
+pub(crate) struct SuppressionParams {
     /// The `next_after` of the previous page.
     pub after: Option<i64>,
     /// Page size, 1–1000 (default 100).
@@ -68,7 +68,7 @@ pub struct SuppressionParams {
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SuppressBody {
+pub(crate) struct SuppressBody {
     /// Why, for the record (at most 200 characters).
     #[schema(max_length = 200)]
     pub reason: Option<String>,
@@ -116,7 +116,7 @@ fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> Re
               (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
               (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn list_suppressions(
+pub(crate) async fn list_suppressions(
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<SuppressionParams>, axum::extract::rejection::QueryRejection>,
@@ -150,7 +150,7 @@ pub async fn list_suppressions(
               (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
               (status = 422, body = ApiErrorBody, description = "the body is not an object, or `reason` is not text, or another field is given"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn add_suppression(
+pub(crate) async fn add_suppression(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(email): Path<String>,
@@ -180,7 +180,7 @@ pub async fn add_suppression(
               (status = 404, body = ApiErrorBody, description = "no reader with that address, or the admin API is disabled"),
               (status = 409, body = ApiErrorBody, description = "the reader is not suppressed"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn lift_suppression(
+pub(crate) async fn lift_suppression(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(email): Path<String>,
@@ -207,7 +207,7 @@ fn change(s: &Subscriber) -> SuppressionChange {
               (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
               (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn list_events(
+pub(crate) async fn list_events(
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
@@ -253,7 +253,7 @@ fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     /// Only subscribers in this state.
     #[param(value_type = Option<SubscriberStatus>)]
     pub status: Option<String>,
@@ -267,7 +267,7 @@ pub struct ListParams {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct SubscriberPage {
+pub(crate) struct SubscriberPage {
     pub subscribers: Vec<AdminSubscriber>,
     /// Pass as `after` for the next page; absent on the last page.
     pub next_after: Option<i64>,
@@ -281,7 +281,7 @@ pub struct SubscriberPage {
               (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
               (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn admin_list(
+pub(crate) async fn admin_list(
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
@@ -327,7 +327,7 @@ pub async fn admin_list(
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct Counts {
+pub(crate) struct Counts {
     pub pending: i64,
     pub active: i64,
     pub unsubscribed: i64,
@@ -341,7 +341,7 @@ pub struct Counts {
               (status = 401, body = ApiErrorBody, description = "the admin token is missing or wrong"),
               (status = 404, body = ApiErrorBody, description = "the admin API is disabled (no `admin_token` set)"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn admin_counts(
+pub(crate) async fn admin_counts(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Counts>, ApiError> {

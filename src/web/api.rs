@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
 
 /// `Json` of a JSON object, whose rejections (bad syntax, wrong content type, unknown
 /// fields, not an object) are answered in the API's own error shape.
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 /// A body read as a JSON object only. Serde's derive also reads a struct from an array of its
 /// fields in order (`["more"]` as `{"rating": "more"}`), which the document does not allow and
@@ -161,7 +161,7 @@ pub async fn update(
 /// A rating's body.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RatingInput {
+pub(crate) struct RatingInput {
     /// `more` (more papers like this one) or `fewer` (fewer, and never this one again).
     pub rating: Rating,
 }
@@ -197,7 +197,7 @@ fn arxiv_id(text: &str) -> Result<ArxivId, ApiError> {
               (status = 415, body = ApiErrorBody, description = "the body is not `application/json`"),
               (status = 422, body = ApiErrorBody, description = "`rating` is missing or not `more` or `fewer`, or another field is given"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn put_rating(
+pub(crate) async fn put_rating(
     State(state): State<AppState>,
     Path((token, paper)): Path<(String, String)>,
     body: Result<ApiJson<RatingInput>, ApiError>,
@@ -224,7 +224,7 @@ pub async fn put_rating(
               (status = 404, body = ApiErrorBody, description = "the reader has no rating of this paper, or the token was not issued by this service"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn delete_rating(
+pub(crate) async fn delete_rating(
     State(state): State<AppState>,
     Path((token, paper)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
@@ -248,7 +248,7 @@ pub async fn delete_rating(
               (status = 404, body = ApiErrorBody, description = "the token was not issued by this service: it names no subscription here"),
               (status = 410, body = ApiErrorBody, description = "the token has expired, or the subscription no longer exists"),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn erase(
+pub(crate) async fn erase(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -270,7 +270,7 @@ pub async fn topics(State(state): State<AppState>) -> Response {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct PaperSearch {
+pub(crate) struct PaperSearch {
     /// An arXiv id or link, or a few words of the title (each must be in it), at most
     /// 200 characters; without a word of two letters or digits it finds nothing.
     #[param(max_length = 200)]
@@ -279,7 +279,7 @@ pub struct PaperSearch {
 
 /// A stored paper, as the sign-up form offers it.
 #[derive(Serialize, ToSchema)]
-pub struct PaperHit {
+pub(crate) struct PaperHit {
     #[schema(example = "2405.01234")]
     pub id: String,
     pub title: String,
@@ -291,7 +291,7 @@ pub struct PaperHit {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct PaperHits {
+pub(crate) struct PaperHits {
     /// At most 10, the most recently updated first.
     pub papers: Vec<PaperHit>,
 }
@@ -303,7 +303,7 @@ pub struct PaperHits {
               (status = 400, body = ApiErrorBody, description = "`q` is missing or longer than 200 characters, or another parameter was given"),
               (status = 429, body = ApiErrorBody, description = "too many requests from this client", headers(("Retry-After" = u64, description = "seconds to wait"))),
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
-pub async fn find_papers(
+pub(crate) async fn find_papers(
     State(state): State<AppState>,
     params: Result<Query<PaperSearch>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<PaperHits>, ApiError> {

@@ -124,7 +124,7 @@ impl IntoResponse for PageError {
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
-pub struct ApiErrorBody {
+pub(crate) struct ApiErrorBody {
     /// What went wrong and what to do.
     pub error: String,
     /// Messages by field name, for a request that failed validation.
@@ -134,7 +134,7 @@ pub struct ApiErrorBody {
 
 /// An error answered as JSON.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     pub status: StatusCode,
     pub error: String,
     pub fields: Option<FieldErrors>,

@@ -10,14 +10,14 @@ use crate::clock::timestamp as now;
 use crate::domain::SubscriptionInput;
 use crate::tokens::{Purpose, Signer};
 
-pub const CSRF_COOKIE: &str = "pb_csrf";
+pub(crate) const CSRF_COOKIE: &str = "pb_csrf";
 /// The honeypot: a field people never see, so only a bot fills it.
-pub const HONEYPOT: &str = "website";
+pub(crate) const HONEYPOT: &str = "website";
 const FORM_TTL: i64 = 24 * 3600;
 
 /// A submitted form: the subscription fields plus the form's own control fields.
 #[derive(Debug, Default)]
-pub struct Submission {
+pub(crate) struct Submission {
     pub input: SubscriptionInput,
     pub honeypot_filled: bool,
     pub form_token: String,
@@ -26,7 +26,7 @@ pub struct Submission {
 impl Submission {
     /// Build from raw pairs; repeated `topics` collect, unknown names are ignored. An
     /// unchecked box is absent from a form post, so absence means false here.
-    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Self {
         let mut s = Submission::default();
         s.input.send_when_empty = Some(false);
         for (k, v) in pairs {
@@ -55,7 +55,7 @@ impl Submission {
 }
 
 /// The CSRF nonce from the cookie, or a new one set on the returned jar.
-pub fn csrf_nonce(jar: CookieJar, https: bool) -> (CookieJar, String) {
+pub(crate) fn csrf_nonce(jar: CookieJar, https: bool) -> (CookieJar, String) {
     if let Some(c) = jar.get(CSRF_COOKIE)
         && c.value().len() == 22
     {

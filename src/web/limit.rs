@@ -14,7 +14,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use super::{AppState, ClientIp};
 use crate::config::LimitsConfig;
 
-pub struct PostLimiter {
+pub(crate) struct PostLimiter {
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
@@ -37,13 +37,17 @@ impl PostLimiter {
     }
 
     /// Drop buckets of clients that are back to full, so memory stays bounded.
-    pub fn forget_idle(&self) {
+    pub(crate) fn forget_idle(&self) {
         self.limiter.retain_recent();
         self.limiter.shrink_to_fit();
     }
 }
 
-pub async fn limit_posts(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn limit_posts(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     // One-click unsubscribes arrive from mail providers' servers, many readers behind one
     // address; the signed token is what protects them, and a 429 would lose an unsubscribe.
     // Providers' webhooks likewise: a few provider hosts post every reader's events, in

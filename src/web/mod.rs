@@ -37,7 +37,7 @@ use crate::subscriptions::Subscriptions;
 /// What handlers are given: the context for settings and links, and the services they
 /// call.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub ctx: Context,
     pub subs: Subscriptions,
     pub admin: Admin,
@@ -78,7 +78,7 @@ fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let max_body = state.ctx.config.limits.max_body_bytes;
     Router::new()
         .merge(pages::routes())
@@ -202,7 +202,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 /// The client's address: the peer, or the last X-Forwarded-For hop when configured to
 /// trust a proxy.
 #[derive(Clone, Copy, Debug)]
-pub struct ClientIp(pub Option<IpAddr>);
+pub(crate) struct ClientIp(pub Option<IpAddr>);
 
 impl ClientIp {
     fn from_parts(parts: &Parts, trust_forwarded_for: bool) -> Self {

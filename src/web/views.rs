@@ -63,7 +63,7 @@ static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {
 });
 
 /// The stylesheet and the script every page links to.
-pub fn static_files<S: Clone + Send + Sync + 'static>() -> Router<S> {
+pub(crate) fn static_files<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
             "/static/style.css",

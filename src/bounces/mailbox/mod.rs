@@ -33,7 +33,7 @@ mod target;
 pub use target::{ImapTls, MailboxTarget};
 
 /// The keyword set on a processed message when it cannot be moved (with `\Seen`).
-pub const PROCESSED_KEYWORD: &str = "paperboy-processed";
+pub(crate) const PROCESSED_KEYWORD: &str = "paperboy-processed";
 /// Messages read in one poll at most; the rest wait for the next (a first poll of a large
 /// mailbox of other mail must not take hours before it logs out).
 const BATCH: usize = 500;
@@ -75,7 +75,7 @@ pub enum MailboxError {
 
 /// What one poll did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PollReport {
+pub(crate) struct PollReport {
     /// Bounces and complaints recorded (and moved or flagged).
     pub recorded: usize,
     /// Reports recorded before (read again): moved or flagged, nothing new recorded.
@@ -108,7 +108,7 @@ impl fmt::Display for PollReport {
 }
 
 /// Reads the bounce mailbox.
-pub struct Poller {
+pub(crate) struct Poller {
     bounces: Bounces,
     target: MailboxTarget,
     tls: Option<tokio_rustls::TlsConnector>,
@@ -223,7 +223,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + fmt::Debug + Send> Stream for T {}
 /// The envelope a delivered mail still tells: its `Return-Path` (`<>` for a bounce, as the
 /// delivering server wrote it), and the addresses it was delivered to (`Delivered-To`,
 /// `X-Original-To`: the VERP tag, when the server kept it).
-pub fn envelope_of(raw: &[u8]) -> Envelope {
+pub(crate) fn envelope_of(raw: &[u8]) -> Envelope {
     let mut envelope = Envelope::default();
     let Some(message) = mail_parser::MessageParser::new().parse_headers(raw) else {
         return envelope;

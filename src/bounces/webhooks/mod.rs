@@ -66,7 +66,7 @@ pub struct Event {
 /// What a request did: answered with 200 whatever it holds, so the provider does not post
 /// it again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Events recorded (each suppressed or noted its reader as `[bounces]` says).
     pub recorded: u32,
     /// Events recorded before (the same provider id): nothing done.
@@ -77,7 +77,7 @@ pub struct Summary {
 
 /// The provider endpoints, with the keys each checks against.
 #[derive(Clone)]
-pub struct Webhooks {
+pub(crate) struct Webhooks {
     ctx: Context,
     bounces: Bounces,
     ses: Option<ses::Ses>,
@@ -96,7 +96,7 @@ pub struct KeyError {
 
 /// The configured providers, checked before the service starts.
 #[derive(Clone)]
-pub struct Setup {
+pub(crate) struct Setup {
     ses: Option<ses::Ses>,
     postmark: Option<postmark::Postmark>,
     sendgrid: Option<sendgrid::Sendgrid>,

@@ -18,7 +18,7 @@ pub use words::{reason_sentence, shorten_authors, summarize};
 /// Subject lines stay under this many characters (phones show about 40–90).
 const SUBJECT_MAX: usize = 90;
 /// Below this many papers, the header also shows the day's top trending paper.
-pub const THIN_LIST: usize = 3;
+pub(crate) const THIN_LIST: usize = 3;
 
 /// One paper as the digest shows it. Every string is plain text (control characters
 /// removed, whitespace collapsed); the HTML template escapes it.
@@ -162,7 +162,7 @@ impl DigestPaper {
     }
 
     /// Flag this as a new arXiv version of a paper already sent to the reader.
-    pub fn with_new_version(mut self, version: u32) -> Self {
+    pub(crate) fn with_new_version(mut self, version: u32) -> Self {
         self.new_version = Some(version);
         self
     }

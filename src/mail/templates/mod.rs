@@ -100,8 +100,9 @@ pub struct Templates {
 }
 
 impl Templates {
-    /// The built-in templates, CSS inlined at load.
-    pub fn builtin() -> Result<Self, SetupError> {
+    /// The built-in templates, CSS inlined at load (the tests render with them).
+    #[cfg(test)]
+    pub(crate) fn builtin() -> Result<Self, SetupError> {
         Self::load(None, CssInlining::AtLoad)
     }
 

@@ -26,7 +26,7 @@ impl Day {
 
     /// [`profile`](Self::profile) for a reader who also rated papers: `taste` comes from
     /// [`Taste::learn`], its papers analysed with [`Day::liked_paper`].
-    pub fn profile_with<'a>(
+    pub(crate) fn profile_with<'a>(
         &'a self,
         interests: &Interests,
         taste: &Taste<&'a LikedPaper>,

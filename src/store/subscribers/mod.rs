@@ -193,7 +193,7 @@ impl Store {
     /// (PostgreSQL) or the one writer held (SQLite) while the limits are counted, so
     /// concurrent requests for an address cannot all pass them. Returns the subscriber as the
     /// request left it, what the request did, and the kind of mail queued.
-    pub async fn subscribe_with_mail(
+    pub(crate) async fn subscribe_with_mail(
         &self,
         new: &NewSubscription,
         client_ip: Option<&str>,
@@ -346,7 +346,7 @@ impl Store {
 
     /// [`Store::confirm`], and the reader's welcome mail put in the outbox in the same
     /// transaction when the confirmation changed something.
-    pub async fn confirm_and_welcome(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+    pub(crate) async fn confirm_and_welcome(&self, id: i64, now: i64) -> Result<bool, StoreError> {
         self.confirm_with(id, now, true).await
     }
 
@@ -380,7 +380,7 @@ impl Store {
         Ok(n == 1)
     }
 
-    pub async fn update_profile(
+    pub(crate) async fn update_profile(
         &self,
         id: i64,
         interests: &Interests,
@@ -419,7 +419,7 @@ impl Store {
     /// Lift a suppression by hand: the reader returns to where they were before it (left
     /// unsubscribed when they had unsubscribed since confirming, as a complaint does; else
     /// active if they had confirmed; else pending). False when they were not suppressed.
-    pub async fn lift_suppression(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+    pub(crate) async fn lift_suppression(&self, id: i64, now: i64) -> Result<bool, StoreError> {
         let n = on_writer!(self, pool => sqlx::query(
             "UPDATE subscribers SET status = CASE \
                WHEN unsubscribed_at IS NOT NULL AND (confirmed_at IS NULL OR unsubscribed_at >= confirmed_at) \

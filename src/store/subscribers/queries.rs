@@ -6,7 +6,7 @@ use crate::domain::{EmailAddress, Subscriber, SubscriberStatus};
 use crate::store::{Store, StoreError, on_pool};
 
 impl Store {
-    pub async fn find_by_public_id(
+    pub(crate) async fn find_by_public_id(
         &self,
         public_id: &str,
     ) -> Result<Option<Subscriber>, StoreError> {
@@ -26,7 +26,7 @@ impl Store {
         row.map(Subscriber::try_from).transpose()
     }
 
-    pub async fn find_by_id(&self, id: i64) -> Result<Option<Subscriber>, StoreError> {
+    pub(crate) async fn find_by_id(&self, id: i64) -> Result<Option<Subscriber>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM subscribers WHERE id = $1");
         let row: Option<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
             .bind(id).fetch_optional(pool).await)?;
@@ -34,7 +34,7 @@ impl Store {
     }
 
     /// The subscribers among `ids` (one query; unknown ids are left out).
-    pub async fn find_by_ids(&self, ids: &[i64]) -> Result<Vec<Subscriber>, StoreError> {
+    pub(crate) async fn find_by_ids(&self, ids: &[i64]) -> Result<Vec<Subscriber>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(crate::store::IN_CHUNK) {
             let sql = format!(
@@ -59,7 +59,7 @@ impl Store {
     /// address), oldest first.
     /// The confirmation and "already subscribed" mails of each of `ids` that has any (when
     /// queued, for which client), oldest first.
-    pub async fn confirmation_mails_of_many(
+    pub(crate) async fn confirmation_mails_of_many(
         &self,
         ids: &[i64],
     ) -> Result<std::collections::HashMap<i64, Vec<(i64, Option<String>)>>, StoreError> {
@@ -112,7 +112,7 @@ impl Store {
 
     /// The next active readers in id order after `after`, each with whether it already has
     /// a digest for `on` (a rerun, another instance): those need no matching.
-    pub async fn readers_for_day(
+    pub(crate) async fn readers_for_day(
         &self,
         on: chrono::NaiveDate,
         after: i64,
@@ -152,7 +152,7 @@ impl Store {
     }
 
     /// Whether any active reader takes a weekly digest.
-    pub async fn has_weekly_readers(&self) -> Result<bool, StoreError> {
+    pub(crate) async fn has_weekly_readers(&self) -> Result<bool, StoreError> {
         let (found,): (bool,) = on_pool!(self, pool => sqlx::query_as(
             "SELECT EXISTS (SELECT 1 FROM subscribers WHERE status = 'active' AND frequency = 'weekly')")
             .fetch_one(pool).await)?;

@@ -111,7 +111,7 @@ fn form_context(app: &crate::context::Context, values: &SubscriptionInput) -> Co
 }
 
 /// The form values that show a stored subscriber's settings (or the defaults).
-pub fn values_of(s: Option<&Subscriber>) -> SubscriptionInput {
+pub(crate) fn values_of(s: Option<&Subscriber>) -> SubscriptionInput {
     let prefs = s.map(|s| s.prefs.clone()).unwrap_or_default();
     SubscriptionInput {
         email: s.map(|s| s.email.to_string()).unwrap_or_default(),
