@@ -265,17 +265,6 @@ impl Store {
         Ok(out)
     }
 
-    /// [`Store::record_outcomes`] for digests.
-    #[cfg(any(test, feature = "testing"))]
-    pub async fn record_deliveries(
-        &self,
-        outcomes: &[(Claim, super::Outcome)],
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        self.record_outcomes(OutboxTable::Digests, outcomes, now)
-            .await
-    }
-
     pub async fn digest_for(
         &self,
         subscriber_id: i64,

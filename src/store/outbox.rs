@@ -196,7 +196,7 @@ impl Store {
     /// outcome. A worker whose lease ran out (and whose row another worker may have claimed
     /// and sent since) cannot overwrite what that later worker records. Returns how many
     /// rows changed.
-    pub(crate) async fn record_outcomes(
+    pub async fn record_outcomes(
         &self,
         table: OutboxTable,
         outcomes: &[(Claim, Outcome)],

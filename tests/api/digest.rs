@@ -818,7 +818,10 @@ async fn every_outcome_is_recorded_before_deliver_returns(backend: Backend) {
         lease_until: 1,
         attempts: 1,
     };
-    let changed = store.record_deliveries(&[(stale, late)], 1).await.unwrap();
+    let changed = store
+        .record_outcomes(paperboy::store::OutboxTable::Digests, &[(stale, late)], 1)
+        .await
+        .unwrap();
     assert_eq!(changed, 0);
     let again = store
         .digest_for(sent.subscriber_id, day)

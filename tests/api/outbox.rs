@@ -322,7 +322,10 @@ async fn a_stale_claim_is_not_recorded(backend: Backend) {
         error: "451 late".into(),
     };
     assert_eq!(
-        store.record_deliveries(&[(a, late)], t + 12).await.unwrap(),
+        store
+            .record_outcomes(paperboy::store::OutboxTable::Digests, &[(a, late)], t + 12)
+            .await
+            .unwrap(),
         0
     );
     let day = NaiveDate::from_ymd_opt(2026, 5, 8).unwrap();
@@ -335,7 +338,11 @@ async fn a_stale_claim_is_not_recorded(backend: Backend) {
     // The holder of the lease records.
     assert_eq!(
         store
-            .record_deliveries(&[(b, Outcome::Sent)], t + 13)
+            .record_outcomes(
+                paperboy::store::OutboxTable::Digests,
+                &[(b, Outcome::Sent)],
+                t + 13
+            )
             .await
             .unwrap(),
         1
@@ -349,7 +356,11 @@ async fn a_stale_claim_is_not_recorded(backend: Backend) {
     // And a stale claim cannot undo it either.
     assert_eq!(
         store
-            .record_deliveries(&[(a, Outcome::Sent)], t + 14)
+            .record_outcomes(
+                paperboy::store::OutboxTable::Digests,
+                &[(a, Outcome::Sent)],
+                t + 14
+            )
             .await
             .unwrap(),
         0
@@ -374,7 +385,8 @@ async fn an_outcome_for_a_row_erased_meanwhile_is_dropped(backend: Backend) {
     let (gone, kept) = (&claimed[0], &claimed[1]);
     assert!(store.delete(gone.subscriber_id).await.unwrap());
     let recorded = store
-        .record_deliveries(
+        .record_outcomes(
+            paperboy::store::OutboxTable::Digests,
             &[(gone.claim, Outcome::Sent), (kept.claim, Outcome::Sent)],
             t + 1,
         )
