@@ -224,10 +224,71 @@ pub enum ConfigError {
     MissingFile(PathBuf),
     #[error("configuration: {0}")]
     Invalid(String),
+    #[error("configuration: {var} and {var}_FILE are both set: set one of them")]
+    BothSet { var: String },
+    #[error("configuration: cannot read {var}_FILE {path}: {source}")]
+    SecretFile {
+        var: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration: {var}_FILE {path} is {problem}")]
+    BadSecretFile {
+        var: String,
+        path: PathBuf,
+        problem: &'static str,
+    },
+}
+
+/// The keys that may be read from a file named by `PAPERBOY_<KEY>_FILE` instead of the
+/// environment (a secret the service manager or the container runtime mounts as a file,
+/// which `ps e` and `/proc/PID/environ` do not show).
+const FILE_KEYS: [&str; 3] = ["secret", "admin_token", "smtp_url"];
+
+/// The values of the `FILE_KEYS` named by `PAPERBOY_<KEY>_FILE` in `env`: each file's text
+/// with one trailing newline removed (editors and `echo` add one; a secret never ends in one).
+fn secrets_from_files(
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Vec<(&'static str, String)>, ConfigError> {
+    let mut found = Vec::new();
+    for key in FILE_KEYS {
+        let var = format!("PAPERBOY_{}", key.to_ascii_uppercase());
+        let Some(path) = env(&format!("{var}_FILE")) else {
+            continue;
+        };
+        if env(&var).is_some() {
+            return Err(ConfigError::BothSet { var });
+        }
+        let path = PathBuf::from(path);
+        let bytes = std::fs::read(&path).map_err(|source| ConfigError::SecretFile {
+            var: var.clone(),
+            path: path.clone(),
+            source,
+        })?;
+        let bad = |problem| ConfigError::BadSecretFile {
+            var: var.clone(),
+            path: path.clone(),
+            problem,
+        };
+        let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text"))?;
+        let value = text
+            .strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t))
+            .unwrap_or(&text);
+        // An empty file named on purpose is a mistake (a secret not yet written), not a wish
+        // for the empty value's meaning (a generated key, .eml files, no admin API).
+        if value.is_empty() {
+            return Err(bad("empty"));
+        }
+        found.push((key, value.to_string()));
+    }
+    Ok(found)
 }
 
 impl Config {
-    /// Defaults, then `file` (if given), then the environment.
+    /// Defaults, then `file` (if given), then the environment, where `PAPERBOY_SECRET_FILE`,
+    /// `PAPERBOY_ADMIN_TOKEN_FILE` and `PAPERBOY_SMTP_URL_FILE` name files to read those keys
+    /// from.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
@@ -244,10 +305,14 @@ impl Config {
                 !(k == "config"
                     || k == "log"
                     || k.starts_with("test_")
-                    || k.starts_with("require_"))
+                    || k.starts_with("require_")
+                    || FILE_KEYS.iter().any(|f| k == format!("{f}_file")))
             })
             .split("__");
-        let figment = figment.merge(env);
+        let mut figment = figment.merge(env);
+        for (key, value) in secrets_from_files(|name| std::env::var_os(name))? {
+            figment = figment.merge((key, value));
+        }
         Self::from_figment(figment)
     }
 
@@ -381,5 +446,93 @@ mod tests {
             ("mail.bounce_address", "bounces@example.org".into()),
         ])
         .unwrap();
+    }
+
+    /// `PAPERBOY_<KEY>_FILE`: the file's text less one trailing newline; both ways at once, an
+    /// unreadable, empty or non-UTF-8 file are errors that name the variable and the path.
+    #[test]
+    fn secrets_are_read_from_files() {
+        use std::collections::HashMap;
+        use std::ffi::OsString;
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, content: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            path.into_os_string()
+        };
+        let lookup = |vars: Vec<(&str, OsString)>| {
+            let vars: HashMap<String, OsString> =
+                vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            move |name: &str| vars.get(name).cloned()
+        };
+
+        let secret = "s".repeat(40);
+        let found = secrets_from_files(lookup(vec![
+            (
+                "PAPERBOY_SECRET_FILE",
+                file("secret", format!("{secret}\n").as_bytes()),
+            ),
+            ("PAPERBOY_ADMIN_TOKEN_FILE", file("token", b"tok en\r\n")),
+            (
+                "PAPERBOY_SMTP_URL_FILE",
+                file("smtp", b"smtp://u:p@relay:587\n\n"),
+            ),
+            ("PAPERBOY_MAIL_FROM", "x@example.org".into()),
+        ]))
+        .unwrap();
+        assert_eq!(
+            found,
+            vec![
+                ("secret", secret.clone()),
+                ("admin_token", "tok en".to_string()),
+                // Only one newline is removed: the value is what the file says.
+                ("smtp_url", "smtp://u:p@relay:587\n".to_string()),
+            ]
+        );
+        assert_eq!(secrets_from_files(lookup(vec![])).unwrap(), vec![]);
+
+        let e = secrets_from_files(lookup(vec![
+            ("PAPERBOY_ADMIN_TOKEN", "x".into()),
+            ("PAPERBOY_ADMIN_TOKEN_FILE", file("t2", b"y")),
+        ]))
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "configuration: PAPERBOY_ADMIN_TOKEN and PAPERBOY_ADMIN_TOKEN_FILE are both set: set one of them"
+        );
+
+        let missing = dir.path().join("nope");
+        let e = secrets_from_files(lookup(vec![(
+            "PAPERBOY_SECRET_FILE",
+            missing.clone().into_os_string(),
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "configuration: cannot read PAPERBOY_SECRET_FILE {}: ",
+                missing.display()
+            )),
+            "{e}"
+        );
+        let e = secrets_from_files(lookup(vec![(
+            "PAPERBOY_SECRET_FILE",
+            dir.path().as_os_str().to_owned(),
+        )]))
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::SecretFile { .. }), "a folder: {e}");
+
+        for (content, problem) in [(&b"\n"[..], "empty"), (b"\xff\xfe\n", "not UTF-8 text")] {
+            let path = file("bad", content);
+            let e = secrets_from_files(lookup(vec![("PAPERBOY_SMTP_URL_FILE", path.clone())]))
+                .unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "configuration: PAPERBOY_SMTP_URL_FILE {} is {problem}",
+                    PathBuf::from(path).display()
+                )
+            );
+        }
     }
 }

@@ -155,3 +155,73 @@ fn a_topics_file_that_cannot_be_read_is_an_error_at_start() {
     assert!(ok, "{err}");
     assert!(out.contains("subscribers:"), "{out}");
 }
+
+/// `PAPERBOY_SECRET_FILE` and its kind: the key is read from the file, not generated; a short
+/// one is refused as the variable would be; both ways at once, or a file that cannot be read,
+/// stop the start with the variable and the path named.
+#[test]
+fn secrets_load_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("p.db").display());
+    let data = dir.path().join("data");
+    let run = |env: &[(&str, std::ffi::OsString)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_paperboy"))
+            .arg("status")
+            .env_remove("PAPERBOY_SECRET")
+            .env_remove("PAPERBOY_ADMIN_TOKEN")
+            .env_remove("PAPERBOY_SMTP_URL")
+            .env("PAPERBOY_DATABASE_URL", &url)
+            .env("PAPERBOY_DATA_DIR", &data)
+            .env("PAPERBOY_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let missing = dir.path().join("relay-url");
+    let (ok, _, err) = run(&[("PAPERBOY_SMTP_URL_FILE", missing.clone().into_os_string())]);
+    assert!(!ok, "started without its relay URL");
+    assert!(
+        err.contains(&format!(
+            "cannot read PAPERBOY_SMTP_URL_FILE {}",
+            missing.display()
+        )),
+        "{err}"
+    );
+    assert!(!dir.path().join("p.db").exists(), "nothing was created");
+
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, format!("{}\n", "k".repeat(40))).unwrap();
+    let token = dir.path().join("token.txt");
+    std::fs::write(&token, "an admin token\n").unwrap();
+    let with_files = [
+        ("PAPERBOY_SECRET_FILE", secret.clone().into_os_string()),
+        ("PAPERBOY_ADMIN_TOKEN_FILE", token.into_os_string()),
+    ];
+    let (ok, out, err) = run(&with_files);
+    assert!(ok, "{err}");
+    assert!(out.contains("subscribers:"), "{out}");
+    assert!(
+        !data.join("secret").exists(),
+        "a key was generated although PAPERBOY_SECRET_FILE names one"
+    );
+
+    std::fs::write(&secret, "too short\n").unwrap();
+    let (ok, _, err) = run(&with_files);
+    assert!(
+        !ok && err.contains("secret must be at least 32 characters"),
+        "{err}"
+    );
+
+    let mut both = with_files.to_vec();
+    both.push(("PAPERBOY_SECRET", "x".repeat(40).into()));
+    let (ok, _, err) = run(&both);
+    assert!(
+        !ok && err.contains("PAPERBOY_SECRET and PAPERBOY_SECRET_FILE are both set"),
+        "{err}"
+    );
+}
