@@ -30,27 +30,30 @@ if ! command -v systemd-analyze >/dev/null || ! command -v dpkg-shlibdeps >/dev/
   apt-get install -y -qq --no-install-recommends systemd dpkg-dev >/dev/null
 fi
 
-# A package left by a run that was killed.
-if dpkg-query -W -f='${Status}' paperboy 2>/dev/null | grep -q installed; then
-  echo "package.sh: purging a paperboy package left installed" >&2
+# A package left (installed, or its configuration) by a run that was killed.
+# (The status's second letter: n, not installed; anything else, something is on disk.)
+present() { case "$(dpkg-query -W -f='${db:Status-Abbrev}' paperboy 2>/dev/null)" in "" | ?n*) false ;; *) true ;; esac; }
+if present; then
+  echo "package.sh: purging a paperboy package left by an earlier run" >&2
   dpkg --purge paperboy >/dev/null
 fi
 
+server=""
+work="$(mktemp -d)"
+cleanup() {
+  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill "$server"; wait "$server" || true; fi
+  if present; then dpkg --purge paperboy >/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The binary `cargo test` built (in CI, just now); by hand, build it if missing.
 target="${CARGO_TARGET_DIR:-target}"
 [ -x "$target/debug/paperboy" ] || cargo build --bin paperboy
-work="$(mktemp -d)"
 deb="$(cargo deb --no-build --profile dev --fast --output "$work" 2>"$work/cargo-deb.log" | tail -1)" \
   || { cat "$work/cargo-deb.log" >&2; fail "cargo deb failed"; }
 [ -f "$deb" ] || { cat "$work/cargo-deb.log" >&2; fail "cargo deb wrote no package"; }
 echo "package.sh: $(basename "$deb"), $(du -k "$deb" | cut -f1) KiB"
-
-server=""
-cleanup() {
-  if [ -n "$server" ] && kill -0 "$server" 2>/dev/null; then kill "$server"; wait "$server" || true; fi
-  if dpkg-query -W -f='${Status}' paperboy 2>/dev/null | grep -q installed; then dpkg --purge paperboy >/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
 dpkg -i "$deb" >/dev/null
 unit="$(dpkg -L paperboy | grep '/paperboy\.service$')"
