@@ -50,7 +50,7 @@ trap cleanup EXIT
 # The binary `cargo test` built (in CI, just now); by hand, build it if missing.
 target="${CARGO_TARGET_DIR:-target}"
 [ -x "$target/debug/paperboy" ] || cargo build --bin paperboy
-deb="$(cargo deb --no-build --profile dev --fast --output "$work" 2>"$work/cargo-deb.log" | tail -1)" \
+deb="$(cargo deb --no-build --profile dev --fast --no-dbgsym --no-separate-debug-symbols --output "$work" 2>"$work/cargo-deb.log" | tail -1)" \
   || { cat "$work/cargo-deb.log" >&2; fail "cargo deb failed"; }
 [ -f "$deb" ] || { cat "$work/cargo-deb.log" >&2; fail "cargo deb wrote no package"; }
 echo "package.sh: $(basename "$deb"), $(du -k "$deb" | cut -f1) KiB"
