@@ -36,6 +36,7 @@ pub struct Config {
     pub inbound: InboundConfig,
     pub webhooks: WebhooksConfig,
     pub mailbox: MailboxConfig,
+    pub retention: RetentionConfig,
 }
 
 /// When bounces suppress a reader (the rule is `domain::BouncePolicy`).
@@ -115,6 +116,24 @@ pub struct MailboxConfig {
     pub tls_ca_file: PathBuf,
     /// The longest wait for one answer of the server.
     pub timeout_seconds: u64,
+}
+
+/// How long each kind of data is kept (days; 0 keeps it forever). Applied once a day by the
+/// scheduler and by `paperboy maintenance run`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// A digest's reasons are dropped after this many days (its papers, in order, stay).
+    pub digest_content_days: u32,
+    /// Digests, their delivery attempts and the record of who was sent each paper.
+    pub digests_days: u32,
+    /// Confirmation, "already subscribed" and welcome mails and their attempts.
+    pub subscription_mails_days: u32,
+    /// Bounce and complaint events (the suppressions they caused stay).
+    pub mail_events_days: u32,
+    pub ingest_runs_days: u32,
+    /// Papers no digest, rating or liked list refers to.
+    pub papers_days: u32,
 }
 
 /// When `serve` runs the daily job.
@@ -226,6 +245,51 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+impl RetentionConfig {
+    /// Windows that would take away what another part still reads are refused.
+    fn validate(&self, c: &Config) -> Result<(), ConfigError> {
+        let short = |key: &str, days: u32, needs: u32, why: &str| {
+            if days != 0 && days < needs {
+                Err(ConfigError::Invalid(format!(
+                    "retention.{key} = {days} is shorter than {needs} days, which {why}; raise it (or 0 to keep forever)"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        short(
+            "mail_events_days",
+            self.mail_events_days,
+            c.bounces.soft_window_days.max(1),
+            "bounces.soft_window_days counts soft bounces over",
+        )?;
+        // A reader's hourly limits count the mails of the last hour; a day covers it.
+        short(
+            "subscription_mails_days",
+            self.subscription_mails_days,
+            1,
+            "the hourly limits on confirmation mails count back",
+        )?;
+        // Composing skips papers sent to a reader before; a week covers the weekly digest.
+        short(
+            "digests_days",
+            self.digests_days,
+            8,
+            "a weekly digest looks back over",
+        )?;
+        if self.digests_days != 0
+            && self.digest_content_days != 0
+            && self.digest_content_days > self.digests_days
+        {
+            return Err(ConfigError::Invalid(format!(
+                "retention.digest_content_days = {} is longer than retention.digests_days = {}: content cannot outlive its digest",
+                self.digest_content_days, self.digests_days
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Defaults, then `file` (if given), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
@@ -302,6 +366,7 @@ impl Config {
                 "limits.posts_per_minute and limits.post_burst must be at least 1".into(),
             ));
         }
+        c.retention.validate(&c)?;
         Ok(c)
     }
 

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod learning;
 pub mod links;
 pub mod mail;
+pub mod maintenance;
 pub mod matching;
 #[cfg(feature = "tools")]
 pub mod measure;

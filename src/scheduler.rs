@@ -12,6 +12,7 @@ use crate::clock;
 use crate::digest::{ComposeReport, DigestError};
 use crate::ingest::RunReport;
 use crate::learning::LearnReport;
+use crate::maintenance::RetentionReport;
 use crate::services::{Delivered, Services};
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,8 @@ pub struct JobReport {
     pub composed_elsewhere: bool,
     pub composed: ComposeReport,
     pub delivered: Delivered,
+    /// The day's retention, on the first run of the day that held the lock after delivering.
+    pub retention: Option<RetentionReport>,
 }
 
 /// What one run of the daily job covers.
@@ -104,6 +107,13 @@ pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, Diges
     ingested?;
     report.composed = composed?;
     report.delivered = services.deliver().await?;
+    // Retention after delivery, so the day's mail never waits for it; under the lock again,
+    // so one instance runs it.
+    if let Some(lock) = services.digests.try_compose_lock().await? {
+        let retention = services.maintenance.run_if_due(day).await;
+        lock.release().await;
+        report.retention = retention?;
+    }
     Ok(report)
 }
 
@@ -156,6 +166,15 @@ pub async fn run(services: Services, schedule: Schedule) {
                 }
                 let c = &r.composed;
                 let d = &r.delivered.digests;
+                if let Some(t) = &r.retention {
+                    let removed: u64 = t.kinds.iter().map(|k| k.rows).sum();
+                    tracing::info!(
+                        rows = removed,
+                        database_bytes = t.database_bytes_after,
+                        seconds = t.seconds,
+                        "retention"
+                    );
+                }
                 tracing::info!(
                     composed_elsewhere = r.composed_elsewhere,
                     papers = c.papers,

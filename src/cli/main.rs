@@ -57,6 +57,9 @@ enum Command {
     /// Bounces and complaints: read the bounce mailbox.
     #[command(subcommand)]
     Bounces(BouncesCommand),
+    /// Retention: remove what the [retention] windows no longer keep.
+    #[command(subcommand)]
+    Maintenance(crate::cli::maintenance::MaintenanceCommand),
     /// Last ingest runs, the outbox by state, subscribers by state, bounces and complaints.
     Status,
     /// Render the digest a reader gets for a day (from the outbox, or as it would be
@@ -105,6 +108,7 @@ pub async fn main() -> Result<()> {
         Command::Digest(cmd) => crate::cli::digest::run(&services, cmd).await,
         Command::RunDaily(args) => crate::cli::digest::run_daily(&services, args).await,
         Command::Status => crate::cli::status(&services).await,
+        Command::Maintenance(cmd) => crate::cli::maintenance::run(&services, cmd).await,
         Command::Bounces(cmd) => crate::cli::bounces::run(&services, cmd).await,
         Command::Preview(args) => crate::cli::digest::preview(&services, args).await,
         _ => unreachable!("handled above"),

@@ -5,6 +5,7 @@ mod main;
 mod bounces;
 mod digest;
 mod ingest;
+mod maintenance;
 mod subscribers;
 mod suppressions;
 #[cfg(feature = "tools")]

@@ -22,6 +22,7 @@ mod migrations;
 mod outbox;
 mod preview;
 mod ratings;
+mod retention;
 mod smtp;
 mod topics;
 mod webhooks;
