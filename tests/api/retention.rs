@@ -38,8 +38,9 @@ async fn reader(
 }
 
 /// `paperboy maintenance run` as of `as_of`: the lines of its table, by kind, as
-/// (older than, rows).
-fn maintenance(app: &TestApp, as_of: NaiveDate, dry_run: bool) -> Vec<(String, String, u64)> {
+/// (older than, rows); and its last line, on the database's size and freed space.
+type Table = Vec<(String, String, u64)>;
+fn maintenance(app: &TestApp, as_of: NaiveDate, dry_run: bool) -> (Table, String) {
     let dir = tempfile::tempdir().unwrap();
     let as_of = as_of.to_string();
     let mut args = vec!["maintenance", "run", "--as-of", &as_of];
@@ -50,7 +51,13 @@ fn maintenance(app: &TestApp, as_of: NaiveDate, dry_run: bool) -> Vec<(String, S
     assert!(ok, "{err}");
     assert!(out.contains(&format!("retention as of {as_of}")), "{out}");
     assert_eq!(out.contains("dry run: nothing changed"), dry_run, "{out}");
-    out.lines()
+    let database = out
+        .lines()
+        .find(|l| l.starts_with("database:"))
+        .unwrap_or_else(|| panic!("no database line in\n{out}"))
+        .to_string();
+    let table = out
+        .lines()
         .skip(2)
         .filter(|l| !l.starts_with("database:"))
         .map(|l| {
@@ -62,7 +69,8 @@ fn maintenance(app: &TestApp, as_of: NaiveDate, dry_run: bool) -> Vec<(String, S
                 .unwrap_or_else(|| panic!("no count in {l:?}\n{out}"));
             (f[0].to_string(), f[1].to_string(), rows)
         })
-        .collect()
+        .collect();
+    (table, database)
 }
 
 fn rows(table: &[(String, String, u64)], kind: &str) -> u64 {
@@ -111,12 +119,12 @@ async fn each_kind_goes_after_its_window_and_what_readers_rely_on_stays(backend:
     assert!(page.contains(reason_words.as_str()), "{page}");
 
     // Within every window: nothing to do.
-    let table = maintenance(&app, day() + Days::new(29), false);
+    let table = maintenance(&app, day() + Days::new(29), false).0;
     assert!(table.iter().all(|(_, _, n)| *n == 0), "{table:?}");
 
     // Past 30 days a dry run counts both digests' contents and changes nothing.
     let after_30 = day() + Days::new(31);
-    let table = maintenance(&app, after_30, true);
+    let table = maintenance(&app, after_30, true).0;
     assert_eq!(rows(&table, "digest_content"), 2, "{table:?}");
     assert_eq!(
         table.iter().find(|t| t.0 == "digest_content").unwrap().1,
@@ -131,7 +139,7 @@ async fn each_kind_goes_after_its_window_and_what_readers_rely_on_stays(backend:
 
     // For real: the reasons go; the papers, in order, the status and the message id stay,
     // and the browser view still shows what was sent.
-    let table = maintenance(&app, after_30, false);
+    let table = maintenance(&app, after_30, false).0;
     assert_eq!(rows(&table, "digest_content"), 2, "{table:?}");
     let compacted = store.digest_for(rater.id, day()).await.unwrap().unwrap();
     let kept: Vec<ArxivId> = compacted
@@ -160,14 +168,14 @@ async fn each_kind_goes_after_its_window_and_what_readers_rely_on_stays(backend:
         .title;
     assert!(page.contains(&html_escape(title)), "{title} not on\n{page}");
     // Again: each digest is compacted once.
-    let table = maintenance(&app, after_30, false);
+    let table = maintenance(&app, after_30, false).0;
     assert_eq!(rows(&table, "digest_content"), 0, "{table:?}");
 
     // Past 400 days, digests, their attempts and the record of who was sent what go; and
     // so do subscription mails (90 days) and ingest runs (90 days), written today.
     let after_400 = day() + Days::new(401);
-    let dry = maintenance(&app, after_400, true);
-    let table = maintenance(&app, after_400, false);
+    let dry = maintenance(&app, after_400, true).0;
+    let table = maintenance(&app, after_400, false).0;
     assert_eq!(dry, table, "the dry run said otherwise");
     assert_eq!(rows(&table, "digests"), 2, "{table:?}");
     assert_eq!(rows(&table, "delivery_attempts"), 2, "{table:?}");
@@ -178,8 +186,23 @@ async fn each_kind_goes_after_its_window_and_what_readers_rely_on_stays(backend:
     // and the rated one.
     let a_year_on = paperboy::clock::today() + Days::new(366);
     let before = store.papers(None, 1000).await.unwrap().len() as u64;
-    let table = maintenance(&app, a_year_on, false);
+    let (table, database) = maintenance(&app, a_year_on, false);
     assert_eq!(rows(&table, "papers"), before - 2, "{table:?}");
+    // The freed space goes back: SQLite hands its free pages to the file system.
+    let says = match backend {
+        Backend::Sqlite => "free pages returned to the file system",
+        Backend::Postgres => "autovacuum",
+    };
+    assert!(database.contains(says), "{database}");
+    if matches!(backend, Backend::Sqlite) {
+        let pages: u64 = database
+            .split(';')
+            .nth(1)
+            .and_then(|p| p.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{database}"));
+        assert!(pages > 0, "removing papers freed no page: {database}");
+    }
     let left: Vec<ArxivId> = store
         .papers(None, 1000)
         .await
@@ -197,7 +220,7 @@ async fn each_kind_goes_after_its_window_and_what_readers_rely_on_stays(backend:
     }
     assert_eq!(store.ratings_of(rater.id).await.unwrap().len(), 1);
     // Nothing more to do on a second run.
-    let table = maintenance(&app, a_year_on, false);
+    let table = maintenance(&app, a_year_on, false).0;
     assert!(table.iter().all(|(_, _, n)| *n == 0), "{table:?}");
 }
 
