@@ -139,7 +139,12 @@ impl Maintenance {
         let started = Instant::now();
         let database_bytes_before = self.store().database_bytes().await?;
         let c = self.config().clone();
-        let cutoff = |days: u32| (days > 0).then(|| as_of - Days::new(u64::from(days)));
+        // A day so early that the window reaches before the calendar's start: nothing is older.
+        let cutoff = |days: u32| {
+            (days > 0)
+                .then(|| as_of.checked_sub_days(Days::new(u64::from(days))))
+                .flatten()
+        };
         let mut kinds = Vec::new();
 
         let before = cutoff(c.digest_content_days);

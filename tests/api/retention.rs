@@ -275,6 +275,12 @@ fn bad_dates_and_windows_are_refused_with_what_to_do() {
         &["maintenance", "run", "--as-of", "yesterday"],
     );
     assert!(!ok && err.contains("--as-of"), "{err}");
+    // The calendar's first days: every window reaches before it, so nothing is older.
+    for day in ["0001-01-01", "+262142-12-31"] {
+        let (ok, out, err) = paperboy(&url, dir.path(), &["maintenance", "run", "--as-of", day]);
+        assert!(ok, "{day}: {err}");
+        assert!(out.contains("retention as of"), "{out}");
+    }
     for (key, value, says) in [
         (
             "PAPERBOY_RETENTION__DIGESTS_DAYS",
