@@ -3,6 +3,7 @@
 //! through each database's own driver.
 
 mod digests;
+mod erased;
 mod mail_events;
 mod outbox;
 mod papers;

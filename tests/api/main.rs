@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod digest;
 mod dkim;
+mod erase;
 mod eval;
 mod hf_page;
 mod ingest;
