@@ -2,6 +2,7 @@
 //! the same statements run on both (`$n` placeholders, `ON CONFLICT`, `RETURNING`), sent
 //! through each database's own driver.
 
+mod backup;
 mod digests;
 mod erased;
 mod mail_events;
@@ -20,6 +21,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub(crate) use backup::latest_known_migration;
+pub use backup::TableCounts;
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
 pub use mail_events::{EventFilter, EventOutcome, NewMailEvent, StoredMailEvent};
 pub use outbox::{Claim, Claimed, OutboxTable, Outcome};

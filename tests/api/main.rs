@@ -5,6 +5,7 @@ mod helpers;
 
 mod abuse;
 mod api;
+mod backup;
 mod bad_input;
 mod bounces;
 mod browser;
