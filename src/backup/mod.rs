@@ -218,8 +218,7 @@ pub async fn backup(config: &Config, file: &Path) -> Result<Manifest, BackupErro
     let partial = work.join("backup.tar");
     archive::write(&partial, &manifest, &data)
         .map_err(io(format!("cannot write {}", partial.display())))?;
-    std::fs::hard_link(&partial, file)
-        .map_err(io(format!("cannot create {}", file.display())))?;
+    std::fs::hard_link(&partial, file).map_err(io(format!("cannot create {}", file.display())))?;
     Ok(manifest)
 }
 
@@ -431,7 +430,9 @@ async fn restore_sqlite(
         )));
     }
     compare(&manifest, &counts).map_err(|e| match e {
-        BackupError::Counts(why) => damaged(format!("its database is not what the manifest says ({why})")),
+        BackupError::Counts(why) => damaged(format!(
+            "its database is not what the manifest says ({why})"
+        )),
         e => e,
     })?;
     // An empty target's journal files go with it, so they cannot be replayed onto the copy.
@@ -477,8 +478,14 @@ mod tests {
     #[test]
     fn a_fingerprint_names_the_key_and_shows_nothing_of_it() {
         let a = key_fingerprint(b"test-secret-test-secret-test-secret-0123");
-        assert_eq!(a, key_fingerprint(b"test-secret-test-secret-test-secret-0123"));
-        assert_ne!(a, key_fingerprint(b"test-secret-test-secret-test-secret-0124"));
+        assert_eq!(
+            a,
+            key_fingerprint(b"test-secret-test-secret-test-secret-0123")
+        );
+        assert_ne!(
+            a,
+            key_fingerprint(b"test-secret-test-secret-test-secret-0124")
+        );
         assert!(a.starts_with("hmac-sha256:") && a.len() == "hmac-sha256:".len() + 32);
         assert!(!a.contains("test-secret"));
     }

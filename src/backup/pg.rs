@@ -93,7 +93,9 @@ fn run(mut cmd: Command, url: &str, what: &str) -> Result<(), BackupError> {
     if let Some(p) = password {
         cmd.env("PGPASSWORD", p);
     }
-    let out = cmd.output().map_err(|e| BackupError::Tool(format!("cannot run {what}: {e}")))?;
+    let out = cmd
+        .output()
+        .map_err(|e| BackupError::Tool(format!("cannot run {what}: {e}")))?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(BackupError::Tool(format!(
@@ -147,8 +149,13 @@ mod tests {
 
     #[test]
     fn the_password_leaves_the_url() {
-        let (url, password) = connection("postgres://ada:s%40cret+x@db.example:5433/paperboy?sslmode=require").unwrap();
-        assert_eq!(url, "postgres://ada@db.example:5433/paperboy?sslmode=require");
+        let (url, password) =
+            connection("postgres://ada:s%40cret+x@db.example:5433/paperboy?sslmode=require")
+                .unwrap();
+        assert_eq!(
+            url,
+            "postgres://ada@db.example:5433/paperboy?sslmode=require"
+        );
         assert_eq!(password.as_deref(), Some("s@cret+x"));
         let (url, password) = connection("postgres://postgres@127.0.0.1:5432/test").unwrap();
         assert_eq!(url, "postgres://postgres@127.0.0.1:5432/test");

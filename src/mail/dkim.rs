@@ -259,17 +259,16 @@ pub(crate) fn public_key(key_file: &Path) -> Result<Vec<u8>, SetupError> {
             key_file.display()
         ))
     })?;
-    let bad = |why: String| {
-        SetupError::Dkim(format!("mail.dkim_key_file {}: {why}", key_file.display()))
-    };
+    let bad =
+        |why: String| SetupError::Dkim(format!("mail.dkim_key_file {}: {why}", key_file.display()));
     let text = text.trim();
     let der: Vec<u8> = if text.starts_with("-----BEGIN") {
         match PrivateKeyDer::from_pem_slice(text.as_bytes())
             .map_err(|e| bad(format!("no private key in this PEM ({e})")))?
         {
             PrivateKeyDer::Pkcs1(k) => {
-                let pair = RsaKeyPair::from_der(k.secret_pkcs1_der())
-                    .map_err(|e| bad(e.to_string()))?;
+                let pair =
+                    RsaKeyPair::from_der(k.secret_pkcs1_der()).map_err(|e| bad(e.to_string()))?;
                 return rsa_public(&pair, &bad);
             }
             PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),

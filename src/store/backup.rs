@@ -156,7 +156,9 @@ impl Store {
     pub(crate) async fn engine_version(&self) -> Result<String, StoreError> {
         let (v,): (String,) = match &self.pool {
             Pool::Sqlite { read, .. } => {
-                sqlx::query_as("SELECT sqlite_version()").fetch_one(read).await?
+                sqlx::query_as("SELECT sqlite_version()")
+                    .fetch_one(read)
+                    .await?
             }
             Pool::Postgres(p) => sqlx::query_as("SHOW server_version").fetch_one(p).await?,
         };

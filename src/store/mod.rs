@@ -21,8 +21,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
-pub(crate) use backup::latest_known_migration;
 pub use backup::TableCounts;
+pub(crate) use backup::latest_known_migration;
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
 pub use mail_events::{EventFilter, EventOutcome, NewMailEvent, StoredMailEvent};
 pub use outbox::{Claim, Claimed, OutboxTable, Outcome};

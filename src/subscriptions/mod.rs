@@ -255,12 +255,19 @@ impl Subscriptions {
     /// been confirmed by them since: what every operator action or import that would create
     /// or activate a reader asks first.
     pub(crate) async fn refuse_erased(&self, email: &EmailAddress) -> Result<(), ServiceError> {
-        match self.ctx.store.erased_at(&self.ctx.erasure.hash(email)).await? {
+        match self
+            .ctx
+            .store
+            .erased_at(&self.ctx.erasure.hash(email))
+            .await?
+        {
             None => Ok(()),
             Some(at) => Err(ServiceError::Erased {
                 email: email.clone(),
-                when: chrono::DateTime::from_timestamp(at, 0)
-                    .map_or_else(|| at.to_string(), |t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+                when: chrono::DateTime::from_timestamp(at, 0).map_or_else(
+                    || at.to_string(),
+                    |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                ),
             }),
         }
     }

@@ -38,7 +38,13 @@ async fn a_backup_during_delivery_restores_and_sends_nothing_twice(backend: Back
     // rated two papers.
     let emails = readers_with_a_digest(&app, dir.path(), 12).await;
     let run = |args: &[&str]| paperboy(&url, dir.path(), args);
-    let (ok, _, err) = run(&["suppressions", "add", &emails[10], "--reason", "asked by phone"]);
+    let (ok, _, err) = run(&[
+        "suppressions",
+        "add",
+        &emails[10],
+        "--reason",
+        "asked by phone",
+    ]);
     assert!(ok, "{err}");
     let (ok, _, err) = run(&["subscribers", "remove", &emails[11]]);
     assert!(ok, "{err}");
@@ -138,11 +144,16 @@ async fn a_backup_during_delivery_restores_and_sends_nothing_twice(backend: Back
         .unwrap();
     assert_eq!(suppressed["status"], "suppressed", "{suppressed}");
     // The erased address is still refused.
-    let (ok, _, err) = paperboy(&target.url, new_dir.path(), &["subscribers", "add", &emails[11], "--keywords", "agents"]);
+    let (ok, _, err) = paperboy(
+        &target.url,
+        new_dir.path(),
+        &["subscribers", "add", &emails[11], "--keywords", "agents"],
+    );
     assert!(!ok && err.contains("erased"), "{err}");
 
     // Served from the restored database, with a relay of its own.
-    let Some(restored) = spawn_app_with(backend, &[("database_url", target.url.clone().into())]).await
+    let Some(restored) =
+        spawn_app_with(backend, &[("database_url", target.url.clone().into())]).await
     else {
         return;
     };
@@ -181,9 +192,9 @@ async fn a_backup_during_delivery_restores_and_sends_nothing_twice(backend: Back
         async || {
             restored.services.deliver().await.unwrap();
             let counts = store.digest_counts().await.unwrap();
-            counts
-                .iter()
-                .all(|(s, n)| *n == 0 || !matches!(s, DigestStatus::Pending | DigestStatus::Sending))
+            counts.iter().all(|(s, n)| {
+                *n == 0 || !matches!(s, DigestStatus::Pending | DigestStatus::Sending)
+            })
         },
         async || format!("{:?}\n{}", store.digest_counts().await, restored.log.text()),
     )
@@ -223,7 +234,16 @@ async fn bad_backups_and_targets_are_refused_and_change_nothing(backend: Backend
         return;
     };
     let run = |url: &str, args: &[&str]| paperboy(url, dir.path(), args);
-    let (ok, _, err) = run(&db.url, &["subscribers", "add", "ada@example.com", "--keywords", "agents"]);
+    let (ok, _, err) = run(
+        &db.url,
+        &[
+            "subscribers",
+            "add",
+            "ada@example.com",
+            "--keywords",
+            "agents",
+        ],
+    );
     assert!(ok, "{err}");
     let good = dir.path().join("good.backup");
     let good_arg = good.display().to_string();
@@ -250,7 +270,11 @@ async fn bad_backups_and_targets_are_refused_and_change_nothing(backend: Backend
     let migration = between_quotes(&manifest, "\"last_migration\": ", ",");
     let newer = format!("9999{}", &migration[4..]);
     let cases: Vec<(&str, std::path::PathBuf, &str)> = vec![
-        ("cut short", bad("cut.backup", &bytes[..bytes.len() / 2]), "is damaged"),
+        (
+            "cut short",
+            bad("cut.backup", &bytes[..bytes.len() / 2]),
+            "is damaged",
+        ),
         (
             "a byte changed in the data",
             {
@@ -269,9 +293,21 @@ async fn bad_backups_and_targets_are_refused_and_change_nothing(backend: Backend
             ),
             "knows migrations up to",
         ),
-        ("not a backup at all", bad("text.backup", b"hello, world\n"), "is not a paperboy backup"),
-        ("an empty file", bad("empty.backup", b""), "is not a paperboy backup"),
-        ("no such file", dir.path().join("missing.backup"), "cannot open"),
+        (
+            "not a backup at all",
+            bad("text.backup", b"hello, world\n"),
+            "is not a paperboy backup",
+        ),
+        (
+            "an empty file",
+            bad("empty.backup", b""),
+            "is not a paperboy backup",
+        ),
+        (
+            "no such file",
+            dir.path().join("missing.backup"),
+            "cannot open",
+        ),
     ];
     for (what, file, says) in &cases {
         let (ok, _, err) = restore(file, &[]);
@@ -291,10 +327,16 @@ async fn bad_backups_and_targets_are_refused_and_change_nothing(backend: Backend
         other_key.status.success(),
         String::from_utf8_lossy(&other_key.stderr).into_owned(),
     );
-    assert!(!ok && err.contains("another signing key") && err.contains("--new-secret"), "{err}");
+    assert!(
+        !ok && err.contains("another signing key") && err.contains("--new-secret"),
+        "{err}"
+    );
     if let Backend::Sqlite = backend {
         let file = target.url.trim_start_matches("sqlite://");
-        assert!(!Path::new(file).exists(), "a refused restore created {file}");
+        assert!(
+            !Path::new(file).exists(),
+            "a refused restore created {file}"
+        );
     }
 
     // None of that changed the target: it is still empty, so the good backup restores.

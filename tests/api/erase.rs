@@ -36,7 +36,10 @@ async fn an_erased_address_is_refused_by_the_operator_and_welcome_by_its_owner(b
     // The operator erases her: everything goes but a keyed hash of the address.
     let (ok, out, err) = run(&["subscribers", "remove", "ada@example.com"]);
     assert!(ok, "{err}");
-    assert!(out.contains("erased") && out.contains("keyed hash"), "{out}");
+    assert!(
+        out.contains("erased") && out.contains("keyed hash"),
+        "{out}"
+    );
     assert!(app.subscriber("ada@example.com").await.is_none());
     let records = erased_records(&url).await;
     assert_eq!(records.len(), 1, "{records:?}");
@@ -65,7 +68,13 @@ async fn an_erased_address_is_refused_by_the_operator_and_welcome_by_its_owner(b
     }
     assert!(app.subscriber("ada@example.com").await.is_none());
     // Another address is not affected.
-    let (ok, _, err) = run(&["subscribers", "add", "bob@example.com", "--keywords", "rlhf"]);
+    let (ok, _, err) = run(&[
+        "subscribers",
+        "add",
+        "bob@example.com",
+        "--keywords",
+        "rlhf",
+    ]);
     assert!(ok, "{err}");
 
     // A reader who erases themselves through the API leaves the same record.
@@ -82,7 +91,13 @@ async fn an_erased_address_is_refused_by_the_operator_and_welcome_by_its_owner(b
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(erased_records(&url).await.len(), 2);
-    let (ok, _, err) = run(&["subscribers", "add", "bob@example.com", "--keywords", "rlhf"]);
+    let (ok, _, err) = run(&[
+        "subscribers",
+        "add",
+        "bob@example.com",
+        "--keywords",
+        "rlhf",
+    ]);
     assert!(!ok && err.contains("bob@example.com was erased"), "{err}");
 
     // Ada signs up again through the form: double opt-in still works for her.
@@ -93,7 +108,13 @@ async fn an_erased_address_is_refused_by_the_operator_and_welcome_by_its_owner(b
     assert_eq!(r.status(), 200);
     let mails = app.wait_for_mails("ada@example.com", before + 1).await;
     // Until she confirms, the operator still cannot vouch for her.
-    let (ok, _, err) = run(&["subscribers", "add", "ada@example.com", "--keywords", "agents"]);
+    let (ok, _, err) = run(&[
+        "subscribers",
+        "add",
+        "ada@example.com",
+        "--keywords",
+        "agents",
+    ]);
     assert!(!ok && err.contains("erased"), "{err}");
     let link = link_in(&mails.last().unwrap().text(), "/confirm/");
     assert_eq!(app.confirm_by_post(&link).await.status(), 200);
@@ -107,7 +128,13 @@ async fn an_erased_address_is_refused_by_the_operator_and_welcome_by_its_owner(b
     // Erased again, she is refused again.
     let (ok, _, _) = run(&["subscribers", "remove", "ada@example.com"]);
     assert!(ok);
-    let (ok, _, err) = run(&["subscribers", "add", "ada@example.com", "--keywords", "agents"]);
+    let (ok, _, err) = run(&[
+        "subscribers",
+        "add",
+        "ada@example.com",
+        "--keywords",
+        "agents",
+    ]);
     assert!(!ok && err.contains("erased"), "{err}");
     assert_eq!(erased_records(&url).await.len(), 2);
 }
