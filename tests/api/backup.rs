@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use paperboy::domain::{DigestStatus, EmailAddress};
+use sha2::Digest as _;
 
 use crate::cli::{paperboy, paperboy_with};
 use crate::digest::readers_with_a_digest;
@@ -172,6 +173,12 @@ async fn a_backup_during_delivery_restores_and_sends_nothing_twice(backend: Back
         sent_before.is_subset(&sent_in_backup),
         "{sent_before:?} were sent before the backup, the backup has {sent_in_backup:?}"
     );
+    eprintln!(
+        "sent before the backup: {}, recorded sent in it: {}, sent by the lost run: {}",
+        sent_before.len(),
+        sent_in_backup.len(),
+        sent_by_the_lost_one.len()
+    );
     let by_the_lost_one: BTreeSet<String> = sent_by_the_lost_one.iter().cloned().collect();
     assert!(sent_in_backup.is_subset(&by_the_lost_one));
     // The manage API answers from the restored database with the reader's ratings.
@@ -247,8 +254,33 @@ async fn bad_backups_and_targets_are_refused_and_change_nothing(backend: Backend
     assert!(ok, "{err}");
     let good = dir.path().join("good.backup");
     let good_arg = good.display().to_string();
-    let (ok, _, err) = run(&db.url, &["backup", &good_arg]);
+    // Mail signed with DKIM: the backup names the key by its public half, as DNS has it.
+    let keys = tempfile::tempdir().unwrap();
+    let (rsa, record) = crate::dkim::key_pair(crate::dkim::Kind::Rsa, keys.path());
+    let dkim = |key: &Path| {
+        vec![
+            ("PAPERBOY_MAIL__DKIM_DOMAIN", "paperboy.test".to_string()),
+            ("PAPERBOY_MAIL__DKIM_SELECTOR", "s1".to_string()),
+            ("PAPERBOY_MAIL__DKIM_KEY_FILE", key.display().to_string()),
+        ]
+    };
+    let (ok, out, err) = paperboy_with(&db.url, dir.path(), &["backup", &good_arg], &dkim(&rsa));
     assert!(ok, "{err}");
+    use base64::Engine as _;
+    let published = base64::engine::general_purpose::STANDARD
+        .decode(record.rsplit_once("p=").unwrap().1)
+        .unwrap();
+    let published: String = sha2::Sha256::digest(&published)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert!(
+        out.contains(&format!(
+            "DKIM key s1._domainkey.paperboy.test: public key sha256 {published}"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("PRIVATE"), "{out}");
     // A second backup to the same name does not overwrite the first.
     let (ok, _, err) = run(&db.url, &["backup", &good_arg]);
     assert!(!ok && err.contains("already exists"), "{err}");
@@ -339,10 +371,23 @@ async fn bad_backups_and_targets_are_refused_and_change_nothing(backend: Backend
         );
     }
 
-    // None of that changed the target: it is still empty, so the good backup restores.
-    let (ok, out, err) = restore(&good, &[]);
+    // None of that changed the target: it is still empty, so the good backup restores;
+    // signing with another DKIM key now, the operator is told to check DNS.
+    let other = tempfile::tempdir().unwrap();
+    let (ed25519, _) = crate::dkim::key_pair(crate::dkim::Kind::Ed25519, other.path());
+    let (ok, out, err) = paperboy_with(
+        &target.url,
+        target_dir.path(),
+        &["restore", &good_arg],
+        &dkim(&ed25519),
+    );
     assert!(ok, "{err}");
     assert!(out.contains("subscribers: 1"), "{out}");
+    assert!(
+        out.contains("note: mail was signed with DKIM s1._domainkey.paperboy.test")
+            && out.contains("check the DNS record"),
+        "{out}"
+    );
     let (ok, out, _) = paperboy(&target.url, target_dir.path(), &["subscribers", "list"]);
     assert!(ok && out.contains("ada@example.com"), "{out}");
     // A database that is not empty (this one now) is refused, and left as it was.
