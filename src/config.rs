@@ -370,22 +370,29 @@ impl Config {
         Ok(c)
     }
 
+    /// The signing key if there is one yet (configured, or generated earlier into the data
+    /// folder); never generates one.
+    pub(crate) fn existing_signing_key(&self) -> Option<Vec<u8>> {
+        if !self.secret.is_empty() {
+            return Some(self.secret.as_bytes().to_vec());
+        }
+        match std::fs::read_to_string(self.data_dir.join("secret")) {
+            Ok(s) if s.trim().len() >= 32 => Some(s.trim().as_bytes().to_vec()),
+            _ => None,
+        }
+    }
+
     /// The signing key: the configured one, or one generated once and kept in the data folder.
     pub(crate) fn signing_key(&self) -> std::io::Result<Vec<u8>> {
-        if !self.secret.is_empty() {
-            return Ok(self.secret.as_bytes().to_vec());
+        if let Some(key) = self.existing_signing_key() {
+            return Ok(key);
         }
         let path = self.data_dir.join("secret");
-        match std::fs::read_to_string(&path) {
-            Ok(s) if s.trim().len() >= 32 => Ok(s.trim().as_bytes().to_vec()),
-            _ => {
-                std::fs::create_dir_all(&self.data_dir)?;
-                let key = crate::tokens::random_id(32);
-                write_private(&path, &key)?;
-                tracing::info!(path = %path.display(), "generated a new signing key");
-                Ok(key.into_bytes())
-            }
-        }
+        std::fs::create_dir_all(&self.data_dir)?;
+        let key = crate::tokens::random_id(32);
+        write_private(&path, &key)?;
+        tracing::info!(path = %path.display(), "generated a new signing key");
+        Ok(key.into_bytes())
     }
 
     /// The topic catalogue text: the configured file, or the built-in catalogue when

@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod app;
+pub mod backup;
 pub mod bounces;
 pub mod cli;
 pub mod clock;

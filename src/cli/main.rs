@@ -8,6 +8,7 @@ use crate::services::Services;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::cli::backup::{BackupArgs, RestoreArgs};
 use crate::cli::bounces::BouncesCommand;
 use crate::cli::digest::{DigestCommand, PreviewArgs, RunDailyArgs};
 use crate::cli::ingest::{IngestArgs, PapersCommand};
@@ -36,6 +37,10 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent snapshot of the database to a file, while the service runs.
+    Backup(BackupArgs),
+    /// Restore a backup into an empty database (refused for a non-empty one).
+    Restore(RestoreArgs),
     /// Manage subscribers.
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
@@ -89,6 +94,9 @@ pub async fn main() -> Result<()> {
     let command = match cli.command {
         Command::Serve => return crate::cli::serve(config).await,
         Command::Migrate => return crate::cli::migrate(config).await,
+        // These two open the database themselves: neither may migrate it.
+        Command::Backup(args) => return crate::cli::backup::backup(&config, args).await,
+        Command::Restore(args) => return crate::cli::backup::restore(&config, args).await,
         #[cfg(feature = "tools")]
         Command::Eval(cmd) => return crate::cli::tools::eval(&config, cmd),
         #[cfg(feature = "tools")]

@@ -2,6 +2,7 @@
 
 mod main;
 
+mod backup;
 mod bounces;
 mod digest;
 mod ingest;

@@ -248,6 +248,56 @@ fn rsa(der: PrivateKeyDer<'_>) -> Result<DkimKey, String> {
         .map_err(|e| format!("neither an RSA nor an Ed25519 key ({e})"))
 }
 
+/// The public half of the key in `key_file`, as its DNS record publishes it (the `p=` tag,
+/// decoded): the SubjectPublicKeyInfo for RSA, the 32 raw bytes for Ed25519 (RFC 8463).
+pub(crate) fn public_key(key_file: &Path) -> Result<Vec<u8>, SetupError> {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair, RsaKeyPair};
+    let text = std::fs::read_to_string(key_file).map_err(|e| {
+        SetupError::Dkim(format!(
+            "cannot read mail.dkim_key_file {}: {e}",
+            key_file.display()
+        ))
+    })?;
+    let bad =
+        |why: String| SetupError::Dkim(format!("mail.dkim_key_file {}: {why}", key_file.display()));
+    let text = text.trim();
+    let der: Vec<u8> = if text.starts_with("-----BEGIN") {
+        match PrivateKeyDer::from_pem_slice(text.as_bytes())
+            .map_err(|e| bad(format!("no private key in this PEM ({e})")))?
+        {
+            PrivateKeyDer::Pkcs1(k) => {
+                let pair =
+                    RsaKeyPair::from_der(k.secret_pkcs1_der()).map_err(|e| bad(e.to_string()))?;
+                return rsa_public(&pair, &bad);
+            }
+            PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),
+            _ => return Err(bad("an EC key; DKIM signs with RSA or Ed25519".into())),
+        }
+    } else {
+        let seed = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()
+            .filter(|seed| seed.len() == 32)
+            .ok_or_else(|| bad("neither a PEM key nor a base64 Ed25519 seed of 32 bytes".into()))?;
+        [ED25519_PKCS8_PREFIX.as_slice(), &seed].concat()
+    };
+    if let Ok(pair) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der) {
+        return Ok(pair.public_key().as_ref().to_vec());
+    }
+    let pair = RsaKeyPair::from_pkcs8(&der).map_err(|e| bad(e.to_string()))?;
+    fn rsa_public(
+        pair: &RsaKeyPair,
+        bad: &dyn Fn(String) -> SetupError,
+    ) -> Result<Vec<u8>, SetupError> {
+        pair.public_key()
+            .as_der()
+            .map(|d| d.as_ref().to_vec())
+            .map_err(|e| bad(e.to_string()))
+    }
+    rsa_public(&pair, &bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -190,6 +190,21 @@ fn dkim_config(mail: &crate::config::MailConfig) -> Result<Option<dkim::Dkim>, S
     }
 }
 
+/// The configured DKIM domain, selector and public key (as its DNS record's `p=` tag,
+/// decoded); None when DKIM is not configured.
+pub(crate) fn dkim_public_key(
+    mail: &crate::config::MailConfig,
+) -> Result<Option<(String, String, Vec<u8>)>, SetupError> {
+    Ok(match dkim_config(mail)? {
+        None => None,
+        Some(_) => Some((
+            mail.dkim_domain.trim().to_string(),
+            mail.dkim_selector.trim().to_string(),
+            dkim::public_key(&mail.dkim_key_file)?,
+        )),
+    })
+}
+
 /// The VERP signer from `mail.bounce_address`, keyed with the service's signing key.
 fn verp_config(config: &Config) -> Result<Option<verp::Verp>, SetupError> {
     let address = config.mail.bounce_address.trim();

@@ -2,7 +2,9 @@
 //! the same statements run on both (`$n` placeholders, `ON CONFLICT`, `RETURNING`), sent
 //! through each database's own driver.
 
+mod backup;
 mod digests;
+mod erased;
 mod mail_events;
 mod outbox;
 mod papers;
@@ -22,6 +24,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{PgPool, SqlitePool};
 
+pub use backup::TableCounts;
+pub(crate) use backup::latest_known_migration;
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
 pub use mail_events::{EventFilter, EventOutcome, NewMailEvent, StoredMailEvent};
 pub use outbox::{Claim, Claimed, OutboxTable, Outcome};

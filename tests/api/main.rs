@@ -5,12 +5,14 @@ mod helpers;
 
 mod abuse;
 mod api;
+mod backup;
 mod bad_input;
 mod bounces;
 mod browser;
 mod cli;
 mod digest;
 mod dkim;
+mod erase;
 mod eval;
 mod hf_page;
 mod ingest;
