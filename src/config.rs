@@ -37,6 +37,22 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub mailbox: MailboxConfig,
     pub retention: RetentionConfig,
+    pub health: HealthConfig,
+}
+
+/// What `/readyz` counts as late (`src/health`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// The longest a check (each database query) may take before it fails.
+    pub check_timeout_ms: u64,
+    /// A due mail waiting this long is a warning, this long a failure.
+    pub outbox_warn_seconds: i64,
+    pub outbox_fail_seconds: i64,
+    /// The last successful ingest this long ago is a warning, this long a failure (a
+    /// warning only when the scheduler is off: something else may ingest then).
+    pub ingest_warn_hours: i64,
+    pub ingest_fail_hours: i64,
 }
 
 /// When bounces suppress a reader (the rule is `domain::BouncePolicy`).
@@ -359,6 +375,17 @@ impl Config {
         if !c.mailbox.url.trim().is_empty() && c.mail.bounce_address.trim().is_empty() {
             return Err(ConfigError::Invalid(
                 "mailbox.url is set but mail.bounce_address is empty: the poller records only bounces to the signed bounce address".into(),
+            ));
+        }
+        let h = &c.health;
+        if h.check_timeout_ms == 0
+            || h.outbox_warn_seconds > h.outbox_fail_seconds
+            || h.ingest_warn_hours > h.ingest_fail_hours
+            || h.outbox_warn_seconds < 0
+            || h.ingest_warn_hours < 0
+        {
+            return Err(ConfigError::Invalid(
+                "health: check_timeout_ms must be at least 1, and each *_warn_* at least 0 and at most its *_fail_*".into(),
             ));
         }
         if c.limits.posts_per_minute == 0 || c.limits.post_burst == 0 {

@@ -10,6 +10,7 @@ use croner::Cron;
 
 use crate::clock;
 use crate::digest::{ComposeReport, DigestError};
+use crate::health::{BEAT_EVERY, Heartbeat};
 use crate::ingest::RunReport;
 use crate::learning::LearnReport;
 use crate::maintenance::RetentionReport;
@@ -150,16 +151,29 @@ async fn ingest_if_missing(
     Ok(())
 }
 
-/// Run the daily job on the schedule until the process ends.
+/// Run the daily job on the schedule until the process ends, beating the heartbeat that
+/// `/readyz` reads while it waits and while a job runs.
 pub async fn run(services: Services, schedule: Schedule) {
+    let heartbeat = services.health.heartbeat().clone();
     loop {
         let Some(next) = schedule.next_after(clock::now()) else {
+            heartbeat.ended(clock::now());
             tracing::warn!("the schedule has no next run: the daily job stops");
             return;
         };
-        let wait = (next - clock::now()).to_std().unwrap_or_default();
-        tokio::time::sleep(wait).await;
-        match daily_job(&services, Job::tick(clock::now())).await {
+        heartbeat.waiting(clock::now(), next);
+        // In beats, so that a scheduler that is alive says so while it waits an hour.
+        while let Ok(left) = (next - clock::now()).to_std() {
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(left.min(BEAT_EVERY)).await;
+            heartbeat.beat(clock::now());
+        }
+        heartbeat.running(clock::now());
+        let result = beating(&heartbeat, daily_job(&services, Job::tick(clock::now()))).await;
+        heartbeat.finished(clock::now(), result.is_ok());
+        match result {
             Ok(r) => {
                 for e in &r.ingest_errors {
                     tracing::warn!(error = %e, "ingest failed; composing with what is stored");
@@ -194,6 +208,18 @@ pub async fn run(services: Services, schedule: Schedule) {
             Err(e) => {
                 tracing::warn!(error = %e, "the daily job failed; it runs again at the next tick")
             }
+        }
+    }
+}
+
+/// Await `job`, beating every [`BEAT_EVERY`] meanwhile.
+async fn beating<T>(heartbeat: &Heartbeat, job: impl std::future::Future<Output = T>) -> T {
+    let mut job = std::pin::pin!(job);
+    let mut beat = tokio::time::interval(BEAT_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut job => return out,
+            _ = beat.tick() => heartbeat.beat(clock::now()),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::admin::Admin;
 use crate::bounces::Bounces;
 use crate::context::Context;
 use crate::digest::Digests;
+use crate::health::Health;
 use crate::maintenance::Maintenance;
 use crate::outbox::{DeliverReport, Outbox};
 use crate::papers::Papers;
@@ -25,6 +26,8 @@ pub struct Services {
     pub admin: Admin,
     pub bounces: Bounces,
     pub maintenance: Maintenance,
+    /// What `/readyz` checks, and the scheduler's heartbeat.
+    pub health: Health,
 }
 
 /// What a delivery of every kind of mail did.
@@ -46,6 +49,7 @@ impl Services {
             papers: Papers::new(ctx.clone()),
             admin: Admin::new(ctx.clone()),
             maintenance: Maintenance::new(ctx.clone()),
+            health: Health::new(ctx.clone()),
             outbox,
             digests,
             bounces,

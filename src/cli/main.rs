@@ -67,6 +67,9 @@ enum Command {
     Maintenance(crate::cli::maintenance::MaintenanceCommand),
     /// Last ingest runs, the outbox by state, subscribers by state, bounces and complaints.
     Status,
+    /// Check the installation: configuration, database and migrations, disk, relay, bounces,
+    /// DKIM (with the DNS record to publish), clock. Changes nothing; fails if a check fails.
+    Doctor,
     /// Render the digest a reader gets for a day (from the outbox, or as it would be
     /// composed now), without sending or storing anything.
     Preview(PreviewArgs),
@@ -90,6 +93,10 @@ pub async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Doctor reports a configuration that does not load as one of its findings.
+    if let Command::Doctor = cli.command {
+        return crate::cli::doctor::run(cli.config.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     let command = match cli.command {
         Command::Serve => return crate::cli::serve(config).await,

@@ -5,6 +5,7 @@ mod main;
 mod backup;
 mod bounces;
 mod digest;
+mod doctor;
 mod ingest;
 mod maintenance;
 mod subscribers;

@@ -5,6 +5,7 @@
 mod backup;
 mod digests;
 mod erased;
+mod health;
 mod mail_events;
 mod outbox;
 mod papers;
@@ -27,6 +28,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use backup::TableCounts;
 pub(crate) use backup::latest_known_migration;
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
+pub use health::{DueMail, MigrationState};
 pub use mail_events::{EventFilter, EventOutcome, NewMailEvent, StoredMailEvent};
 pub use outbox::{Claim, Claimed, OutboxTable, Outcome};
 pub use papers::{ComposingCache, ComposingStamp, IngestRun, StoredPaper, UpsertCounts};

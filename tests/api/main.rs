@@ -14,6 +14,7 @@ mod digest;
 mod dkim;
 mod erase;
 mod eval;
+mod health;
 mod hf_page;
 mod ingest;
 mod ingest_http;
