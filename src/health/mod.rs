@@ -1,5 +1,5 @@
 //! Health: whether this instance can do its work now (`/readyz`, [`Health`]), and whether
-//! an installation is sound (`paperboy doctor`, `crate::doctor`). `/healthz` only says the
+//! an installation is sound (`paperboy doctor`, in `doctor.rs`). `/healthz` only says the
 //! process answers.
 //!
 //! Each check judges what it reads with a pure function of the facts and the time, so that

@@ -352,6 +352,18 @@ async fn doctor_against_smtp_sink(backend: Backend) {
     assert_eq!(joined, record, "{zone}");
     assert!(zone.split('"').skip(1).step_by(2).all(|s| s.len() <= 255));
     assert!(out.contains("0 failing"), "{out}");
+
+    // An Ed25519 key: the bare 32-byte key (RFC 8463), fitting one string.
+    let ed = tempfile::tempdir().unwrap();
+    let (key, record) = crate::dkim::key_pair(crate::dkim::Kind::Ed25519, ed.path());
+    let mut env = env.to_vec();
+    env.push(("PAPERBOY_MAIL__DKIM_KEY_FILE", key.display().to_string()));
+    let (ok, out, err) = doctor(&db.url, dir.path(), &env);
+    assert!(ok, "{out}{err}");
+    assert!(
+        record.contains("k=ed25519") && out.contains(&format!("text: {record}")),
+        "{record}\n{out}"
+    );
 }
 
 /// A relay with STARTTLS and AUTH, as delivery talks to it: doctor goes through both, and

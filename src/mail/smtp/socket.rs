@@ -220,3 +220,22 @@ pub(super) fn greeting(bytes: &[u8]) -> String {
     }
     lines.join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_greeting_is_the_first_reply_whole() {
+        assert_eq!(
+            greeting(b"220 sink.test ESMTP\r\n250-sink.test\r\n"),
+            "sink.test ESMTP"
+        );
+        assert_eq!(
+            greeting(b"220-mx.example.org ESMTP Exim 4.96\r\n220 Mon, 07 Dec 2026 13:49:20 +0000\r\n250 ok\r\n"),
+            "mx.example.org ESMTP Exim 4.96 Mon, 07 Dec 2026 13:49:20 +0000"
+        );
+        assert_eq!(greeting(b"220\r\n"), "");
+        assert_eq!(greeting(b""), "");
+    }
+}
