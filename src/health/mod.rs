@@ -145,7 +145,7 @@ pub struct IngestCheck {
 
 /// Due rows counted per outbox at most: beyond it the count says "at least", and the
 /// probe's cost stays bounded while a million digests wait to go.
-pub const DUE_CAP: i64 = 100_000;
+pub const DUE_CAP: i64 = 10_000;
 /// A database round trip slower than this is a warning.
 pub const SLOW_DATABASE_MS: u64 = 500;
 
