@@ -1,8 +1,9 @@
 //! `paperboy doctor`: is this installation sound? The configuration, the database and its
 //! migrations, free disk space, the relay (a session opened and closed, nothing sent), the
 //! bounce settings, the DKIM key and its DNS record, and the clock against the relay's.
-//! Each finding says what is wrong and what to do. Nothing is changed: the database is not
-//! created or migrated. (Beside `health`, not in it: it checks the schedule, and the
+//! Each finding says what is wrong and what to do. The database is not created or migrated
+//! and no mail is sent; as every command, it makes the `.eml` folder (without a relay) and
+//! the generated secret (without `secret`) in `data_dir` if missing. (Beside `health`, not in it: it checks the schedule, and the
 //! scheduler beats `health`'s heartbeat.)
 
 use std::path::{Path, PathBuf};

@@ -237,5 +237,9 @@ mod tests {
         );
         assert_eq!(greeting(b"220\r\n"), "");
         assert_eq!(greeting(b""), "");
+        // Hostile: not UTF-8, a character across the code's end, no line end at all.
+        assert_eq!(greeting(b"220 \xff\xfe x"), "\u{fffd}\u{fffd} x");
+        assert_eq!(greeting("22\u{e9}0 x".as_bytes()), "0 x");
+        assert_eq!(greeting(&[b'a'; RECORDED_BYTES]).len(), RECORDED_BYTES - 4);
     }
 }
