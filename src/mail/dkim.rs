@@ -50,8 +50,8 @@ pub(crate) struct Dkim {
     key: SharedKey,
     domain: String,
     selector: String,
-    /// The TXT record's text that publishes the public key.
-    published: String,
+    /// The public half as its DNS record publishes it: the `k=` type and the `p=` bytes.
+    public: (&'static str, Vec<u8>),
 }
 
 /// The DNS TXT record that publishes a DKIM key: at `name`, the text `value`.
@@ -108,7 +108,7 @@ impl Dkim {
                 key_file.display()
             ))
         })?;
-        let published = published(&key).map_err(|why| {
+        let public = public_half(&key).map_err(|why| {
             SetupError::Dkim(format!(
                 "the public key of {} cannot be written for DNS: {why}",
                 key_file.display()
@@ -118,7 +118,7 @@ impl Dkim {
             key: SharedKey(Arc::new(key)),
             domain: domain.to_string(),
             selector: selector.to_string(),
-            published,
+            public,
         };
         // A key that loads but cannot sign is found now, not at each mail.
         let probe = dkim
@@ -156,11 +156,18 @@ impl Dkim {
         Ok(out)
     }
 
+    /// The public key as its DNS record publishes it (the `p=` tag, decoded).
+    pub fn public_key(&self) -> &[u8] {
+        &self.public.1
+    }
+
     /// The DNS record that publishes this key, for verifiers to find.
     pub fn record(&self) -> DkimRecord {
+        let (kind, key) = &self.public;
+        let p = base64::engine::general_purpose::STANDARD.encode(key);
         DkimRecord {
             name: format!("{}._domainkey.{}", self.selector, self.domain),
-            value: self.published.clone(),
+            value: format!("v=DKIM1; k={kind}; p={p}"),
         }
     }
 
@@ -175,12 +182,12 @@ impl Dkim {
     }
 }
 
-/// The TXT record's text for `key`'s public half. RSA as a SubjectPublicKeyInfo, as
-/// `openssl rsa -pubout` and opendkim-genkey write it and every verifier reads it (RFC 6376
-/// names the bare RSAPublicKey, which OpenSSL-based verifiers refuse); Ed25519 as the bare
-/// 32-byte key (RFC 8463 §4.2).
-fn published(key: &DkimKey) -> Result<String, String> {
-    let b64 = base64::engine::general_purpose::STANDARD;
+/// `key`'s public half as DNS publishes it: its `k=` type and `p=` bytes. RSA as a
+/// SubjectPublicKeyInfo, as `openssl rsa -pubout` and opendkim-genkey write it and every
+/// verifier reads it (RFC 6376 names the bare RSAPublicKey, which OpenSSL-based verifiers
+/// refuse); Ed25519 as the bare 32-byte key (RFC 8463 §4.2). Any key the signer takes, RSA
+/// from 1024 bits up.
+fn public_half(key: &DkimKey) -> Result<(&'static str, Vec<u8>), String> {
     match key {
         DkimKey::Rsa(rsa_key) => {
             use rsa::pkcs1::DecodeRsaPublicKey;
@@ -189,12 +196,9 @@ fn published(key: &DkimKey) -> Result<String, String> {
                 .map_err(|e| e.to_string())?
                 .to_public_key_der()
                 .map_err(|e| e.to_string())?;
-            Ok(format!("v=DKIM1; k=rsa; p={}", b64.encode(spki.as_bytes())))
+            Ok(("rsa", spki.as_bytes().to_vec()))
         }
-        DkimKey::Ed25519(ed) => Ok(format!(
-            "v=DKIM1; k=ed25519; p={}",
-            b64.encode(ed.public_key())
-        )),
+        DkimKey::Ed25519(ed) => Ok(("ed25519", ed.public_key())),
     }
 }
 
@@ -310,56 +314,6 @@ fn rsa(der: PrivateKeyDer<'_>) -> Result<DkimKey, String> {
     RsaKey::<Sha256>::from_key_der(der)
         .map(DkimKey::from)
         .map_err(|e| format!("neither an RSA nor an Ed25519 key ({e})"))
-}
-
-/// The public half of the key in `key_file`, as its DNS record publishes it (the `p=` tag,
-/// decoded): the SubjectPublicKeyInfo for RSA, the 32 raw bytes for Ed25519 (RFC 8463).
-pub(crate) fn public_key(key_file: &Path) -> Result<Vec<u8>, SetupError> {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair, RsaKeyPair};
-    let text = std::fs::read_to_string(key_file).map_err(|e| {
-        SetupError::Dkim(format!(
-            "cannot read mail.dkim_key_file {}: {e}",
-            key_file.display()
-        ))
-    })?;
-    let bad =
-        |why: String| SetupError::Dkim(format!("mail.dkim_key_file {}: {why}", key_file.display()));
-    let text = text.trim();
-    let der: Vec<u8> = if text.starts_with("-----BEGIN") {
-        match PrivateKeyDer::from_pem_slice(text.as_bytes())
-            .map_err(|e| bad(format!("no private key in this PEM ({e})")))?
-        {
-            PrivateKeyDer::Pkcs1(k) => {
-                let pair =
-                    RsaKeyPair::from_der(k.secret_pkcs1_der()).map_err(|e| bad(e.to_string()))?;
-                return rsa_public(&pair, &bad);
-            }
-            PrivateKeyDer::Pkcs8(k) => k.secret_pkcs8_der().to_vec(),
-            _ => return Err(bad("an EC key; DKIM signs with RSA or Ed25519".into())),
-        }
-    } else {
-        let seed = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .ok()
-            .filter(|seed| seed.len() == 32)
-            .ok_or_else(|| bad("neither a PEM key nor a base64 Ed25519 seed of 32 bytes".into()))?;
-        [ED25519_PKCS8_PREFIX.as_slice(), &seed].concat()
-    };
-    if let Ok(pair) = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der) {
-        return Ok(pair.public_key().as_ref().to_vec());
-    }
-    let pair = RsaKeyPair::from_pkcs8(&der).map_err(|e| bad(e.to_string()))?;
-    fn rsa_public(
-        pair: &RsaKeyPair,
-        bad: &dyn Fn(String) -> SetupError,
-    ) -> Result<Vec<u8>, SetupError> {
-        pair.public_key()
-            .as_der()
-            .map(|d| d.as_ref().to_vec())
-            .map_err(|e| bad(e.to_string()))
-    }
-    rsa_public(&pair, &bad)
 }
 
 #[cfg(test)]

@@ -215,14 +215,13 @@ fn dkim_config(mail: &crate::config::MailConfig) -> Result<Option<dkim::Dkim>, S
 pub(crate) fn dkim_public_key(
     mail: &crate::config::MailConfig,
 ) -> Result<Option<(String, String, Vec<u8>)>, SetupError> {
-    Ok(match dkim_config(mail)? {
-        None => None,
-        Some(_) => Some((
+    Ok(dkim_config(mail)?.map(|d| {
+        (
             mail.dkim_domain.trim().to_string(),
             mail.dkim_selector.trim().to_string(),
-            dkim::public_key(&mail.dkim_key_file)?,
-        )),
-    })
+            d.public_key().to_vec(),
+        )
+    }))
 }
 
 /// The VERP signer from `mail.bounce_address`, keyed with the service's signing key.
