@@ -141,6 +141,8 @@ impl App {
         );
         match self.schedule {
             Some(schedule) => {
+                // Alive from the start: the first request may come before the task runs.
+                services.health.heartbeat().beat(crate::clock::now());
                 if let Some(next) = schedule.next_after(crate::clock::now()) {
                     tracing::info!(next = %next, cron = %ctx.config.schedule.cron, "daily job scheduled");
                 }

@@ -36,6 +36,23 @@ pub struct Config {
     pub inbound: InboundConfig,
     pub webhooks: WebhooksConfig,
     pub mailbox: MailboxConfig,
+    pub retention: RetentionConfig,
+    pub health: HealthConfig,
+}
+
+/// What `/readyz` counts as late (`src/health`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    /// The longest a check (each database query) may take before it fails.
+    pub check_timeout_ms: u64,
+    /// A due mail waiting this long is a warning, this long a failure.
+    pub outbox_warn_seconds: i64,
+    pub outbox_fail_seconds: i64,
+    /// The last successful ingest this long ago is a warning, this long a failure (a
+    /// warning only when the scheduler is off: something else may ingest then).
+    pub ingest_warn_hours: i64,
+    pub ingest_fail_hours: i64,
 }
 
 /// When bounces suppress a reader (the rule is `domain::BouncePolicy`).
@@ -115,6 +132,24 @@ pub struct MailboxConfig {
     pub tls_ca_file: PathBuf,
     /// The longest wait for one answer of the server.
     pub timeout_seconds: u64,
+}
+
+/// How long each kind of data is kept (days; 0 keeps it forever). Applied once a day by the
+/// scheduler and by `paperboy maintenance run`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// A digest's reasons are dropped after this many days (its papers, in order, stay).
+    pub digest_content_days: u32,
+    /// Digests, their delivery attempts and the record of who was sent each paper.
+    pub digests_days: u32,
+    /// Confirmation, "already subscribed" and welcome mails and their attempts.
+    pub subscription_mails_days: u32,
+    /// Bounce and complaint events (the suppressions they caused stay).
+    pub mail_events_days: u32,
+    pub ingest_runs_days: u32,
+    /// Papers no digest, rating or liked list refers to.
+    pub papers_days: u32,
 }
 
 /// When `serve` runs the daily job.
@@ -285,6 +320,51 @@ fn secrets_from_files(
     Ok(found)
 }
 
+impl RetentionConfig {
+    /// Windows that would take away what another part still reads are refused.
+    fn validate(&self, c: &Config) -> Result<(), ConfigError> {
+        let short = |key: &str, days: u32, needs: u32, why: &str| {
+            if days != 0 && days < needs {
+                Err(ConfigError::Invalid(format!(
+                    "retention.{key} = {days} is shorter than {needs} days, which {why}; raise it (or 0 to keep forever)"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        short(
+            "mail_events_days",
+            self.mail_events_days,
+            c.bounces.soft_window_days.max(1),
+            "bounces.soft_window_days counts soft bounces over",
+        )?;
+        // A reader's hourly limits count the mails of the last hour; a day covers it.
+        short(
+            "subscription_mails_days",
+            self.subscription_mails_days,
+            1,
+            "the hourly limits on confirmation mails count back",
+        )?;
+        // Composing skips papers sent to a reader before; a week covers the weekly digest.
+        short(
+            "digests_days",
+            self.digests_days,
+            8,
+            "a weekly digest looks back over",
+        )?;
+        if self.digests_days != 0
+            && self.digest_content_days != 0
+            && self.digest_content_days > self.digests_days
+        {
+            return Err(ConfigError::Invalid(format!(
+                "retention.digest_content_days = {} is longer than retention.digests_days = {}: content cannot outlive its digest",
+                self.digest_content_days, self.digests_days
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// Defaults, then `file` (if given), then the environment, where `PAPERBOY_SECRET_FILE`,
     /// `PAPERBOY_ADMIN_TOKEN_FILE` and `PAPERBOY_SMTP_URL_FILE` name files to read those keys
@@ -362,30 +442,49 @@ impl Config {
                 "mailbox.url is set but mail.bounce_address is empty: the poller records only bounces to the signed bounce address".into(),
             ));
         }
+        let h = &c.health;
+        if h.check_timeout_ms == 0
+            || h.outbox_warn_seconds > h.outbox_fail_seconds
+            || h.ingest_warn_hours > h.ingest_fail_hours
+            || h.outbox_warn_seconds < 0
+            || h.ingest_warn_hours < 0
+        {
+            return Err(ConfigError::Invalid(
+                "health: check_timeout_ms must be at least 1, and each *_warn_* at least 0 and at most its *_fail_*".into(),
+            ));
+        }
         if c.limits.posts_per_minute == 0 || c.limits.post_burst == 0 {
             return Err(ConfigError::Invalid(
                 "limits.posts_per_minute and limits.post_burst must be at least 1".into(),
             ));
         }
+        c.retention.validate(&c)?;
         Ok(c)
+    }
+
+    /// The signing key if there is one yet (configured, or generated earlier into the data
+    /// folder); never generates one.
+    pub(crate) fn existing_signing_key(&self) -> Option<Vec<u8>> {
+        if !self.secret.is_empty() {
+            return Some(self.secret.as_bytes().to_vec());
+        }
+        match std::fs::read_to_string(self.data_dir.join("secret")) {
+            Ok(s) if s.trim().len() >= 32 => Some(s.trim().as_bytes().to_vec()),
+            _ => None,
+        }
     }
 
     /// The signing key: the configured one, or one generated once and kept in the data folder.
     pub(crate) fn signing_key(&self) -> std::io::Result<Vec<u8>> {
-        if !self.secret.is_empty() {
-            return Ok(self.secret.as_bytes().to_vec());
+        if let Some(key) = self.existing_signing_key() {
+            return Ok(key);
         }
         let path = self.data_dir.join("secret");
-        match std::fs::read_to_string(&path) {
-            Ok(s) if s.trim().len() >= 32 => Ok(s.trim().as_bytes().to_vec()),
-            _ => {
-                std::fs::create_dir_all(&self.data_dir)?;
-                let key = crate::tokens::random_id(32);
-                write_private(&path, &key)?;
-                tracing::info!(path = %path.display(), "generated a new signing key");
-                Ok(key.into_bytes())
-            }
-        }
+        std::fs::create_dir_all(&self.data_dir)?;
+        let key = crate::tokens::random_id(32);
+        write_private(&path, &key)?;
+        tracing::info!(path = %path.display(), "generated a new signing key");
+        Ok(key.into_bytes())
     }
 
     /// The topic catalogue text: the configured file, or the built-in catalogue when

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::domain::TopicCatalogue;
+use crate::domain::{ErasureKey, TopicCatalogue};
 use crate::links::Links;
 use crate::mail::{Mailer, SetupError};
 use crate::store::{Store, StoreError};
@@ -20,6 +20,8 @@ pub struct Context {
     pub links: Links,
     pub config: Arc<Config>,
     pub catalogue: Arc<TopicCatalogue>,
+    /// Keys the hashes of erased addresses (derived from the signing key).
+    pub erasure: ErasureKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,7 @@ impl Context {
             store,
             mailer: Arc::new(mailer),
             links: Links::new(&config, Signer::new(&key)),
+            erasure: ErasureKey::from_secret(&key),
             config: Arc::new(config),
             catalogue: Arc::new(catalogue),
         })

@@ -10,8 +10,10 @@ use croner::Cron;
 
 use crate::clock;
 use crate::digest::{ComposeReport, DigestError};
+use crate::health::{BEAT_EVERY, Heartbeat};
 use crate::ingest::RunReport;
 use crate::learning::LearnReport;
+use crate::maintenance::RetentionReport;
 use crate::services::{Delivered, Services};
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +60,8 @@ pub struct JobReport {
     pub composed_elsewhere: bool,
     pub composed: ComposeReport,
     pub delivered: Delivered,
+    /// The day's retention, on the first run of the day that held the lock after delivering.
+    pub retention: Option<RetentionReport>,
 }
 
 /// What one run of the daily job covers.
@@ -104,6 +108,13 @@ pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, Diges
     ingested?;
     report.composed = composed?;
     report.delivered = services.deliver().await?;
+    // Retention after delivery, so the day's mail never waits for it; under the lock again,
+    // so one instance runs it.
+    if let Some(lock) = services.digests.try_compose_lock().await? {
+        let retention = services.maintenance.run_if_due(day).await;
+        lock.release().await;
+        report.retention = retention?;
+    }
     Ok(report)
 }
 
@@ -140,22 +151,44 @@ async fn ingest_if_missing(
     Ok(())
 }
 
-/// Run the daily job on the schedule until the process ends.
+/// Run the daily job on the schedule until the process ends, beating the heartbeat that
+/// `/readyz` reads while it waits and while a job runs.
 pub async fn run(services: Services, schedule: Schedule) {
+    let heartbeat = services.health.heartbeat().clone();
     loop {
         let Some(next) = schedule.next_after(clock::now()) else {
+            heartbeat.ended(clock::now());
             tracing::warn!("the schedule has no next run: the daily job stops");
             return;
         };
-        let wait = (next - clock::now()).to_std().unwrap_or_default();
-        tokio::time::sleep(wait).await;
-        match daily_job(&services, Job::tick(clock::now())).await {
+        heartbeat.waiting(clock::now(), next);
+        // In beats, so that a scheduler that is alive says so while it waits an hour.
+        while let Ok(left) = (next - clock::now()).to_std() {
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(left.min(BEAT_EVERY)).await;
+            heartbeat.beat(clock::now());
+        }
+        heartbeat.running(clock::now());
+        let result = beating(&heartbeat, daily_job(&services, Job::tick(clock::now()))).await;
+        heartbeat.finished(clock::now(), result.is_ok());
+        match result {
             Ok(r) => {
                 for e in &r.ingest_errors {
                     tracing::warn!(error = %e, "ingest failed; composing with what is stored");
                 }
                 let c = &r.composed;
                 let d = &r.delivered.digests;
+                if let Some(t) = &r.retention {
+                    let removed: u64 = t.kinds.iter().map(|k| k.rows).sum();
+                    tracing::info!(
+                        rows = removed,
+                        database_bytes = t.database_bytes_after,
+                        seconds = t.seconds,
+                        "retention"
+                    );
+                }
                 tracing::info!(
                     composed_elsewhere = r.composed_elsewhere,
                     papers = c.papers,
@@ -175,6 +208,18 @@ pub async fn run(services: Services, schedule: Schedule) {
             Err(e) => {
                 tracing::warn!(error = %e, "the daily job failed; it runs again at the next tick")
             }
+        }
+    }
+}
+
+/// Await `job`, beating every [`BEAT_EVERY`] meanwhile.
+async fn beating<T>(heartbeat: &Heartbeat, job: impl std::future::Future<Output = T>) -> T {
+    let mut job = std::pin::pin!(job);
+    let mut beat = tokio::time::interval(BEAT_EVERY);
+    loop {
+        tokio::select! {
+            out = &mut job => return out,
+            _ = beat.tick() => heartbeat.beat(clock::now()),
         }
     }
 }

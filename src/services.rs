@@ -6,6 +6,8 @@ use crate::admin::Admin;
 use crate::bounces::Bounces;
 use crate::context::Context;
 use crate::digest::Digests;
+use crate::health::Health;
+use crate::maintenance::Maintenance;
 use crate::outbox::{DeliverReport, Outbox};
 use crate::papers::Papers;
 use crate::ratings::Ratings;
@@ -23,6 +25,9 @@ pub struct Services {
     pub papers: Papers,
     pub admin: Admin,
     pub bounces: Bounces,
+    pub maintenance: Maintenance,
+    /// What `/readyz` checks, and the scheduler's heartbeat.
+    pub health: Health,
 }
 
 /// What a delivery of every kind of mail did.
@@ -43,6 +48,8 @@ impl Services {
             ratings: Ratings::new(ctx.clone()),
             papers: Papers::new(ctx.clone()),
             admin: Admin::new(ctx.clone()),
+            maintenance: Maintenance::new(ctx.clone()),
+            health: Health::new(ctx.clone()),
             outbox,
             digests,
             bounces,

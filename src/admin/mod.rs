@@ -147,13 +147,20 @@ impl Admin {
         self.ctx.store.ratings_of_many(ids).await
     }
 
-    /// Erase a subscriber and everything stored about the address; false if there was none.
+    /// Erase a subscriber and everything stored about the address but the keyed hash that
+    /// keeps it from being added back (see `Subscriptions::erase`); false if there was none.
     pub(crate) async fn erase(
         &self,
         email: &crate::domain::EmailAddress,
     ) -> Result<bool, StoreError> {
         match self.ctx.store.find_by_email(email).await? {
-            Some(s) => self.ctx.store.delete(s.id).await,
+            Some(s) => {
+                let hash = self.ctx.erasure.hash(&s.email);
+                self.ctx
+                    .store
+                    .erase(s.id, &hash, crate::clock::timestamp())
+                    .await
+            }
             None => Ok(false),
         }
     }

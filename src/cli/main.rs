@@ -8,6 +8,7 @@ use crate::services::Services;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use crate::cli::backup::{BackupArgs, RestoreArgs};
 use crate::cli::bounces::BouncesCommand;
 use crate::cli::digest::{DigestCommand, PreviewArgs, RunDailyArgs};
 use crate::cli::ingest::{IngestArgs, PapersCommand};
@@ -36,6 +37,10 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Write a consistent snapshot of the database to a file, while the service runs.
+    Backup(BackupArgs),
+    /// Restore a backup into an empty database (refused for a non-empty one).
+    Restore(RestoreArgs),
     /// Manage subscribers.
     #[command(subcommand)]
     Subscribers(SubscribersCommand),
@@ -57,8 +62,14 @@ enum Command {
     /// Bounces and complaints: read the bounce mailbox.
     #[command(subcommand)]
     Bounces(BouncesCommand),
+    /// Retention: remove what the [retention] windows no longer keep.
+    #[command(subcommand)]
+    Maintenance(crate::cli::maintenance::MaintenanceCommand),
     /// Last ingest runs, the outbox by state, subscribers by state, bounces and complaints.
     Status,
+    /// Check the installation: configuration, database and migrations, disk, relay, bounces,
+    /// DKIM (with the DNS record to publish), clock. Changes nothing; fails if a check fails.
+    Doctor,
     /// Render the digest a reader gets for a day (from the outbox, or as it would be
     /// composed now), without sending or storing anything.
     Preview(PreviewArgs),
@@ -82,10 +93,17 @@ pub async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Doctor reports a configuration that does not load as one of its findings.
+    if let Command::Doctor = cli.command {
+        return crate::cli::doctor::run(cli.config.as_deref()).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     let command = match cli.command {
         Command::Serve => return crate::cli::serve(config).await,
         Command::Migrate => return crate::cli::migrate(config).await,
+        // These two open the database themselves: neither may migrate it.
+        Command::Backup(args) => return crate::cli::backup::backup(&config, args).await,
+        Command::Restore(args) => return crate::cli::backup::restore(&config, args).await,
         #[cfg(feature = "tools")]
         Command::Eval(cmd) => return crate::cli::tools::eval(&config, cmd),
         #[cfg(feature = "tools")]
@@ -105,6 +123,7 @@ pub async fn main() -> Result<()> {
         Command::Digest(cmd) => crate::cli::digest::run(&services, cmd).await,
         Command::RunDaily(args) => crate::cli::digest::run_daily(&services, args).await,
         Command::Status => crate::cli::status(&services).await,
+        Command::Maintenance(cmd) => crate::cli::maintenance::run(&services, cmd).await,
         Command::Bounces(cmd) => crate::cli::bounces::run(&services, cmd).await,
         Command::Preview(args) => crate::cli::digest::preview(&services, args).await,
         _ => unreachable!("handled above"),

@@ -2,9 +2,12 @@
 
 mod main;
 
+mod backup;
 mod bounces;
 mod digest;
+mod doctor;
 mod ingest;
+mod maintenance;
 mod subscribers;
 mod suppressions;
 #[cfg(feature = "tools")]

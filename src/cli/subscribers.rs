@@ -43,7 +43,8 @@ pub(crate) enum SubscribersCommand {
         #[arg(long)]
         trending: Option<u8>,
     },
-    /// Erase a subscriber and everything stored about them.
+    /// Erase a subscriber and everything stored about them (a keyed hash of the address is
+    /// kept, so that `add` and imports refuse it; its owner can still sign up by the form).
     Remove { email: String },
     /// Everything stored about one address, or about all.
     Export {
@@ -136,7 +137,11 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
             if !admin.erase(&email).await? {
                 bail!("no subscriber with the address {email}");
             }
-            writeln!(out, "{email} and everything stored about it is erased")?;
+            writeln!(
+                out,
+                "{email} and everything stored about it is erased; a keyed hash of the address is \
+                 kept so that it is not added back (its owner can sign up again through the form)"
+            )?;
         }
         SubscribersCommand::Export { email, format } => {
             let email = email.as_deref().map(EmailAddress::parse).transpose()?;

@@ -79,6 +79,21 @@ pub struct DigestContent {
     pub weekly: bool,
 }
 
+impl DigestContent {
+    /// What retention keeps of a digest once its reasons are no longer needed: the kind, the
+    /// papers in order with their versions, weekly or not. The reasons are most of the bytes
+    /// (a day's digest of ten papers: about 1,300 B with them, 200 B without). Returns
+    /// whether anything was dropped.
+    pub fn compact(&mut self) -> bool {
+        let mut dropped = false;
+        for e in &mut self.entries {
+            dropped |= !e.reasons.is_empty();
+            e.reasons = Vec::new();
+        }
+        dropped
+    }
+}
+
 /// Where a digest's delivery stands, or a subscription mail's (the two outboxes share their
 /// states and the machinery that moves them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -137,6 +152,22 @@ impl fmt::Display for DigestStatus {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn compacting_keeps_the_papers_in_order_and_drops_the_reasons() {
+        let text = r#"{"k":"personal","e":[{"p":"2405.01234","v":2,"r":[{"i":"topic","w":["a","b"]}]},{"p":"2405.00001","n":true,"r":[{"i":"your keywords"}]}],"w":true}"#;
+        let mut c: super::DigestContent = serde_json::from_str(text).unwrap();
+        assert!(c.compact());
+        let out = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            out,
+            r#"{"k":"personal","e":[{"p":"2405.01234","v":2,"r":[]},{"p":"2405.00001","n":true,"r":[]}],"w":true}"#
+        );
+        // A compacted digest reads back, and compacting it again changes nothing.
+        let mut again: super::DigestContent = serde_json::from_str(&out).unwrap();
+        assert!(!again.compact());
+        assert_eq!(again, c);
+    }
+
     use super::*;
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod digest;
 mod email;
+mod erased;
 mod interests;
 mod mail_event;
 mod paper;
@@ -12,6 +13,7 @@ mod topic;
 
 pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, Reason};
 pub use email::{EmailAddress, EmailError};
+pub use erased::{AddressHash, ErasureKey};
 pub use interests::{
     DEFAULT_TRENDING, Interest, Interests, InterestsError, InterestsForm, Keyword,
 };

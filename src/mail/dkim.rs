@@ -50,6 +50,32 @@ pub(crate) struct Dkim {
     key: SharedKey,
     domain: String,
     selector: String,
+    /// The public half as its DNS record publishes it: the `k=` type and the `p=` bytes.
+    public: (&'static str, Vec<u8>),
+}
+
+/// The DNS TXT record that publishes a DKIM key: at `name`, the text `value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DkimRecord {
+    /// `<selector>._domainkey.<domain>`.
+    pub name: String,
+    /// `v=DKIM1; k=rsa; p=<base64>`.
+    pub value: String,
+}
+
+impl DkimRecord {
+    /// The record as a zone file line. One TXT string holds at most 255 characters (RFC 1035
+    /// §3.3.14) and an RSA key's text is longer, so it is written as several strings, which
+    /// a verifier reads joined (RFC 6376 §3.6.2.2).
+    pub fn zone_line(&self) -> String {
+        let chunks: Vec<String> = self
+            .value
+            .as_bytes()
+            .chunks(255)
+            .map(|c| format!("\"{}\"", String::from_utf8_lossy(c)))
+            .collect();
+        format!("{}. IN TXT ( {} )", self.name, chunks.join(" "))
+    }
 }
 
 /// The key, shared by the signer made for each message (mail-auth's keys are not `Clone`).
@@ -82,10 +108,17 @@ impl Dkim {
                 key_file.display()
             ))
         })?;
+        let public = public_half(&key).map_err(|why| {
+            SetupError::Dkim(format!(
+                "the public key of {} cannot be written for DNS: {why}",
+                key_file.display()
+            ))
+        })?;
         let dkim = Self {
             key: SharedKey(Arc::new(key)),
             domain: domain.to_string(),
             selector: selector.to_string(),
+            public,
         };
         // A key that loads but cannot sign is found now, not at each mail.
         let probe = dkim
@@ -123,6 +156,21 @@ impl Dkim {
         Ok(out)
     }
 
+    /// The public key as its DNS record publishes it (the `p=` tag, decoded).
+    pub fn public_key(&self) -> &[u8] {
+        &self.public.1
+    }
+
+    /// The DNS record that publishes this key, for verifiers to find.
+    pub fn record(&self) -> DkimRecord {
+        let (kind, key) = &self.public;
+        let p = base64::engine::general_purpose::STANDARD.encode(key);
+        DkimRecord {
+            name: format!("{}._domainkey.{}", self.selector, self.domain),
+            value: format!("v=DKIM1; k={kind}; p={p}"),
+        }
+    }
+
     fn signature(&self, formatted: &[u8], names: &[&str]) -> mail_auth::Result<String> {
         signature(
             self.key.clone(),
@@ -131,6 +179,26 @@ impl Dkim {
             formatted,
             names,
         )
+    }
+}
+
+/// `key`'s public half as DNS publishes it: its `k=` type and `p=` bytes. RSA as a
+/// SubjectPublicKeyInfo, as `openssl rsa -pubout` and opendkim-genkey write it and every
+/// verifier reads it (RFC 6376 names the bare RSAPublicKey, which OpenSSL-based verifiers
+/// refuse); Ed25519 as the bare 32-byte key (RFC 8463 §4.2). Any key the signer takes, RSA
+/// from 1024 bits up.
+fn public_half(key: &DkimKey) -> Result<(&'static str, Vec<u8>), String> {
+    match key {
+        DkimKey::Rsa(rsa_key) => {
+            use rsa::pkcs1::DecodeRsaPublicKey;
+            use rsa::pkcs8::EncodePublicKey;
+            let spki = rsa::RsaPublicKey::from_pkcs1_der(&rsa_key.public_key())
+                .map_err(|e| e.to_string())?
+                .to_public_key_der()
+                .map_err(|e| e.to_string())?;
+            Ok(("rsa", spki.as_bytes().to_vec()))
+        }
+        DkimKey::Ed25519(ed) => Ok(("ed25519", ed.public_key())),
     }
 }
 

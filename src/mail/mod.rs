@@ -26,6 +26,8 @@ pub use transport::{EmlFolder, Transport};
 use crate::config::Config;
 use crate::domain::EmailAddress;
 pub use digest::{DigestPaper, DigestView, RenderedMail};
+pub use dkim::DkimRecord;
+pub use smtp::RelayProbe;
 use smtp::{RelayTls, SmtpPool, SmtpTarget, TlsMode};
 pub use templates::{CssInlining, Templates};
 
@@ -48,18 +50,7 @@ impl Mailer {
         let transport: Arc<dyn Transport> = if config.smtp_url.trim().is_empty() {
             Arc::new(EmlFolder::new(config.data_dir.join("mail"))?)
         } else {
-            let target = SmtpTarget::parse(config.smtp_url.trim())?;
-            let tls = match target.tls {
-                TlsMode::Plain => None,
-                _ => Some(RelayTls::new(&target.host, &config.mail.tls_ca_file)?),
-            };
-            let timeout = Duration::from_secs(config.mail.timeout_seconds);
-            Arc::new(SmtpPool::new(
-                target,
-                config.mail.pool_size as usize,
-                timeout,
-                tls,
-            ))
+            Arc::new(smtp_pool(config, config.mail.pool_size as usize)?)
         };
         Self::with_transport(config, transport)
     }
@@ -172,6 +163,35 @@ impl Mailer {
     }
 }
 
+/// The pool of sessions with the relay of `smtp_url` (which must be set).
+fn smtp_pool(config: &Config, max_connections: usize) -> Result<SmtpPool, SetupError> {
+    let target = SmtpTarget::parse(config.smtp_url.trim())?;
+    let tls = match target.tls {
+        TlsMode::Plain => None,
+        _ => Some(RelayTls::new(&target.host, &config.mail.tls_ca_file)?),
+    };
+    let timeout = Duration::from_secs(config.mail.timeout_seconds);
+    Ok(SmtpPool::new(target, max_connections, timeout, tls))
+}
+
+/// Open a session with the relay of `smtp_url` as delivery does (TCP, TLS, EHLO, STARTTLS,
+/// AUTH) and close it with QUIT, sending nothing. `None` when no relay is configured.
+pub async fn probe_relay(config: &Config) -> Option<Result<RelayProbe, String>> {
+    if config.smtp_url.trim().is_empty() {
+        return None;
+    }
+    Some(match smtp_pool(config, 1) {
+        Ok(pool) => pool.probe().await,
+        Err(e) => Err(e.to_string()),
+    })
+}
+
+/// The DNS record that publishes the DKIM key of `mail`, when DKIM is configured; an error
+/// when the key cannot be read or cannot sign.
+pub fn dkim_record(mail: &crate::config::MailConfig) -> Result<Option<DkimRecord>, SetupError> {
+    Ok(dkim_config(mail)?.map(|d| d.record()))
+}
+
 /// The DKIM signer from config: all of domain, selector and key file, or none.
 fn dkim_config(mail: &crate::config::MailConfig) -> Result<Option<dkim::Dkim>, SetupError> {
     match (
@@ -188,6 +208,20 @@ fn dkim_config(mail: &crate::config::MailConfig) -> Result<Option<dkim::Dkim>, S
                 .into(),
         )),
     }
+}
+
+/// The configured DKIM domain, selector and public key (as its DNS record's `p=` tag,
+/// decoded); None when DKIM is not configured.
+pub(crate) fn dkim_public_key(
+    mail: &crate::config::MailConfig,
+) -> Result<Option<(String, String, Vec<u8>)>, SetupError> {
+    Ok(dkim_config(mail)?.map(|d| {
+        (
+            mail.dkim_domain.trim().to_string(),
+            mail.dkim_selector.trim().to_string(),
+            d.public_key().to_vec(),
+        )
+    }))
 }
 
 /// The VERP signer from `mail.bounce_address`, keyed with the service's signing key.

@@ -2,12 +2,16 @@
 //! the same statements run on both (`$n` placeholders, `ON CONFLICT`, `RETURNING`), sent
 //! through each database's own driver.
 
+mod backup;
 mod digests;
+mod erased;
+mod health;
 mod mail_events;
 mod outbox;
 mod papers;
 mod ratings;
 mod recipients;
+mod retention;
 mod subscribers;
 mod subscription_mails;
 mod topics;
@@ -16,14 +20,20 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{PgPool, SqlitePool};
 
+pub use backup::TableCounts;
+pub(crate) use backup::latest_known_migration;
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};
+pub use health::{DueMail, MigrationState};
 pub use mail_events::{EventFilter, EventOutcome, NewMailEvent, StoredMailEvent};
 pub use outbox::{Claim, Claimed, OutboxTable, Outcome};
 pub use papers::{ComposingCache, ComposingStamp, IngestRun, StoredPaper, UpsertCounts};
 pub use ratings::RateOutcome;
+pub(crate) use retention::{Aged, Removed};
 pub use subscribers::{ListFilter, MailLimits, SubscribeOutcome};
 pub use subscription_mails::{ClaimedMail, StoredMail};
 pub use topics::{LabelledText, LearnedSummary};
@@ -141,8 +151,12 @@ impl Store {
 
     pub(crate) async fn connect_without_migrating(url: &str) -> Result<Self, StoreError> {
         let pool = if url.starts_with("sqlite:") {
+            // A new file frees pages incrementally (retention returns them after it removes
+            // rows); the setting takes effect only in a file created with it, and is a no-op
+            // on one created before (`paperboy maintenance run` says so).
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
+                .auto_vacuum(SqliteAutoVacuum::Incremental)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)

@@ -16,7 +16,7 @@ pub enum OutboxTable {
 }
 
 impl OutboxTable {
-    fn table(self) -> &'static str {
+    pub(super) fn table(self) -> &'static str {
         match self {
             Self::Digests => "digests",
             Self::SubscriptionMails => "subscription_mails",

@@ -130,10 +130,13 @@ impl Subscriptions {
             SubscriberStatus::Unsubscribed => Ok(Confirmation::Unsubscribed),
             SubscriberStatus::Pending | SubscriberStatus::Suppressed => {
                 // The welcome mail is queued with the confirmation, once.
+                // Confirmed by its owner: a do-not-contact record of an earlier erasure of
+                // the address goes (they have consented again; were it kept, an operator
+                // could not correct their subscription later).
                 if self
                     .ctx
                     .store
-                    .confirm_and_welcome(s.id, clock::timestamp())
+                    .confirm_and_welcome(s.id, clock::timestamp(), &self.ctx.erasure.hash(&s.email))
                     .await?
                 {
                     metrics::counter!("paperboy_confirmations_total").increment(1);
@@ -214,8 +217,10 @@ impl Subscriptions {
         Ok(Removal::Removed(Box::new(updated)))
     }
 
-    /// Subscribe an address an operator vouches for: confirmed at once, no mail sent.
+    /// Subscribe an address an operator vouches for: confirmed at once, no mail sent. An
+    /// address erased at its owner's request is refused ([`ServiceError::Erased`]).
     pub async fn add_confirmed(&self, new: &NewSubscription) -> Result<Subscriber, ServiceError> {
+        self.refuse_erased(&new.email).await?;
         let t = clock::timestamp();
         let (s, _) = self.ctx.store.subscribe(new, Some("cli"), t).await?;
         self.ctx.store.confirm(s.id, t).await?;
@@ -234,9 +239,37 @@ impl Subscriptions {
         Ok(())
     }
 
-    pub(crate) async fn erase(&self, s: &Subscriber) -> Result<(), ServiceError> {
-        self.ctx.store.delete(s.id).await?;
-        Ok(())
+    /// Erase a reader and everything stored about them, keeping only the keyed hash of the
+    /// address (`domain::ErasureKey`), so that no operator action or import adds them back
+    /// by mistake. False when there was no such reader (erased already).
+    pub(crate) async fn erase(&self, s: &Subscriber) -> Result<bool, ServiceError> {
+        let hash = self.ctx.erasure.hash(&s.email);
+        Ok(self
+            .ctx
+            .store
+            .erase(s.id, &hash, clock::timestamp())
+            .await?)
+    }
+
+    /// [`ServiceError::Erased`] when `email` was erased at its owner's request and has not
+    /// been confirmed by them since: what every operator action or import that would create
+    /// or activate a reader asks first.
+    pub(crate) async fn refuse_erased(&self, email: &EmailAddress) -> Result<(), ServiceError> {
+        match self
+            .ctx
+            .store
+            .erased_at(&self.ctx.erasure.hash(email))
+            .await?
+        {
+            None => Ok(()),
+            Some(at) => Err(ServiceError::Erased {
+                email: email.clone(),
+                when: chrono::DateTime::from_timestamp(at, 0).map_or_else(
+                    || at.to_string(),
+                    |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+                ),
+            }),
+        }
     }
 
     /// Remove sign-ups whose confirmation link has expired.

@@ -44,6 +44,11 @@ fn describe(e: &ServiceError) -> (StatusCode, &'static str, String) {
                  while, then removed), so it cannot be rated any more. Nothing has been changed."
             ),
         ),
+        ServiceError::Erased { .. } => (
+            StatusCode::CONFLICT,
+            "This address was erased",
+            e.to_string(),
+        ),
         ServiceError::Mail(_) | ServiceError::Store(_) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side",

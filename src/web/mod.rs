@@ -29,6 +29,7 @@ use crate::admin::Admin;
 use crate::bounces::webhooks::Webhooks;
 use crate::context::Context;
 use crate::digest::Digests;
+use crate::health::Health;
 use crate::papers::Papers;
 use crate::ratings::Ratings;
 use crate::services::Services;
@@ -44,6 +45,7 @@ pub(crate) struct AppState {
     pub ratings: Ratings,
     pub digests: Digests,
     pub papers: Papers,
+    pub health: Health,
     pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
@@ -61,6 +63,7 @@ impl AppState {
             ratings: services.ratings,
             digests: services.digests,
             papers: services.papers,
+            health: services.health,
             ctx: services.ctx,
         }
     }
@@ -94,6 +97,7 @@ pub(crate) fn router(state: AppState) -> Router {
             webhooks::routes(state.ctx.config.webhooks.max_body_bytes),
         )
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(
@@ -184,6 +188,23 @@ async fn healthz(State(state): State<AppState>) -> Response {
                 .into_response()
         }
     }
+}
+
+/// Whether this instance can do its work: every check's state, 503 when one fails (for a
+/// load balancer or an orchestrator; `/healthz` only says the process answers).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let readiness = state.health.readiness().await;
+    let status = if readiness.ready() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(readiness),
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

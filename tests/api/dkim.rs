@@ -33,7 +33,7 @@ const AUTHORS: [&str; 4] = [
 ];
 
 #[derive(Clone, Copy, Debug)]
-enum Kind {
+pub(crate) enum Kind {
     Rsa,
     Ed25519,
 }
@@ -274,7 +274,7 @@ fn one_paper_day(dir: &Path) -> PathBuf {
 
 /// A new private key file of `kind` (PEM, as `openssl` writes it) and its public key as the
 /// DKIM record a domain would publish.
-fn key_pair(kind: Kind, dir: &Path) -> (PathBuf, String) {
+pub(crate) fn key_pair(kind: Kind, dir: &Path) -> (PathBuf, String) {
     let key = dir.join("dkim.pem");
     let args: &[&str] = match kind {
         // PKCS#1, the form lettre's signer needed; PKCS#8 RSA is tested in digest.rs.

@@ -82,7 +82,7 @@ async fn dot_lines_arrive_intact(backend: Backend) {
 
 /// Postfix's smtp-sink on `port` (the same port each time, so a restarted relay is found
 /// where the first one was), killed when dropped.
-struct Sink(Child);
+pub(crate) struct Sink(Child);
 
 impl Drop for Sink {
     fn drop(&mut self) {
@@ -91,7 +91,7 @@ impl Drop for Sink {
     }
 }
 
-fn smtp_sink(port: u16, args: &[&str]) -> Sink {
+pub(crate) fn smtp_sink(port: u16, args: &[&str]) -> Sink {
     let sink = Sink(
         Command::new(SMTP_SINK)
             .args(["-u", "root"])
@@ -112,7 +112,7 @@ fn smtp_sink(port: u16, args: &[&str]) -> Sink {
     panic!("smtp-sink did not listen on {port}");
 }
 
-fn smtp_sink_installed() -> bool {
+pub(crate) fn smtp_sink_installed() -> bool {
     if std::path::Path::new(SMTP_SINK).exists() {
         return true;
     }

@@ -21,6 +21,6 @@ mod socket;
 mod tls;
 mod url;
 
-pub use pool::SmtpPool;
+pub use pool::{RelayProbe, SmtpPool};
 pub use tls::RelayTls;
 pub use url::{SmtpTarget, TlsMode};

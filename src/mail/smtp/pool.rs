@@ -8,14 +8,14 @@ use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
 #[allow(deprecated)] // AsyncNetworkStream: the one way to hand lettre a stream after STARTTLS
 use lettre::transport::smtp::client::AsyncNetworkStream;
-use lettre::transport::smtp::client::AsyncSmtpConnection;
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream};
 use lettre::transport::smtp::commands::{Ehlo, Rset, Starttls};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
 
 use super::session::{Connection, announces, authenticate, classify};
-use super::socket::{SharedTcp, Socket};
+use super::socket::{Recorded, SharedTcp, Socket, greeting};
 use super::tls::RelayTls;
 use super::url::{SmtpTarget, TlsMode};
 use crate::mail::SendError;
@@ -23,6 +23,20 @@ use crate::mail::transport::{Sending, Transport};
 
 /// A pooled connection is not reused after this long idle: servers close idle sessions.
 const MAX_IDLE: Duration = Duration::from_secs(30);
+
+/// What a relay said to a session opened and closed without sending anything.
+#[derive(Clone, Debug)]
+pub struct RelayProbe {
+    /// `host:port`.
+    pub address: String,
+    /// Its greeting, after the 220.
+    pub greeting: String,
+    /// "STARTTLS" or "TLS" (`smtps://`) when the session was encrypted.
+    pub tls: Option<&'static str>,
+    /// AUTH was done (and accepted) with the URL's credentials.
+    pub authenticated: bool,
+    pub pipelining: bool,
+}
 
 pub struct SmtpPool {
     target: SmtpTarget,
@@ -70,6 +84,46 @@ impl SmtpPool {
     }
 
     async fn open(&self) -> Result<Connection, SendError> {
+        self.open_recording(None).await
+    }
+
+    /// Open a session as [`open`](Self::open) does, and close it with QUIT, sending
+    /// nothing: what the relay said, and which steps were taken.
+    pub async fn probe(&self) -> Result<RelayProbe, String> {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let why = |e: SendError| match e {
+            SendError::Permanent(s) | SendError::Transient(s) => s,
+        };
+        let mut conn = self
+            .timed(self.open_recording(Some(&seen)))
+            .await
+            .map_err(why)?;
+        let probe = RelayProbe {
+            address: format!("{}:{}", self.target.host, self.target.port),
+            greeting: greeting(
+                &seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
+            tls: match (self.target.tls, &conn.socket) {
+                (TlsMode::Implicit, _) => Some("TLS"),
+                (_, Socket::Tls(_)) => Some("STARTTLS"),
+                (_, Socket::Plain(_)) => None,
+            },
+            authenticated: self.target.credentials.is_some(),
+            pipelining: conn.pipelining,
+        };
+        let quit = async { conn.smtp.quit().await.map(|_| ()).map_err(classify) };
+        self.timed(quit)
+            .await
+            .map_err(|e| format!("QUIT was not answered: {}", why(e)))?;
+        Ok(probe)
+    }
+
+    async fn open_recording(
+        &self,
+        greeting: Option<&Arc<std::sync::Mutex<Vec<u8>>>>,
+    ) -> Result<Connection, SendError> {
         let t = &self.target;
         let tcp = TcpStream::connect((t.host.as_str(), t.port))
             .await
@@ -88,10 +142,13 @@ impl SmtpPool {
             TlsMode::Implicit => tls().wrap(tcp.clone()).await?,
             _ => Socket::Plain(tcp.clone()),
         };
-        let mut smtp =
-            AsyncSmtpConnection::connect_with_transport(socket.for_lettre(), &self.hello)
-                .await
-                .map_err(classify)?;
+        let stream: Box<dyn AsyncTokioStream> = match greeting {
+            Some(seen) => Box::new(Recorded::new(socket.for_lettre(), seen.clone())),
+            None => socket.for_lettre(),
+        };
+        let mut smtp = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
+            .await
+            .map_err(classify)?;
         let starttls = match t.tls {
             TlsMode::StartTlsRequired if !smtp.can_starttls() => {
                 return Err(SendError::Transient(

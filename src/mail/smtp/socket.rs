@@ -145,3 +145,101 @@ impl Socket {
         }
     }
 }
+
+/// lettre's end of a socket, keeping a copy of the first bytes read: lettre reads the
+/// server's greeting and drops it, and `paperboy doctor` wants what it says (its date).
+#[derive(Debug)]
+pub(super) struct Recorded {
+    inner: Box<dyn AsyncTokioStream>,
+    seen: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+/// Enough for a greeting and the EHLO reply after it.
+const RECORDED_BYTES: usize = 4096;
+
+impl Recorded {
+    pub(super) fn new(
+        inner: Box<dyn AsyncTokioStream>,
+        seen: Arc<std::sync::Mutex<Vec<u8>>>,
+    ) -> Self {
+        Self { inner, seen }
+    }
+}
+
+impl AsyncRead for Recorded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let room = RECORDED_BYTES.saturating_sub(seen.len());
+        let new = &buf.filled()[before..];
+        seen.extend_from_slice(&new[..new.len().min(room)]);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Recorded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl AsyncTokioStream for Recorded {
+    fn peer_addr(&self) -> io::Result<std::net::SocketAddr> {
+        self.inner.peer_addr()
+    }
+}
+
+/// The server's greeting (its 220 reply, every line) at the start of `bytes`, as text.
+pub(super) fn greeting(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = Vec::new();
+    for line in text.split("\r\n") {
+        lines.push(line.get(4..).unwrap_or("").trim().to_string());
+        // "220-" continues the reply, "220 " (or a bare "220") ends it.
+        if line.as_bytes().get(3) != Some(&b'-') {
+            break;
+        }
+    }
+    lines.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_greeting_is_the_first_reply_whole() {
+        assert_eq!(
+            greeting(b"220 sink.test ESMTP\r\n250-sink.test\r\n"),
+            "sink.test ESMTP"
+        );
+        assert_eq!(
+            greeting(b"220-mx.example.org ESMTP Exim 4.96\r\n220 Mon, 07 Dec 2026 13:49:20 +0000\r\n250 ok\r\n"),
+            "mx.example.org ESMTP Exim 4.96 Mon, 07 Dec 2026 13:49:20 +0000"
+        );
+        assert_eq!(greeting(b"220\r\n"), "");
+        assert_eq!(greeting(b""), "");
+        // Hostile: not UTF-8, a character across the code's end, no line end at all.
+        assert_eq!(greeting(b"220 \xff\xfe x"), "\u{fffd}\u{fffd} x");
+        assert_eq!(greeting("22\u{e9}0 x".as_bytes()), "0 x");
+        assert_eq!(greeting(&[b'a'; RECORDED_BYTES]).len(), RECORDED_BYTES - 4);
+    }
+}

@@ -4,7 +4,7 @@ use chrono::Weekday;
 
 use super::{Store, StoreError, on_writer};
 use crate::domain::{
-    DeliveryPrefs, EmailAddress, Frequency, Interests, NewSubscription, Subscriber,
+    AddressHash, DeliveryPrefs, EmailAddress, Frequency, Interests, NewSubscription, Subscriber,
     SubscriberStatus, SubscriptionMailKind,
 };
 
@@ -341,26 +341,41 @@ impl Store {
     /// mailbox works). Returns false when the subscriber is not pending or suppressed. No
     /// mail: for an address an operator vouches for.
     pub async fn confirm(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.confirm_with(id, now, false).await
+        self.confirm_with(id, now, None).await
     }
 
-    /// [`Store::confirm`], and the reader's welcome mail put in the outbox in the same
-    /// transaction when the confirmation changed something.
-    pub(crate) async fn confirm_and_welcome(&self, id: i64, now: i64) -> Result<bool, StoreError> {
-        self.confirm_with(id, now, true).await
+    /// [`Store::confirm`] by the reader's own link: the welcome mail put in the outbox, and
+    /// a do-not-contact record of the address (`erased`) removed, in the same transaction,
+    /// when the confirmation changed something. Its owner has just consented again.
+    pub(crate) async fn confirm_and_welcome(
+        &self,
+        id: i64,
+        now: i64,
+        erased: &AddressHash,
+    ) -> Result<bool, StoreError> {
+        self.confirm_with(id, now, Some(erased.clone())).await
     }
 
-    async fn confirm_with(&self, id: i64, now: i64, welcome: bool) -> Result<bool, StoreError> {
+    async fn confirm_with(
+        &self,
+        id: i64,
+        now: i64,
+        by_owner: Option<AddressHash>,
+    ) -> Result<bool, StoreError> {
         let store = self.clone();
-        super::uncancelled(async move { store.confirm_in_transaction(id, now, welcome).await })
-            .await
+        super::uncancelled(async move {
+            store
+                .confirm_in_transaction(id, now, by_owner.as_ref())
+                .await
+        })
+        .await
     }
 
     async fn confirm_in_transaction(
         &self,
         id: i64,
         now: i64,
-        welcome: bool,
+        by_owner: Option<&AddressHash>,
     ) -> Result<bool, StoreError> {
         let n = on_writer!(self, pool => async {
             let mut tx = pool.begin().await?;
@@ -369,10 +384,12 @@ impl Store {
                  suppressed_at = NULL, suppression_reason = NULL \
                  WHERE id = $2 AND status IN ('pending', 'suppressed')")
                 .bind(now).bind(id).execute(&mut *tx).await?.rows_affected();
-            if n == 1 && welcome {
+            if n == 1 && let Some(erased) = by_owner {
                 sqlx::query(QUEUE_MAIL)
                     .bind(SubscriptionMailKind::Welcome.as_str()).bind(id).bind(None::<&str>).bind(now)
                     .execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM erased_addresses WHERE hash = $1")
+                    .bind(erased.as_str()).execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(n)
