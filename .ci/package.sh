@@ -104,6 +104,9 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 curl -fsS -o /dev/null "$base/healthz" || { cat "$work/serve.log" >&2; fail "no /healthz after 20 s"; }
+# Ready too: the database in /var/lib/paperboy answers and its migrations are the binary's.
+ready="$(curl -sS -o "$work/readyz.json" -w '%{http_code}' "$base/readyz")"
+[ "$ready" = 200 ] || fail "/readyz: $ready $(cat "$work/readyz.json")"
 
 # A reader subscribes through the JSON API and confirms by the link in the mail, which (no
 # relay configured) is an .eml file in the data folder.
