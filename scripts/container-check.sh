@@ -6,6 +6,7 @@
 #   scripts/container-check.sh        # as root, from anywhere; needs podman and debootstrap
 #   scripts/container-check.sh --prebuilt target/release/paperboy
 #                                     # the runtime stage only, on a binary built outside
+#   scripts/container-check.sh --no-build   # the checks and the run on the image built last
 #
 # What it does, and how each part differs from the real thing:
 # - base images: when docker.io/library/debian:bookworm-slim or rust:1.95-bookworm cannot be
@@ -76,7 +77,10 @@ EOF
 fi
 
 build_started=$SECONDS
-if [ "${1:-}" = --prebuilt ]; then
+if [ "${1:-}" = --no-build ]; then
+  podman image exists localhost/paperboy:check || fail "no localhost/paperboy:check to check"
+  context=()
+elif [ "${1:-}" = --prebuilt ]; then
   # The Containerfile's runtime stage as it is, its build stage replaced by the given binary.
   [ -x "${2:-}" ] || fail "--prebuilt needs the path of a built paperboy"
   mkdir "$work/prebuilt" && cp "$2" "$work/prebuilt/paperboy"
@@ -86,8 +90,10 @@ if [ "${1:-}" = --prebuilt ]; then
 else
   context=(-f Containerfile .)
 fi
-podman build --isolation chroot --format docker -t localhost/paperboy:check "${context[@]}" \
-  >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; fail "podman build failed"; }
+if [ "${#context[@]}" -gt 0 ]; then
+  podman build --isolation chroot --format docker -t localhost/paperboy:check "${context[@]}" \
+    >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; fail "podman build failed"; }
+fi
 echo "container-check: built in $((SECONDS - build_started)) s, $(podman image inspect -f '{{.Size}}' localhost/paperboy:check | awk '{printf "%.0f MB", $1/1e6}')"
 
 # The image's configuration.
