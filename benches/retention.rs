@@ -11,7 +11,8 @@
 //!     BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench --bench retention
 //!     BENCH_READERS=1000000 BENCH_DAYS=1 cargo bench --bench retention  # one day at 1M:
 //!         # its compaction, then its removal, each as one day's run
-//!     BENCH_SVG=docs/retention-sqlite.svg ...                         # also plot the sizes
+//!     BENCH_SVG=docs/retention.svg ...       # also plot the sizes of every run kept under
+//!                                            # target/ (BENCH_DAYS=0: only plot them)
 //!
 //! Setup writes rows with plain multi-row INSERTs and INSERT ... SELECT: what is measured is
 //! retention, not the writing.
@@ -409,6 +410,9 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
+    if days == 0 {
+        return plot();
+    }
     let (name, sizes) = match std::env::var("BENCH_POSTGRES_URL") {
         Err(_) => {
             let url = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -447,6 +451,11 @@ fn main() {
         .map(|(d, mib)| format!("{d},{mib:.1}\n"))
         .collect();
     std::fs::write(&series_file, csv).expect("the series written");
+    plot();
+}
+
+/// The chart of every simulated run kept under target/, to `BENCH_SVG` if set.
+fn plot() {
     if let Ok(path) = std::env::var("BENCH_SVG") {
         let mut series = Vec::new();
         for entry in std::fs::read_dir("target").unwrap().flatten() {
@@ -463,7 +472,8 @@ fn main() {
                 .filter_map(|l| l.split_once(','))
                 .map(|(d, v)| (d.parse().unwrap(), v.parse().unwrap()))
                 .collect::<Vec<(usize, f64)>>();
-            if points.len() > 1 {
+            // A run of a day or two (the 1M rows) is no curve.
+            if points.len() > 2 {
                 series.push((label.replace('-', ", ") + " readers", points));
             }
         }
