@@ -15,7 +15,7 @@ use chrono::{Datelike, Days, NaiveDate};
 use crate::config::RetentionConfig;
 use crate::context::Context;
 use crate::domain::DigestContent;
-use crate::store::{Aged, Store, StoreError};
+use crate::store::{Aged, Removed, Store, StoreError};
 
 /// Rows per batch: removing a day at a million readers on SQLite went at about 20 ms a batch
 /// (2.5 million rows in 77 s), and sign-ups beside it answered within 50 to 86 ms p99
@@ -164,17 +164,7 @@ impl Maintenance {
         kinds.push(report(Kind::DeliveryAttempts, before, attempts, None));
         let removed = match before {
             Some(b) if dry_run => self.store().count_recipients_before(b).await?,
-            Some(b) => {
-                let mut total = crate::store::Removed::default();
-                loop {
-                    let r = self.store().delete_recipients_before(b, BATCH).await?;
-                    total.rows += r.rows;
-                    total.bytes += r.bytes;
-                    if r.rows < BATCH as u64 {
-                        break total;
-                    }
-                }
-            }
+            Some(b) => in_batches(|| self.store().delete_recipients_before(b, BATCH)).await?,
             None => Default::default(),
         };
         kinds.push(report(
@@ -324,14 +314,12 @@ impl Maintenance {
         if dry_run {
             return self.store().count_aged(aged, before).await;
         }
-        let mut total = 0;
-        loop {
-            let n = self.store().delete_aged(aged, before, BATCH).await?;
-            total += n;
-            if n < BATCH as u64 {
-                return Ok(total);
-            }
-        }
+        let removed = in_batches(|| async {
+            let rows = self.store().delete_aged(aged, before, BATCH).await?;
+            Ok(Removed { rows, bytes: 0 })
+        })
+        .await?;
+        Ok(removed.rows)
     }
 
     /// Papers first seen before `before` that no kept digest, rating or liked list names.
@@ -370,6 +358,23 @@ impl Maintenance {
         }
         let pages = start - free;
         Ok(Vacuum::Returned { pages })
+    }
+}
+
+/// Run `batch` until it removes fewer than [`BATCH`] rows; what all of them removed.
+async fn in_batches<F, Fut>(mut batch: F) -> Result<Removed, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Removed, StoreError>>,
+{
+    let mut total = Removed::default();
+    loop {
+        let r = batch().await?;
+        total.rows += r.rows;
+        total.bytes += r.bytes;
+        if r.rows < BATCH as u64 {
+            return Ok(total);
+        }
     }
 }
 
