@@ -28,6 +28,10 @@ use paperboy::matching::Rating;
 use paperboy::matching::bench::{Reader, Record, population};
 use paperboy::measure::{peak_rss_mib, reset_peak_rss};
 use paperboy::services::Services;
+
+#[path = "common/db.rs"]
+mod db;
+use db::{on_bench_database, pool_of};
 use paperboy::store::Store;
 
 const RECORDS: &str = include_str!("data/dev.jsonl");
@@ -94,22 +98,6 @@ async fn papers(store: &Store, records: &[Record], day: NaiveDate) {
         .upsert_papers(&papers, paperboy::clock::timestamp())
         .await
         .expect("papers stored");
-}
-
-/// The bench database: the embedded default, or PostgreSQL with BENCH_POSTGRES_URL.
-enum Db {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-/// `$body` with `$p` the pool, whichever database it is (the statements are the same).
-macro_rules! on_db {
-    ($db:expr, $p:ident => $body:expr) => {
-        match $db {
-            Db::Sqlite($p) => $body,
-            Db::Postgres($p) => $body,
-        }
-    };
 }
 
 /// Readers straight into the table, active, 500 a statement, in one transaction.
@@ -326,14 +314,6 @@ async fn measure(
     );
 }
 
-async fn pool_of(url: &str) -> Db {
-    let bench = "the bench database";
-    match url.starts_with("postgres") {
-        false => Db::Sqlite(sqlx::SqlitePool::connect(url).await.expect(bench)),
-        true => Db::Postgres(sqlx::PgPool::connect(url).await.expect(bench)),
-    }
-}
-
 fn main() {
     let n: usize = std::env::var("BENCH_READERS")
         .ok()
@@ -350,34 +330,7 @@ fn main() {
     );
     println!("|---:|---:|---:|---:|---|---:|");
     let dir = tempfile::tempdir().unwrap();
-    match std::env::var("BENCH_POSTGRES_URL") {
-        Err(_) => {
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            rt.block_on(run(&url, n, &records, &catalogue));
-        }
-        // A database of its own on that server, dropped afterwards.
-        Ok(admin) => rt.block_on(async {
-            let name = format!("paperboy_bench_{}", std::process::id());
-            let server: sqlx::PgPool = sqlx::pool::PoolOptions::new()
-                .max_connections(1)
-                .connect(&admin)
-                .await
-                .expect("BENCH_POSTGRES_URL reachable");
-            let create = format!("CREATE DATABASE {name}");
-            sqlx::query(sqlx::AssertSqlSafe(create))
-                .execute(&server)
-                .await
-                .unwrap();
-            let url = format!(
-                "{}/{name}",
-                admin.rsplit_once('/').expect("a URL with a database").0
-            );
-            run(&url, n, &records, &catalogue).await;
-            let drop = format!("DROP DATABASE {name} WITH (FORCE)");
-            sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(&server)
-                .await
-                .unwrap();
-        }),
-    }
+    rt.block_on(on_bench_database(dir.path(), async |url| {
+        run(&url, n, &records, &catalogue).await
+    }));
 }

@@ -30,32 +30,13 @@ use paperboy::domain::{
 use paperboy::maintenance::RetentionReport;
 use paperboy::services::Services;
 
+#[path = "common/db.rs"]
+mod db;
+use db::{Db, on_bench_database, pool_of};
+
 const PAPERS_A_DAY: usize = 2000;
 const WINDOW: u32 = 30;
 const CONTENT_DAYS: u32 = 7;
-
-enum Db {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
-
-/// `$body` with `$p` the pool, whichever database it is (the statements are the same).
-macro_rules! on_db {
-    ($db:expr, $p:ident => $body:expr) => {
-        match $db {
-            Db::Sqlite($p) => $body,
-            Db::Postgres($p) => $body,
-        }
-    };
-}
-
-async fn pool_of(url: &str) -> Db {
-    let bench = "the bench database";
-    match url.starts_with("postgres") {
-        false => Db::Sqlite(sqlx::SqlitePool::connect(url).await.expect(bench)),
-        true => Db::Postgres(sqlx::PgPool::connect(url).await.expect(bench)),
-    }
-}
 
 fn env(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -413,37 +394,9 @@ fn main() {
     if days == 0 {
         return plot();
     }
-    let (name, sizes) = match std::env::var("BENCH_POSTGRES_URL") {
-        Err(_) => {
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            ("SQLite", rt.block_on(run(&url, n, days, dir.path())))
-        }
-        // A database of its own on that server, dropped afterwards.
-        Ok(admin) => rt.block_on(async {
-            let name = format!("paperboy_bench_{}", std::process::id());
-            let server: sqlx::PgPool = sqlx::pool::PoolOptions::new()
-                .max_connections(1)
-                .connect(&admin)
-                .await
-                .expect("BENCH_POSTGRES_URL reachable");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&server)
-                .await
-                .unwrap();
-            let url = format!(
-                "{}/{name}",
-                admin.rsplit_once('/').expect("a URL with a database").0
-            );
-            let sizes = run(&url, n, days, dir.path()).await;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .execute(&server)
-            .await
-            .unwrap();
-            ("PostgreSQL", sizes)
-        }),
-    };
+    let (name, sizes) = rt.block_on(on_bench_database(dir.path(), async |url| {
+        run(&url, n, days, dir.path()).await
+    }));
     // Each database's series is kept under target/, so that one chart shows both runs.
     let series_file = format!("target/retention-{name}-{n}.csv");
     let csv: String = sizes
