@@ -22,8 +22,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
+use paperboy::app::App;
 use paperboy::config::Config;
-use paperboy::context::Context;
 use paperboy::domain::{
     ArxivId, DigestContent, DigestEntry, DigestKind, Interests, Reason, SubscriptionInput,
 };
@@ -54,8 +54,9 @@ fn ts(day: NaiveDate) -> i64 {
 }
 
 /// A digest as composing writes it: ten of the day's papers, each with the reasons a topic
-/// reader gets (about 1,300 bytes, as measured after a 1M compose).
-fn content(day: usize, reader: usize) -> String {
+/// reader gets (about 1,300 bytes, as measured after a 1M compose); as stored, the content
+/// without the reasons and the reasons apart.
+fn content(day: usize, reader: usize) -> (String, String) {
     let entries = (0..10)
         .map(|k| DigestEntry {
             paper: ArxivId::parse(&paper_id(day, (reader * 7 + k * 193) % PAPERS_A_DAY)).unwrap(),
@@ -75,12 +76,15 @@ fn content(day: usize, reader: usize) -> String {
             ],
         })
         .collect();
-    serde_json::to_string(&DigestContent {
+    let c = DigestContent {
         kind: DigestKind::Personal,
         entries,
         weekly: false,
-    })
-    .unwrap()
+    };
+    (
+        serde_json::to_string(&c.bare()).unwrap(),
+        serde_json::to_string(&c.reasons()).unwrap(),
+    )
 }
 
 async fn readers(db: &Db, n: usize) {
@@ -123,9 +127,12 @@ async fn write_day(db: &Db, d: usize, day: NaiveDate, n: usize) {
         }
         // A digest for every reader, sent, with its one attempt.
         let (last,): (Option<i64>,) = sqlx::query_as("SELECT MAX(id) FROM digests").fetch_one(&mut *tx).await.unwrap();
+        let (bare, reasons) = content(d, 0);
         sqlx::query("INSERT INTO digests (subscriber_id, day, content, message_id, status, attempts, next_attempt_at, created_at, sent_at) \
                      SELECT id, $1, $2, 'bench.' || id || '.' || $1, 'sent', 1, $3, $3, $3 FROM subscribers WHERE public_id LIKE 'bench%'")
-            .bind(&ymd).bind(content(d, 0)).bind(t).execute(&mut *tx).await.unwrap();
+            .bind(&ymd).bind(bare).bind(t).execute(&mut *tx).await.unwrap();
+        sqlx::query("INSERT INTO digest_reasons (digest_id, reasons) SELECT id, $1 FROM digests WHERE id > $2")
+            .bind(reasons).bind(last.unwrap_or(0)).execute(&mut *tx).await.unwrap();
         sqlx::query("INSERT INTO delivery_attempts (digest_id, at, outcome) SELECT id, $1, 'sent' FROM digests WHERE id > $2")
             .bind(t).bind(last.unwrap_or(0)).execute(&mut *tx).await.unwrap();
         // Who was sent each paper: ten papers a reader, each paper's readers packed per block
@@ -174,8 +181,14 @@ impl Latencies {
     }
 }
 
-/// Sign-ups every 20 ms and the outbox's delivery of their mails every 100 ms, until `stop`.
-async fn probe(services: Services, stop: Arc<AtomicBool>, tag: String) -> (Latencies, Latencies) {
+/// Sign-ups every 20 ms, each an HTTP POST to the served API as a reader's client sends it,
+/// and the outbox's delivery of their mails every 100 ms, until `stop`.
+async fn probe(
+    services: Services,
+    site: Site,
+    stop: Arc<AtomicBool>,
+    tag: String,
+) -> (Latencies, Latencies) {
     let (mut sign_ups, mut deliveries) = (Latencies::default(), Latencies::default());
     let mut i = 0;
     let mut next_delivery = Instant::now();
@@ -186,10 +199,21 @@ async fn probe(services: Services, stop: Arc<AtomicBool>, tag: String) -> (Laten
             keywords: "retrieval".into(),
             ..Default::default()
         };
-        let new = services.subscriptions.parse(&input).unwrap();
         let t = Instant::now();
-        services.subscriptions.subscribe(&new, None).await.unwrap();
+        let answer = site
+            .client
+            .post(&site.sign_up)
+            .json(&input)
+            .send()
+            .await
+            .unwrap();
         sign_ups.0.push(t.elapsed());
+        assert_eq!(
+            answer.status(),
+            reqwest::StatusCode::ACCEPTED,
+            "{:?}",
+            answer.text().await
+        );
         if Instant::now() >= next_delivery {
             let t = Instant::now();
             services.deliver().await.unwrap();
@@ -201,20 +225,39 @@ async fn probe(services: Services, stop: Arc<AtomicBool>, tag: String) -> (Laten
     (sign_ups, deliveries)
 }
 
+/// The served app's sign-up address, and a client (one connection, kept alive, as a form
+/// behind a proxy would be).
+#[derive(Clone)]
+struct Site {
+    client: reqwest::Client,
+    sign_up: String,
+}
+
 /// Retention as of `as_of`, with the probes beside it; and the same probes for as long
 /// with nothing else running.
 async fn measured_run(
     services: &Services,
+    site: &Site,
     as_of: NaiveDate,
     tag: &str,
 ) -> (RetentionReport, [f64; 4]) {
     let stop = Arc::new(AtomicBool::new(false));
-    let probing = tokio::spawn(probe(services.clone(), stop.clone(), format!("{tag}r")));
+    let probing = tokio::spawn(probe(
+        services.clone(),
+        site.clone(),
+        stop.clone(),
+        format!("{tag}r"),
+    ));
     let report = services.maintenance.run(as_of, false).await.unwrap();
     stop.store(true, Ordering::Relaxed);
     let (busy_sign_ups, busy_deliveries) = probing.await.unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let probing = tokio::spawn(probe(services.clone(), stop.clone(), format!("{tag}i")));
+    let probing = tokio::spawn(probe(
+        services.clone(),
+        site.clone(),
+        stop.clone(),
+        format!("{tag}i"),
+    ));
     tokio::time::sleep(Duration::from_secs_f64(report.seconds.clamp(0.5, 3.0))).await;
     stop.store(true, Ordering::Relaxed);
     let (idle_sign_ups, _) = probing.await.unwrap();
@@ -249,9 +292,28 @@ async fn run(url: &str, n: usize, days: usize, data: &std::path::Path) -> Vec<(u
         ("retention.mail_events_days", i64::from(WINDOW).into()),
         ("retention.ingest_runs_days", i64::from(WINDOW).into()),
         ("retention.papers_days", i64::from(WINDOW).into()),
+        // The probe signs up from one address every 20 ms: no limit may answer it instead.
+        ("limits.posts_per_minute", 1_000_000.into()),
+        ("limits.post_burst", 1_000_000.into()),
+        ("subscribe.max_mails_per_client_per_hour", 1_000_000.into()),
+        // The bench runs retention itself, as the daily job would.
+        ("schedule.enabled", false.into()),
     ])
     .unwrap();
-    let services = Services::new(Context::start(config).await.expect("the service starts"));
+    // The service as `paperboy serve` runs it, on a port of its own.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site = Site {
+        client: reqwest::Client::new(),
+        sign_up: format!(
+            "http://{}/api/v1/subscriptions",
+            listener.local_addr().unwrap()
+        ),
+    };
+    let app = App::build_on(config, listener)
+        .await
+        .expect("the service starts");
+    let services = app.services().clone();
+    tokio::spawn(app.run());
     let db = pool_of(url).await;
     readers(&db, n).await;
     let start = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
@@ -276,7 +338,7 @@ async fn run(url: &str, n: usize, days: usize, data: &std::path::Path) -> Vec<(u
             write_day(&db, d, as_of, n).await;
         }
         let (r, [busy, idle, delivery, count]) =
-            measured_run(&services, as_of, &d.to_string()).await;
+            measured_run(&services, &site, as_of, &d.to_string()).await;
         let removed: u64 = r.kinds.iter().map(|k| k.rows).sum();
         let mib = r.database_bytes_after as f64 / 1048576.0;
         sizes.push((d, mib));

@@ -238,7 +238,9 @@ impl Maintenance {
         loop {
             let batch = self.store().digests_after(after, BATCH).await?;
             let full = batch.len() as i64 == BATCH;
-            let mut updates = Vec::new();
+            // Reasons kept apart go by deleting their rows; those of digests written before
+            // they were (inline in the content) by rewriting the content without them.
+            let (mut apart, mut updates) = (Vec::new(), Vec::new());
             let mut ended = !full;
             for d in batch {
                 if d.day >= before || !d.is_final() {
@@ -246,6 +248,11 @@ impl Maintenance {
                     break;
                 }
                 after = d.id;
+                if let Some(len) = d.reasons {
+                    bytes += len.max(0) as u64;
+                    apart.push(d.id);
+                    continue;
+                }
                 match serde_json::from_str::<DigestContent>(&d.content) {
                     Ok(mut content) => {
                         if content.compact() {
@@ -260,8 +267,9 @@ impl Maintenance {
                     }
                 }
             }
-            rows += updates.len() as u64;
+            rows += (apart.len() + updates.len()) as u64;
             if !dry_run {
+                self.store().delete_digest_reasons(&apart).await?;
                 if !updates.is_empty() {
                     self.store().replace_digest_contents(&updates).await?;
                 }
@@ -294,7 +302,7 @@ impl Maintenance {
                 // One still to be sent stays (and is passed over): delivery owns it.
                 after = d.id;
                 if d.is_final() {
-                    bytes += d.content.len() as u64;
+                    bytes += d.content.len() as u64 + d.reasons.unwrap_or(0).max(0) as u64;
                     ids.push(d.id);
                 }
             }

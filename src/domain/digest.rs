@@ -63,7 +63,13 @@ pub struct DigestEntry {
         skip_serializing_if = "std::ops::Not::not"
     )]
     pub new_version: bool,
-    #[serde(rename = "r", alias = "reasons", default)]
+    /// Stored apart from the rest (see [`EntryReasons`]); inline in rows written before.
+    #[serde(
+        rename = "r",
+        alias = "reasons",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub reasons: Vec<Reason>,
 }
 
@@ -79,7 +85,83 @@ pub struct DigestContent {
     pub weekly: bool,
 }
 
+/// A digest's content as stored: [`DigestContent::bare`] and [`DigestContent::reasons`] are
+/// written apart, so that retention drops the reasons by deleting their row (on SQLite a
+/// whole page freed, where shrinking the row in place freed none); [`DigestContent::with_reasons`]
+/// puts them back together.
+pub type EntryReasons = Vec<Vec<Reason>>;
+
+/// The content without reasons, serialised as [`DigestContent`] is (one-letter keys).
+pub struct Bare<'a>(&'a DigestContent);
+
+/// Each entry's reasons, in order.
+pub struct ReasonsOf<'a>(&'a [DigestEntry]);
+
+impl Serialize for Bare<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            p: &'a ArxivId,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            v: Option<u32>,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            n: bool,
+        }
+        struct Entries<'a>(&'a [DigestEntry]);
+        impl Serialize for Entries<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|e| Entry {
+                    p: &e.paper,
+                    v: e.version,
+                    n: e.new_version,
+                }))
+            }
+        }
+        let c = self.0;
+        let mut out = s.serialize_struct("DigestContent", 3)?;
+        out.serialize_field("k", &c.kind)?;
+        out.serialize_field("e", &Entries(&c.entries))?;
+        if c.weekly {
+            out.serialize_field("w", &true)?;
+        }
+        out.end()
+    }
+}
+
+impl Serialize for ReasonsOf<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|e| &e.reasons))
+    }
+}
+
 impl DigestContent {
+    /// The content without its reasons, to serialise.
+    pub fn bare(&self) -> Bare<'_> {
+        Bare(self)
+    }
+
+    /// Each entry's reasons, in order, to serialise.
+    pub fn reasons(&self) -> ReasonsOf<'_> {
+        ReasonsOf(&self.entries)
+    }
+
+    /// Put back the reasons stored apart (`reasons`, one list an entry, as [`Self::reasons`]
+    /// wrote them). Refuses a list that does not match the entries.
+    pub fn with_reasons(mut self, reasons: EntryReasons) -> Result<Self, String> {
+        if reasons.len() != self.entries.len() {
+            return Err(format!(
+                "{} entries but reasons for {}",
+                self.entries.len(),
+                reasons.len()
+            ));
+        }
+        for (e, r) in self.entries.iter_mut().zip(reasons) {
+            e.reasons = r;
+        }
+        Ok(self)
+    }
+
     /// What retention keeps of a digest once its reasons are no longer needed: the kind, the
     /// papers in order with their versions, weekly or not. The reasons are most of the bytes
     /// (a day's digest of ten papers: about 1,300 B with them, 200 B without). Returns
@@ -160,12 +242,41 @@ mod tests {
         let out = serde_json::to_string(&c).unwrap();
         assert_eq!(
             out,
-            r#"{"k":"personal","e":[{"p":"2405.01234","v":2,"r":[]},{"p":"2405.00001","n":true,"r":[]}],"w":true}"#
+            r#"{"k":"personal","e":[{"p":"2405.01234","v":2},{"p":"2405.00001","n":true}],"w":true}"#
         );
         // A compacted digest reads back, and compacting it again changes nothing.
         let mut again: super::DigestContent = serde_json::from_str(&out).unwrap();
         assert!(!again.compact());
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn the_reasons_stored_apart_come_back_as_they_were() {
+        let text = r#"{"k":"personal","e":[{"p":"2405.01234","v":2,"r":[{"i":"topic","w":["a","b"]}]},{"p":"2405.00001","n":true,"r":[{"i":"your keywords","l":"A & B"}]},{"p":"2405.00002"}],"w":true}"#;
+        let c: super::DigestContent = serde_json::from_str(text).unwrap();
+        let bare = serde_json::to_string(&c.bare()).unwrap();
+        assert_eq!(
+            bare,
+            r#"{"k":"personal","e":[{"p":"2405.01234","v":2},{"p":"2405.00001","n":true},{"p":"2405.00002"}],"w":true}"#
+        );
+        let reasons = serde_json::to_string(&c.reasons()).unwrap();
+        assert_eq!(
+            reasons,
+            r#"[[{"i":"topic","w":["a","b"]}],[{"i":"your keywords","l":"A & B"}],[]]"#
+        );
+        // The bare content is what compacting leaves.
+        let mut compacted = c.clone();
+        compacted.compact();
+        assert_eq!(bare, serde_json::to_string(&compacted).unwrap());
+        let back: super::DigestContent = serde_json::from_str(&bare).unwrap();
+        let back = back
+            .with_reasons(serde_json::from_str(&reasons).unwrap())
+            .unwrap();
+        assert_eq!(back, c);
+        // Reasons for another number of entries are refused, not misplaced.
+        let two: super::EntryReasons = serde_json::from_str(r#"[[],[]]"#).unwrap();
+        let err = compacted.with_reasons(two).unwrap_err();
+        assert!(err.contains("3 entries but reasons for 2"), "{err}");
     }
 
     use super::*;

@@ -11,7 +11,7 @@ mod rating;
 mod subscriber;
 mod topic;
 
-pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, Reason};
+pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, EntryReasons, Reason};
 pub use email::{EmailAddress, EmailError};
 pub use erased::{AddressHash, ErasureKey};
 pub use interests::{

@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use super::outbox::{Claim, ClaimedRow, OutboxTable};
 use super::{IN_CHUNK, Pool, Store, StoreError, on_pool, on_writer, placeholders, recipients};
-use crate::domain::{ArxivId, DigestContent, DigestStatus};
+use crate::domain::{ArxivId, DigestContent, DigestStatus, EntryReasons};
 
 /// A digest to put in the outbox.
 #[derive(Clone, Debug)]
@@ -49,6 +49,8 @@ pub struct Row {
     subscriber_id: i64,
     day: String,
     content: String,
+    /// Kept apart (`digest_reasons`) until retention drops them; inline in earlier rows.
+    reasons: Option<String>,
     message_id: String,
     status: String,
     attempts: i64,
@@ -65,8 +67,9 @@ impl ClaimedRow for Row {
     }
 }
 
-const COLUMNS: &str =
-    "id, subscriber_id, day, content, message_id, status, attempts, last_error, sent_at";
+const COLUMNS: &str = "id, subscriber_id, day, content, \
+     (SELECT reasons FROM digest_reasons WHERE digest_reasons.digest_id = digests.id) AS reasons, \
+     message_id, status, attempts, last_error, sent_at";
 
 // The row as read is the store's own business (see `Claimed`).
 #[allow(private_interfaces)]
@@ -105,13 +108,26 @@ impl TryFrom<Row> for StoredDigest {
             id: r.id,
             subscriber_id: r.subscriber_id,
             day: NaiveDate::parse_from_str(&r.day, "%Y-%m-%d").map_err(|e| bad(e.to_string()))?,
-            content: serde_json::from_str(&r.content).map_err(|e| bad(e.to_string()))?,
+            content: content_of(&r.content, r.reasons.as_deref()).map_err(bad)?,
             message_id: r.message_id,
             status: r.status.parse().map_err(bad)?,
             attempts: r.attempts,
             last_error: r.last_error,
             sent_at: r.sent_at,
         })
+    }
+}
+
+/// A digest's content from its row: the content, and its reasons where they are kept apart.
+fn content_of(content: &str, reasons: Option<&str>) -> Result<DigestContent, String> {
+    let content: DigestContent = serde_json::from_str(content).map_err(|e| e.to_string())?;
+    match reasons {
+        None => Ok(content),
+        Some(r) => {
+            let reasons: EntryReasons =
+                serde_json::from_str(r).map_err(|e| format!("its reasons: {e}"))?;
+            content.with_reasons(reasons)
+        }
     }
 }
 
@@ -133,25 +149,43 @@ impl Store {
         // costs sqlx-sqlite time quadratic in their number, and a statement a row costs a
         // round trip each. The contents go beside it as one blob, each row naming its slice:
         // as strings inside the array they were escaped here and unescaped there, 1.3 kB a
-        // digest, which was most of what writing a day cost.
+        // digest, which was most of what writing a day cost. The reasons go the same way to
+        // their own table, for the digests that are new.
+        let slice = |blob: &str, start: &str, len: &str| match self.pool {
+            Pool::Sqlite { .. } => {
+                format!("CAST(substr({blob}, value ->> {start}, value ->> {len}) AS TEXT)")
+            }
+            Pool::Postgres(_) => format!(
+                "convert_from(substring({blob}::bytea FROM (value ->> {start})::int FOR (value ->> {len})::int), 'UTF8')"
+            ),
+        };
         let (rows_of, digest_rows, recipient_rows) = match self.pool {
             Pool::Sqlite { .. } => (
                 "json_each($1) WHERE true",
-                "value ->> 0, $2, CAST(substr($4, value ->> 2, value ->> 3) AS TEXT), value ->> 1",
+                format!("value ->> 0, $2, {}, value ->> 1", slice("$4", "2", "3")),
                 "value ->> 0, value ->> 1, value ->> 2, unhex(value ->> 3)",
             ),
             Pool::Postgres(_) => (
                 "jsonb_array_elements($1::jsonb) AS value",
-                "(value ->> 0)::bigint, $2, \
-                 convert_from(substring($4::bytea FROM (value ->> 2)::int FOR (value ->> 3)::int), 'UTF8'), \
-                 value ->> 1",
+                format!(
+                    "(value ->> 0)::bigint, $2, {}, value ->> 1",
+                    slice("$4", "2", "3")
+                ),
                 "value ->> 0, (value ->> 1)::bigint, (value ->> 2)::bigint, decode(value ->> 3, 'hex')",
             ),
         };
         let insert_digests = format!(
             "INSERT INTO digests (subscriber_id, day, content, message_id, status, next_attempt_at, created_at) \
              SELECT {digest_rows}, 'pending', $3, $3 FROM {rows_of} \
-             ON CONFLICT (subscriber_id, day) DO NOTHING RETURNING subscriber_id"
+             ON CONFLICT (subscriber_id, day) DO NOTHING RETURNING subscriber_id, id"
+        );
+        let id = match self.pool {
+            Pool::Sqlite { .. } => "value ->> 0",
+            Pool::Postgres(_) => "(value ->> 0)::bigint",
+        };
+        let insert_reasons = format!(
+            "INSERT INTO digest_reasons (digest_id, reasons) SELECT {id}, {} FROM {rows_of}",
+            slice("$2", "1", "2")
         );
         let insert_recipients = format!(
             "INSERT INTO paper_recipients (paper_id, version, block, readers, day) \
@@ -165,23 +199,44 @@ impl Store {
             let mut inserted: Vec<i64> = Vec::new();
             for on in &days {
                 let of_day: Vec<&NewDigest> = digests.iter().filter(|d| d.day == *on).collect();
-                let mut contents: Vec<u8> = Vec::with_capacity(of_day.len() * 1536);
+                let mut contents: Vec<u8> = Vec::with_capacity(of_day.len() * 256);
+                let mut reasons: Vec<u8> = Vec::with_capacity(of_day.len() * 1280);
+                // Where each digest's reasons lie in `reasons`, by reader.
+                let mut reasons_at: HashMap<i64, (usize, usize)> = HashMap::with_capacity(of_day.len());
                 let rows: Vec<(i64, &str, usize, usize)> = of_day
                     .iter()
                     .map(|d| {
-                        let start = contents.len();
-                        serde_json::to_writer(&mut contents, &d.content).expect("content serialises");
+                        let start = reasons.len();
+                        serde_json::to_writer(&mut reasons, &d.content.reasons()).expect("reasons serialise");
                         // SQL counts from 1.
+                        reasons_at.insert(d.subscriber_id, (start + 1, reasons.len() - start));
+                        let start = contents.len();
+                        serde_json::to_writer(&mut contents, &d.content.bare()).expect("content serialises");
                         (d.subscriber_id, d.message_id.as_str(), start + 1, contents.len() - start)
                     })
                     .collect();
-                let new: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(insert_digests.clone()))
+                let new_rows: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(insert_digests.clone()))
                     .bind(serde_json::to_string(&rows).expect("digests serialise"))
                     .bind(day(*on))
                     .bind(now)
                     .bind(contents)
                     .fetch_all(&mut *tx)
                     .await?;
+                let reason_rows: Vec<(i64, usize, usize)> = new_rows
+                    .iter()
+                    .map(|(reader, id)| {
+                        let (start, len) = reasons_at[reader];
+                        (*id, start, len)
+                    })
+                    .collect();
+                if !reason_rows.is_empty() {
+                    sqlx::query(sqlx::AssertSqlSafe(insert_reasons.clone()))
+                        .bind(serde_json::to_string(&reason_rows).expect("reasons serialise"))
+                        .bind(reasons)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let new: Vec<i64> = new_rows.into_iter().map(|(reader, _)| reader).collect();
                 let new_set: HashSet<i64> = new.iter().copied().collect();
                 let recipients = recipient_rows_of(of_day.iter().filter(|d| new_set.contains(&d.subscriber_id)).copied())?;
                 if !recipients.is_empty() {
@@ -282,14 +337,15 @@ impl Store {
         subscriber_id: i64,
         limit: i64,
     ) -> Result<Vec<DigestContent>, StoreError> {
-        let rows: Vec<(i64, String)> = on_pool!(self, pool => sqlx::query_as(
-            "SELECT id, content FROM digests WHERE subscriber_id = $1 ORDER BY day DESC LIMIT $2")
+        let rows: Vec<(i64, String, Option<String>)> = on_pool!(self, pool => sqlx::query_as(
+            "SELECT id, content, (SELECT reasons FROM digest_reasons WHERE digest_id = digests.id) \
+             FROM digests WHERE subscriber_id = $1 ORDER BY day DESC LIMIT $2")
             .bind(subscriber_id).bind(limit).fetch_all(pool).await)?;
         rows.into_iter()
-            .map(|(id, content)| {
-                serde_json::from_str(&content).map_err(|e| StoreError::Corrupt {
+            .map(|(id, content, reasons)| {
+                content_of(&content, reasons.as_deref()).map_err(|why| StoreError::Corrupt {
                     what: format!("digest {id}"),
-                    why: e.to_string(),
+                    why,
                 })
             })
             .collect()

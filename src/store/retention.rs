@@ -19,6 +19,8 @@ pub(crate) struct AgedDigest {
     pub day: String,
     pub status: String,
     pub content: String,
+    /// The length of its reasons kept apart (`digest_reasons`), if they still are.
+    pub reasons: Option<i64>,
 }
 
 impl AgedDigest {
@@ -71,18 +73,26 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<AgedDigest>, StoreError> {
-        let rows: Vec<(i64, String, String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT id, day, status, content FROM digests WHERE id > $1 ORDER BY id LIMIT $2")
+        let rows: Vec<(i64, String, String, String, Option<i64>)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, day, status, content, \
+             (SELECT CAST(length(reasons) AS BIGINT) FROM digest_reasons WHERE digest_id = digests.id) \
+             FROM digests WHERE id > $1 ORDER BY id LIMIT $2")
             .bind(after).bind(limit).fetch_all(p).await)?;
         Ok(rows
             .into_iter()
-            .map(|(id, day, status, content)| AgedDigest {
+            .map(|(id, day, status, content, reasons)| AgedDigest {
                 id,
                 day,
                 status,
                 content,
+                reasons,
             })
             .collect())
+    }
+
+    /// Drop the reasons kept apart for these digests; returns how many went.
+    pub(crate) async fn delete_digest_reasons(&self, ids: &[i64]) -> Result<u64, StoreError> {
+        self.delete_by_id("digest_reasons", "digest_id", ids).await
     }
 
     /// Replace the content of these digests, in one transaction.
@@ -141,11 +151,11 @@ impl Store {
 
     /// Delete these digests (their attempts go with them); returns how many went.
     pub(crate) async fn delete_digests(&self, ids: &[i64]) -> Result<u64, StoreError> {
-        self.delete_by_id("digests", ids).await
+        self.delete_by_id("digests", "id", ids).await
     }
 
-    /// `DELETE FROM table WHERE id IN (...)`, a transaction per chunk of ids.
-    async fn delete_by_id<T>(&self, table: &str, ids: &[T]) -> Result<u64, StoreError>
+    /// `DELETE FROM table WHERE column IN (...)`, a transaction per chunk of ids.
+    async fn delete_by_id<T>(&self, table: &str, column: &str, ids: &[T]) -> Result<u64, StoreError>
     where
         T: for<'q> sqlx::Encode<'q, sqlx::Sqlite>
             + for<'q> sqlx::Encode<'q, sqlx::Postgres>
@@ -159,7 +169,7 @@ impl Store {
         let mut n = 0;
         for chunk in ids.chunks(IN_CHUNK) {
             let sql = format!(
-                "DELETE FROM {table} WHERE id IN ({})",
+                "DELETE FROM {table} WHERE {column} IN ({})",
                 placeholders(1, chunk.len())
             );
             let done = on_writer!(self, p => {
@@ -319,7 +329,7 @@ impl Store {
 
     /// Delete these papers (their featured days go with them); returns how many went.
     pub(crate) async fn delete_papers(&self, ids: &[String]) -> Result<u64, StoreError> {
-        self.delete_by_id("papers", ids).await
+        self.delete_by_id("papers", "id", ids).await
     }
 
     /// The database's size in bytes, as the database counts it (SQLite: pages in the file,

@@ -3,6 +3,7 @@
 
 use chrono::{Days, NaiveDate};
 use paperboy::domain::{ArxivId, SubscriberStatus};
+use paperboy::maintenance::Vacuum;
 use paperboy::matching::Rating;
 
 use crate::cli::{paperboy, paperboy_with};
@@ -11,7 +12,8 @@ use crate::on_both_databases;
 
 on_both_databases!(
     each_kind_goes_after_its_window_and_what_readers_rely_on_stays,
-    the_daily_job_runs_retention_once_a_day
+    the_daily_job_runs_retention_once_a_day,
+    the_dry_run_and_the_scheduled_run_agree
 );
 
 const DAY: &str = "2026-05-08";
@@ -262,6 +264,94 @@ async fn the_daily_job_runs_retention_once_a_day(backend: Backend) {
         .await
         .unwrap();
     assert!(next.retention.is_some(), "and again the next day");
+}
+
+/// What `maintenance run --dry-run` prints for a day is what the scheduler's run on that day
+/// then does, kind by kind: for the content window alone and for every window at once.
+async fn the_dry_run_and_the_scheduled_run_agree(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.ingest_hf_day(DAY);
+    let papers = app.ctx.store.papers(None, 40).await.unwrap();
+    let liked = papers.last().unwrap().paper.id.clone();
+    reader(&app, "fan@example.com", "agents", liked.as_str()).await;
+    let rater = reader(&app, "rater@example.com", "language model", "").await;
+    // Enough digests that their reasons fill more than a page, for SQLite to give pages back.
+    let more = [
+        "diffusion",
+        "learning",
+        "reasoning",
+        "vision",
+        "data",
+        "training",
+    ];
+    for i in 0..30 {
+        let words = more[i % more.len()];
+        reader(&app, &format!("reader{i}@example.com"), words, "").await;
+    }
+    app.services.digests.compose(day(), None).await.unwrap();
+    let sent = app.services.deliver().await.unwrap();
+    assert!(sent.digests.sent >= 25, "{sent:?}");
+    let digest = app
+        .ctx
+        .store
+        .digest_for(rater.id, day())
+        .await
+        .unwrap()
+        .unwrap();
+    app.services
+        .ratings
+        .rate(&rater, &digest.content.entries[0].paper, Rating::More)
+        .await
+        .unwrap();
+
+    for (after, expect) in [(31, "digest_content"), (401, "digests")] {
+        let on = day() + Days::new(after);
+        let dry = maintenance(&app, on, true).0;
+        assert!(
+            rows(&dry, expect) > 0,
+            "nothing to remove on day {after}: {dry:?}"
+        );
+        // No papers on that day: the job composes nothing and delivers nothing, so what it
+        // removes is all retention's.
+        let job = paperboy::scheduler::Job {
+            day: on,
+            at: None,
+            ingest: false,
+        };
+        let report = paperboy::scheduler::daily_job(&app.services, job)
+            .await
+            .unwrap();
+        assert_eq!(report.composed.composed, 0, "{:?}", report.composed);
+        let done = report.retention.expect("the day's run applies retention");
+        assert!(!done.dry_run);
+        assert_eq!(done.as_of, on);
+        let scheduled: Table = done
+            .kinds
+            .iter()
+            .map(|k| {
+                let before = k.before.map_or("kept".to_string(), |d| d.to_string());
+                (k.kind.name().to_string(), before, k.rows)
+            })
+            .collect();
+        assert_eq!(dry, scheduled, "day {after}: the dry run said otherwise");
+        // Dropping reasons deletes their rows: on SQLite whole pages come free and go back
+        // to the file system (rewriting each digest smaller, as before, freed none).
+        if matches!(backend, Backend::Sqlite) {
+            assert!(
+                matches!(done.vacuum, Vacuum::Returned { pages } if pages > 0),
+                "day {after}: {:?}, {} -> {} bytes, {:?}",
+                done.vacuum,
+                done.database_bytes_before,
+                done.database_bytes_after,
+                done.kinds
+            );
+        }
+        // And it did it: a second dry run finds nothing left.
+        let again = maintenance(&app, on, true).0;
+        assert!(again.iter().all(|(_, _, n)| *n == 0), "{again:?}");
+    }
 }
 
 /// Bad input: a date that is not one, a window that would take away what another part reads.
