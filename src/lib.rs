@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod domain;
 pub mod error;
 pub mod health;
+pub mod import;
 pub mod ingest;
 pub mod learning;
 pub mod links;

@@ -7,6 +7,7 @@ use crate::bounces::Bounces;
 use crate::context::Context;
 use crate::digest::Digests;
 use crate::health::Health;
+use crate::import::Import;
 use crate::maintenance::Maintenance;
 use crate::outbox::{DeliverReport, Outbox};
 use crate::papers::Papers;
@@ -26,6 +27,8 @@ pub struct Services {
     pub admin: Admin,
     pub bounces: Bounces,
     pub maintenance: Maintenance,
+    /// Bringing a list in from a CSV file.
+    pub import: Import,
     /// What `/readyz` checks, and the scheduler's heartbeat.
     pub health: Health,
 }
@@ -50,6 +53,7 @@ impl Services {
             admin: Admin::new(ctx.clone()),
             maintenance: Maintenance::new(ctx.clone()),
             health: Health::new(ctx.clone()),
+            import: Import::new(ctx.clone(), outbox.clone()),
             outbox,
             digests,
             bounces,

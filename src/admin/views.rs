@@ -111,6 +111,8 @@ pub(crate) struct AdminSubscriber {
     #[serde(flatten)]
     pub subscription: SubscriptionView,
     pub consent_ip: Option<String>,
+    /// Where the consent came from when not from the form or the API: an import's file.
+    pub consent_source: Option<String>,
 }
 
 impl AdminSubscriber {
@@ -127,6 +129,7 @@ impl From<&Subscriber> for AdminSubscriber {
             id: s.id,
             subscription: s.into(),
             consent_ip: s.consent_ip.clone(),
+            consent_source: s.consent_source.clone(),
         }
     }
 }
@@ -154,6 +157,7 @@ pub(crate) struct FlatSubscriber<'a> {
     created_at: i64,
     consent_at: i64,
     consent_ip: Option<&'a str>,
+    consent_source: Option<&'a str>,
     confirmed_at: Option<i64>,
     unsubscribed_at: Option<i64>,
     suppressed_at: Option<i64>,
@@ -185,6 +189,7 @@ impl AdminSubscriber {
             created_at: v.created_at,
             consent_at: v.consent_at,
             consent_ip: self.consent_ip.as_deref(),
+            consent_source: self.consent_source.as_deref(),
             confirmed_at: v.confirmed_at,
             unsubscribed_at: v.unsubscribed_at,
             suppressed_at: v.suppressed_at,
@@ -258,4 +263,38 @@ impl From<&StoredMailEvent> for MailEvent {
             at: e.at,
         }
     }
+}
+
+/// Write `rows` as CSV with a header, every cell safe to open in a spreadsheet: a cell that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return is prefixed with `'`, so that
+/// it is read as text, never run as a formula (OWASP's CSV injection advice). Import strips
+/// that quote again ([`crate::domain::unquote_cell`]).
+pub(crate) fn write_csv<W: std::io::Write, T: Serialize>(
+    out: W,
+    rows: impl IntoIterator<Item = T>,
+) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    let mut first = true;
+    for row in rows {
+        // Serialise the row as csv would, then write its cells made safe.
+        let mut one = csv::WriterBuilder::new()
+            .has_headers(first)
+            .from_writer(Vec::new());
+        one.serialize(&row)?;
+        let bytes = one.into_inner().map_err(|e| e.into_error())?;
+        let mut read = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(bytes.as_slice());
+        for record in read.records() {
+            let record = record?;
+            w.write_record(
+                record
+                    .iter()
+                    .map(|c| crate::domain::spreadsheet_safe(c).into_owned()),
+            )?;
+        }
+        first = false;
+    }
+    w.flush()?;
+    Ok(())
 }

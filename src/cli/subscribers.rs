@@ -2,9 +2,10 @@
 
 use std::io::Write;
 
-use crate::admin::views::AdminSubscriber;
-use crate::domain::{EmailAddress, SubscriberStatus, SubscriptionInput};
+use crate::admin::views::{AdminSubscriber, write_csv};
+use crate::domain::{EmailAddress, ImportMode, SubscriberStatus, SubscriptionInput};
 use crate::error::ServiceError;
+use crate::import::{ImportOptions, ImportReport};
 use crate::services::Services;
 use crate::store::ListFilter;
 use anyhow::{Result, bail};
@@ -46,6 +47,30 @@ pub(crate) enum SubscribersCommand {
     /// Erase a subscriber and everything stored about them (a keyed hash of the address is
     /// kept, so that `add` and imports refuse it; its owner can still sign up by the form).
     Remove { email: String },
+    /// Bring a list in from a CSV file with a header row: email and any of topics,
+    /// keywords, authors, categories, liked, frequency, weekday, delivery_hour, timezone,
+    /// papers_per_digest, status, consented_at, consent_ip, consent_source (listmonk's and
+    /// Mailchimp's export columns are read too; others are ignored). Never makes a
+    /// suppressed, unsubscribed or erased address active; never changes a reader's
+    /// interests. Prints what each row did, and the refused rows by line.
+    Import {
+        file: std::path::PathBuf,
+        /// confirmed: active at once, nobody mailed (each row needs consented_at);
+        /// opt-in: each new address is sent a confirmation mail; unsubscribed, suppressed:
+        /// a do-not-mail list.
+        #[arg(long)]
+        mode: ImportMode,
+        /// Change nothing: print what the import would do.
+        #[arg(long)]
+        dry_run: bool,
+        /// Topic ids, comma-separated, for rows that name no interest (see config/topics.toml).
+        #[arg(long, default_value = "")]
+        default_topics: String,
+        /// Where the rows' consent came from, for rows without a consent_source (default:
+        /// the file's name).
+        #[arg(long)]
+        source: Option<String>,
+    },
     /// Everything stored about one address, or about all.
     Export {
         #[arg(long)]
@@ -143,6 +168,37 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                  kept so that it is not added back (its owner can sign up again through the form)"
             )?;
         }
+        SubscribersCommand::Import {
+            file,
+            mode,
+            dry_run,
+            default_topics,
+            source,
+        } => {
+            let data = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let options = ImportOptions {
+                mode,
+                dry_run,
+                source: source.unwrap_or_else(|| {
+                    file.file_name().map_or_else(
+                        || file.display().to_string(),
+                        |n| n.to_string_lossy().into_owned(),
+                    )
+                }),
+                default_topics: default_topics
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            };
+            let report = services.import.run(&data, &options).await?;
+            write!(
+                out,
+                "{}",
+                render_import(&file.display().to_string(), &report)
+            )?;
+        }
         SubscribersCommand::Export { email, format } => {
             let email = email.as_deref().map(EmailAddress::parse).transpose()?;
             let rows = admin.export(email.as_ref()).await?;
@@ -171,15 +227,58 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                     writeln!(out)?;
                 }
                 ExportFormat::Csv => {
-                    let mut w = csv::Writer::from_writer(out);
-                    for row in &rows {
-                        let row = AdminSubscriber::from(&row.subscriber).with_ratings(&row.ratings);
-                        w.serialize(row.flat())?;
-                    }
-                    w.flush()?;
+                    let rows: Vec<AdminSubscriber> = rows
+                        .iter()
+                        .map(|r| AdminSubscriber::from(&r.subscriber).with_ratings(&r.ratings))
+                        .collect();
+                    write_csv(out, rows.iter().map(AdminSubscriber::flat))?;
                 }
             }
         }
     }
     Ok(())
+}
+
+/// An import's report as the CLI prints it (and the tests read it).
+fn render_import(file: &str, r: &ImportReport) -> String {
+    let mut out = format!(
+        "import of {file} as {}{}\n",
+        r.mode,
+        if r.dry_run {
+            " (dry run: nothing changed)"
+        } else {
+            ""
+        }
+    );
+    let columns: Vec<String> = r
+        .columns
+        .iter()
+        .map(|(h, c)| match c {
+            Some(c) if *c == h.as_str() => h.clone(),
+            Some(c) => format!("{h} as {c}"),
+            None => format!("{h} (ignored)"),
+        })
+        .collect();
+    out += &format!("columns: {}\n", columns.join(", "));
+    out += &format!("rows: {}\n", r.rows);
+    for (outcome, n) in &r.outcomes {
+        out += &format!("  {:<50} {n:>9}\n", outcome.label());
+    }
+    out += &format!(
+        "  {:<50} {:>9}\n",
+        "refused (below, by line)",
+        r.errors.len()
+    );
+    out += &format!("confirmation mails queued: {}\n", r.mails);
+    if r.raced > 0 {
+        out += &format!(
+            "changed by a reader during the import, left as they left it: {}\n",
+            r.raced
+        );
+    }
+    for e in &r.errors {
+        out += &format!("line {}: {}\n", e.line, e.message);
+    }
+    out += &format!("{:.1} s\n", r.seconds);
+    out
 }

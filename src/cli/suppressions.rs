@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::admin::views::{MailEvent, Suppression};
+use crate::admin::views::{MailEvent, Suppression, write_csv};
 use crate::domain::EmailAddress;
 use crate::services::Services;
 use crate::store::EventFilter;
@@ -90,11 +90,7 @@ pub async fn run(services: &Services, cmd: SuppressionsCommand) -> Result<()> {
                     writeln!(out)?;
                 }
                 ExportFormat::Csv => {
-                    let mut w = csv::Writer::from_writer(out);
-                    for row in &rows {
-                        w.serialize(row)?;
-                    }
-                    w.flush()?;
+                    write_csv(out, &rows)?;
                 }
             }
         }
@@ -128,11 +124,7 @@ pub async fn events(services: &Services, args: EventsArgs) -> Result<()> {
             writeln!(out)?;
         }
         Some(ExportFormat::Csv) => {
-            let mut w = csv::Writer::from_writer(out);
-            for row in &rows {
-                w.serialize(row)?;
-            }
-            w.flush()?;
+            write_csv(out, &rows)?;
         }
         None => {
             for e in &rows {

@@ -360,6 +360,7 @@ mod tests {
             updated_at: 0,
             consent_at: 0,
             consent_ip: None,
+            consent_source: None,
             confirmed_at: None,
             unsubscribed_at: None,
             suppressed_at: None,

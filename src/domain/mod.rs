@@ -4,6 +4,7 @@
 mod digest;
 mod email;
 mod erased;
+mod import;
 mod interests;
 mod mail_event;
 mod paper;
@@ -14,6 +15,10 @@ mod topic;
 pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, EntryReasons, Reason};
 pub use email::{EmailAddress, EmailError};
 pub use erased::{AddressHash, ErasureKey};
+pub use import::{
+    Column, ImportMode, ListedStatus, Outcome as ImportOutcome, decide as decide_import,
+    looks_like_formula, parse_consent_time, spreadsheet_safe, unquote_cell,
+};
 pub use interests::{
     DEFAULT_TRENDING, Interest, Interests, InterestsError, InterestsForm, Keyword,
 };

@@ -10,7 +10,19 @@ use super::interests::{Interests, InterestsForm};
 use super::topic::TopicCatalogue;
 
 /// Where a subscriber is in their lifecycle.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriberStatus {
     /// Signed up, confirmation mail sent, not yet confirmed.
@@ -251,6 +263,7 @@ impl NewSubscription {
             updated_at: now,
             consent_at: now,
             consent_ip: None,
+            consent_source: None,
             confirmed_at: None,
             unsubscribed_at: None,
             suppressed_at: None,
@@ -327,6 +340,8 @@ pub struct Subscriber {
     /// When and from where the (latest) consent was given.
     pub consent_at: i64,
     pub consent_ip: Option<String>,
+    /// Where the consent came from when not from this service's form or API (an import).
+    pub consent_source: Option<String>,
     pub confirmed_at: Option<i64>,
     pub unsubscribed_at: Option<i64>,
     pub suppressed_at: Option<i64>,

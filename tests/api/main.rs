@@ -16,6 +16,7 @@ mod erase;
 mod eval;
 mod health;
 mod hf_page;
+mod import;
 mod ingest;
 mod ingest_http;
 mod layout;

@@ -1,4 +1,7 @@
+mod import;
 mod queries;
+
+pub(crate) use import::{ImportedChange, ImportedReader};
 
 use chrono::Weekday;
 
@@ -66,7 +69,7 @@ pub struct ListFilter {
 
 const COLUMNS: &str = "id, public_id, email, status, interests, frequency, weekday, delivery_hour, \
     timezone, papers_per_digest, send_when_empty, created_at, updated_at, consent_at, consent_ip, \
-    confirmed_at, unsubscribed_at, suppressed_at, suppression_reason";
+    consent_source, confirmed_at, unsubscribed_at, suppressed_at, suppression_reason";
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -85,6 +88,7 @@ struct Row {
     updated_at: i64,
     consent_at: i64,
     consent_ip: Option<String>,
+    consent_source: Option<String>,
     confirmed_at: Option<i64>,
     unsubscribed_at: Option<i64>,
     suppressed_at: Option<i64>,
@@ -130,6 +134,7 @@ impl TryFrom<Row> for Subscriber {
             updated_at: r.updated_at,
             consent_at: r.consent_at,
             consent_ip: r.consent_ip,
+            consent_source: r.consent_source,
             confirmed_at: r.confirmed_at,
             unsubscribed_at: r.unsubscribed_at,
             suppressed_at: r.suppressed_at,
