@@ -148,6 +148,8 @@ pub struct RetentionConfig {
     /// Bounce and complaint events (the suppressions they caused stay).
     pub mail_events_days: u32,
     pub ingest_runs_days: u32,
+    /// The audit log of operators' changes.
+    pub audit_days: u32,
     /// Papers no digest, rating or liked list refers to.
     pub papers_days: u32,
 }

@@ -1,5 +1,6 @@
 pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod backup;
 pub mod bounces;
 pub mod cli;

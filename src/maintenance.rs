@@ -36,6 +36,7 @@ pub enum Kind {
     SubscriptionMails,
     MailEvents,
     IngestRuns,
+    AuditLog,
     Papers,
 }
 
@@ -49,6 +50,7 @@ impl Kind {
             Self::SubscriptionMails => "subscription_mails",
             Self::MailEvents => "mail_events",
             Self::IngestRuns => "ingest_runs",
+            Self::AuditLog => "audit_log",
             Self::Papers => "papers",
         }
     }
@@ -182,6 +184,7 @@ impl Maintenance {
             ),
             (Kind::MailEvents, Aged::MailEvents, c.mail_events_days),
             (Kind::IngestRuns, Aged::IngestRuns, c.ingest_runs_days),
+            (Kind::AuditLog, Aged::AuditLog, c.audit_days),
         ] {
             let before = cutoff(days);
             let rows = match before {

@@ -3,6 +3,7 @@
 //! layer, the CLI and the scheduler call these, never the store.
 
 use crate::admin::Admin;
+use crate::audit::Audit;
 use crate::bounces::Bounces;
 use crate::context::Context;
 use crate::digest::Digests;
@@ -29,6 +30,8 @@ pub struct Services {
     pub maintenance: Maintenance,
     /// Bringing a list in from a CSV file.
     pub import: Import,
+    /// The record of what operators changed.
+    pub audit: Audit,
     /// What `/readyz` checks, and the scheduler's heartbeat.
     pub health: Health,
 }
@@ -46,14 +49,21 @@ impl Services {
         let bounces = Bounces::new(ctx.clone());
         let outbox = Outbox::new(ctx.clone(), bounces.clone());
         let digests = Digests::new(ctx.clone(), outbox.clone());
+        let audit = Audit::new(ctx.clone());
         Self {
-            subscriptions: Subscriptions::new(ctx.clone(), outbox.clone(), digests.clone()),
+            subscriptions: Subscriptions::new(
+                ctx.clone(),
+                outbox.clone(),
+                digests.clone(),
+                audit.clone(),
+            ),
             ratings: Ratings::new(ctx.clone()),
             papers: Papers::new(ctx.clone()),
-            admin: Admin::new(ctx.clone()),
+            admin: Admin::new(ctx.clone(), audit.clone()),
             maintenance: Maintenance::new(ctx.clone()),
             health: Health::new(ctx.clone()),
-            import: Import::new(ctx.clone(), outbox.clone()),
+            import: Import::new(ctx.clone(), outbox.clone(), audit.clone()),
+            audit,
             outbox,
             digests,
             bounces,

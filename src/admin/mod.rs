@@ -4,9 +4,10 @@
 
 pub mod views;
 
+use crate::audit::Audit;
 use crate::context::Context;
 use crate::domain::DigestStatus;
-use crate::domain::{EmailAddress, EventSource, MailEventKind};
+use crate::domain::{Actor, AuditAction, AuditEntry, EmailAddress, EventSource, MailEventKind};
 use crate::domain::{PaperRating, Subscriber, SubscriberStatus};
 use crate::store::{
     EventFilter, IngestRun, LearnedSummary, ListFilter, StoreError, StoredMailEvent,
@@ -21,6 +22,7 @@ const EXPORT_PAGE: i64 = 5000;
 #[derive(Clone)]
 pub struct Admin {
     ctx: Context,
+    audit: Audit,
 }
 
 /// A subscriber with the confirmation mails sent to the address (when, to which client),
@@ -66,8 +68,8 @@ pub enum SuppressionError {
 }
 
 impl Admin {
-    pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+    pub fn new(ctx: Context, audit: Audit) -> Self {
+        Self { ctx, audit }
     }
 
     /// Is the database reachable?
@@ -112,9 +114,11 @@ impl Admin {
         self.ctx.store.counts_by_status().await
     }
 
-    /// Everything stored about each subscriber, or about one address.
+    /// Everything stored about each subscriber, or about one address (recorded in the audit
+    /// log: an export is personal data leaving the service).
     pub async fn export(
         &self,
+        actor: &Actor,
         email: Option<&crate::domain::EmailAddress>,
     ) -> Result<Vec<Exported>, StoreError> {
         let subscribers = match email {
@@ -136,6 +140,14 @@ impl Admin {
                 subscriber,
             });
         }
+        let subject = email.map_or_else(|| "every reader".to_string(), |e| e.to_string());
+        self.audit
+            .record(
+                actor,
+                AuditEntry::new(AuditAction::Export, subject)
+                    .result(format!("{} reader(s)", out.len())),
+            )
+            .await?;
         Ok(out)
     }
 
@@ -149,20 +161,33 @@ impl Admin {
 
     /// Erase a subscriber and everything stored about the address but the keyed hash that
     /// keeps it from being added back (see `Subscriptions::erase`); false if there was none.
+    /// The audit log names the reader by id only: it must not keep what erasing removed.
     pub(crate) async fn erase(
         &self,
+        actor: &Actor,
         email: &crate::domain::EmailAddress,
     ) -> Result<bool, StoreError> {
-        match self.ctx.store.find_by_email(email).await? {
-            Some(s) => {
-                let hash = self.ctx.erasure.hash(&s.email);
-                self.ctx
-                    .store
-                    .erase(s.id, &hash, crate::clock::timestamp())
-                    .await
-            }
-            None => Ok(false),
+        let Some(s) = self.ctx.store.find_by_email(email).await? else {
+            return Ok(false);
+        };
+        let hash = self.ctx.erasure.hash(&s.email);
+        let erased = self
+            .ctx
+            .store
+            .erase(s.id, &s.email, &hash, crate::clock::timestamp())
+            .await?;
+        if erased {
+            self.audit
+                .record(
+                    actor,
+                    AuditEntry::new(AuditAction::Erase, format!("subscriber {}", s.id)).change(
+                        s.status.as_str(),
+                        "erased (a keyed hash of the address kept)",
+                    ),
+                )
+                .await?;
         }
+        Ok(erased)
     }
 
     pub async fn status(&self) -> Result<Status, StoreError> {
@@ -214,6 +239,7 @@ impl Admin {
     /// [`Admin::lift`]. Already suppressed: the first reason stays. Returns the reader.
     pub async fn suppress(
         &self,
+        actor: &Actor,
         email: &EmailAddress,
         reason: &str,
     ) -> Result<Subscriber, SuppressionError> {
@@ -234,13 +260,24 @@ impl Admin {
                 .store
                 .suppress(s.id, &reason, crate::clock::timestamp())
                 .await?;
+            self.audit
+                .record(
+                    actor,
+                    AuditEntry::new(AuditAction::Suppress, email.as_str())
+                        .change(s.status.as_str(), format!("suppressed: {reason}")),
+                )
+                .await?;
         }
         self.reader(email).await
     }
 
     /// Lift a suppression by hand (a bounce the operator knows was a fluke): the reader
     /// returns to where they were before it.
-    pub async fn lift(&self, email: &EmailAddress) -> Result<Subscriber, SuppressionError> {
+    pub async fn lift(
+        &self,
+        actor: &Actor,
+        email: &EmailAddress,
+    ) -> Result<Subscriber, SuppressionError> {
         let s = self.reader(email).await?;
         if !self
             .ctx
@@ -250,7 +287,22 @@ impl Admin {
         {
             return Err(SuppressionError::NotSuppressed(email.clone()));
         }
-        self.reader(email).await
+        let now = self.reader(email).await?;
+        self.audit
+            .record(
+                actor,
+                AuditEntry::new(AuditAction::Lift, email.as_str()).change(
+                    format!(
+                        "suppressed: {}",
+                        s.suppression_reason
+                            .as_deref()
+                            .unwrap_or("no reason recorded")
+                    ),
+                    now.status.as_str(),
+                ),
+            )
+            .await?;
+        Ok(now)
     }
 
     async fn reader(&self, email: &EmailAddress) -> Result<Subscriber, SuppressionError> {

@@ -49,6 +49,8 @@ enum Command {
     Suppressions(SuppressionsCommand),
     /// Bounces and complaints recorded, newest first.
     Events(EventsArgs),
+    /// What operators changed (CLI, admin API, console), newest first.
+    Audit(crate::cli::audit::AuditArgs),
     /// Fetch the day's papers from the sources, or import a saved response with --file.
     Ingest(IngestArgs),
     /// Show stored papers.
@@ -120,6 +122,7 @@ pub async fn main() -> Result<()> {
         Command::Subscribers(cmd) => crate::cli::subscribers::run(&services, cmd).await,
         Command::Suppressions(cmd) => crate::cli::suppressions::run(&services, cmd).await,
         Command::Events(args) => crate::cli::suppressions::events(&services, args).await,
+        Command::Audit(args) => crate::cli::audit::run(&services, args).await,
         Command::Digest(cmd) => crate::cli::digest::run(&services, cmd).await,
         Command::RunDaily(args) => crate::cli::digest::run_daily(&services, args).await,
         Command::Status => crate::cli::status(&services).await,

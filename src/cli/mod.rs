@@ -2,6 +2,7 @@
 
 mod main;
 
+mod audit;
 mod backup;
 mod bounces;
 mod digest;
@@ -112,6 +113,18 @@ pub async fn status(services: &Services) -> Result<()> {
 }
 
 /// "pending 3, sent 10": counts by state.
+/// Who runs a command, for the audit log: the system user on this host.
+pub(crate) fn actor() -> crate::domain::Actor {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    crate::domain::Actor::cli_from_env(user, host)
+}
+
 fn counts<S: std::fmt::Display>(c: Vec<(S, i64)>) -> String {
     let parts: Vec<String> = c.iter().map(|(s, n)| format!("{s} {n}")).collect();
     parts.join(", ")

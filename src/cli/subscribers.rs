@@ -154,12 +154,12 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                 ),
                 e => e.into(),
             })?;
-            let s = subs.add_confirmed(&new).await?;
+            let s = subs.add_confirmed(&super::actor(), &new).await?;
             writeln!(out, "{} is subscribed (id {})", s.email, s.id)?;
         }
         SubscribersCommand::Remove { email } => {
             let email = EmailAddress::parse(&email)?;
-            if !admin.erase(&email).await? {
+            if !admin.erase(&super::actor(), &email).await? {
                 bail!("no subscriber with the address {email}");
             }
             writeln!(
@@ -192,7 +192,10 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
                     .filter(|s| !s.is_empty())
                     .collect(),
             };
-            let report = services.import.run(&data, &options).await?;
+            let report = services
+                .import
+                .run(&super::actor(), &data, &options)
+                .await?;
             write!(
                 out,
                 "{}",
@@ -201,7 +204,7 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
         }
         SubscribersCommand::Export { email, format } => {
             let email = email.as_deref().map(EmailAddress::parse).transpose()?;
-            let rows = admin.export(email.as_ref()).await?;
+            let rows = admin.export(&super::actor(), email.as_ref()).await?;
             match format {
                 ExportFormat::Json => {
                     // Everything stored about each address, the confirmation mails included.

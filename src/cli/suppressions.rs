@@ -64,7 +64,7 @@ pub async fn run(services: &Services, cmd: SuppressionsCommand) -> Result<()> {
         }
         SuppressionsCommand::Add { email, reason } => {
             let s = admin
-                .suppress(&EmailAddress::parse(&email)?, &reason)
+                .suppress(&super::actor(), &EmailAddress::parse(&email)?, &reason)
                 .await?;
             writeln!(
                 out,
@@ -74,7 +74,9 @@ pub async fn run(services: &Services, cmd: SuppressionsCommand) -> Result<()> {
             )?;
         }
         SuppressionsCommand::Remove { email } => {
-            let s = admin.lift(&EmailAddress::parse(&email)?).await?;
+            let s = admin
+                .lift(&super::actor(), &EmailAddress::parse(&email)?)
+                .await?;
             writeln!(out, "{} is no longer suppressed: {}", s.email, s.status)?;
         }
         SuppressionsCommand::Export { format } => {

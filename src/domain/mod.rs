@@ -1,6 +1,7 @@
 //! Plain types and rules: no I/O. Everything here is parsed once at the edge and
 //! carried typed through the rest of the crate.
 
+mod audit;
 mod digest;
 mod email;
 mod erased;
@@ -12,6 +13,7 @@ mod rating;
 mod subscriber;
 mod topic;
 
+pub use audit::{AUDIT_TEXT_MAX, Actor, AuditAction, AuditEntry};
 pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, EntryReasons, Reason};
 pub use email::{EmailAddress, EmailError};
 pub use erased::{AddressHash, ErasureKey};

@@ -15,10 +15,12 @@ use std::time::Instant;
 
 pub use file::{FileError, MAX_ROW_BYTES, RowError};
 
+use crate::audit::Audit;
 use crate::clock;
 use crate::context::Context;
 use crate::domain::{
-    Column, ImportMode, ImportOutcome, NewSubscription, SubscriberStatus, decide_import,
+    Actor, AuditAction, AuditEntry, Column, ImportMode, ImportOutcome, NewSubscription,
+    SubscriberStatus, decide_import,
 };
 use crate::outbox::Outbox;
 use crate::store::{ImportedChange, ImportedReader, StoreError};
@@ -107,16 +109,19 @@ struct Planned {
 pub struct Import {
     ctx: Context,
     outbox: Outbox,
+    audit: Audit,
 }
 
 impl Import {
-    pub fn new(ctx: Context, outbox: Outbox) -> Self {
-        Self { ctx, outbox }
+    pub fn new(ctx: Context, outbox: Outbox, audit: Audit) -> Self {
+        Self { ctx, outbox, audit }
     }
 
-    /// Import `data` (a CSV file's bytes) as `options` say.
+    /// Import `data` (a CSV file's bytes) as `options` say; a real run is recorded in the
+    /// audit log with its counts.
     pub async fn run(
         &self,
+        actor: &Actor,
         data: &[u8],
         options: &ImportOptions,
     ) -> Result<ImportReport, ImportError> {
@@ -155,6 +160,25 @@ impl Import {
         }
         report.errors.sort_by_key(|e| e.line);
         report.seconds = started.elapsed().as_secs_f64();
+        if !options.dry_run {
+            let counts: Vec<String> = report
+                .outcomes
+                .iter()
+                .map(|(o, n)| format!("{} {n}", o.label()))
+                .chain([format!("refused {}", report.errors.len())])
+                .collect();
+            self.audit
+                .record(
+                    actor,
+                    AuditEntry::new(AuditAction::Import, options.source.as_str()).result(format!(
+                        "{} rows as {}: {}",
+                        report.rows,
+                        options.mode,
+                        counts.join(", ")
+                    )),
+                )
+                .await?;
+        }
         for (outcome, n) in &report.outcomes {
             metrics::counter!("paperboy_import_rows_total", "outcome" => outcome.label(), "dry_run" => options.dry_run.to_string())
                 .increment(*n);

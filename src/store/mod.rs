@@ -2,6 +2,7 @@
 //! the same statements run on both (`$n` placeholders, `ON CONFLICT`, `RETURNING`), sent
 //! through each database's own driver.
 
+mod audit;
 mod backup;
 mod digests;
 mod erased;
@@ -25,6 +26,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{PgPool, SqlitePool};
 
+pub use audit::{AuditFilter, StoredAudit};
 pub use backup::TableCounts;
 pub(crate) use backup::latest_known_migration;
 pub use digests::{ClaimedDigest, ComposeLock, NewDigest, StoredDigest};

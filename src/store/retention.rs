@@ -235,6 +235,7 @@ pub(crate) enum Aged {
     SubscriptionMails,
     MailEvents,
     IngestRuns,
+    AuditLog,
 }
 
 impl Aged {
@@ -246,6 +247,7 @@ impl Aged {
             }
             Self::MailEvents => "FROM mail_events WHERE at < $1".into(),
             Self::IngestRuns => "FROM ingest_runs WHERE started_at < $1".into(),
+            Self::AuditLog => "FROM audit_log WHERE at < $1".into(),
         }
     }
 
@@ -253,7 +255,7 @@ impl Aged {
     fn order(self) -> &'static str {
         match self {
             Self::SubscriptionMails | Self::IngestRuns => "id",
-            Self::MailEvents => "at",
+            Self::MailEvents | Self::AuditLog => "at",
         }
     }
 
@@ -262,6 +264,7 @@ impl Aged {
             Self::SubscriptionMails => "subscription_mails",
             Self::MailEvents => "mail_events",
             Self::IngestRuns => "ingest_runs",
+            Self::AuditLog => "audit_log",
         }
     }
 }

@@ -6,12 +6,13 @@ mod mails;
 
 use mails::count_sign_up_mail;
 
+use crate::audit::Audit;
 use crate::clock;
 use crate::context::Context;
 use crate::digest::Digests;
 use crate::domain::{
-    EmailAddress, FieldErrors, Interest, NewSubscription, Subscriber, SubscriberStatus,
-    SubscriptionInput, parse_profile,
+    Actor, AuditAction, AuditEntry, EmailAddress, FieldErrors, Interest, NewSubscription,
+    Subscriber, SubscriberStatus, SubscriptionInput, parse_profile,
 };
 use crate::error::ServiceError;
 use crate::outbox::{DeliverReport, Outbox};
@@ -44,14 +45,16 @@ pub struct Subscriptions {
     ctx: Context,
     outbox: Outbox,
     digests: Digests,
+    audit: Audit,
 }
 
 impl Subscriptions {
-    pub fn new(ctx: Context, outbox: Outbox, digests: Digests) -> Self {
+    pub fn new(ctx: Context, outbox: Outbox, digests: Digests, audit: Audit) -> Self {
         Self {
             ctx,
             outbox,
             digests,
+            audit,
         }
     }
 
@@ -219,11 +222,22 @@ impl Subscriptions {
 
     /// Subscribe an address an operator vouches for: confirmed at once, no mail sent. An
     /// address erased at its owner's request is refused ([`ServiceError::Erased`]).
-    pub async fn add_confirmed(&self, new: &NewSubscription) -> Result<Subscriber, ServiceError> {
+    pub async fn add_confirmed(
+        &self,
+        actor: &Actor,
+        new: &NewSubscription,
+    ) -> Result<Subscriber, ServiceError> {
         self.refuse_erased(&new.email).await?;
         let t = clock::timestamp();
         let (s, _) = self.ctx.store.subscribe(new, Some("cli"), t).await?;
         self.ctx.store.confirm(s.id, t).await?;
+        self.audit
+            .record(
+                actor,
+                AuditEntry::new(AuditAction::Add, s.email.as_str())
+                    .change(s.status.as_str(), "active"),
+            )
+            .await?;
         Ok(s)
     }
 
@@ -247,7 +261,7 @@ impl Subscriptions {
         Ok(self
             .ctx
             .store
-            .erase(s.id, &hash, clock::timestamp())
+            .erase(s.id, &s.email, &hash, clock::timestamp())
             .await?)
     }
 

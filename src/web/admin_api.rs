@@ -9,12 +9,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::api::ApiJson;
 use super::error::{ApiError, ApiErrorBody};
+use super::{AppState, ClientIp};
 use crate::admin::views::{AdminSubscriber, MailEvent, Suppression};
 use crate::admin::{MAX_PAGE, SuppressionError};
-use crate::domain::{EmailAddress, Subscriber, SubscriberStatus};
+use crate::domain::{Actor, EmailAddress, Subscriber, SubscriberStatus};
 use crate::error::ServiceError;
 use crate::store::{EventFilter, ListFilter};
 
@@ -152,6 +152,7 @@ pub(crate) async fn list_suppressions(
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub(crate) async fn add_suppression(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Path(email): Path<String>,
     body: Result<ApiJson<SuppressBody>, ApiError>,
@@ -166,7 +167,10 @@ pub(crate) async fn add_suppression(
             "reason: at most 200 characters",
         ));
     }
-    let s = state.admin.suppress(&email, &reason).await?;
+    let s = state
+        .admin
+        .suppress(&api_actor(ip), &email, &reason)
+        .await?;
     Ok(Json(change(&s)))
 }
 
@@ -182,13 +186,21 @@ pub(crate) async fn add_suppression(
               (status = 500, body = ApiErrorBody, description = "the database failed")))]
 pub(crate) async fn lift_suppression(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Path(email): Path<String>,
 ) -> Result<Json<SuppressionChange>, ApiError> {
     require_admin(&state, &headers)?;
     let email = address(&email)?;
-    let s = state.admin.lift(&email).await?;
+    let s = state.admin.lift(&api_actor(ip), &email).await?;
     Ok(Json(change(&s)))
+}
+
+/// The admin API's caller, for the audit log.
+fn api_actor(ip: Option<std::net::IpAddr>) -> Actor {
+    Actor::Api {
+        client: ip.map(|i| i.to_string()),
+    }
 }
 
 fn change(s: &Subscriber) -> SuppressionChange {

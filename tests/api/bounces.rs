@@ -778,7 +778,12 @@ async fn ten_thousand_bounces_in_a_burst(backend: Backend) {
             ..Default::default()
         };
         let new = app.subs.parse(&input).unwrap();
-        readers.push(app.subs.add_confirmed(&new).await.unwrap());
+        readers.push(
+            app.subs
+                .add_confirmed(&crate::helpers::operator(), &new)
+                .await
+                .unwrap(),
+        );
     }
     // Readers 0-99 get hard bounces; 100-119 are bystanders named only by forged tags.
     let hard: Vec<(String, String)> = readers[..100]

@@ -5,6 +5,7 @@ mod helpers;
 
 mod abuse;
 mod api;
+mod audit;
 mod backup;
 mod bad_input;
 mod bounces;

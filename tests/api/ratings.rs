@@ -35,7 +35,10 @@ async fn reader(app: &TestApp, email: &str, keywords: &str) -> paperboy::domain:
         ..Default::default()
     };
     let new = app.subs.parse(&input).unwrap();
-    app.subs.add_confirmed(&new).await.unwrap();
+    app.subs
+        .add_confirmed(&crate::helpers::operator(), &new)
+        .await
+        .unwrap();
     app.subscriber(email).await.unwrap()
 }
 

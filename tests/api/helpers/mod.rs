@@ -37,3 +37,11 @@ macro_rules! on_both_databases {
         )*
     };
 }
+
+/// The operator a test acts as, for the audit log.
+pub fn operator() -> paperboy::domain::Actor {
+    paperboy::domain::Actor::Cli {
+        user: "test".into(),
+        host: "test host".into(),
+    }
+}
