@@ -22,6 +22,7 @@ pub mod matching;
 #[cfg(feature = "tools")]
 pub mod measure;
 pub(crate) mod net;
+pub mod operators;
 pub mod outbox;
 pub mod papers;
 pub mod ratings;

@@ -22,7 +22,7 @@ use crate::store::{Aged, Removed, Store, StoreError};
 /// (docs/performance.md#retention). A smaller batch lowers that wait and lengthens the run.
 const BATCH: i64 = 500;
 /// Free pages handed back to the file system per step on SQLite (8 MiB at 4 KiB pages).
-const VACUUM_PAGES: i64 = 2048;
+const VACUUM_PAGES: i64 = 256;
 
 /// A kind of data retention removes or shrinks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -10,6 +10,7 @@ use crate::digest::Digests;
 use crate::health::Health;
 use crate::import::Import;
 use crate::maintenance::Maintenance;
+use crate::operators::Operators;
 use crate::outbox::{DeliverReport, Outbox};
 use crate::papers::Papers;
 use crate::ratings::Ratings;
@@ -32,6 +33,8 @@ pub struct Services {
     pub import: Import,
     /// The record of what operators changed.
     pub audit: Audit,
+    /// The console's operators and their sessions.
+    pub operators: Operators,
     /// What `/readyz` checks, and the scheduler's heartbeat.
     pub health: Health,
 }
@@ -63,6 +66,7 @@ impl Services {
             maintenance: Maintenance::new(ctx.clone()),
             health: Health::new(ctx.clone()),
             import: Import::new(ctx.clone(), outbox.clone(), audit.clone()),
+            operators: Operators::new(ctx.clone(), audit.clone()),
             audit,
             outbox,
             digests,

@@ -51,6 +51,9 @@ enum Command {
     Events(EventsArgs),
     /// What operators changed (CLI, admin API, console), newest first.
     Audit(crate::cli::audit::AuditArgs),
+    /// Who may sign in to the console (/admin).
+    #[command(subcommand)]
+    Operator(crate::cli::operator::OperatorCommand),
     /// Fetch the day's papers from the sources, or import a saved response with --file.
     Ingest(IngestArgs),
     /// Show stored papers.
@@ -123,6 +126,7 @@ pub async fn main() -> Result<()> {
         Command::Suppressions(cmd) => crate::cli::suppressions::run(&services, cmd).await,
         Command::Events(args) => crate::cli::suppressions::events(&services, args).await,
         Command::Audit(args) => crate::cli::audit::run(&services, args).await,
+        Command::Operator(cmd) => crate::cli::operator::run(&services, cmd).await,
         Command::Digest(cmd) => crate::cli::digest::run(&services, cmd).await,
         Command::RunDaily(args) => crate::cli::digest::run_daily(&services, args).await,
         Command::Status => crate::cli::status(&services).await,

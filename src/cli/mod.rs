@@ -9,6 +9,7 @@ mod digest;
 mod doctor;
 mod ingest;
 mod maintenance;
+mod operator;
 mod subscribers;
 mod suppressions;
 #[cfg(feature = "tools")]

@@ -67,16 +67,24 @@ pub enum AuditAction {
     Suppress,
     /// Lifted a suppression.
     Lift,
+    /// Created an operator of the console, or changed their password.
+    SetPassword,
+    /// Signed in to the console.
+    SignIn,
+    SignOut,
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 9] = [
         Self::Add,
         Self::Erase,
         Self::Export,
         Self::Import,
         Self::Suppress,
         Self::Lift,
+        Self::SetPassword,
+        Self::SignIn,
+        Self::SignOut,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +95,9 @@ impl AuditAction {
             Self::Import => "import",
             Self::Suppress => "suppress",
             Self::Lift => "lift",
+            Self::SetPassword => "set_password",
+            Self::SignIn => "sign_in",
+            Self::SignOut => "sign_out",
         }
     }
 }

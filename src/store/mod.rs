@@ -8,6 +8,7 @@ mod digests;
 mod erased;
 mod health;
 mod mail_events;
+mod operators;
 mod outbox;
 mod papers;
 mod ratings;

@@ -3,6 +3,7 @@
 
 mod admin_api;
 mod api;
+mod console;
 mod error;
 mod forms;
 mod limit;
@@ -46,6 +47,7 @@ pub(crate) struct AppState {
     pub digests: Digests,
     pub papers: Papers,
     pub health: Health,
+    pub operators: crate::operators::Operators,
     pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
@@ -64,6 +66,7 @@ impl AppState {
             digests: services.digests,
             papers: services.papers,
             health: services.health,
+            operators: services.operators,
             ctx: services.ctx,
         }
     }
@@ -85,6 +88,7 @@ pub(crate) fn router(state: AppState) -> Router {
     let max_body = state.ctx.config.limits.max_body_bytes;
     Router::new()
         .merge(pages::routes())
+        .merge(console::routes())
         .nest(
             "/api/v1",
             api::routes()
@@ -128,11 +132,13 @@ fn security_header(name: &'static str, value: &'static str) -> SetResponseHeader
 /// Serve until ctrl-c / SIGTERM.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let limiter = state.limiter.clone();
+    let operators = state.operators.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
             tick.tick().await;
             limiter.forget_idle();
+            operators.forget_idle();
         }
     });
     axum::serve(

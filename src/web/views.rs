@@ -52,6 +52,18 @@ const PAGES: &[(&str, &str)] = &[
         "preview.html",
         include_str!("../../assets/pages/preview.html"),
     ),
+    (
+        "admin_sign_in.html",
+        include_str!("../../assets/pages/admin_sign_in.html"),
+    ),
+    (
+        "admin_base.html",
+        include_str!("../../assets/pages/admin_base.html"),
+    ),
+    (
+        "admin_dashboard.html",
+        include_str!("../../assets/pages/admin_dashboard.html"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {

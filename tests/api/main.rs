@@ -11,6 +11,7 @@ mod bad_input;
 mod bounces;
 mod browser;
 mod cli;
+mod console;
 mod digest;
 mod dkim;
 mod erase;

@@ -1,0 +1,227 @@
+//! The operator's console under `/admin`: server-rendered pages (the reader pages' templates
+//! and stylesheet, no script needed). Every page but the sign-in form needs a session: the
+//! [`Operator`] extractor sends anyone without one to the form. Every POST carries the
+//! form token checked against the CSRF cookie, as the reader forms do.
+
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+
+use super::error::PageError;
+use super::forms;
+use super::views::render;
+use super::{AppState, ClientIp};
+use crate::domain::Actor;
+use crate::operators::SignInError;
+
+/// The session cookie: the only way into the console's pages.
+pub(crate) const SESSION_COOKIE: &str = "pb_admin";
+pub(crate) const SIGN_IN: &str = "/admin/sign-in";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(dashboard))
+        .route(SIGN_IN, get(sign_in_form).post(sign_in))
+        .route("/admin/sign-out", post(sign_out))
+}
+
+/// The operator signed in, from the session cookie. Without a live session a page request
+/// is sent to the sign-in form (303), whatever it asked for.
+pub(crate) struct Operator {
+    pub name: String,
+    pub client: Option<std::net::IpAddr>,
+    token: String,
+}
+
+impl Operator {
+    pub(crate) fn actor(&self) -> Actor {
+        Actor::Console {
+            operator: self.name.clone(),
+            client: self.client.map(|c| c.to_string()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let ClientIp(client) = ClientIp::from_request_parts(parts, state)
+            .await
+            .unwrap_or(ClientIp(None));
+        let to_sign_in = || Redirect::to(SIGN_IN).into_response();
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) else {
+            return Err(to_sign_in());
+        };
+        match state.operators.session(&token).await {
+            Ok(Some(name)) => Ok(Self {
+                name,
+                client,
+                token,
+            }),
+            Ok(None) => Err(to_sign_in()),
+            Err(e) => Err(PageError::from(crate::error::ServiceError::from(e)).into_response()),
+        }
+    }
+}
+
+/// A browser-session cookie: it goes when the browser closes, and the session itself ends
+/// after [`SESSION_SECONDS`] on the server whatever the browser keeps.
+fn session_cookie(https: bool, value: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, value))
+        .path("/admin")
+        .http_only(true)
+        .secure(https)
+        .same_site(SameSite::Strict)
+        .build()
+}
+
+/// The console's pages put the operator and a fresh form token (for their POST forms) in
+/// every page's context.
+fn page_context(
+    state: &AppState,
+    jar: CookieJar,
+    operator: Option<&str>,
+) -> (CookieJar, tera::Context) {
+    let (jar, nonce) = forms::csrf_nonce(jar, state.ctx.config.https());
+    let mut ctx = state.ctx.common_context();
+    ctx.insert(
+        "form_token",
+        &forms::form_token(state.ctx.links.signer(), &nonce),
+    );
+    if let Some(o) = operator {
+        ctx.insert("signed_in_as", o);
+    }
+    (jar, ctx)
+}
+
+fn sign_in_page(state: &AppState, jar: CookieJar, error: Option<(StatusCode, String)>) -> Response {
+    let (jar, mut ctx) = page_context(state, jar, None);
+    ctx.insert("title", "Sign in");
+    let status = match &error {
+        Some((status, message)) => {
+            ctx.insert("error", message);
+            *status
+        }
+        None => StatusCode::OK,
+    };
+    let mut page = render("admin_sign_in.html", &ctx);
+    *page.status_mut() = status;
+    (jar, page).into_response()
+}
+
+async fn sign_in_form(State(state): State<AppState>, jar: CookieJar) -> Response {
+    sign_in_page(&state, jar, None)
+}
+
+/// The fields of a console form.
+/// (name, count) pairs for a table.
+fn named<S: std::fmt::Display>(counts: &[(S, i64)]) -> Vec<(String, i64)> {
+    counts.iter().map(|(s, n)| (s.to_string(), *n)).collect()
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+async fn sign_in(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    forms::check(state.ctx.links.signer(), &jar, field(&pairs, "form_token"))?;
+    let (name, password) = (field(&pairs, "name"), field(&pairs, "password"));
+    match state.operators.sign_in(name, password, client).await {
+        Ok(signed_in) => {
+            let jar = jar.add(session_cookie(state.ctx.config.https(), signed_in.token));
+            Ok((jar, Redirect::to("/admin")).into_response())
+        }
+        Err(SignInError::Wrong) => Ok(sign_in_page(
+            &state,
+            jar,
+            Some((
+                StatusCode::UNAUTHORIZED,
+                "Wrong name or password. (The admin token signs in with the name left empty.)"
+                    .into(),
+            )),
+        )),
+        Err(SignInError::TooMany(wait)) => {
+            let mut page = sign_in_page(
+                &state,
+                jar,
+                Some((
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Too many attempts from your address: wait {wait} s and try again."),
+                )),
+            );
+            page.headers_mut().insert(
+                header::RETRY_AFTER,
+                wait.to_string().parse().expect("digits"),
+            );
+            Ok(page)
+        }
+        Err(SignInError::Store(e)) => Err(crate::error::ServiceError::from(e).into()),
+    }
+}
+
+async fn sign_out(
+    State(state): State<AppState>,
+    operator: Operator,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    forms::check(state.ctx.links.signer(), &jar, field(&pairs, "form_token"))?;
+    state
+        .operators
+        .sign_out(&operator.actor(), &operator.token)
+        .await
+        .map_err(crate::error::ServiceError::from)?;
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/admin"));
+    Ok((jar, Redirect::to(SIGN_IN)).into_response())
+}
+
+/// The dashboard: where the list and the service stand.
+async fn dashboard(
+    State(state): State<AppState>,
+    operator: Operator,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let status = state
+        .admin
+        .status()
+        .await
+        .map_err(crate::error::ServiceError::from)?;
+    let (jar, mut ctx) = page_context(&state, jar, Some(&operator.name));
+    ctx.insert("title", "Dashboard");
+    ctx.insert("readers", &named(&status.subscribers));
+    ctx.insert("outbox", &named(&status.outbox));
+    let runs: Vec<(String, String, String)> = status
+        .runs
+        .iter()
+        .take(5)
+        .map(|r| {
+            let outcome = match (&r.error, r.finished_at) {
+                (Some(e), _) => format!("failed: {e}"),
+                (None, None) => "running".into(),
+                (None, Some(_)) => format!("{} new, {} updated", r.new_papers, r.updated_papers),
+            };
+            (r.source.clone(), r.day.clone().unwrap_or_default(), outcome)
+        })
+        .collect();
+    ctx.insert("runs", &runs);
+    ctx.insert(
+        "as_of",
+        &chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+    );
+    Ok((jar, render("admin_dashboard.html", &ctx)).into_response())
+}

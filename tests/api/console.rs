@@ -1,0 +1,231 @@
+//! The operator's console (`/admin`): no page without a session; sign-in by an operator's
+//! password (set from the CLI) or the admin token, rate-limited; a session cookie that
+//! scripts cannot read and other sites cannot send; every POST needs the form token.
+
+use reqwest::StatusCode;
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
+
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, link_in, spawn_app};
+use crate::on_both_databases;
+
+on_both_databases!(the_console_needs_a_session_and_every_post_a_form_token);
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// `paperboy operator set-password NAME` with `password` on standard input.
+fn set_password(app: &TestApp, name: &str, password: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_paperboy"))
+        .args(["operator", "set-password", name])
+        .env("PAPERBOY_DATABASE_URL", &app.ctx.config.database_url)
+        .env("PAPERBOY_DATA_DIR", dir.path())
+        .env("PAPERBOY_SECRET", crate::helpers::SECRET)
+        .env("PAPERBOY_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+async fn sign_in(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
+    let token = app.form_token("/admin/sign-in").await;
+    app.client
+        .post(app.url("/admin/sign-in"))
+        .form(&[
+            ("form_token", token.as_str()),
+            ("name", name),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(r: &reqwest::Response) -> &str {
+    r.headers()
+        .get(LOCATION)
+        .map_or("", |v| v.to_str().unwrap())
+}
+
+/// A client of its own (no cookies kept), sending `cookie` as it is.
+async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url(path))
+        .header(COOKIE, cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn the_console_needs_a_session_and_every_post_a_form_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    // Without a session, every console address sends to the form, and changes nothing.
+    for (method, path) in [("GET", "/admin"), ("POST", "/admin/sign-out")] {
+        let r = app
+            .client
+            .request(method.parse().unwrap(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{method} {path}");
+        assert_eq!(location(&r), "/admin/sign-in", "{method} {path}");
+    }
+    // A reader's manage token is not a session.
+    app.subscribe_and_confirm("reader@example.com", &[("keywords", "agents")])
+        .await;
+    let mail = app.smtp.to("reader@example.com").last().unwrap().text();
+    let manage = link_in(&mail, "/preferences/");
+    let token = manage
+        .trim_start_matches("/preferences/")
+        .split(['/', '?'])
+        .next()
+        .unwrap();
+    for cookie in [
+        format!("pb_admin={token}"),
+        format!("pb_admin={}", "A".repeat(43)),
+    ] {
+        let r = get_with_cookie(&app, "/admin", &cookie).await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{cookie}");
+    }
+
+    // Operators are made on the server; a short password is refused.
+    let (ok, _, err) = set_password(&app, "ada", "short");
+    assert!(!ok && err.contains("at least 12 characters"), "{err}");
+    let (ok, _, err) = set_password(&app, "admin token", PASSWORD);
+    assert!(!ok && err.contains("operator name"), "{err}");
+    let (ok, out, err) = set_password(&app, "ada", PASSWORD);
+    assert!(ok, "{err}");
+    assert!(out.contains("operator ada created"), "{out}");
+
+    // A wrong password, or a name that does not exist, gets the same answer.
+    for (name, password) in [("ada", "not the password!"), ("bob", PASSWORD)] {
+        let r = sign_in(&app, name, password).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{name}");
+        assert!(r.text().await.unwrap().contains("Wrong name or password"));
+    }
+    // A sign-in without the form token (a cross-site POST) is refused before anything.
+    let r = app
+        .client
+        .post(app.url("/admin/sign-in"))
+        .form(&[("name", "ada"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    let r = sign_in(&app, "ada", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/admin");
+    let cookie = r
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("pb_admin="))
+        .expect("a session cookie");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(flag), "{flag} missing: {cookie}");
+    }
+    // Plain http here: a base URL with https makes it Secure too.
+    assert!(!cookie.contains("Secure"), "{cookie}");
+    let (status, page) = app.get_text("/admin").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Signed in as ada"), "{page}");
+    assert!(page.contains("<td>active</td><td>1</td>"), "{page}");
+
+    // Signing out needs the form token too: without it the session stays.
+    let r = app
+        .client
+        .post(app.url("/admin/sign-out"))
+        .form(&[("form_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get_text("/admin").await.0, 200);
+    let token = app.form_token("/admin").await;
+    let r = app
+        .client
+        .post(app.url("/admin/sign-out"))
+        .form(&[("form_token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/admin/sign-in");
+    let r = get_with_cookie(&app, "/admin", &cookie).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the old cookie still opens the console"
+    );
+
+    // The admin token signs in with no name.
+    let r = sign_in(&app, "", ADMIN_TOKEN).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = app.get_text("/admin").await;
+    assert!(page.contains("Signed in as admin token"), "{page}");
+
+    // Each step is in the audit log, with where it came from.
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = crate::cli::paperboy(
+        &app.ctx.config.database_url,
+        dir.path(),
+        &["audit", "--format", "json"],
+    );
+    assert!(ok, "{err}");
+    let log: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let steps: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps[..4],
+        [
+            ("sign_in", "admin token"),
+            ("sign_out", "ada"),
+            ("sign_in", "ada"),
+            ("set_password", steps[3].1),
+        ],
+        "{log:#?}"
+    );
+    assert_eq!(log[2]["actor_kind"], "console");
+    assert_eq!(log[2]["origin"], "127.0.0.1");
+}
+
+/// Five attempts a minute from one address; then even the right password waits.
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited() {
+    let Some(app) = spawn_app(Backend::Sqlite).await else {
+        return;
+    };
+    let (ok, _, err) = set_password(&app, "ada", PASSWORD);
+    assert!(ok, "{err}");
+    for i in 0..5 {
+        let r = sign_in(&app, "ada", "not the password!").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = sign_in(&app, "ada", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(r.text().await.unwrap().contains("Too many attempts"));
+}
