@@ -30,7 +30,14 @@ fn env(name: &str, default: usize) -> usize {
 
 /// N rows as an operator's file would hold them.
 fn file(n: usize) -> Vec<u8> {
-    const TOPICS: [&str; 6] = ["llm", "agents", "diffusion", "robotics", "rlhf", "vision"];
+    const TOPICS: [&str; 6] = [
+        "llm",
+        "agents",
+        "robotics",
+        "reasoning",
+        "multimodal",
+        "computer-vision",
+    ];
     let mut out = String::from("email,topics,keywords,status,consented_at,consent_source\n");
     for i in 0..n {
         let status = match i % 20 {
@@ -107,6 +114,11 @@ async fn run(url: String, n: usize, dir: &std::path::Path) {
     };
     let dry = services.import.run(&bench, &data, &options).await.unwrap();
     line("dry run", &dry);
+    assert!(
+        dry.errors.is_empty(),
+        "the bench's rows are refused: {:?}",
+        &dry.errors[..1]
+    );
     options.dry_run = false;
     let t = Instant::now();
     let real = services.import.run(&bench, &data, &options).await.unwrap();
