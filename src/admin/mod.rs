@@ -125,6 +125,29 @@ impl Admin {
             Some(e) => self.ctx.store.find_by_email(e).await?.into_iter().collect(),
             None => self.list_all(&ListFilter::default(), i64::MAX).await?,
         };
+        let out = self.gather(subscribers).await?;
+        let subject = email.map_or_else(|| "every reader".to_string(), |e| e.to_string());
+        self.audit
+            .record(
+                actor,
+                AuditEntry::new(AuditAction::Export, subject)
+                    .result(format!("{} reader(s)", out.len())),
+            )
+            .await?;
+        Ok(out)
+    }
+
+    /// Everything stored about one reader, by id, for the console's reader page (to look
+    /// at, not to take away: not an export).
+    pub async fn reader_by_id(&self, id: i64) -> Result<Option<Exported>, StoreError> {
+        let Some(s) = self.ctx.store.find_by_id(id).await? else {
+            return Ok(None);
+        };
+        Ok(self.gather(vec![s]).await?.pop())
+    }
+
+    /// The subscribers with their confirmation mails, ratings and mail events.
+    async fn gather(&self, subscribers: Vec<Subscriber>) -> Result<Vec<Exported>, StoreError> {
         let ids: Vec<i64> = subscribers.iter().map(|s| s.id).collect();
         // Three queries per 500 readers, not three per reader.
         let mut ratings = self.ctx.store.ratings_of_many(&ids).await?;
@@ -140,14 +163,6 @@ impl Admin {
                 subscriber,
             });
         }
-        let subject = email.map_or_else(|| "every reader".to_string(), |e| e.to_string());
-        self.audit
-            .record(
-                actor,
-                AuditEntry::new(AuditAction::Export, subject)
-                    .result(format!("{} reader(s)", out.len())),
-            )
-            .await?;
         Ok(out)
     }
 

@@ -64,6 +64,14 @@ const PAGES: &[(&str, &str)] = &[
         "admin_dashboard.html",
         include_str!("../../assets/pages/admin_dashboard.html"),
     ),
+    (
+        "admin_readers.html",
+        include_str!("../../assets/pages/admin_readers.html"),
+    ),
+    (
+        "admin_reader.html",
+        include_str!("../../assets/pages/admin_reader.html"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {

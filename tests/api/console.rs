@@ -8,7 +8,10 @@ use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, link_in, spawn_app};
 use crate::on_both_databases;
 
-on_both_databases!(the_console_needs_a_session_and_every_post_a_form_token);
+on_both_databases!(
+    the_console_needs_a_session_and_every_post_a_form_token,
+    an_operator_finds_a_reader_lifts_a_suppression_and_erases_one
+);
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -228,4 +231,170 @@ async fn sign_in_attempts_are_rate_limited() {
         .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     assert!(r.text().await.unwrap().contains("Too many attempts"));
+}
+
+async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .form(fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = app.ctx.config.database_url.clone();
+    let run = |args: &[&str]| {
+        let (ok, out, err) = crate::cli::paperboy(&url, dir.path(), args);
+        assert!(ok, "{args:?}: {out}{err}");
+    };
+    run(&[
+        "subscribers",
+        "add",
+        "ada@example.com",
+        "--keywords",
+        "agents",
+    ]);
+    run(&["subscribers", "add", "bob@example.com", "--topics", "llm"]);
+    run(&[
+        "suppressions",
+        "add",
+        "bob@example.com",
+        "--reason",
+        "bounced twice",
+    ]);
+    // Enough readers for a second page.
+    for i in 0..50 {
+        let input = paperboy::domain::SubscriptionInput {
+            email: format!("many{i:02}@example.org"),
+            keywords: "graphs".into(),
+            ..Default::default()
+        };
+        let new = app.subs.parse(&input).unwrap();
+        app.subs
+            .add_confirmed(&crate::helpers::operator(), &new)
+            .await
+            .unwrap();
+    }
+    let (ok, _, err) = set_password(&app, "ada", PASSWORD);
+    assert!(ok, "{err}");
+    assert_eq!(
+        sign_in(&app, "ada", PASSWORD).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let bob = app.subscriber("bob@example.com").await.unwrap();
+
+    // Search by state and by address; page by page.
+    let (status, page) = app.get_text("/admin/readers?status=suppressed").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("bob@example.com") && !page.contains("ada@example.com"),
+        "{page}"
+    );
+    let (_, page) = app.get_text("/admin/readers?email=ADA@").await;
+    assert!(
+        page.contains("ada@example.com") && !page.contains("bob@"),
+        "{page}"
+    );
+    let (_, first) = app.get_text("/admin/readers").await;
+    assert_eq!(
+        first.matches("<tr><td><a href=\"/admin/readers/").count(),
+        50,
+        "{first}"
+    );
+    let next = first
+        .split("href=\"")
+        .find_map(|s| s.strip_prefix("/admin/readers?email=&amp;status=&amp;after="))
+        .or_else(|| {
+            first
+                .split("href=\"")
+                .find_map(|s| s.strip_prefix("/admin/readers?email=&status=&after="))
+        })
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no next page link in {first}"));
+    let (_, second) = app.get_text(&format!("/admin/readers?after={next}")).await;
+    assert_eq!(
+        second.matches("<tr><td><a href=\"/admin/readers/").count(),
+        2,
+        "{second}"
+    );
+    for bad in ["/admin/readers?status=gone", "/admin/readers?after=x"] {
+        assert_eq!(app.get_text(bad).await.0, 400, "{bad}");
+    }
+    assert_eq!(app.get_text("/admin/readers/999999").await.0, 404);
+
+    // A reader's page: their interests, consent and what happened to them.
+    let path = format!("/admin/readers/{}", bob.id);
+    let (status, page) = app.get_text(&path).await;
+    assert_eq!(status, 200, "{page}");
+    for says in [
+        "signed up",
+        "confirmed",
+        "suppressed: by the operator: bounced twice",
+        "llm",
+    ] {
+        assert!(page.contains(says), "{says} not on\n{page}");
+    }
+    // Lifting needs the form token; then bob is active again.
+    let lift = format!("{path}/lift");
+    assert_eq!(
+        post_form(&app, &lift, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.subscriber("bob@example.com").await.unwrap().status,
+        paperboy::domain::SubscriberStatus::Suppressed
+    );
+    let token = app.form_token(&path).await;
+    let r = post_form(&app, &lift, &[("form_token", &token)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), path);
+    assert_eq!(
+        app.subscriber("bob@example.com").await.unwrap().status,
+        paperboy::domain::SubscriberStatus::Active
+    );
+    assert_eq!(
+        post_form(&app, &lift, &[("form_token", &token)])
+            .await
+            .status(),
+        StatusCode::CONFLICT
+    );
+
+    // Erasing asks for the address typed out.
+    let erase = format!("{path}/erase");
+    let token = app.form_token(&path).await;
+    let r = post_form(&app, &erase, &[("form_token", &token), ("confirm", "bob")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(app.subscriber("bob@example.com").await.is_some());
+    let r = post_form(
+        &app,
+        &erase,
+        &[("form_token", &token), ("confirm", " Bob@Example.com ")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(app.subscriber("bob@example.com").await.is_none());
+    assert_eq!(app.get_text(&path).await.0, 404);
+
+    // Both are in the audit log as the console's, by the operator signed in.
+    let (ok, out, err) = crate::cli::paperboy(
+        &url,
+        dir.path(),
+        &["audit", "--actor", "console", "--format", "json"],
+    );
+    assert!(ok, "{err}");
+    let log: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let steps: Vec<(&str, &str)> = log
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        steps,
+        [("erase", "ada"), ("lift", "ada"), ("sign_in", "ada")],
+        "{log:#?}"
+    );
 }

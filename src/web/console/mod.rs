@@ -23,9 +23,15 @@ use crate::operators::SignInError;
 pub(crate) const SESSION_COOKIE: &str = "pb_admin";
 pub(crate) const SIGN_IN: &str = "/admin/sign-in";
 
+mod readers;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(dashboard))
+        .route("/admin/readers", get(readers::list))
+        .route("/admin/readers/{id}", get(readers::show))
+        .route("/admin/readers/{id}/lift", post(readers::lift))
+        .route("/admin/readers/{id}/erase", post(readers::erase))
         .route(SIGN_IN, get(sign_in_form).post(sign_in))
         .route("/admin/sign-out", post(sign_out))
 }
@@ -84,7 +90,7 @@ fn session_cookie(https: bool, value: String) -> Cookie<'static> {
 
 /// The console's pages put the operator and a fresh form token (for their POST forms) in
 /// every page's context.
-fn page_context(
+pub(crate) fn page_context(
     state: &AppState,
     jar: CookieJar,
     operator: Option<&str>,
@@ -126,7 +132,7 @@ fn named<S: std::fmt::Display>(counts: &[(S, i64)]) -> Vec<(String, i64)> {
     counts.iter().map(|(s, n)| (s.to_string(), *n)).collect()
 }
 
-fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
         .find(|(k, _)| k == name)

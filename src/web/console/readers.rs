@@ -1,0 +1,278 @@
+//! The console's readers: a search by address and state, a page per reader with everything
+//! stored about them, and the operator's actions on one (lift a suppression, erase).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use serde::{Deserialize, Serialize};
+
+use super::{Operator, field, page_context};
+use crate::admin::views::AdminSubscriber;
+use crate::domain::SubscriberStatus;
+use crate::error::ServiceError;
+use crate::store::ListFilter;
+use crate::web::AppState;
+use crate::web::error::PageError;
+use crate::web::forms;
+use crate::web::views::render;
+
+/// Readers a page.
+const PAGE: i64 = 50;
+
+#[derive(Deserialize)]
+pub(super) struct Search {
+    email: Option<String>,
+    status: Option<String>,
+    after: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Row {
+    id: i64,
+    email: String,
+    status: &'static str,
+    topics: String,
+    created: String,
+}
+
+fn day(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map_or_else(|| t.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+fn bad_request(message: &str) -> PageError {
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        "Not a search this page can do",
+        message,
+    )
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    operator: Operator,
+    jar: CookieJar,
+    Query(q): Query<Search>,
+) -> Result<Response, PageError> {
+    let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(s.parse::<SubscriberStatus>().map_err(|e| bad_request(&e))?),
+    };
+    let after = match q.after.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(a) => Some(
+            a.parse::<i64>()
+                .map_err(|_| bad_request("after: a reader's id"))?,
+        ),
+    };
+    let email = q
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(254).collect::<String>());
+    let filter = ListFilter {
+        status,
+        email_contains: email.clone(),
+        after_id: after,
+        limit: PAGE,
+    };
+    let readers = state
+        .admin
+        .list(&filter)
+        .await
+        .map_err(ServiceError::from)?;
+    let next = (readers.len() as i64 == PAGE)
+        .then(|| readers.last().map(|s| s.id))
+        .flatten();
+    let rows: Vec<Row> = readers
+        .iter()
+        .map(|s| Row {
+            id: s.id,
+            email: s.email.to_string(),
+            status: s.status.as_str(),
+            topics: s
+                .interests
+                .topics
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            created: day(s.created_at),
+        })
+        .collect();
+    let (jar, mut ctx) = page_context(&state, jar, Some(&operator.name));
+    ctx.insert("title", "Readers");
+    ctx.insert("rows", &rows);
+    ctx.insert("email", email.as_deref().unwrap_or(""));
+    ctx.insert("status", &status.map(|s| s.as_str()).unwrap_or(""));
+    ctx.insert(
+        "statuses",
+        &SubscriberStatus::ALL.map(|s| s.as_str()).to_vec(),
+    );
+    // The next page: the same search after the last reader shown.
+    let next = next.map(|after| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("email", email.as_deref().unwrap_or(""))
+            .append_pair("status", status.map_or("", |s| s.as_str()))
+            .append_pair("after", &after.to_string())
+            .finish();
+        format!("/admin/readers?{query}")
+    });
+    ctx.insert("next", &next);
+    Ok((jar, render("admin_readers.html", &ctx)).into_response())
+}
+
+#[derive(Serialize)]
+struct Event {
+    when: String,
+    what: String,
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    operator: Operator,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let Some(r) = state
+        .admin
+        .reader_by_id(id)
+        .await
+        .map_err(ServiceError::from)?
+    else {
+        return Err(PageError::new(
+            StatusCode::NOT_FOUND,
+            "No such reader",
+            "No reader has this id: erased, or never signed up.",
+        ));
+    };
+    let s = &r.subscriber;
+    // The reader's story, oldest first.
+    let mut timeline: Vec<(i64, String)> = vec![(s.created_at, "signed up".into())];
+    for (at, client) in &r.confirmation_mails {
+        timeline.push((
+            *at,
+            format!(
+                "confirmation mail sent{}",
+                client
+                    .as_deref()
+                    .map_or_else(String::new, |c| format!(" (asked from {c})"))
+            ),
+        ));
+    }
+    if let Some(t) = s.confirmed_at {
+        timeline.push((t, "confirmed".into()));
+    }
+    for rating in &r.ratings {
+        timeline.push((
+            rating.at,
+            format!("rated {}: {}", rating.paper, rating.rating),
+        ));
+    }
+    for e in &r.mail_events {
+        timeline.push((
+            e.at,
+            format!(
+                "{} from {} ({}{}): {}",
+                e.kind,
+                e.source,
+                e.status.as_deref().unwrap_or("no status"),
+                e.diagnostic
+                    .as_deref()
+                    .map_or_else(String::new, |d| format!(", {d}")),
+                e.effect
+            ),
+        ));
+    }
+    if let Some(t) = s.unsubscribed_at {
+        timeline.push((t, "unsubscribed".into()));
+    }
+    if let Some(t) = s.suppressed_at {
+        timeline.push((
+            t,
+            format!(
+                "suppressed: {}",
+                s.suppression_reason
+                    .as_deref()
+                    .unwrap_or("no reason recorded")
+            ),
+        ));
+    }
+    timeline.sort_by_key(|(t, _)| *t);
+    let timeline: Vec<Event> = timeline
+        .into_iter()
+        .map(|(t, what)| Event { when: day(t), what })
+        .collect();
+    let view = AdminSubscriber::from(s);
+    let (jar, mut ctx) = page_context(&state, jar, Some(&operator.name));
+    ctx.insert("title", &format!("Reader {}", s.id));
+    ctx.insert("reader", &view);
+    ctx.insert("timeline", &timeline);
+    ctx.insert("consent_at", &day(s.consent_at));
+    ctx.insert("suppressed", &(s.status == SubscriberStatus::Suppressed));
+    Ok((jar, render("admin_reader.html", &ctx)).into_response())
+}
+
+async fn reader_or_404(state: &AppState, id: i64) -> Result<crate::domain::Subscriber, PageError> {
+    state
+        .admin
+        .reader_by_id(id)
+        .await
+        .map_err(ServiceError::from)?
+        .map(|r| r.subscriber)
+        .ok_or_else(|| {
+            PageError::new(
+                StatusCode::NOT_FOUND,
+                "No such reader",
+                "No reader has this id.",
+            )
+        })
+}
+
+/// Lift a suppression: the reader returns to where they were before it.
+pub(super) async fn lift(
+    State(state): State<AppState>,
+    operator: Operator,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    forms::check(state.ctx.links.signer(), &jar, field(&pairs, "form_token"))?;
+    let s = reader_or_404(&state, id).await?;
+    state
+        .admin
+        .lift(&operator.actor(), &s.email)
+        .await
+        .map_err(|e| match e {
+            crate::admin::SuppressionError::Store(e) => PageError::from(ServiceError::from(e)),
+            other => PageError::new(StatusCode::CONFLICT, "Nothing to lift", &other.to_string()),
+        })?;
+    Ok(Redirect::to(&format!("/admin/readers/{id}")).into_response())
+}
+
+/// Erase a reader: only when the operator typed the reader's address to confirm.
+pub(super) async fn erase(
+    State(state): State<AppState>,
+    operator: Operator,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    forms::check(state.ctx.links.signer(), &jar, field(&pairs, "form_token"))?;
+    let s = reader_or_404(&state, id).await?;
+    if field(&pairs, "confirm").trim().to_lowercase() != s.email.as_str() {
+        return Err(PageError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not erased",
+            "Type the reader's address exactly to confirm: erasing cannot be undone.",
+        ));
+    }
+    state
+        .admin
+        .erase(&operator.actor(), &s.email)
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(Redirect::to("/admin/readers").into_response())
+}
