@@ -286,3 +286,107 @@ async fn browser_keeps_topic_names_beside_their_checkboxes() {
         );
     }
 }
+
+/// Whether the page is wider than the window (a table or a word that does not wrap), and
+/// by how much.
+const OVERFLOW: &str = r#"
+return { width: window.innerWidth, scroll: document.documentElement.scrollWidth };
+"#;
+
+/// The console in a browser: signing in, the dashboard, finding a reader and lifting their
+/// suppression, by clicks; every page with one main landmark, one level-one heading, no text
+/// outside a landmark, and nothing wider than a phone's 360 px.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_signs_in_to_the_console_and_lifts_a_suppression() {
+    let Some(driver) = start_driver() else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = app.ctx.config.database_url.clone();
+    for args in [
+        &[
+            "subscribers",
+            "add",
+            "a-rather-long-address-for-a-phone@example.com",
+            "--topics",
+            "llm",
+        ][..],
+        &[
+            "suppressions",
+            "add",
+            "a-rather-long-address-for-a-phone@example.com",
+            "--reason",
+            "mailbox full three times",
+        ][..],
+    ] {
+        let (ok, _, err) = crate::cli::paperboy(&url, dir.path(), args);
+        assert!(ok, "{err}");
+    }
+    let (ok, _, err) = crate::console::set_password(&app, "ada", crate::console::PASSWORD);
+    assert!(ok, "{err}");
+    let c = browser(&driver).await;
+    let result = async {
+        set_viewport_width(&c, 360).await?;
+        c.goto(&app.url("/admin")).await?;
+        wait_for_heading(&c, "Sign in to the console").await;
+        let mut pages = vec![c.execute(LANDMARKS_AND_HEADINGS, vec![]).await?];
+        let mut widths = vec![c.execute(OVERFLOW, vec![]).await?];
+        c.find(Locator::Css("#name"))
+            .await?
+            .send_keys("ada")
+            .await?;
+        c.find(Locator::Css("#password"))
+            .await?
+            .send_keys(crate::console::PASSWORD)
+            .await?;
+        c.find(Locator::Css("form.stack button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for_heading(&c, "Dashboard").await;
+        pages.push(c.execute(LANDMARKS_AND_HEADINGS, vec![]).await?);
+        widths.push(c.execute(OVERFLOW, vec![]).await?);
+        c.find(Locator::LinkText("Readers")).await?.click().await?;
+        wait_for_heading(&c, "Readers").await;
+        pages.push(c.execute(LANDMARKS_AND_HEADINGS, vec![]).await?);
+        widths.push(c.execute(OVERFLOW, vec![]).await?);
+        c.find(Locator::LinkText(
+            "a-rather-long-address-for-a-phone@example.com",
+        ))
+        .await?
+        .click()
+        .await?;
+        wait_for_heading(&c, "a-rather-long-address-for-a-phone@example.com").await;
+        pages.push(c.execute(LANDMARKS_AND_HEADINGS, vec![]).await?);
+        widths.push(c.execute(OVERFLOW, vec![]).await?);
+        c.find(Locator::XPath("//button[text()='Lift the suppression']"))
+            .await?
+            .click()
+            .await?;
+        wait_for_heading(&c, "a-rather-long-address-for-a-phone@example.com").await;
+        let lifted = c.find(Locator::Css("main dl")).await?.text().await?;
+        Ok::<_, fantoccini::error::CmdError>((pages, widths, lifted))
+    }
+    .await;
+    let _ = c.close().await;
+    let (pages, widths, lifted) = result.expect("browser steps");
+    for found in &pages {
+        assert_eq!(found["mains"], 1, "{found}");
+        assert_eq!(found["h1s"], 1, "{found}");
+        assert_eq!(found["outside"], serde_json::json!([]), "{found}");
+    }
+    for w in &widths {
+        assert_eq!(w["width"], 360, "{w}");
+        assert!(
+            w["scroll"].as_u64() <= w["width"].as_u64(),
+            "wider than the phone: {w}"
+        );
+    }
+    assert!(lifted.contains("active"), "{lifted}");
+    assert_eq!(
+        app.subscriber("a-rather-long-address-for-a-phone@example.com")
+            .await
+            .unwrap()
+            .status,
+        SubscriberStatus::Active
+    );
+}

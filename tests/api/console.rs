@@ -13,10 +13,10 @@ on_both_databases!(
     an_operator_finds_a_reader_lifts_a_suppression_and_erases_one
 );
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// `paperboy operator set-password NAME` with `password` on standard input.
-fn set_password(app: &TestApp, name: &str, password: &str) -> (bool, String, String) {
+pub(crate) fn set_password(app: &TestApp, name: &str, password: &str) -> (bool, String, String) {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_paperboy"))
