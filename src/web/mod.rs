@@ -48,6 +48,7 @@ pub(crate) struct AppState {
     pub papers: Papers,
     pub health: Health,
     pub operators: crate::operators::Operators,
+    pub audit: crate::audit::Audit,
     pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
@@ -67,6 +68,7 @@ impl AppState {
             papers: services.papers,
             health: services.health,
             operators: services.operators,
+            audit: services.audit,
             ctx: services.ctx,
         }
     }

@@ -72,6 +72,10 @@ const PAGES: &[(&str, &str)] = &[
         "admin_reader.html",
         include_str!("../../assets/pages/admin_reader.html"),
     ),
+    (
+        "admin_audit.html",
+        include_str!("../../assets/pages/admin_audit.html"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {

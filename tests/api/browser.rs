@@ -364,6 +364,15 @@ async fn browser_signs_in_to_the_console_and_lifts_a_suppression() {
             .await?;
         wait_for_heading(&c, "a-rather-long-address-for-a-phone@example.com").await;
         let lifted = c.find(Locator::Css("main dl")).await?.text().await?;
+        c.find(Locator::LinkText("Audit log"))
+            .await?
+            .click()
+            .await?;
+        wait_for_heading(&c, "Audit log").await;
+        pages.push(c.execute(LANDMARKS_AND_HEADINGS, vec![]).await?);
+        widths.push(c.execute(OVERFLOW, vec![]).await?);
+        let log = c.find(Locator::Css("main table")).await?.text().await?;
+        assert!(log.contains("lift") && log.contains("console ada"), "{log}");
         Ok::<_, fantoccini::error::CmdError>((pages, widths, lifted))
     }
     .await;

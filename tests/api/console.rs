@@ -77,7 +77,15 @@ async fn the_console_needs_a_session_and_every_post_a_form_token(backend: Backen
         return;
     };
     // Without a session, every console address sends to the form, and changes nothing.
-    for (method, path) in [("GET", "/admin"), ("POST", "/admin/sign-out")] {
+    for (method, path) in [
+        ("GET", "/admin"),
+        ("GET", "/admin/readers"),
+        ("GET", "/admin/readers/1"),
+        ("POST", "/admin/readers/1/lift"),
+        ("POST", "/admin/readers/1/erase"),
+        ("GET", "/admin/audit"),
+        ("POST", "/admin/sign-out"),
+    ] {
         let r = app
             .client
             .request(method.parse().unwrap(), app.url(path))
@@ -397,4 +405,26 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
         [("erase", "ada"), ("lift", "ada"), ("sign_in", "ada")],
         "{log:#?}"
     );
+    // And on the console's own page, filtered the same way.
+    let (status, page) = app.get_text("/admin/audit?actor=console").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        page.matches("<td>console ada (127.0.0.1)</td>").count(),
+        3,
+        "{page}"
+    );
+    assert!(page.contains(&format!("subscriber {}", bob.id)), "{page}");
+    assert!(
+        !page.contains("bob@example.com"),
+        "the erased address is on the page: {page}"
+    );
+    let (_, lifts) = app.get_text("/admin/audit?action=lift").await;
+    assert_eq!(lifts.matches("<td>lift</td>").count(), 1, "{lifts}");
+    for bad in [
+        "/admin/audit?action=delete",
+        "/admin/audit?actor=root",
+        "/admin/audit?before=x",
+    ] {
+        assert_eq!(app.get_text(bad).await.0, 400, "{bad}");
+    }
 }

@@ -23,12 +23,14 @@ use crate::operators::SignInError;
 pub(crate) const SESSION_COOKIE: &str = "pb_admin";
 pub(crate) const SIGN_IN: &str = "/admin/sign-in";
 
+mod audit;
 mod readers;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(dashboard))
         .route("/admin/readers", get(readers::list))
+        .route("/admin/audit", get(audit::list))
         .route("/admin/readers/{id}", get(readers::show))
         .route("/admin/readers/{id}/lift", post(readers::lift))
         .route("/admin/readers/{id}/erase", post(readers::erase))
