@@ -17,3 +17,12 @@ pub fn timestamp() -> i64 {
 pub fn today() -> NaiveDate {
     now().date_naive()
 }
+
+/// Unix seconds as an operator reads them, in UTC to the second (`2026-12-07 18:02:11`);
+/// the number itself if it is out of chrono's range.
+pub fn utc_text(t: i64) -> String {
+    DateTime::from_timestamp(t, 0).map_or_else(
+        || t.to_string(),
+        |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
+    )
+}

@@ -19,7 +19,7 @@ pub(crate) struct AuditArgs {
     #[arg(long)]
     action: Option<AuditAction>,
     /// Only changes made from here: cli, api or console.
-    #[arg(long, value_parser = ["cli", "api", "console"])]
+    #[arg(long, value_parser = crate::domain::ACTOR_KINDS)]
     actor: Option<String>,
     /// Only changes on or after this day (YYYY-MM-DD, UTC).
     #[arg(long, value_name = "DATE")]
@@ -84,10 +84,7 @@ pub async fn run(services: &Services, args: AuditArgs) -> Result<()> {
         Some(ExportFormat::Csv) => write_csv(out, rows.iter().map(Entry::from))?,
         None => {
             for a in &rows {
-                let at = chrono::DateTime::from_timestamp(a.at, 0).map_or_else(
-                    || a.at.to_string(),
-                    |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
-                );
+                let at = crate::clock::utc_text(a.at);
                 let change = match (&a.before, &a.after) {
                     (Some(b), Some(x)) => format!(": {b} -> {x}"),
                     (None, Some(x)) => format!(": {x}"),

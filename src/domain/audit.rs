@@ -3,6 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// What [`Actor::kind`] says: where a change came from.
+pub const ACTOR_KINDS: [&str; 3] = ["cli", "api", "console"];
+
 /// Who made a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {

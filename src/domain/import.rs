@@ -212,6 +212,33 @@ pub enum Column {
 }
 
 impl Column {
+    /// The column's name as the import's report shows it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Email => "email",
+            Column::Topics => "topics",
+            Column::Keywords => "keywords",
+            Column::Authors => "authors",
+            Column::Categories => "categories",
+            Column::Liked => "liked",
+            Column::MutedAuthors => "muted_authors",
+            Column::Trending => "trending",
+            Column::SendWhenEmpty => "send_when_empty",
+            Column::Frequency => "frequency",
+            Column::Weekday => "weekday",
+            Column::DeliveryHour => "delivery_hour",
+            Column::Timezone => "timezone",
+            Column::PapersPerDigest => "papers_per_digest",
+            Column::Status => "status",
+            Column::ConsentedAt => "consented_at",
+            Column::ConfirmedAt => "consented_at (confirmation)",
+            Column::CreatedAt => "consented_at",
+            Column::ConsentIp => "consent_ip",
+            Column::ConfirmIp => "consent_ip (confirmation)",
+            Column::ConsentSource => "consent_source",
+        }
+    }
+
     /// The column a header names: paperboy's names (those of `subscribers export --format
     /// csv` too), listmonk's subscriber export (`email`, `status`, `created_at` as the time
     /// of consent) and Mailchimp's audience export (`Email Address`, `OPTIN_TIME`,

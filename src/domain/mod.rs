@@ -13,7 +13,7 @@ mod rating;
 mod subscriber;
 mod topic;
 
-pub use audit::{AUDIT_TEXT_MAX, Actor, AuditAction, AuditEntry};
+pub use audit::{ACTOR_KINDS, AUDIT_TEXT_MAX, Actor, AuditAction, AuditEntry};
 pub use digest::{DigestContent, DigestEntry, DigestKind, DigestStatus, EntryReasons, Reason};
 pub use email::{EmailAddress, EmailError};
 pub use erased::{AddressHash, ErasureKey};

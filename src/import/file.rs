@@ -214,17 +214,13 @@ fn read_row(
                         .map_err(|e| err(format!("{name}: {e}")))?,
                 );
             }
-            Column::ConsentedAt => {
-                consented =
-                    Some(parse_consent_time(cell, now).map_err(|e| err(format!("{name}: {e}")))?);
-            }
-            Column::ConfirmedAt => {
-                confirmed =
-                    Some(parse_consent_time(cell, now).map_err(|e| err(format!("{name}: {e}")))?);
-            }
-            Column::CreatedAt => {
-                created =
-                    Some(parse_consent_time(cell, now).map_err(|e| err(format!("{name}: {e}")))?);
+            Column::ConsentedAt | Column::ConfirmedAt | Column::CreatedAt => {
+                let t = parse_consent_time(cell, now).map_err(|e| err(format!("{name}: {e}")))?;
+                *match column {
+                    Column::ConfirmedAt => &mut confirmed,
+                    Column::CreatedAt => &mut created,
+                    _ => &mut consented,
+                } = Some(t);
             }
             Column::ConsentIp | Column::ConfirmIp => {
                 // An address, or one word (paperboy's export says `cli` for a reader an

@@ -69,32 +69,6 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
-fn column_name(c: Column) -> &'static str {
-    match c {
-        Column::Email => "email",
-        Column::Topics => "topics",
-        Column::Keywords => "keywords",
-        Column::Authors => "authors",
-        Column::Categories => "categories",
-        Column::Liked => "liked",
-        Column::MutedAuthors => "muted_authors",
-        Column::Trending => "trending",
-        Column::SendWhenEmpty => "send_when_empty",
-        Column::Frequency => "frequency",
-        Column::Weekday => "weekday",
-        Column::DeliveryHour => "delivery_hour",
-        Column::Timezone => "timezone",
-        Column::PapersPerDigest => "papers_per_digest",
-        Column::Status => "status",
-        Column::ConsentedAt => "consented_at",
-        Column::ConfirmedAt => "consented_at (confirmation)",
-        Column::CreatedAt => "consented_at",
-        Column::ConsentIp => "consent_ip",
-        Column::ConfirmIp => "consent_ip (confirmation)",
-        Column::ConsentSource => "consent_source",
-    }
-}
-
 /// One good row, planned: what it asks for and everything needed to store it.
 struct Planned {
     line: u64,
@@ -134,7 +108,7 @@ impl Import {
             columns: file
                 .columns
                 .iter()
-                .map(|(h, c)| (h.clone(), c.map(column_name)))
+                .map(|(h, c)| (h.clone(), c.map(Column::name)))
                 .collect(),
             rows: file.rows.len() as u64,
             outcomes: BTreeMap::new(),

@@ -10,7 +10,8 @@ use crate::on_both_databases;
 
 on_both_databases!(every_operator_change_is_recorded_and_erasure_leaves_no_address);
 
-fn audit(app: &TestApp, args: &[&str]) -> Vec<serde_json::Value> {
+/// `paperboy audit --format json` with `args`: the entries, newest first.
+pub(crate) fn audit(app: &TestApp, args: &[&str]) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().unwrap();
     let mut all = vec!["audit", "--format", "json"];
     all.extend_from_slice(args);

@@ -192,14 +192,7 @@ async fn the_console_needs_a_session_and_every_post_a_form_token(backend: Backen
     assert!(page.contains("Signed in as admin token"), "{page}");
 
     // Each step is in the audit log, with where it came from.
-    let dir = tempfile::tempdir().unwrap();
-    let (ok, out, err) = crate::cli::paperboy(
-        &app.ctx.config.database_url,
-        dir.path(),
-        &["audit", "--format", "json"],
-    );
-    assert!(ok, "{err}");
-    let log: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let log = crate::audit::audit(&app, &[]);
     let steps: Vec<(&str, &str)> = log
         .iter()
         .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))
@@ -389,13 +382,7 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
     assert_eq!(app.get_text(&path).await.0, 404);
 
     // Both are in the audit log as the console's, by the operator signed in.
-    let (ok, out, err) = crate::cli::paperboy(
-        &url,
-        dir.path(),
-        &["audit", "--actor", "console", "--format", "json"],
-    );
-    assert!(ok, "{err}");
-    let log: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let log = crate::audit::audit(&app, &["--actor", "console"]);
     let steps: Vec<(&str, &str)> = log
         .iter()
         .map(|e| (e["action"].as_str().unwrap(), e["actor"].as_str().unwrap()))

@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 
-use super::{Operator, page_context};
-use crate::domain::AuditAction;
+use super::{Operator, next_page, page_context, param, parsed};
+use crate::clock::utc_text;
+use crate::domain::{ACTOR_KINDS, AuditAction};
 use crate::error::ServiceError;
 use crate::store::AuditFilter;
 use crate::web::AppState;
@@ -16,7 +17,6 @@ use crate::web::error::PageError;
 use crate::web::views::render;
 
 const PAGE: i64 = 100;
-const ACTORS: [&str; 3] = ["cli", "api", "console"];
 
 #[derive(Deserialize)]
 pub(super) struct Search {
@@ -34,42 +34,28 @@ struct Row {
     change: String,
 }
 
-fn bad_request(message: &str) -> PageError {
-    PageError::new(
-        StatusCode::BAD_REQUEST,
-        "Not a search this page can do",
-        message,
-    )
-}
-
 pub(super) async fn list(
     State(state): State<AppState>,
     operator: Operator,
     jar: CookieJar,
     Query(q): Query<Search>,
 ) -> Result<Response, PageError> {
-    let given = |s: &Option<String>| {
-        s.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
-    let action = match given(&q.action) {
+    let action: Option<AuditAction> = parsed(
+        &q.action,
+        "action: add, erase, export, import, suppress, lift, set_password, sign_in or sign_out",
+    )?;
+    let actor = match param(&q.actor) {
         None => None,
-        Some(a) => Some(a.parse::<AuditAction>().map_err(|e| bad_request(&e))?),
+        Some(a) if ACTOR_KINDS.contains(&a) => Some(a.to_string()),
+        Some(_) => {
+            return Err(PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Not a search this page can do",
+                "actor: cli, api or console",
+            ));
+        }
     };
-    let actor = match given(&q.actor) {
-        None => None,
-        Some(a) if ACTORS.contains(&a.as_str()) => Some(a),
-        Some(_) => return Err(bad_request("actor: cli, api or console")),
-    };
-    let before = match given(&q.before) {
-        None => None,
-        Some(b) => Some(
-            b.parse::<i64>()
-                .map_err(|_| bad_request("before: an entry's id"))?,
-        ),
-    };
+    let before: Option<i64> = parsed(&q.before, "before: an entry's id")?;
     let entries = state
         .audit
         .list(&AuditFilter {
@@ -85,20 +71,19 @@ pub(super) async fn list(
         .then(|| entries.last().map(|e| e.id))
         .flatten()
         .map(|id| {
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("action", action.map_or("", |a| a.as_str()))
-                .append_pair("actor", actor.as_deref().unwrap_or(""))
-                .append_pair("before", &id.to_string())
-                .finish();
-            format!("/admin/audit?{query}")
+            next_page(
+                "/admin/audit",
+                &[
+                    ("action", action.map_or("", |a| a.as_str())),
+                    ("actor", actor.as_deref().unwrap_or("")),
+                    ("before", &id.to_string()),
+                ],
+            )
         });
     let rows: Vec<Row> = entries
         .iter()
         .map(|e| Row {
-            when: chrono::DateTime::from_timestamp(e.at, 0).map_or_else(
-                || e.at.to_string(),
-                |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
-            ),
+            when: utc_text(e.at),
             actor: format!(
                 "{} {}{}",
                 e.actor_kind,
@@ -123,7 +108,7 @@ pub(super) async fn list(
     ctx.insert("action", &action.map_or("", |a| a.as_str()));
     ctx.insert("actor", actor.as_deref().unwrap_or(""));
     ctx.insert("actions", &AuditAction::ALL.map(|a| a.as_str()).to_vec());
-    ctx.insert("actors", &ACTORS.to_vec());
+    ctx.insert("actors", &ACTOR_KINDS.to_vec());
     ctx.insert("next", &next);
     Ok((jar, render("admin_audit.html", &ctx)).into_response())
 }

@@ -129,6 +129,47 @@ async fn sign_in_form(State(state): State<AppState>, jar: CookieJar) -> Response
 }
 
 /// The fields of a console form.
+/// A query parameter as given, trimmed; `None` when absent or empty.
+pub(crate) fn param(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A query parameter parsed, or the page saying what it should be (400).
+pub(crate) fn parsed<T: std::str::FromStr>(
+    value: &Option<String>,
+    what: &str,
+) -> Result<Option<T>, PageError> {
+    param(value)
+        .map(|v| {
+            v.parse::<T>().map_err(|_| {
+                PageError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Not a search this page can do",
+                    what,
+                )
+            })
+        })
+        .transpose()
+}
+
+/// The next page of a listing: `path` with the same search and the key to go on after.
+pub(crate) fn next_page(path: &str, query: &[(&str, &str)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in query {
+        q.append_pair(k, v);
+    }
+    format!("{path}?{}", q.finish())
+}
+
+/// A console form posted: its form token checked against the CSRF cookie.
+pub(crate) fn check_form(
+    state: &AppState,
+    jar: &CookieJar,
+    pairs: &[(String, String)],
+) -> Result<(), PageError> {
+    forms::check(state.ctx.links.signer(), jar, field(pairs, "form_token")).map(|_| ())
+}
+
 /// (name, count) pairs for a table.
 fn named<S: std::fmt::Display>(counts: &[(S, i64)]) -> Vec<(String, i64)> {
     counts.iter().map(|(s, n)| (s.to_string(), *n)).collect()
@@ -147,7 +188,7 @@ async fn sign_in(
     jar: CookieJar,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    forms::check(state.ctx.links.signer(), &jar, field(&pairs, "form_token"))?;
+    check_form(&state, &jar, &pairs)?;
     let (name, password) = (field(&pairs, "name"), field(&pairs, "password"));
     match state.operators.sign_in(name, password, client).await {
         Ok(signed_in) => {
@@ -188,7 +229,7 @@ async fn sign_out(
     jar: CookieJar,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    forms::check(state.ctx.links.signer(), &jar, field(&pairs, "form_token"))?;
+    check_form(&state, &jar, &pairs)?;
     state
         .operators
         .sign_out(&operator.actor(), &operator.token)

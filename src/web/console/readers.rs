@@ -7,14 +7,14 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::{Deserialize, Serialize};
 
-use super::{Operator, field, page_context};
+use super::{Operator, check_form, field, next_page, page_context, param, parsed};
 use crate::admin::views::AdminSubscriber;
+use crate::clock::utc_text;
 use crate::domain::SubscriberStatus;
 use crate::error::ServiceError;
 use crate::store::ListFilter;
 use crate::web::AppState;
 use crate::web::error::PageError;
-use crate::web::forms;
 use crate::web::views::render;
 
 /// Readers a page.
@@ -36,42 +36,18 @@ struct Row {
     created: String,
 }
 
-fn day(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .map_or_else(|| t.to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string())
-}
-
-fn bad_request(message: &str) -> PageError {
-    PageError::new(
-        StatusCode::BAD_REQUEST,
-        "Not a search this page can do",
-        message,
-    )
-}
-
 pub(super) async fn list(
     State(state): State<AppState>,
     operator: Operator,
     jar: CookieJar,
     Query(q): Query<Search>,
 ) -> Result<Response, PageError> {
-    let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(s.parse::<SubscriberStatus>().map_err(|e| bad_request(&e))?),
-    };
-    let after = match q.after.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(a) => Some(
-            a.parse::<i64>()
-                .map_err(|_| bad_request("after: a reader's id"))?,
-        ),
-    };
-    let email = q
-        .email
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| s.chars().take(254).collect::<String>());
+    let status: Option<SubscriberStatus> = parsed(
+        &q.status,
+        "status: pending, active, unsubscribed or suppressed",
+    )?;
+    let after: Option<i64> = parsed(&q.after, "after: a reader's id")?;
+    let email = param(&q.email).map(|s| s.chars().take(254).collect::<String>());
     let filter = ListFilter {
         status,
         email_contains: email.clone(),
@@ -99,7 +75,7 @@ pub(super) async fn list(
                 .map(|t| t.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            created: day(s.created_at),
+            created: utc_text(s.created_at),
         })
         .collect();
     let (jar, mut ctx) = page_context(&state, jar, Some(&operator.name));
@@ -113,12 +89,14 @@ pub(super) async fn list(
     );
     // The next page: the same search after the last reader shown.
     let next = next.map(|after| {
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("email", email.as_deref().unwrap_or(""))
-            .append_pair("status", status.map_or("", |s| s.as_str()))
-            .append_pair("after", &after.to_string())
-            .finish();
-        format!("/admin/readers?{query}")
+        next_page(
+            "/admin/readers",
+            &[
+                ("email", email.as_deref().unwrap_or("")),
+                ("status", status.map_or("", |s| s.as_str())),
+                ("after", &after.to_string()),
+            ],
+        )
     });
     ctx.insert("next", &next);
     Ok((jar, render("admin_readers.html", &ctx)).into_response())
@@ -203,14 +181,17 @@ pub(super) async fn show(
     timeline.sort_by_key(|(t, _)| *t);
     let timeline: Vec<Event> = timeline
         .into_iter()
-        .map(|(t, what)| Event { when: day(t), what })
+        .map(|(t, what)| Event {
+            when: utc_text(t),
+            what,
+        })
         .collect();
     let view = AdminSubscriber::from(s);
     let (jar, mut ctx) = page_context(&state, jar, Some(&operator.name));
     ctx.insert("title", &format!("Reader {}", s.id));
     ctx.insert("reader", &view);
     ctx.insert("timeline", &timeline);
-    ctx.insert("consent_at", &day(s.consent_at));
+    ctx.insert("consent_at", &utc_text(s.consent_at));
     ctx.insert("suppressed", &(s.status == SubscriberStatus::Suppressed));
     Ok((jar, render("admin_reader.html", &ctx)).into_response())
 }
@@ -239,7 +220,7 @@ pub(super) async fn lift(
     Path(id): Path<i64>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    forms::check(state.ctx.links.signer(), &jar, field(&pairs, "form_token"))?;
+    check_form(&state, &jar, &pairs)?;
     let s = reader_or_404(&state, id).await?;
     state
         .admin
@@ -260,7 +241,7 @@ pub(super) async fn erase(
     Path(id): Path<i64>,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    forms::check(state.ctx.links.signer(), &jar, field(&pairs, "form_token"))?;
+    check_form(&state, &jar, &pairs)?;
     let s = reader_or_404(&state, id).await?;
     if field(&pairs, "confirm").trim().to_lowercase() != s.email.as_str() {
         return Err(PageError::new(
