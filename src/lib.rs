@@ -29,6 +29,7 @@ pub mod ratings;
 pub mod scheduler;
 pub mod search;
 pub mod services;
+pub mod stats;
 pub mod store;
 pub mod subscriptions;
 pub mod tokens;

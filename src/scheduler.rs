@@ -15,6 +15,8 @@ use crate::ingest::RunReport;
 use crate::learning::LearnReport;
 use crate::maintenance::RetentionReport;
 use crate::services::{Delivered, Services};
+use crate::stats::RefreshReport;
+use crate::store::JobRun;
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -62,6 +64,8 @@ pub struct JobReport {
     pub delivered: Delivered,
     /// The day's retention, on the first run of the day that held the lock after delivering.
     pub retention: Option<RetentionReport>,
+    /// The dashboard's figures counted again (`Err`: why not; the job goes on).
+    pub stats: Option<Result<RefreshReport, String>>,
 }
 
 /// What one run of the daily job covers.
@@ -87,8 +91,42 @@ impl Job {
 }
 
 /// One run of the daily job: ingest the day if it has no papers (and `job.ingest`),
-/// compose, deliver. Used by the scheduler and by `paperboy run-daily` alike.
+/// compose, deliver, then retention and the dashboard's figures. Used by the scheduler and
+/// by `paperboy run-daily` alike. A run on the instance that composed is recorded (the
+/// dashboard lists the latest).
 pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, DigestError> {
+    let started_at = clock::timestamp();
+    let result = run_job(services, job).await;
+    let composed_elsewhere = matches!(&result, Ok(r) if r.composed_elsewhere);
+    if !composed_elsewhere {
+        let mut run = JobRun {
+            started_at,
+            finished_at: clock::timestamp(),
+            day: job.day.to_string(),
+            ..JobRun::default()
+        };
+        match &result {
+            Ok(r) => {
+                let d = &r.delivered.digests;
+                run.composed = r.composed.composed as i64;
+                (run.sent, run.deferred, run.bounced, run.failed) = (
+                    d.sent as i64,
+                    d.deferred as i64,
+                    d.bounced as i64,
+                    d.failed as i64,
+                );
+                run.mails_sent = r.delivered.mails.sent as i64;
+            }
+            Err(e) => run.error = Some(e.to_string()),
+        }
+        if let Err(e) = services.stats.record_run(&run).await {
+            tracing::warn!(error = %e, "the daily job's run could not be recorded");
+        }
+    }
+    result
+}
+
+async fn run_job(services: &Services, job: Job) -> Result<JobReport, DigestError> {
     let mut report = JobReport::default();
     let day = job.day;
 
@@ -112,8 +150,11 @@ pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, Diges
     // so one instance runs it.
     if let Some(lock) = services.digests.try_compose_lock().await? {
         let retention = services.maintenance.run_if_due(day).await;
+        // The dashboard's figures, with the day's changes in.
+        let counted = services.stats.refresh(clock::timestamp()).await;
         lock.release().await;
         report.retention = retention?;
+        report.stats = Some(counted.map_err(|e| e.to_string()));
     }
     Ok(report)
 }
@@ -180,6 +221,9 @@ pub async fn run(services: Services, schedule: Schedule) {
                 }
                 let c = &r.composed;
                 let d = &r.delivered.digests;
+                if let Some(Err(e)) = &r.stats {
+                    tracing::warn!(error = %e, "the dashboard's figures were not counted");
+                }
                 if let Some(t) = &r.retention {
                     let removed: u64 = t.kinds.iter().map(|k| k.rows).sum();
                     tracing::info!(

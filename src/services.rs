@@ -14,6 +14,7 @@ use crate::operators::Operators;
 use crate::outbox::{DeliverReport, Outbox};
 use crate::papers::Papers;
 use crate::ratings::Ratings;
+use crate::stats::Stats;
 use crate::store::StoreError;
 use crate::subscriptions::Subscriptions;
 
@@ -35,6 +36,8 @@ pub struct Services {
     pub audit: Audit,
     /// The console's operators and their sessions.
     pub operators: Operators,
+    /// The dashboard's daily figures and the daily job's runs.
+    pub stats: Stats,
     /// What `/readyz` checks, and the scheduler's heartbeat.
     pub health: Health,
 }
@@ -65,6 +68,7 @@ impl Services {
             admin: Admin::new(ctx.clone(), audit.clone()),
             maintenance: Maintenance::new(ctx.clone()),
             health: Health::new(ctx.clone()),
+            stats: Stats::new(ctx.clone()),
             import: Import::new(ctx.clone(), outbox.clone(), audit.clone()),
             operators: Operators::new(ctx.clone(), audit.clone()),
             audit,

@@ -230,6 +230,11 @@ impl Admin {
         })
     }
 
+    /// The latest ingest runs, newest first.
+    pub async fn ingest_runs(&self, limit: i64) -> Result<Vec<IngestRun>, StoreError> {
+        self.ctx.store.recent_runs(limit).await
+    }
+
     /// Bounces and complaints recorded, newest first.
     pub async fn events(&self, filter: &EventFilter) -> Result<Vec<StoredMailEvent>, StoreError> {
         self.ctx.store.mail_events(filter).await

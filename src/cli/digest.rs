@@ -98,6 +98,9 @@ pub(crate) async fn run_daily(services: &Services, args: RunDailyArgs) -> Result
         print_composed(&r.composed);
     }
     print_delivered(&r.delivered);
+    if let Some(Err(e)) = &r.stats {
+        eprintln!("the dashboard's figures were not counted: {e}");
+    }
     Ok(())
 }
 

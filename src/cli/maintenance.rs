@@ -1,4 +1,4 @@
-//! `paperboy maintenance`: retention on demand.
+//! `paperboy maintenance`: retention and the dashboard's figures on demand.
 
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -12,6 +12,9 @@ pub(crate) enum MaintenanceCommand {
     /// Apply the [retention] windows now, as the scheduler does once a day: print per kind
     /// the rows (and bytes, where counted) removed.
     Run(RunArgs),
+    /// Count the dashboard's daily figures now, as the daily job does after each run: the
+    /// days since the last count (the last 90 on the first).
+    Stats,
 }
 
 #[derive(Args)]
@@ -31,6 +34,14 @@ pub async fn run(services: &Services, cmd: MaintenanceCommand) -> Result<()> {
             let as_of = args.as_of.unwrap_or_else(crate::clock::today);
             let report = services.maintenance.run(as_of, args.dry_run).await?;
             print!("{}", render(&report));
+            Ok(())
+        }
+        MaintenanceCommand::Stats => {
+            let r = services.stats.refresh(crate::clock::timestamp()).await?;
+            println!(
+                "counted the dashboard's figures of {} to {} ({} figures)",
+                r.from, r.to, r.rows
+            );
             Ok(())
         }
     }

@@ -10,6 +10,7 @@ mod interests;
 mod mail_event;
 mod paper;
 mod rating;
+mod stats;
 mod subscriber;
 mod topic;
 
@@ -29,6 +30,9 @@ pub use mail_event::{
 };
 pub use paper::{AnnounceType, ArxivId, Paper, PaperError, PaperSource, clean_text};
 pub use rating::{PaperRating, Rating};
+pub use stats::{
+    COMPLAINT_AIM_PERCENT, COMPLAINT_LIMIT_PERCENT, Family, Metric, RateStanding, rate_percent,
+};
 pub use subscriber::{
     DeliveryPrefs, FieldErrors, Frequency, MAX_PAPERS_PER_DIGEST, NewSubscription, PrefsError,
     Subscriber, SubscriberStatus, SubscriptionInput, SubscriptionMailKind, parse_profile,

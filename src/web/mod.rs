@@ -49,6 +49,7 @@ pub(crate) struct AppState {
     pub health: Health,
     pub operators: crate::operators::Operators,
     pub audit: crate::audit::Audit,
+    pub stats: crate::stats::Stats,
     pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
@@ -69,6 +70,7 @@ impl AppState {
             health: services.health,
             operators: services.operators,
             audit: services.audit,
+            stats: services.stats,
             ctx: services.ctx,
         }
     }

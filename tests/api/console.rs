@@ -39,7 +39,7 @@ pub(crate) fn set_password(app: &TestApp, name: &str, password: &str) -> (bool, 
     )
 }
 
-async fn sign_in(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn sign_in(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
     let token = app.form_token("/admin/sign-in").await;
     app.client
         .post(app.url("/admin/sign-in"))
@@ -153,6 +153,12 @@ async fn the_console_needs_a_session_and_every_post_a_form_token(backend: Backen
     }
     // Plain http here: a base URL with https makes it Secure too.
     assert!(!cookie.contains("Secure"), "{cookie}");
+    // The dashboard reads the figures the daily job counts.
+    app.services
+        .stats
+        .refresh(paperboy::clock::timestamp())
+        .await
+        .unwrap();
     let (status, page) = app.get_text("/admin").await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Signed in as ada"), "{page}");

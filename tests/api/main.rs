@@ -12,6 +12,7 @@ mod bounces;
 mod browser;
 mod cli;
 mod console;
+mod dashboard;
 mod digest;
 mod dkim;
 mod erase;

@@ -24,11 +24,13 @@ pub(crate) const SESSION_COOKIE: &str = "pb_admin";
 pub(crate) const SIGN_IN: &str = "/admin/sign-in";
 
 mod audit;
+mod chart;
+mod dashboard;
 mod readers;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(dashboard))
+        .route("/admin", get(dashboard::show))
         .route("/admin/readers", get(readers::list))
         .route("/admin/audit", get(audit::list))
         .route("/admin/readers/{id}", get(readers::show))
@@ -170,11 +172,6 @@ pub(crate) fn check_form(
     forms::check(state.ctx.links.signer(), jar, field(pairs, "form_token")).map(|_| ())
 }
 
-/// (name, count) pairs for a table.
-fn named<S: std::fmt::Display>(counts: &[(S, i64)]) -> Vec<(String, i64)> {
-    counts.iter().map(|(s, n)| (s.to_string(), *n)).collect()
-}
-
 pub(crate) fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
     pairs
         .iter()
@@ -237,40 +234,4 @@ async fn sign_out(
         .map_err(crate::error::ServiceError::from)?;
     let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/admin"));
     Ok((jar, Redirect::to(SIGN_IN)).into_response())
-}
-
-/// The dashboard: where the list and the service stand.
-async fn dashboard(
-    State(state): State<AppState>,
-    operator: Operator,
-    jar: CookieJar,
-) -> Result<Response, PageError> {
-    let status = state
-        .admin
-        .status()
-        .await
-        .map_err(crate::error::ServiceError::from)?;
-    let (jar, mut ctx) = page_context(&state, jar, Some(&operator.name));
-    ctx.insert("title", "Dashboard");
-    ctx.insert("readers", &named(&status.subscribers));
-    ctx.insert("outbox", &named(&status.outbox));
-    let runs: Vec<(String, String, String)> = status
-        .runs
-        .iter()
-        .take(5)
-        .map(|r| {
-            let outcome = match (&r.error, r.finished_at) {
-                (Some(e), _) => format!("failed: {e}"),
-                (None, None) => "running".into(),
-                (None, Some(_)) => format!("{} new, {} updated", r.new_papers, r.updated_papers),
-            };
-            (r.source.clone(), r.day.clone().unwrap_or_default(), outcome)
-        })
-        .collect();
-    ctx.insert("runs", &runs);
-    ctx.insert(
-        "as_of",
-        &chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-    );
-    Ok((jar, render("admin_dashboard.html", &ctx)).into_response())
 }
