@@ -28,10 +28,7 @@ pub enum StagedError {
     #[error("this upload was made by another operator: upload the file yourself")]
     NotYours,
     #[error("the upload cannot be kept under {dir}: {source}")]
-    Io {
-        dir: String,
-        source: std::io::Error,
-    },
+    Io { dir: String, source: std::io::Error },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -230,7 +227,12 @@ mod tests {
                 Err(StagedError::Gone)
             ));
         }
-        assert_eq!(std::fs::read_dir(dir.path().join("imports")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("imports"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -243,7 +245,9 @@ mod tests {
             // Distinct modification times, so that "oldest" is well defined.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
-        let left = std::fs::read_dir(dir.path().join("imports")).unwrap().count();
+        let left = std::fs::read_dir(dir.path().join("imports"))
+            .unwrap()
+            .count();
         assert_eq!(left, MAX_KEPT);
         assert!(staging.take("ada", &ids[MAX_KEPT + 1]).await.is_ok());
     }

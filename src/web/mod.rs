@@ -49,6 +49,8 @@ pub(crate) struct AppState {
     pub health: Health,
     pub operators: crate::operators::Operators,
     pub audit: crate::audit::Audit,
+    /// The console's CSV upload: the CLI's import service.
+    pub import: crate::import::Import,
     pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
@@ -69,6 +71,7 @@ impl AppState {
             health: services.health,
             operators: services.operators,
             audit: services.audit,
+            import: services.import,
             ctx: services.ctx,
         }
     }
