@@ -243,7 +243,7 @@ impl Import {
             (_, Some(t)) => t,
             (SubscriberStatus::Active, None) => {
                 return Err(err(
-                    "no consented_at: a confirmed reader needs the time they consented (or import the file with --mode opt-in, which asks them)".into(),
+                    "no consented_at: a confirmed reader needs the time they consented (or import the file as opt-in, which asks them)".into(),
                 ));
             }
             // The confirmation they are asked for will be their consent; a do-not-mail row
@@ -256,7 +256,7 @@ impl Import {
             if !row.has_interests() {
                 if options.default_topics.is_empty() {
                     return Err(err(
-                        "no topics, keywords, authors, categories or liked papers: add a column, or give --default-topics".into(),
+                        "no topics, keywords, authors, categories or liked papers: add a column, or give default topics (--default-topics)".into(),
                     ));
                 }
                 input.topics = options.default_topics.clone();
