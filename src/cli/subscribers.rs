@@ -253,16 +253,7 @@ fn render_import(file: &str, r: &ImportReport) -> String {
             ""
         }
     );
-    let columns: Vec<String> = r
-        .columns
-        .iter()
-        .map(|(h, c)| match c {
-            Some(c) if *c == h.as_str() => h.clone(),
-            Some(c) => format!("{h} as {c}"),
-            None => format!("{h} (ignored)"),
-        })
-        .collect();
-    out += &format!("columns: {}\n", columns.join(", "));
+    out += &format!("columns: {}\n", r.column_notes().join(", "));
     out += &format!("rows: {}\n", r.rows);
     for (outcome, n) in &r.outcomes {
         out += &format!("  {:<50} {n:>9}\n", outcome.label());

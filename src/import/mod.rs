@@ -9,11 +9,13 @@
 //! outbox at `delivery.rate_per_second`.
 
 mod file;
+mod staged;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 pub use file::{FileError, MAX_ROW_BYTES, RowError};
+pub use staged::{MAX_AGE as KEPT_SECONDS, StagedError};
 
 use crate::audit::Audit;
 use crate::clock;
@@ -67,6 +69,13 @@ pub enum ImportError {
     File(#[from] FileError),
     #[error("{0}")]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    Staged(#[from] StagedError),
+}
+
+/// Whose a kept upload is: only they import it.
+fn owner(actor: &Actor) -> String {
+    format!("{} {}", actor.kind(), actor.name())
 }
 
 /// One good row, planned: what it asks for and everything needed to store it.
@@ -79,16 +88,74 @@ struct Planned {
     consent_source: String,
 }
 
+impl ImportReport {
+    /// Each header, and what it was read as: `email`, `created_at as consented_at`,
+    /// `name (ignored)`.
+    pub fn column_notes(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .map(|(h, c)| match c {
+                Some(c) if *c == h.as_str() => h.clone(),
+                Some(c) => format!("{h} as {c}"),
+                None => format!("{h} (ignored)"),
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone)]
 pub struct Import {
     ctx: Context,
     outbox: Outbox,
     audit: Audit,
+    staging: std::sync::Arc<staged::Staging>,
 }
 
 impl Import {
     pub fn new(ctx: Context, outbox: Outbox, audit: Audit) -> Self {
-        Self { ctx, outbox, audit }
+        let staging = std::sync::Arc::new(staged::Staging::new(&ctx.config.data_dir));
+        Self {
+            ctx,
+            outbox,
+            audit,
+            staging,
+        }
+    }
+
+    /// The console's upload: a dry run of `data` that, when the file can be read, keeps it
+    /// with its options so that [`Import::run_kept`] imports exactly what the operator saw.
+    /// The report, and the kept upload's id (`None`: nothing worth keeping).
+    pub async fn dry_run_and_keep(
+        &self,
+        actor: &Actor,
+        data: &[u8],
+        options: &ImportOptions,
+    ) -> Result<(ImportReport, Option<String>), ImportError> {
+        let options = ImportOptions {
+            dry_run: true,
+            ..options.clone()
+        };
+        let report = self.run(actor, data, &options).await?;
+        // A file of refused rows only would import nothing.
+        let id = if report.rows > report.errors.len() as u64 {
+            Some(self.staging.put(&owner(actor), data, &options).await?)
+        } else {
+            None
+        };
+        Ok((report, id))
+    }
+
+    /// The real run of the upload `id` that [`Import::dry_run_and_keep`] kept for this same
+    /// operator, with the options it was shown with (returned with the report). The upload
+    /// is deleted: it runs once.
+    pub async fn run_kept(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<(ImportReport, ImportOptions), ImportError> {
+        let (data, options) = self.staging.take(&owner(actor), id).await?;
+        let report = self.run(actor, &data, &options).await?;
+        Ok((report, options))
     }
 
     /// Import `data` (a CSV file's bytes) as `options` say; a real run is recorded in the
@@ -176,7 +243,7 @@ impl Import {
             (_, Some(t)) => t,
             (SubscriberStatus::Active, None) => {
                 return Err(err(
-                    "no consented_at: a confirmed reader needs the time they consented (or import the file with --mode opt-in, which asks them)".into(),
+                    "no consented_at: a confirmed reader needs the time they consented (or import the file as opt-in, which asks them)".into(),
                 ));
             }
             // The confirmation they are asked for will be their consent; a do-not-mail row
@@ -189,7 +256,7 @@ impl Import {
             if !row.has_interests() {
                 if options.default_topics.is_empty() {
                     return Err(err(
-                        "no topics, keywords, authors, categories or liked papers: add a column, or give --default-topics".into(),
+                        "no topics, keywords, authors, categories or liked papers: add a column, or give default topics (--default-topics)".into(),
                     ));
                 }
                 input.topics = options.default_topics.clone();

@@ -50,6 +50,8 @@ pub(crate) struct AppState {
     pub operators: crate::operators::Operators,
     pub audit: crate::audit::Audit,
     pub stats: crate::stats::Stats,
+    /// The console's CSV upload: the CLI's import service.
+    pub import: crate::import::Import,
     pub webhooks: Webhooks,
     limiter: Arc<limit::PostLimiter>,
     metrics: PrometheusHandle,
@@ -71,6 +73,7 @@ impl AppState {
             operators: services.operators,
             audit: services.audit,
             stats: services.stats,
+            import: services.import,
             ctx: services.ctx,
         }
     }

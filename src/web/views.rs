@@ -76,6 +76,10 @@ const PAGES: &[(&str, &str)] = &[
         "admin_audit.html",
         include_str!("../../assets/pages/admin_audit.html"),
     ),
+    (
+        "admin_import.html",
+        include_str!("../../assets/pages/admin_import.html"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Tera> = LazyLock::new(|| {

@@ -399,3 +399,104 @@ async fn browser_signs_in_to_the_console_and_lifts_a_suppression() {
         SubscriberStatus::Active
     );
 }
+
+/// The console's import in a browser, phone-sized: a file chosen and sent as a dry run, its
+/// report read, then "Import for real"; every page one main landmark, nothing wider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_imports_a_csv_file_on_the_console() {
+    let Some(driver) = start_driver() else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let (ok, _, err) = crate::console::set_password(&app, "ada", crate::console::PASSWORD);
+    assert!(ok, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reading-group.csv");
+    std::fs::write(
+        &file,
+        "email,keywords,consented_at\n\
+         a-rather-long-address-for-a-phone@example.com,graph neural networks,2026-01-02\n\
+         another-rather-long-address-for-a-phone@example.com,,2026-01-02\n",
+    )
+    .unwrap();
+    let c = browser(&driver).await;
+    let result = async {
+        set_viewport_width(&c, 360).await?;
+        c.goto(&app.url("/admin/sign-in")).await?;
+        c.find(Locator::Css("#name"))
+            .await?
+            .send_keys("ada")
+            .await?;
+        c.find(Locator::Css("#password"))
+            .await?
+            .send_keys(crate::console::PASSWORD)
+            .await?;
+        c.find(Locator::Css("form.stack button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        wait_for_heading(&c, "Dashboard").await;
+        c.find(Locator::LinkText("Import")).await?.click().await?;
+        wait_for_heading(&c, "Import").await;
+        let mut pages = vec![c.execute(LANDMARKS_AND_HEADINGS, vec![]).await?];
+        let mut widths = vec![c.execute(OVERFLOW, vec![]).await?];
+        c.find(Locator::Css("#file"))
+            .await?
+            .send_keys(&file.display().to_string())
+            .await?;
+        c.find(Locator::Css("#mode"))
+            .await?
+            .select_by_value("confirmed")
+            .await?;
+        c.find(Locator::XPath("//button[text()='Dry run']"))
+            .await?
+            .click()
+            .await?;
+        let button = c
+            .wait()
+            .for_element(Locator::XPath("//button[text()='Import for real']"))
+            .await?;
+        pages.push(c.execute(LANDMARKS_AND_HEADINGS, vec![]).await?);
+        widths.push(c.execute(OVERFLOW, vec![]).await?);
+        let dry = c.find(Locator::Css("main")).await?.text().await?;
+        button.click().await?;
+        c.wait()
+            .for_element(Locator::XPath("//h2[text()='Imported']"))
+            .await?;
+        pages.push(c.execute(LANDMARKS_AND_HEADINGS, vec![]).await?);
+        widths.push(c.execute(OVERFLOW, vec![]).await?);
+        let done = c.find(Locator::Css("main")).await?.text().await?;
+        Ok::<_, fantoccini::error::CmdError>((pages, widths, dry, done))
+    }
+    .await;
+    let _ = c.close().await;
+    let (pages, widths, dry, done) = result.expect("browser steps");
+    for found in &pages {
+        assert_eq!(found["mains"], 1, "{found}");
+        assert_eq!(found["h1s"], 1, "{found}");
+        assert_eq!(found["outside"], serde_json::json!([]), "{found}");
+    }
+    for w in &widths {
+        assert_eq!(w["width"], 360, "{w}");
+        assert!(
+            w["scroll"].as_u64() <= w["width"].as_u64(),
+            "wider than the phone: {w}"
+        );
+    }
+    assert!(dry.contains("Dry run: nothing changed yet"), "{dry}");
+    assert!(dry.contains("reading-group.csv as confirmed"), "{dry}");
+    assert!(dry.contains("line 3: no topics"), "{dry}");
+    assert!(done.contains("new, active"), "{done}");
+    let s = app
+        .subscriber("a-rather-long-address-for-a-phone@example.com")
+        .await
+        .unwrap();
+    assert_eq!(s.status, SubscriberStatus::Active);
+    assert_eq!(
+        s.consent_source.as_deref(),
+        Some("import of reading-group.csv")
+    );
+    assert!(
+        app.subscriber("another-rather-long-address-for-a-phone@example.com")
+            .await
+            .is_none()
+    );
+}

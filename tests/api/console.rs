@@ -53,7 +53,7 @@ pub(crate) async fn sign_in(app: &TestApp, name: &str, password: &str) -> reqwes
         .unwrap()
 }
 
-fn location(r: &reqwest::Response) -> &str {
+pub(crate) fn location(r: &reqwest::Response) -> &str {
     r.headers()
         .get(LOCATION)
         .map_or("", |v| v.to_str().unwrap())
@@ -84,6 +84,9 @@ async fn the_console_needs_a_session_and_every_post_a_form_token(backend: Backen
         ("POST", "/admin/readers/1/lift"),
         ("POST", "/admin/readers/1/erase"),
         ("GET", "/admin/audit"),
+        ("GET", "/admin/import"),
+        ("POST", "/admin/import"),
+        ("POST", "/admin/import/confirm"),
         ("POST", "/admin/sign-out"),
     ] {
         let r = app

@@ -4,7 +4,7 @@
 //! form token checked against the CSRF cookie, as the reader forms do.
 
 use axum::Router;
-use axum::extract::{FromRequestParts, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -26,6 +26,7 @@ pub(crate) const SIGN_IN: &str = "/admin/sign-in";
 mod audit;
 mod chart;
 mod dashboard;
+mod import;
 mod readers;
 
 pub fn routes() -> Router<AppState> {
@@ -33,6 +34,14 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(dashboard::show))
         .route("/admin/readers", get(readers::list))
         .route("/admin/audit", get(audit::list))
+        // Its own body limit (set here, so it wins over the service's): a list's CSV file.
+        .route(
+            "/admin/import",
+            get(import::form)
+                .post(import::upload)
+                .layer(DefaultBodyLimit::max(import::MAX_UPLOAD_BYTES)),
+        )
+        .route("/admin/import/confirm", post(import::confirm))
         .route("/admin/readers/{id}", get(readers::show))
         .route("/admin/readers/{id}/lift", post(readers::lift))
         .route("/admin/readers/{id}/erase", post(readers::erase))
