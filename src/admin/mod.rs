@@ -63,6 +63,8 @@ pub enum SuppressionError {
     Unknown(EmailAddress),
     #[error("{0} is not suppressed")]
     NotSuppressed(EmailAddress),
+    #[error("no reader has the id {0}: erased, or never signed up")]
+    NoSuchId(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -134,6 +136,59 @@ impl Admin {
                     .result(format!("{} reader(s)", out.len())),
             )
             .await?;
+        Ok(out)
+    }
+
+    /// Bounces and complaints taken away as a file, recorded in the audit log (addresses
+    /// leave the service).
+    pub async fn export_events(
+        &self,
+        actor: &Actor,
+        filter: &EventFilter,
+    ) -> Result<Vec<StoredMailEvent>, StoreError> {
+        let events = self.ctx.store.mail_events(filter).await?;
+        self.audit
+            .record(
+                actor,
+                AuditEntry::new(AuditAction::Export, "bounces and complaints")
+                    .result(format!("{} event(s)", events.len())),
+            )
+            .await?;
+        Ok(events)
+    }
+
+    /// Every suppression taken away as a file, recorded in the audit log.
+    pub async fn export_suppressions(&self, actor: &Actor) -> Result<Vec<Subscriber>, StoreError> {
+        let rows = self.suppressions(None, i64::MAX).await?;
+        self.audit
+            .record(
+                actor,
+                AuditEntry::new(AuditAction::Export, "suppressions")
+                    .result(format!("{} reader(s)", rows.len())),
+            )
+            .await?;
+        Ok(rows)
+    }
+
+    /// Lift the suppressions of readers by id, each recorded with `reason`: what became of
+    /// each (an id that is not a suppressed reader says why).
+    pub async fn lift_many(
+        &self,
+        actor: &Actor,
+        ids: &[i64],
+        reason: &str,
+    ) -> Result<Vec<(i64, Result<Subscriber, SuppressionError>)>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let lifted = match self.ctx.store.find_by_id(id).await? {
+                Some(s) => self.lift(actor, &s.email, reason).await,
+                None => Err(SuppressionError::NoSuchId(id)),
+            };
+            if let Err(SuppressionError::Store(e)) = lifted {
+                return Err(e);
+            }
+            out.push((id, lifted));
+        }
         Ok(out)
     }
 
@@ -265,16 +320,9 @@ impl Admin {
     ) -> Result<Subscriber, SuppressionError> {
         let s = self.reader(email).await?;
         if s.status != SubscriberStatus::Suppressed {
-            let reason = match reason.trim() {
-                "" => "by the operator".to_string(),
-                r => format!(
-                    "by the operator: {}",
-                    crate::domain::clean_text(r)
-                        .chars()
-                        .filter(|c| !c.is_control())
-                        .take(200)
-                        .collect::<String>()
-                ),
+            let reason = match reason_text(reason) {
+                None => "by the operator".to_string(),
+                Some(r) => format!("by the operator: {r}"),
             };
             self.ctx
                 .store
@@ -297,6 +345,7 @@ impl Admin {
         &self,
         actor: &Actor,
         email: &EmailAddress,
+        reason: &str,
     ) -> Result<Subscriber, SuppressionError> {
         let s = self.reader(email).await?;
         if !self
@@ -318,7 +367,10 @@ impl Admin {
                             .as_deref()
                             .unwrap_or("no reason recorded")
                     ),
-                    now.status.as_str(),
+                    match reason_text(reason) {
+                        Some(why) => format!("{}: {why}", now.status),
+                        None => now.status.to_string(),
+                    },
                 ),
             )
             .await?;
@@ -332,4 +384,15 @@ impl Admin {
             .await?
             .ok_or_else(|| SuppressionError::Unknown(email.clone()))
     }
+}
+
+/// An operator's reason for a change, as kept: one clean line of at most 200 characters;
+/// `None` when none was given.
+fn reason_text(reason: &str) -> Option<String> {
+    let r: String = crate::domain::clean_text(reason.trim())
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    (!r.is_empty()).then_some(r)
 }

@@ -27,7 +27,12 @@ pub(crate) enum SuppressionsCommand {
         reason: String,
     },
     /// Lift a suppression: the reader returns to where they were before it.
-    Remove { email: String },
+    Remove {
+        email: String,
+        /// Why, for the audit log.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// Every suppression, as JSON or CSV.
     Export {
         #[arg(long, value_enum, default_value_t = ExportFormat::Json)]
@@ -73,15 +78,15 @@ pub async fn run(services: &Services, cmd: SuppressionsCommand) -> Result<()> {
                 s.suppression_reason.unwrap_or_default()
             )?;
         }
-        SuppressionsCommand::Remove { email } => {
+        SuppressionsCommand::Remove { email, reason } => {
             let s = admin
-                .lift(&super::actor(), &EmailAddress::parse(&email)?)
+                .lift(&super::actor(), &EmailAddress::parse(&email)?, &reason)
                 .await?;
             writeln!(out, "{} is no longer suppressed: {}", s.email, s.status)?;
         }
         SuppressionsCommand::Export { format } => {
             let rows: Vec<Suppression> = admin
-                .suppressions(None, i64::MAX)
+                .export_suppressions(&super::actor())
                 .await?
                 .iter()
                 .map(Suppression::from)
@@ -112,6 +117,7 @@ pub async fn events(services: &Services, args: EventsArgs) -> Result<()> {
     let filter = EventFilter {
         subscriber_id,
         limit: args.limit,
+        ..Default::default()
     };
     let rows: Vec<MailEvent> = admin
         .events(&filter)

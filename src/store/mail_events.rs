@@ -97,10 +97,17 @@ impl Row {
     }
 }
 
-/// Which events to list.
+/// Which events to list, newest first.
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     pub subscriber_id: Option<i64>,
+    pub kind: Option<MailEventKind>,
+    pub source: Option<EventSource>,
+    /// Only events at or after this time, and before `until` (unix seconds).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// The next page: events listed after this one, (at, id) of the previous page's last.
+    pub after: Option<(i64, i64)>,
     pub limit: i64,
 }
 
@@ -207,9 +214,15 @@ impl Store {
         let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(
             "SELECT e.id, s.email, e.message_kind, e.message_id, e.kind, e.status, e.diagnostic, \
              e.source, e.effect, e.at FROM mail_events e JOIN subscribers s ON s.id = e.subscriber_id \
-             WHERE ($1 IS NULL OR e.subscriber_id = $1) \
-             ORDER BY e.at DESC, e.id DESC LIMIT $2")
-            .bind(filter.subscriber_id).bind(filter.limit.max(0)).fetch_all(pool).await)?;
+             WHERE ($1 IS NULL OR e.subscriber_id = $1) AND ($2 IS NULL OR e.kind = $2) \
+             AND ($3 IS NULL OR e.source = $3) AND ($4 IS NULL OR e.at >= $4) \
+             AND ($5 IS NULL OR e.at < $5) \
+             AND ($6 IS NULL OR e.at < $6 OR (e.at = $6 AND e.id < $7)) \
+             ORDER BY e.at DESC, e.id DESC LIMIT $8")
+            .bind(filter.subscriber_id).bind(filter.kind.map(MailEventKind::as_str))
+            .bind(filter.source.map(EventSource::as_str)).bind(filter.since).bind(filter.until)
+            .bind(filter.after.map(|a| a.0)).bind(filter.after.map(|a| a.1))
+            .bind(filter.limit.max(0)).fetch_all(pool).await)?;
         rows.into_iter().map(Row::read).collect()
     }
 

@@ -94,7 +94,9 @@ fn address(email: &str) -> Result<EmailAddress, ApiError> {
 impl From<SuppressionError> for ApiError {
     fn from(e: SuppressionError) -> Self {
         match e {
-            SuppressionError::Unknown(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
+            SuppressionError::Unknown(_) | SuppressionError::NoSuchId(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, e.to_string())
+            }
             SuppressionError::NotSuppressed(_) => {
                 ApiError::new(StatusCode::CONFLICT, e.to_string())
             }
@@ -192,7 +194,7 @@ pub(crate) async fn lift_suppression(
 ) -> Result<Json<SuppressionChange>, ApiError> {
     require_admin(&state, &headers)?;
     let email = address(&email)?;
-    let s = state.admin.lift(&api_actor(ip), &email).await?;
+    let s = state.admin.lift(&api_actor(ip), &email, "").await?;
     Ok(Json(change(&s)))
 }
 

@@ -77,6 +77,10 @@ const PAGES: &[(&str, &str)] = &[
         include_str!("../../assets/pages/admin_audit.html"),
     ),
     (
+        "admin_deliverability.html",
+        include_str!("../../assets/pages/admin_deliverability.html"),
+    ),
+    (
         "admin_import.html",
         include_str!("../../assets/pages/admin_import.html"),
     ),

@@ -14,6 +14,7 @@ mod cli;
 mod console;
 mod console_import;
 mod dashboard;
+mod deliverability;
 mod digest;
 mod dkim;
 mod erase;

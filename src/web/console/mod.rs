@@ -26,6 +26,7 @@ pub(crate) const SIGN_IN: &str = "/admin/sign-in";
 mod audit;
 mod chart;
 mod dashboard;
+mod deliverability;
 mod import;
 mod readers;
 
@@ -34,6 +35,16 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(dashboard::show))
         .route("/admin/readers", get(readers::list))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/deliverability", get(deliverability::show))
+        .route(
+            "/admin/deliverability/events.csv",
+            get(deliverability::events_csv),
+        )
+        .route(
+            "/admin/deliverability/suppressions.csv",
+            get(deliverability::suppressions_csv),
+        )
+        .route("/admin/deliverability/lift", post(deliverability::lift))
         // Its own body limit (set here, so it wins over the service's): a list's CSV file.
         .route(
             "/admin/import",

@@ -224,7 +224,7 @@ pub(super) async fn lift(
     let s = reader_or_404(&state, id).await?;
     state
         .admin
-        .lift(&operator.actor(), &s.email)
+        .lift(&operator.actor(), &s.email, field(&pairs, "reason"))
         .await
         .map_err(|e| match e {
             crate::admin::SuppressionError::Store(e) => PageError::from(ServiceError::from(e)),
