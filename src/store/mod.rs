@@ -37,8 +37,8 @@ pub use outbox::{Claim, Claimed, OutboxTable, Outcome};
 pub use papers::{ComposingCache, ComposingStamp, IngestRun, StoredPaper, UpsertCounts};
 pub use ratings::RateOutcome;
 pub(crate) use retention::{Aged, Removed};
+pub use subscribers::{AskOutcome, ListFilter, MailLimits, SubscribeOutcome};
 pub(crate) use subscribers::{ImportedChange, ImportedReader};
-pub use subscribers::{ListFilter, MailLimits, SubscribeOutcome};
 pub use subscription_mails::{ClaimedMail, StoredMail};
 pub use topics::{LabelledText, LearnedSummary};
 

@@ -39,7 +39,7 @@ pub(crate) fn set_password(app: &TestApp, name: &str, password: &str) -> (bool, 
     )
 }
 
-async fn sign_in(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn sign_in(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
     let token = app.form_token("/admin/sign-in").await;
     app.client
         .post(app.url("/admin/sign-in"))
@@ -53,7 +53,7 @@ async fn sign_in(app: &TestApp, name: &str, password: &str) -> reqwest::Response
         .unwrap()
 }
 
-fn location(r: &reqwest::Response) -> &str {
+pub(crate) fn location(r: &reqwest::Response) -> &str {
     r.headers()
         .get(LOCATION)
         .map_or("", |v| v.to_str().unwrap())
@@ -83,6 +83,11 @@ async fn the_console_needs_a_session_and_every_post_a_form_token(backend: Backen
         ("GET", "/admin/readers/1"),
         ("POST", "/admin/readers/1/lift"),
         ("POST", "/admin/readers/1/erase"),
+        ("POST", "/admin/readers/1/unsubscribe"),
+        ("POST", "/admin/readers/1/resubscribe"),
+        ("POST", "/admin/readers/1/resend-confirmation"),
+        ("GET", "/admin/readers/1/export"),
+        ("GET", "/admin/readers/1/digests/2026-05-08"),
         ("GET", "/admin/audit"),
         ("POST", "/admin/sign-out"),
     ] {
@@ -234,7 +239,11 @@ async fn sign_in_attempts_are_rate_limited() {
     assert!(r.text().await.unwrap().contains("Too many attempts"));
 }
 
-async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .form(fields)
