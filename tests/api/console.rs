@@ -318,11 +318,11 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
     );
     let next = first
         .split("href=\"")
-        .find_map(|s| s.strip_prefix("/admin/readers?email=&amp;status=&amp;after="))
+        .find_map(|s| s.strip_prefix("/admin/readers?email=&amp;status=&amp;topic=&amp;after="))
         .or_else(|| {
             first
                 .split("href=\"")
-                .find_map(|s| s.strip_prefix("/admin/readers?email=&status=&after="))
+                .find_map(|s| s.strip_prefix("/admin/readers?email=&status=&topic=&after="))
         })
         .and_then(|s| s.split('"').next())
         .unwrap_or_else(|| panic!("no next page link in {first}"));

@@ -1,6 +1,6 @@
 //! The operator's actions on a reader in the console: unsubscribe, resubscribe (only by a
 //! confirmation mail), send the confirmation mail again (within the sign-up's limits), export
-//! what is stored about them, their digests on their page. Each
+//! what is stored about them, their digests on their page; readers searched by topic. Each
 //! change is in the audit log, needs the form token, and a wrong state changes nothing.
 
 use paperboy::domain::SubscriberStatus;
@@ -14,7 +14,7 @@ use crate::on_both_databases;
 on_both_databases!(
     an_operator_unsubscribes_a_reader_asks_them_back_and_resends_a_confirmation,
     a_suppressed_or_erased_reader_is_not_asked_back,
-    an_operator_exports_a_reader_and_sees_their_digests
+    an_operator_exports_a_reader_sees_their_digests_and_searches_by_topic
 );
 
 async fn signed_in(backend: Backend) -> Option<TestApp> {
@@ -268,7 +268,7 @@ async fn a_suppressed_or_erased_reader_is_not_asked_back(backend: Backend) {
     assert!(log.iter().all(|e| e["action"] == "sign_in"), "{log:#?}");
 }
 
-async fn an_operator_exports_a_reader_and_sees_their_digests(backend: Backend) {
+async fn an_operator_exports_a_reader_sees_their_digests_and_searches_by_topic(backend: Backend) {
     let Some(app) = signed_in(backend).await else {
         return;
     };
@@ -347,5 +347,65 @@ async fn an_operator_exports_a_reader_and_sees_their_digests(backend: Backend) {
     assert_eq!(
         app.get_text(&format!("{page}/digests/yesterday")).await.0,
         404
+    );
+
+    // Search by topic: readers who ticked it, not those with the word as a keyword; a page
+    // at a time, the next page keeping the topic.
+    let add = |email: String, topics: &str, keywords: &str| {
+        let input = paperboy::domain::SubscriptionInput {
+            email,
+            topics: topics
+                .split(',')
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect(),
+            keywords: keywords.into(),
+            ..Default::default()
+        };
+        let new = app.subs.parse(&input).unwrap();
+        let subs = app.subs.clone();
+        async move {
+            subs.add_confirmed(&crate::helpers::operator(), &new)
+                .await
+                .unwrap()
+        }
+    };
+    add("word@example.com".into(), "", "llm").await;
+    add("agent@example.com".into(), "agents", "").await;
+    for i in 0..50 {
+        add(format!("many{i:02}@example.org"), "agents,llm", "").await;
+    }
+    let (status, text) = app.get_text("/admin/readers?topic=llm").await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        text.matches("<tr><td><a href=\"/admin/readers/").count(),
+        50,
+        "{text}"
+    );
+    assert!(text.contains(ada) && !text.contains("word@") && !text.contains("agent@"));
+    let next = text
+        .split("href=\"")
+        .find_map(|s| s.strip_prefix("/admin/readers?"))
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no next page in {text}"))
+        .replace("&amp;", "&");
+    assert!(next.contains("topic=llm"), "{next}");
+    let (_, second) = app.get_text(&format!("/admin/readers?{next}")).await;
+    assert_eq!(
+        second.matches("<tr><td><a href=\"/admin/readers/").count(),
+        1,
+        "{second}"
+    );
+    assert!(second.contains("many49@"), "{second}");
+    let (_, text) = app
+        .get_text("/admin/readers?topic=agents&email=agent@")
+        .await;
+    assert!(
+        text.contains("agent@example.com") && !text.contains("many"),
+        "{text}"
+    );
+    assert_eq!(
+        app.get_text("/admin/readers?topic=Not%20a%20topic").await.0,
+        400
     );
 }

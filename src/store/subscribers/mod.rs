@@ -87,6 +87,8 @@ pub struct ListFilter {
     pub status: Option<SubscriberStatus>,
     /// Substring of the address, case-insensitive.
     pub email_contains: Option<String>,
+    /// Readers who follow this topic.
+    pub topic: Option<crate::domain::TopicId>,
     /// Only rows with an id greater than this (the previous page's last id).
     pub after_id: Option<i64>,
     pub limit: i64,

@@ -1,4 +1,4 @@
-//! The console's readers: a search by address and state, a page per reader with
+//! The console's readers: a search by address, state and topic, a page per reader with
 //! everything stored about them, and two of the operator's actions on one (lift a
 //! suppression, erase; the others in `reader_actions.rs`).
 
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Operator, check_form, field, next_page, page_context, param, parsed};
 use crate::admin::views::AdminSubscriber;
 use crate::clock::utc_text;
-use crate::domain::{ReaderAction, SubscriberStatus};
+use crate::domain::{ReaderAction, SubscriberStatus, TopicId};
 use crate::error::ServiceError;
 use crate::store::ListFilter;
 use crate::web::AppState;
@@ -25,6 +25,7 @@ const PAGE: i64 = 50;
 pub(super) struct Search {
     email: Option<String>,
     status: Option<String>,
+    topic: Option<String>,
     after: Option<String>,
 }
 
@@ -49,9 +50,20 @@ pub(super) async fn list(
     )?;
     let after: Option<i64> = parsed(&q.after, "after: a reader's id")?;
     let email = param(&q.email).map(|s| s.chars().take(254).collect::<String>());
+    let topic = param(&q.topic)
+        .map(TopicId::parse)
+        .transpose()
+        .map_err(|e| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Not a search this page can do",
+                &format!("topic: {e}"),
+            )
+        })?;
     let filter = ListFilter {
         status,
         email_contains: email.clone(),
+        topic: topic.clone(),
         after_id: after,
         limit: PAGE,
     };
@@ -88,6 +100,22 @@ pub(super) async fn list(
         "statuses",
         &SubscriberStatus::ALL.map(|s| s.as_str()).to_vec(),
     );
+    let topic = topic.as_ref().map_or("", |t| t.as_str());
+    ctx.insert("topic", topic);
+    // The catalogue's topics to pick from by id, as the table shows them (a name is too
+    // wide for a phone), and one asked for that it no longer has (readers keep a topic the
+    // catalogue dropped).
+    let mut topics: Vec<&str> = state
+        .ctx
+        .catalogue
+        .topics()
+        .iter()
+        .map(|t| t.id.as_str())
+        .collect();
+    if !topic.is_empty() && !topics.contains(&topic) {
+        topics.push(topic);
+    }
+    ctx.insert("topics", &topics);
     // The next page: the same search after the last reader shown.
     let next = next.map(|after| {
         next_page(
@@ -95,6 +123,7 @@ pub(super) async fn list(
             &[
                 ("email", email.as_deref().unwrap_or("")),
                 ("status", status.map_or("", |s| s.as_str())),
+                ("topic", topic),
                 ("after", &after.to_string()),
             ],
         )
