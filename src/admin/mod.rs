@@ -37,6 +37,15 @@ pub struct Exported {
     pub mail_events: Vec<StoredMailEvent>,
 }
 
+/// A digest composed for a reader, as their page in the console shows it.
+pub struct ReaderDigest {
+    pub day: chrono::NaiveDate,
+    pub status: DigestStatus,
+    pub sent_at: Option<i64>,
+    /// Its papers in the digest's order, each with its title while the paper is stored.
+    pub papers: Vec<(crate::domain::ArxivId, Option<String>)>,
+}
+
 /// Where the service stands.
 pub struct Status {
     /// Latest first.
@@ -199,6 +208,36 @@ impl Admin {
             return Ok(None);
         };
         Ok(self.gather(vec![s]).await?.pop())
+    }
+
+    /// A reader's latest `limit` digests, newest first, with their papers' titles: two
+    /// queries, however many digests the reader has had.
+    pub async fn digests_of(&self, id: i64, limit: i64) -> Result<Vec<ReaderDigest>, StoreError> {
+        let digests = self.ctx.store.digests_of(id, limit).await?;
+        let ids: Vec<crate::domain::ArxivId> = digests
+            .iter()
+            .flat_map(|d| d.content.entries.iter().map(|e| e.paper.clone()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let titles = self.ctx.store.titles_of(&ids).await?;
+        Ok(digests
+            .into_iter()
+            .map(|d| ReaderDigest {
+                day: d.day,
+                status: d.status,
+                sent_at: d.sent_at,
+                papers: d
+                    .content
+                    .entries
+                    .into_iter()
+                    .map(|e| {
+                        let title = titles.get(&e.paper).cloned();
+                        (e.paper, title)
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 
     /// The subscribers with their confirmation mails, ratings and mail events.

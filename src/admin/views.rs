@@ -134,6 +134,25 @@ impl From<&Subscriber> for AdminSubscriber {
     }
 }
 
+/// Everything stored about one reader as `paperboy subscribers export` and the console's
+/// export give it: the subscriber with their ratings, confirmation mails and mail events.
+pub(crate) fn exported_json(row: &super::Exported) -> serde_json::Result<serde_json::Value> {
+    let mut v =
+        serde_json::to_value(AdminSubscriber::from(&row.subscriber).with_ratings(&row.ratings))?;
+    v["confirmation_mails"] = row
+        .confirmation_mails
+        .iter()
+        .map(|(sent_at, client_ip)| serde_json::json!({"sent_at": sent_at, "client_ip": client_ip}))
+        .collect();
+    v["mail_events"] = serde_json::to_value(
+        row.mail_events
+            .iter()
+            .map(MailEvent::from)
+            .collect::<Vec<_>>(),
+    )?;
+    Ok(v)
+}
+
 /// One subscriber as a CSV row: lists joined (topics by `;`, keywords by spaces in their
 /// quoted form, authors by `; `).
 #[derive(Serialize)]

@@ -15,7 +15,8 @@ use crate::store::{AuditFilter, StoredAudit};
 
 #[derive(Args)]
 pub(crate) struct AuditArgs {
-    /// Only this action: add, erase, export, import, suppress, lift.
+    /// Only this action: add, erase, export, import, suppress, lift, unsubscribe,
+    /// resubscribe, resend_confirmation, set_password, sign_in, sign_out.
     #[arg(long)]
     action: Option<AuditAction>,
     /// Only changes made from here: cli, api or console.

@@ -208,24 +208,10 @@ pub async fn run(services: &Services, cmd: SubscribersCommand) -> Result<()> {
             match format {
                 ExportFormat::Json => {
                     // Everything stored about each address, the confirmation mails included.
-                    let mut full = Vec::with_capacity(rows.len());
-                    for row in &rows {
-                        let mut v = serde_json::to_value(
-                            AdminSubscriber::from(&row.subscriber).with_ratings(&row.ratings),
-                        )?;
-                        v["confirmation_mails"] = row
-                            .confirmation_mails
-                            .iter()
-                            .map(|(sent_at, client_ip)| serde_json::json!({"sent_at": sent_at, "client_ip": client_ip}))
-                            .collect();
-                        v["mail_events"] = serde_json::to_value(
-                            row.mail_events
-                                .iter()
-                                .map(crate::admin::views::MailEvent::from)
-                                .collect::<Vec<_>>(),
-                        )?;
-                        full.push(v);
-                    }
+                    let full = rows
+                        .iter()
+                        .map(crate::admin::views::exported_json)
+                        .collect::<serde_json::Result<Vec<_>>>()?;
                     serde_json::to_writer_pretty(&mut out, &full)?;
                     writeln!(out)?;
                 }

@@ -70,6 +70,12 @@ pub enum AuditAction {
     Suppress,
     /// Lifted a suppression.
     Lift,
+    /// Unsubscribed a reader by hand.
+    Unsubscribe,
+    /// Asked an unsubscribed reader to confirm again (a confirmation mail).
+    Resubscribe,
+    /// Sent a pending reader their confirmation mail again.
+    ResendConfirmation,
     /// Created an operator of the console, or changed their password.
     SetPassword,
     /// Signed in to the console.
@@ -78,13 +84,16 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 12] = [
         Self::Add,
         Self::Erase,
         Self::Export,
         Self::Import,
         Self::Suppress,
         Self::Lift,
+        Self::Unsubscribe,
+        Self::Resubscribe,
+        Self::ResendConfirmation,
         Self::SetPassword,
         Self::SignIn,
         Self::SignOut,
@@ -98,6 +107,9 @@ impl AuditAction {
             Self::Import => "import",
             Self::Suppress => "suppress",
             Self::Lift => "lift",
+            Self::Unsubscribe => "unsubscribe",
+            Self::Resubscribe => "resubscribe",
+            Self::ResendConfirmation => "resend_confirmation",
             Self::SetPassword => "set_password",
             Self::SignIn => "sign_in",
             Self::SignOut => "sign_out",

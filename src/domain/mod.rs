@@ -35,8 +35,8 @@ pub use stats::{
 };
 pub use subscriber::{
     DeliveryPrefs, FieldErrors, Frequency, MAX_PAPERS_PER_DIGEST, NewSubscription, PrefsError,
-    Subscriber, SubscriberStatus, SubscriptionInput, SubscriptionMailKind, parse_profile,
-    weekday_name,
+    ReaderAction, Subscriber, SubscriberStatus, SubscriptionInput, SubscriptionMailKind,
+    parse_profile, weekday_name,
 };
 pub use topic::{Topic, TopicCatalogue, TopicError, TopicId};
 

@@ -73,6 +73,75 @@ impl fmt::Display for SubscriberStatus {
     }
 }
 
+/// What an operator may do to one reader's subscription by hand, each from some states only.
+/// Erasing and lifting a suppression have rules of their own (`Admin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReaderAction {
+    /// Stop their digests, as their own unsubscribe link does.
+    Unsubscribe,
+    /// Ask an unsubscribed reader to confirm again: pending, sent a confirmation mail, never
+    /// active without their click.
+    Resubscribe,
+    /// Send a pending reader their confirmation mail again.
+    ResendConfirmation,
+}
+
+impl ReaderAction {
+    /// How the audit log names it.
+    pub fn audited_as(self) -> super::AuditAction {
+        match self {
+            Self::Unsubscribe => super::AuditAction::Unsubscribe,
+            Self::Resubscribe => super::AuditAction::Resubscribe,
+            Self::ResendConfirmation => super::AuditAction::ResendConfirmation,
+        }
+    }
+
+    /// The states the action applies to.
+    pub fn from_states(self) -> &'static [SubscriberStatus] {
+        use SubscriberStatus::{Active, Pending, Unsubscribed};
+        match self {
+            Self::Unsubscribe => &[Pending, Active],
+            Self::Resubscribe => &[Unsubscribed],
+            Self::ResendConfirmation => &[Pending],
+        }
+    }
+
+    /// Why a reader in `status` cannot have this done, in the operator's words; `None` when
+    /// they can.
+    pub fn refused(self, status: SubscriberStatus) -> Option<&'static str> {
+        use SubscriberStatus::{Active, Suppressed, Unsubscribed};
+        if self.from_states().contains(&status) {
+            return None;
+        }
+        Some(match (self, status) {
+            (Self::Unsubscribe, Suppressed) => {
+                "The reader is suppressed: nothing is sent to them already, and unsubscribing \
+                 would hide why. Lift the suppression first if they should be unsubscribed \
+                 instead."
+            }
+            (Self::Unsubscribe, _) => "The reader has unsubscribed already.",
+            (Self::Resubscribe, Suppressed) => {
+                "The reader is suppressed (a bounce, a complaint, or by hand): no mail may go \
+                 to them, a confirmation mail neither. Their own sign-up through the form ends \
+                 a suppression; lift it first if you know the address works again."
+            }
+            (Self::Resubscribe, Active) => "The reader is subscribed already.",
+            (Self::Resubscribe, _) => {
+                "The reader has not confirmed yet: send their confirmation mail again instead."
+            }
+            (Self::ResendConfirmation, Active) => "The reader has confirmed already.",
+            (Self::ResendConfirmation, Unsubscribed) => {
+                "The reader has unsubscribed: resubscribe them instead, which sends a \
+                 confirmation mail."
+            }
+            (Self::ResendConfirmation, _) => {
+                "The reader is suppressed: no mail may go to them, a confirmation mail neither. \
+                 Lift the suppression first if you know the address works again."
+            }
+        })
+    }
+}
+
 /// How often a reader gets a digest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frequency {
@@ -354,6 +423,27 @@ mod tests {
 
     fn catalogue() -> TopicCatalogue {
         TopicCatalogue::from_toml(include_str!("../../config/topics.toml")).unwrap()
+    }
+
+    #[test]
+    fn an_operator_acts_on_a_reader_only_from_the_states_the_action_is_for() {
+        use SubscriberStatus::{Active, Pending, Suppressed, Unsubscribed};
+        let allowed = |a: ReaderAction| -> Vec<SubscriberStatus> {
+            SubscriberStatus::ALL
+                .into_iter()
+                .filter(|s| a.refused(*s).is_none())
+                .collect()
+        };
+        assert_eq!(allowed(ReaderAction::Unsubscribe), [Pending, Active]);
+        assert_eq!(allowed(ReaderAction::Resubscribe), [Unsubscribed]);
+        assert_eq!(allowed(ReaderAction::ResendConfirmation), [Pending]);
+        // Nothing is ever sent to a suppressed reader by an operator's hand.
+        for a in [ReaderAction::Resubscribe, ReaderAction::ResendConfirmation] {
+            assert!(
+                a.refused(Suppressed).unwrap().contains("suppressed"),
+                "{a:?}"
+            );
+        }
     }
 
     #[test]

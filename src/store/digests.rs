@@ -331,6 +331,21 @@ impl Store {
         row.map(StoredDigest::try_from).transpose()
     }
 
+    /// A subscriber's latest `limit` digests, newest first: a range of the (subscriber, day)
+    /// index, however many they have had.
+    pub(crate) async fn digests_of(
+        &self,
+        subscriber_id: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredDigest>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM digests WHERE subscriber_id = $1 ORDER BY day DESC LIMIT $2"
+        );
+        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(subscriber_id).bind(limit).fetch_all(pool).await)?;
+        rows.into_iter().map(StoredDigest::try_from).collect()
+    }
+
     /// What a subscriber's latest `limit` digests held, newest first.
     pub(crate) async fn digest_contents_of(
         &self,

@@ -40,8 +40,8 @@ pub use ratings::RateOutcome;
 pub(crate) use retention::{Aged, Removed};
 pub(crate) use stats::DAY;
 pub use stats::JobRun;
+pub use subscribers::{AskOutcome, ListFilter, MailLimits, SubscribeOutcome};
 pub(crate) use subscribers::{ImportedChange, ImportedReader};
-pub use subscribers::{ListFilter, MailLimits, SubscribeOutcome};
 pub use subscription_mails::{ClaimedMail, StoredMail};
 pub use topics::{LabelledText, LearnedSummary};
 

@@ -241,6 +241,32 @@ impl Store {
     }
 
     /// The stored papers among `ids` (any order; unknown ids are left out).
+    /// The titles of those of `ids` still stored (no abstracts read).
+    pub(crate) async fn titles_of(
+        &self,
+        ids: &[ArxivId],
+    ) -> Result<std::collections::HashMap<ArxivId, String>, StoreError> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT id, title FROM papers WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(String, String)> = on_pool!(self, pool => {
+                let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(id.as_str());
+                }
+                q.fetch_all(pool).await
+            })?;
+            out.extend(
+                rows.into_iter()
+                    .filter_map(|(id, title)| Some((ArxivId::parse(&id).ok()?, title))),
+            );
+        }
+        Ok(out)
+    }
+
     pub async fn papers_by_ids(&self, ids: &[ArxivId]) -> Result<Vec<StoredPaper>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IN_CHUNK) {

@@ -12,11 +12,11 @@ use crate::context::Context;
 use crate::digest::Digests;
 use crate::domain::{
     Actor, AuditAction, AuditEntry, EmailAddress, FieldErrors, Interest, NewSubscription,
-    Subscriber, SubscriberStatus, SubscriptionInput, parse_profile,
+    ReaderAction, Subscriber, SubscriberStatus, SubscriptionInput, parse_profile,
 };
 use crate::error::ServiceError;
 use crate::outbox::{DeliverReport, Outbox};
-use crate::store::{MailLimits, StoreError};
+use crate::store::{AskOutcome, MailLimits, StoreError};
 use crate::tokens::Purpose;
 
 /// What happened to a confirmation link.
@@ -37,6 +37,29 @@ pub(crate) enum Removal {
     NotThere,
     /// It is the only thing that picks papers for them: kept.
     LastInterest,
+}
+
+/// Why an operator's action on a reader ([`ReaderAction`]) did not happen; nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// The reader is not in a state the action applies to (or their address was erased):
+    /// why, and what to do instead.
+    #[error("{0}")]
+    Refused(String),
+    /// The address has had as many confirmation mails this hour as sign-ups may ask for.
+    #[error(
+        "{0} has had {1} confirmation mail(s) in the last hour, as many as a sign-up may ask \
+         for: nothing was changed or sent. Try again in an hour."
+    )]
+    TooManyMails(EmailAddress, i64),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl From<StoreError> for ActionError {
+    fn from(e: StoreError) -> Self {
+        Self::Service(e.into())
+    }
 }
 
 /// The subscriber lifecycle over the application context.
@@ -88,15 +111,10 @@ impl Subscriptions {
         client_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
         let t = clock::timestamp();
-        let limits = &self.ctx.config.subscribe;
-        let limits = MailLimits {
-            per_address: i64::from(limits.max_mails_per_address_per_hour),
-            per_client: i64::from(limits.max_mails_per_client_per_hour),
-        };
         let (subscriber, _, queued) = self
             .ctx
             .store
-            .subscribe_with_mail(new, client_ip, t, Some(limits))
+            .subscribe_with_mail(new, client_ip, t, Some(self.mail_limits()))
             .await?;
         match queued {
             Some(kind) => {
@@ -110,6 +128,149 @@ impl Subscriptions {
             }
         }
         Ok(())
+    }
+
+    /// How many confirmation (and "already subscribed") mails an address and a client may
+    /// be sent in an hour.
+    fn mail_limits(&self) -> MailLimits {
+        let limits = &self.ctx.config.subscribe;
+        MailLimits {
+            per_address: i64::from(limits.max_mails_per_address_per_hour),
+            per_client: i64::from(limits.max_mails_per_client_per_hour),
+        }
+    }
+
+    /// Why an operator cannot do `action` to `s` now, in words; `None` when they can. The
+    /// reader's page asks it to say why not, and each action to refuse.
+    pub(crate) async fn why_not(
+        &self,
+        s: &Subscriber,
+        action: ReaderAction,
+    ) -> Result<Option<String>, ServiceError> {
+        if let Some(why) = action.refused(s.status) {
+            return Ok(Some(why.into()));
+        }
+        // A reader asked to confirm again is mailed: not one whose address was erased at
+        // their request (and not confirmed by them since).
+        if action == ReaderAction::Resubscribe {
+            match self.refuse_erased(&s.email).await {
+                Err(e @ ServiceError::Erased { .. }) => return Ok(Some(e.to_string())),
+                Err(e) => return Err(e),
+                Ok(()) => {}
+            }
+        }
+        Ok(None)
+    }
+
+    async fn check(&self, s: &Subscriber, action: ReaderAction) -> Result<(), ActionError> {
+        match self.why_not(s, action).await? {
+            Some(why) => Err(ActionError::Refused(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// The refusal when `action` found reader `id` changed under it (by its owner, a bounce,
+    /// another operator): said of the reader as they are now.
+    async fn changed_meanwhile(&self, id: i64, action: ReaderAction) -> ActionError {
+        match self.ctx.store.find_by_id(id).await {
+            Ok(Some(now)) => match self.why_not(&now, action).await {
+                Ok(Some(why)) => ActionError::Refused(why),
+                Ok(None) => ActionError::Refused(
+                    "The reader changed while this was asked: look at their page and try again."
+                        .into(),
+                ),
+                Err(e) => e.into(),
+            },
+            Ok(None) => ServiceError::Gone.into(),
+            Err(e) => e.into(),
+        }
+    }
+
+    /// An operator unsubscribes a pending or active reader, as their own link would; recorded
+    /// in the audit log. Returns the reader as it left them.
+    pub(crate) async fn unsubscribe_by(
+        &self,
+        actor: &Actor,
+        s: &Subscriber,
+    ) -> Result<Subscriber, ActionError> {
+        let action = ReaderAction::Unsubscribe;
+        self.check(s, action).await?;
+        if !self.ctx.store.unsubscribe(s.id, clock::timestamp()).await? {
+            return Err(self.changed_meanwhile(s.id, action).await);
+        }
+        metrics::counter!("paperboy_unsubscribes_total").increment(1);
+        self.audit
+            .record(
+                actor,
+                AuditEntry::new(action.audited_as(), s.email.as_str())
+                    .change(s.status.as_str(), "unsubscribed"),
+            )
+            .await?;
+        Ok(self
+            .ctx
+            .store
+            .find_by_id(s.id)
+            .await?
+            .ok_or(ServiceError::Gone)?)
+    }
+
+    /// An operator asks an unsubscribed reader back: pending, and sent a confirmation mail
+    /// by the outbox as a sign-up is; only their click makes them active again.
+    pub(crate) async fn resubscribe(
+        &self,
+        actor: &Actor,
+        s: &Subscriber,
+    ) -> Result<Subscriber, ActionError> {
+        self.ask_to_confirm(actor, s, ReaderAction::Resubscribe)
+            .await
+    }
+
+    /// An operator sends a pending reader their confirmation mail again.
+    pub(crate) async fn resend_confirmation(
+        &self,
+        actor: &Actor,
+        s: &Subscriber,
+    ) -> Result<Subscriber, ActionError> {
+        self.ask_to_confirm(actor, s, ReaderAction::ResendConfirmation)
+            .await
+    }
+
+    /// Queue a confirmation mail for `s` within the sign-up's hourly limit for the address
+    /// (an operator's request has no client to count), `s` pending; audited.
+    async fn ask_to_confirm(
+        &self,
+        actor: &Actor,
+        s: &Subscriber,
+        action: ReaderAction,
+    ) -> Result<Subscriber, ActionError> {
+        self.check(s, action).await?;
+        let limits = self.mail_limits();
+        let asked = self
+            .ctx
+            .store
+            .ask_to_confirm(s.id, action.from_states(), clock::timestamp(), limits)
+            .await?;
+        let now = match asked {
+            AskOutcome::Asked(now) => *now,
+            AskOutcome::Limited => {
+                count_sign_up_mail("rate_limited");
+                return Err(ActionError::TooManyMails(
+                    s.email.clone(),
+                    limits.per_address,
+                ));
+            }
+            AskOutcome::NotFrom => return Err(self.changed_meanwhile(s.id, action).await),
+        };
+        count_sign_up_mail("queued");
+        self.outbox.wake();
+        self.audit
+            .record(
+                actor,
+                AuditEntry::new(action.audited_as(), s.email.as_str())
+                    .change(s.status.as_str(), "pending: confirmation mail queued"),
+            )
+            .await?;
+        Ok(now)
     }
 
     /// The subscriber a token names, if the token is valid for `purpose`.

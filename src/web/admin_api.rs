@@ -314,6 +314,7 @@ pub(crate) async fn admin_list(
         .list(&ListFilter {
             status,
             email_contains: p.email,
+            topic: None,
             after_id: p.after,
             limit,
         })

@@ -123,6 +123,23 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// A digest's HTML as its own page ("view in browser", and the console's view of a reader's
+/// digest): the mail carries its CSS inline, and nothing else may load or post.
+pub(crate) fn mail_page(html: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
+                 frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            ),
+        ],
+        html,
+    )
+        .into_response()
+}
+
 /// Render a built-in page; pages are never cached (they carry tokens).
 pub fn render(name: &str, ctx: &Context) -> Response {
     match TEMPLATES.render(name, ctx) {

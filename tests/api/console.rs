@@ -32,7 +32,7 @@ fn console_routes() -> Vec<String> {
             path.to_string()
         };
         if path != "/admin/sign-in" {
-            out.push(path.replace("{id}", "1"));
+            out.push(path.replace("{id}", "1").replace("{day}", "2026-05-08"));
         }
     }
     out
@@ -268,7 +268,11 @@ async fn sign_in_attempts_are_rate_limited() {
     assert!(r.text().await.unwrap().contains("Too many attempts"));
 }
 
-async fn post_form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(
+    app: &TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .form(fields)
@@ -343,11 +347,11 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
     );
     let next = first
         .split("href=\"")
-        .find_map(|s| s.strip_prefix("/admin/readers?email=&amp;status=&amp;after="))
+        .find_map(|s| s.strip_prefix("/admin/readers?email=&amp;status=&amp;topic=&amp;after="))
         .or_else(|| {
             first
                 .split("href=\"")
-                .find_map(|s| s.strip_prefix("/admin/readers?email=&status=&after="))
+                .find_map(|s| s.strip_prefix("/admin/readers?email=&status=&topic=&after="))
         })
         .and_then(|s| s.split('"').next())
         .unwrap_or_else(|| panic!("no next page link in {first}"));

@@ -12,6 +12,7 @@ mod bounces;
 mod browser;
 mod cli;
 mod console;
+mod console_actions;
 mod console_import;
 mod dashboard;
 mod deliverability;

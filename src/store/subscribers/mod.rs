@@ -33,6 +33,31 @@ pub struct MailLimits {
     pub per_client: i64,
 }
 
+/// The mails counted against [`MailLimits`]: bound (subscriber, client, an hour ago), run
+/// inside the transaction that would queue one more. Welcome mails are not asked for.
+const MAILS_IN_THE_HOUR: &str = "SELECT \
+       (SELECT COUNT(*) FROM subscription_mails WHERE subscriber_id = $1 AND kind <> 'welcome' AND created_at >= $3), \
+       (SELECT COUNT(*) FROM subscription_mails WHERE client_ip = $2 AND kind <> 'welcome' AND created_at >= $3)";
+
+impl MailLimits {
+    /// Whether one more mail may go, given [`MAILS_IN_THE_HOUR`]'s counts; a request from
+    /// no known client (an operator's) is held to the address's limit only.
+    fn allow(self, (per_address, per_client): (i64, i64), client: Option<&str>) -> bool {
+        per_address < self.per_address && (client.is_none() || per_client < self.per_client)
+    }
+}
+
+/// What asking a reader to confirm again did ([`Store::ask_to_confirm`]).
+#[derive(Debug)]
+pub enum AskOutcome {
+    /// Pending, a confirmation mail queued: the reader as it left them.
+    Asked(Box<Subscriber>),
+    /// The address had its hourly share of confirmation mails: nothing changed.
+    Limited,
+    /// The reader is not in one of the states asked for (any more), or gone: nothing changed.
+    NotFrom,
+}
+
 /// The state a subscribe request moves a subscriber from `status` to, and what it did;
 /// `None` for a confirmed reader, who stays as they are.
 fn next_state(status: SubscriberStatus) -> Option<(SubscriberStatus, SubscribeOutcome)> {
@@ -62,6 +87,8 @@ pub struct ListFilter {
     pub status: Option<SubscriberStatus>,
     /// Substring of the address, case-insensitive.
     pub email_contains: Option<String>,
+    /// Readers who follow this topic.
+    pub topic: Option<crate::domain::TopicId>,
     /// Only rows with an id greater than this (the previous page's last id).
     pub after_id: Option<i64>,
     pub limit: i64,
@@ -314,14 +341,9 @@ impl Store {
                 };
                 let mut queued = None;
                 if let Some(limits) = limits {
-                    let (per_address, per_client): (i64, i64) = sqlx::query_as(
-                        "SELECT \
-                           (SELECT COUNT(*) FROM subscription_mails WHERE subscriber_id = $1 AND kind <> 'welcome' AND created_at >= $3), \
-                           (SELECT COUNT(*) FROM subscription_mails WHERE client_ip = $2 AND kind <> 'welcome' AND created_at >= $3)")
+                    let counts: (i64, i64) = sqlx::query_as(MAILS_IN_THE_HOUR)
                         .bind(row.id).bind(client_ip).bind(now - 3600).fetch_one(&mut *tx).await?;
-                    if per_address < limits.per_address
-                        && (client_ip.is_none() || per_client < limits.per_client)
-                    {
+                    if limits.allow(counts, client_ip) {
                         sqlx::query(QUEUE_MAIL)
                             .bind(kind.as_str()).bind(row.id).bind(client_ip).bind(now)
                             .execute(&mut *tx).await?;
@@ -340,6 +362,65 @@ impl Store {
                 None => "a new subscriber".into(),
             })),
         }
+    }
+
+    /// An operator asks reader `id` to confirm (again): from one of the states `from`, they
+    /// become pending and a confirmation mail is queued, in one transaction, within the
+    /// sign-up's hourly limit for the address (nothing changes beyond it). `consent_at`
+    /// restarts the pending window (what [`Store::delete_expired_pending`] counts from), as
+    /// a sign-up that comes again does; where the sign-up came from (`consent_ip`,
+    /// `consent_source`) stays. Never inserts: an address erased meanwhile stays erased.
+    pub(crate) async fn ask_to_confirm(
+        &self,
+        id: i64,
+        from: &'static [SubscriberStatus],
+        now: i64,
+        limits: MailLimits,
+    ) -> Result<AskOutcome, StoreError> {
+        let store = self.clone();
+        super::uncancelled(async move { store.ask_in_transaction(id, from, now, limits).await })
+            .await
+    }
+
+    async fn ask_in_transaction(
+        &self,
+        id: i64,
+        from: &[SubscriberStatus],
+        now: i64,
+        limits: MailLimits,
+    ) -> Result<AskOutcome, StoreError> {
+        let update = format!(
+            "UPDATE subscribers SET status = 'pending', consent_at = $1, updated_at = $1 \
+             WHERE id = $2 AND status IN ({}) RETURNING {COLUMNS}",
+            super::placeholders(3, from.len())
+        );
+        let done = on_writer!(self, pool => async {
+            let mut tx = pool.begin().await?;
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(update.clone())).bind(now).bind(id);
+            for status in from {
+                q = q.bind(status.as_str());
+            }
+            let Some(row): Option<Row> = q.fetch_optional(&mut *tx).await? else {
+                tx.rollback().await?;
+                return Ok::<_, StoreError>(None);
+            };
+            let counts: (i64, i64) = sqlx::query_as(MAILS_IN_THE_HOUR)
+                .bind(id).bind(None::<&str>).bind(now - 3600).fetch_one(&mut *tx).await?;
+            if !limits.allow(counts, None) {
+                tx.rollback().await?;
+                return Ok(Some(None));
+            }
+            sqlx::query(QUEUE_MAIL)
+                .bind(SubscriptionMailKind::Confirmation.as_str()).bind(id).bind(None::<&str>).bind(now)
+                .execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(Some(Some(row)))
+        }.await)?;
+        Ok(match done {
+            None => AskOutcome::NotFrom,
+            Some(None) => AskOutcome::Limited,
+            Some(Some(row)) => AskOutcome::Asked(Box::new(Subscriber::try_from(row)?)),
+        })
     }
 
     /// Mark confirmed: active, and no longer suppressed (its owner has just proven the

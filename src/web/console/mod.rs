@@ -28,6 +28,7 @@ mod chart;
 mod dashboard;
 mod deliverability;
 mod import;
+mod reader_actions;
 mod readers;
 
 pub fn routes() -> Router<AppState> {
@@ -56,6 +57,23 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/readers/{id}", get(readers::show))
         .route("/admin/readers/{id}/lift", post(readers::lift))
         .route("/admin/readers/{id}/erase", post(readers::erase))
+        .route(
+            "/admin/readers/{id}/unsubscribe",
+            post(reader_actions::unsubscribe),
+        )
+        .route(
+            "/admin/readers/{id}/resubscribe",
+            post(reader_actions::resubscribe),
+        )
+        .route(
+            "/admin/readers/{id}/resend-confirmation",
+            post(reader_actions::resend_confirmation),
+        )
+        .route("/admin/readers/{id}/export", get(reader_actions::export))
+        .route(
+            "/admin/readers/{id}/digests/{day}",
+            get(reader_actions::digest),
+        )
         .route(SIGN_IN, get(sign_in_form).post(sign_in))
         .route("/admin/sign-out", post(sign_out))
 }

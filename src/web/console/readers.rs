@@ -1,5 +1,6 @@
-//! The console's readers: a search by address and state, a page per reader with everything
-//! stored about them, and the operator's actions on one (lift a suppression, erase).
+//! The console's readers: a search by address, state and topic, a page per reader with
+//! everything stored about them, and two of the operator's actions on one (lift a
+//! suppression, erase; the others in `reader_actions.rs`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -10,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Operator, check_form, field, next_page, page_context, param, parsed};
 use crate::admin::views::AdminSubscriber;
 use crate::clock::utc_text;
-use crate::domain::SubscriberStatus;
+use crate::domain::{ReaderAction, SubscriberStatus, TopicId};
 use crate::error::ServiceError;
 use crate::store::ListFilter;
 use crate::web::AppState;
@@ -24,6 +25,7 @@ const PAGE: i64 = 50;
 pub(super) struct Search {
     email: Option<String>,
     status: Option<String>,
+    topic: Option<String>,
     after: Option<String>,
 }
 
@@ -48,9 +50,20 @@ pub(super) async fn list(
     )?;
     let after: Option<i64> = parsed(&q.after, "after: a reader's id")?;
     let email = param(&q.email).map(|s| s.chars().take(254).collect::<String>());
+    let topic = param(&q.topic)
+        .map(TopicId::parse)
+        .transpose()
+        .map_err(|e| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Not a search this page can do",
+                &format!("topic: {e}"),
+            )
+        })?;
     let filter = ListFilter {
         status,
         email_contains: email.clone(),
+        topic: topic.clone(),
         after_id: after,
         limit: PAGE,
     };
@@ -87,6 +100,22 @@ pub(super) async fn list(
         "statuses",
         &SubscriberStatus::ALL.map(|s| s.as_str()).to_vec(),
     );
+    let topic = topic.as_ref().map_or("", |t| t.as_str());
+    ctx.insert("topic", topic);
+    // The catalogue's topics to pick from by id, as the table shows them (a name is too
+    // wide for a phone), and one asked for that it no longer has (readers keep a topic the
+    // catalogue dropped).
+    let mut topics: Vec<&str> = state
+        .ctx
+        .catalogue
+        .topics()
+        .iter()
+        .map(|t| t.id.as_str())
+        .collect();
+    if !topic.is_empty() && !topics.contains(&topic) {
+        topics.push(topic);
+    }
+    ctx.insert("topics", &topics);
     // The next page: the same search after the last reader shown.
     let next = next.map(|after| {
         next_page(
@@ -94,6 +123,7 @@ pub(super) async fn list(
             &[
                 ("email", email.as_deref().unwrap_or("")),
                 ("status", status.map_or("", |s| s.as_str())),
+                ("topic", topic),
                 ("after", &after.to_string()),
             ],
         )
@@ -106,6 +136,36 @@ pub(super) async fn list(
 struct Event {
     when: String,
     what: String,
+    /// A page to see it on (a digest's view).
+    link: Option<String>,
+    /// What it held (a digest's papers).
+    items: Vec<String>,
+}
+
+impl Event {
+    fn new(when: i64, what: String) -> (i64, Self) {
+        (
+            when,
+            Self {
+                when: utc_text(when),
+                what,
+                link: None,
+                items: Vec::new(),
+            },
+        )
+    }
+}
+
+/// A reader's latest digests shown on their page: a reader of years stays one cheap read.
+const DIGESTS_SHOWN: i64 = 30;
+
+/// An action the page offers, or says why it cannot.
+#[derive(Serialize)]
+struct Offered {
+    /// The form's address under the reader's page.
+    action: &'static str,
+    label: &'static str,
+    why_not: Option<String>,
 }
 
 pub(super) async fn show(
@@ -128,9 +188,9 @@ pub(super) async fn show(
     };
     let s = &r.subscriber;
     // The reader's story, oldest first.
-    let mut timeline: Vec<(i64, String)> = vec![(s.created_at, "signed up".into())];
+    let mut timeline: Vec<(i64, Event)> = vec![Event::new(s.created_at, "signed up".into())];
     for (at, client) in &r.confirmation_mails {
-        timeline.push((
+        timeline.push(Event::new(
             *at,
             format!(
                 "confirmation mail sent{}",
@@ -141,16 +201,49 @@ pub(super) async fn show(
         ));
     }
     if let Some(t) = s.confirmed_at {
-        timeline.push((t, "confirmed".into()));
+        timeline.push(Event::new(t, "confirmed".into()));
     }
     for rating in &r.ratings {
-        timeline.push((
+        timeline.push(Event::new(
             rating.at,
             format!("rated {}: {}", rating.paper, rating.rating),
         ));
     }
+    let digests = state
+        .admin
+        .digests_of(s.id, DIGESTS_SHOWN)
+        .await
+        .map_err(ServiceError::from)?;
+    let digests_cut = digests.len() as i64 == DIGESTS_SHOWN;
+    for d in digests {
+        // When it went, or (not sent) the start of its day.
+        let at = d.sent_at.unwrap_or_else(|| {
+            d.day
+                .and_hms_opt(0, 0, 0)
+                .map_or(0, |t| t.and_utc().timestamp())
+        });
+        let (_, mut event) = Event::new(
+            at,
+            format!(
+                "digest of {}: {}, {} paper(s)",
+                d.day,
+                d.status.as_str(),
+                d.papers.len()
+            ),
+        );
+        event.link = Some(format!("/admin/readers/{}/digests/{}", s.id, d.day));
+        event.items = d
+            .papers
+            .into_iter()
+            .map(|(id, title)| match title {
+                Some(t) => format!("{t} ({id})"),
+                None => id.to_string(),
+            })
+            .collect();
+        timeline.push((at, event));
+    }
     for e in &r.mail_events {
-        timeline.push((
+        timeline.push(Event::new(
             e.at,
             format!(
                 "{} from {} ({}{}): {}",
@@ -165,10 +258,10 @@ pub(super) async fn show(
         ));
     }
     if let Some(t) = s.unsubscribed_at {
-        timeline.push((t, "unsubscribed".into()));
+        timeline.push(Event::new(t, "unsubscribed".into()));
     }
     if let Some(t) = s.suppressed_at {
-        timeline.push((
+        timeline.push(Event::new(
             t,
             format!(
                 "suppressed: {}",
@@ -179,24 +272,52 @@ pub(super) async fn show(
         ));
     }
     timeline.sort_by_key(|(t, _)| *t);
-    let timeline: Vec<Event> = timeline
-        .into_iter()
-        .map(|(t, what)| Event {
-            when: utc_text(t),
-            what,
-        })
-        .collect();
+    let timeline: Vec<Event> = timeline.into_iter().map(|(_, e)| e).collect();
+    // What the operator may do now; a reader who cannot be asked back is told why.
+    let mut actions = Vec::new();
+    for (action, path, label) in [
+        (ReaderAction::Unsubscribe, "unsubscribe", "Unsubscribe"),
+        (
+            ReaderAction::Resubscribe,
+            "resubscribe",
+            "Resubscribe (sends a confirmation mail)",
+        ),
+        (
+            ReaderAction::ResendConfirmation,
+            "resend-confirmation",
+            "Send the confirmation mail again",
+        ),
+    ] {
+        let why_not = state.subs.why_not(s, action).await?;
+        let explain = action == ReaderAction::Resubscribe
+            && matches!(
+                s.status,
+                SubscriberStatus::Suppressed | SubscriberStatus::Unsubscribed
+            );
+        if why_not.is_none() || explain {
+            actions.push(Offered {
+                action: path,
+                label,
+                why_not,
+            });
+        }
+    }
     let view = AdminSubscriber::from(s);
     let (jar, mut ctx) = page_context(&state, jar, Some(&operator.name));
     ctx.insert("title", &format!("Reader {}", s.id));
     ctx.insert("reader", &view);
     ctx.insert("timeline", &timeline);
+    ctx.insert("digests_cut", &digests_cut.then_some(DIGESTS_SHOWN));
+    ctx.insert("actions", &actions);
     ctx.insert("consent_at", &utc_text(s.consent_at));
     ctx.insert("suppressed", &(s.status == SubscriberStatus::Suppressed));
     Ok((jar, render("admin_reader.html", &ctx)).into_response())
 }
 
-async fn reader_or_404(state: &AppState, id: i64) -> Result<crate::domain::Subscriber, PageError> {
+pub(super) async fn reader_or_404(
+    state: &AppState,
+    id: i64,
+) -> Result<crate::domain::Subscriber, PageError> {
     state
         .admin
         .reader_by_id(id)

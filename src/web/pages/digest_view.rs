@@ -1,8 +1,8 @@
 //! "View in browser": the digest a reader was sent for a day, as the mail shows it.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use crate::error::ServiceError;
 use crate::tokens::Purpose;
@@ -29,17 +29,5 @@ pub(super) async fn digest_page(
         .await
         .map_err(ServiceError::from)?
         .ok_or_else(not_found)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            // The mail's HTML carries its CSS inline, and nothing else.
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'unsafe-inline'; img-src data:; \
-                 frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-            ),
-        ],
-        mail.html,
-    )
-        .into_response())
+    Ok(crate::web::views::mail_page(mail.html))
 }
