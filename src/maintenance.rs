@@ -38,6 +38,8 @@ pub enum Kind {
     SubscriptionMails,
     MailEvents,
     IngestRuns,
+    /// The daily job's runs, kept as long as the ingest runs.
+    JobRuns,
     AuditLog,
     Papers,
 }
@@ -52,6 +54,7 @@ impl Kind {
             Self::SubscriptionMails => "subscription_mails",
             Self::MailEvents => "mail_events",
             Self::IngestRuns => "ingest_runs",
+            Self::JobRuns => "job_runs",
             Self::AuditLog => "audit_log",
             Self::Papers => "papers",
         }
@@ -186,6 +189,7 @@ impl Maintenance {
             ),
             (Kind::MailEvents, Aged::MailEvents, c.mail_events_days),
             (Kind::IngestRuns, Aged::IngestRuns, c.ingest_runs_days),
+            (Kind::JobRuns, Aged::JobRuns, c.ingest_runs_days),
             (Kind::AuditLog, Aged::AuditLog, c.audit_days),
         ] {
             let before = cutoff(days);

@@ -235,6 +235,8 @@ pub(crate) enum Aged {
     SubscriptionMails,
     MailEvents,
     IngestRuns,
+    /// The daily job's runs, shown on the dashboard.
+    JobRuns,
     AuditLog,
 }
 
@@ -247,6 +249,7 @@ impl Aged {
             }
             Self::MailEvents => "FROM mail_events WHERE at < $1".into(),
             Self::IngestRuns => "FROM ingest_runs WHERE started_at < $1".into(),
+            Self::JobRuns => "FROM job_runs WHERE started_at < $1".into(),
             Self::AuditLog => "FROM audit_log WHERE at < $1".into(),
         }
     }
@@ -254,7 +257,7 @@ impl Aged {
     /// The order to take them in: the index each table has.
     fn order(self) -> &'static str {
         match self {
-            Self::SubscriptionMails | Self::IngestRuns => "id",
+            Self::SubscriptionMails | Self::IngestRuns | Self::JobRuns => "id",
             Self::MailEvents | Self::AuditLog => "at",
         }
     }
@@ -264,6 +267,7 @@ impl Aged {
             Self::SubscriptionMails => "subscription_mails",
             Self::MailEvents => "mail_events",
             Self::IngestRuns => "ingest_runs",
+            Self::JobRuns => "job_runs",
             Self::AuditLog => "audit_log",
         }
     }

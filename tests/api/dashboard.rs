@@ -170,6 +170,7 @@ async fn the_dashboard_shows_the_days_figures_and_keeps_them_past_retention(back
     };
     assert!(removed("delivery_attempts") >= 2, "{out}");
     assert!(removed("mail_events") >= 1, "{out}");
+    assert_eq!(removed("job_runs"), 1, "{out}");
     stats.refresh(later(41)).await.unwrap();
     let at_41 = stats.daily(today + Days::new(41)).await.unwrap();
     assert_eq!(figures(at_41), [Some(2), Some(1), Some(3)]);
