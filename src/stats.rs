@@ -112,6 +112,9 @@ impl Stats {
                 .expect("a state metric for every reader state");
             rows.push((today_text.clone(), metric, n));
         }
+        let (waiting, failed) = store.outbox_snapshot().await?;
+        rows.push((today_text.clone(), Metric::OutboxWaiting, waiting));
+        rows.push((today_text, Metric::OutboxFailed, failed));
         store.write_daily_stats(&rows, now).await?;
         Ok(RefreshReport {
             from: day_of(from),

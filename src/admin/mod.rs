@@ -324,6 +324,11 @@ impl Admin {
         })
     }
 
+    /// How many topics have a learned profile, and when they were learned.
+    pub async fn learned(&self) -> Result<LearnedSummary, StoreError> {
+        self.ctx.store.learned_summary().await
+    }
+
     /// The latest ingest runs, newest first.
     pub async fn ingest_runs(&self, limit: i64) -> Result<Vec<IngestRun>, StoreError> {
         self.ctx.store.recent_runs(limit).await

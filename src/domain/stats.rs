@@ -25,6 +25,10 @@ pub enum Metric {
     /// Ratings given that day (a reader who rated a paper again counts on the latest day).
     RatedMore,
     RatedFewer,
+    /// Digests in the outbox at the day's last count: waiting to be sent (or being sent),
+    /// and failed for good (a snapshot, as readers by state).
+    OutboxWaiting,
+    OutboxFailed,
 }
 
 /// A chart on the dashboard: a family of metrics drawn together.
@@ -35,7 +39,7 @@ pub struct Family {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 16] = [
         Self::Pending,
         Self::Active,
         Self::Unsubscribed,
@@ -50,6 +54,8 @@ impl Metric {
         Self::Complaints,
         Self::RatedMore,
         Self::RatedFewer,
+        Self::OutboxWaiting,
+        Self::OutboxFailed,
     ];
 
     /// The readers-by-state snapshot.
@@ -61,7 +67,7 @@ impl Metric {
     ];
 
     /// The dashboard's charts, in the order shown.
-    pub const FAMILIES: [Family; 4] = [
+    pub const FAMILIES: [Family; 5] = [
         Family {
             title: "Readers by state",
             metrics: &Self::STATES,
@@ -88,6 +94,10 @@ impl Metric {
             title: "Ratings",
             metrics: &[Self::RatedMore, Self::RatedFewer],
         },
+        Family {
+            title: "Outbox",
+            metrics: &[Self::OutboxWaiting, Self::OutboxFailed],
+        },
     ];
 
     /// The name stored and shown.
@@ -107,6 +117,8 @@ impl Metric {
             Self::Complaints => "complaints",
             Self::RatedMore => "rated_more",
             Self::RatedFewer => "rated_fewer",
+            Self::OutboxWaiting => "outbox_waiting",
+            Self::OutboxFailed => "outbox_failed",
         }
     }
 
@@ -127,12 +139,14 @@ impl Metric {
             Self::Complaints => "complaints",
             Self::RatedMore => "more like this",
             Self::RatedFewer => "fewer like this",
+            Self::OutboxWaiting => "waiting to send",
+            Self::OutboxFailed => "failed for good",
         }
     }
 
     /// True for a snapshot (readers in a state), false for a count of what happened that day.
     pub fn is_snapshot(self) -> bool {
-        Self::STATES.contains(&self)
+        Self::STATES.contains(&self) || matches!(self, Self::OutboxWaiting | Self::OutboxFailed)
     }
 }
 

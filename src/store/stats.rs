@@ -83,6 +83,21 @@ impl Store {
         Ok(out)
     }
 
+    /// Digests waiting in the outbox (pending or being sent) and failed for good: two ranges
+    /// of the (status, next_attempt_at) index, never the sent digests of every day kept.
+    pub(crate) async fn outbox_snapshot(&self) -> Result<(i64, i64), StoreError> {
+        let rows: Vec<(String, i64)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT status, COUNT(*) FROM digests WHERE status IN ('pending', 'sending', 'failed') \
+             GROUP BY status").fetch_all(p).await)?;
+        let count = |names: &[&str]| {
+            rows.iter()
+                .filter(|(s, _)| names.contains(&s.as_str()))
+                .map(|(_, n)| n)
+                .sum()
+        };
+        Ok((count(&["pending", "sending"]), count(&["failed"])))
+    }
+
     /// Write `rows` (day, metric, value) over what is stored for those days and metrics,
     /// and note the time of the count, in one transaction: a reader of the dashboard sees
     /// the old figures or the new, never a mix. Rows not given stay (an earlier day's

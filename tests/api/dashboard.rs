@@ -123,8 +123,13 @@ async fn the_dashboard_shows_the_days_figures_and_keeps_them_past_retention(back
     assert_eq!(figure(&page, "suppressions"), ["1", "1", "1"]);
     assert_eq!(figure(&page, "more like this"), ["1", "1", "1"]);
     assert_eq!(figure(&page, "fewer like this"), ["0", "0", "0"]);
-    // Four charts, each an image with a title and its latest figures for a screen reader.
-    assert_eq!(page.matches("<svg class=\"chart\"").count(), 4, "{page}");
+    // Nothing left in the outbox.
+    assert_eq!(figure(&page, "waiting to send"), ["0"]);
+    assert_eq!(figure(&page, "failed for good"), ["0"]);
+    // The captured day has no arXiv categories: nothing learned, and the page says what then.
+    assert!(page.contains("No topic learned yet"), "{page}");
+    // Five charts, each an image with a title and its latest figures for a screen reader.
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 5, "{page}");
     assert!(page.contains("role=\"img\""));
     assert!(
         page.contains("the latest day: sent 2, deferred 0, bounced 0, complaints 1."),

@@ -148,7 +148,19 @@ pub(super) async fn show(
         "none: schedule.enabled is false".into()
     };
 
+    let learned = state.admin.learned().await.map_err(ServiceError::from)?;
+    let learned = match learned.learned_at {
+        Some(at) => format!(
+            "{} of {} topics learned from papers at {} UTC; the others match by their keywords.",
+            learned.topics,
+            state.ctx.catalogue.topics().len(),
+            utc_text(at)
+        ),
+        None => "No topic learned yet: each ingest learns them from papers with arXiv categories; until then topics match by their keywords.".into(),
+    };
+
     let (jar, mut ctx) = page_context(&state, jar, Some(&operator.name));
+    ctx.insert("learned", &learned);
     ctx.insert("title", "Dashboard");
     ctx.insert("charts", &charts);
     ctx.insert(
