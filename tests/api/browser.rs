@@ -236,7 +236,7 @@ return { width: window.innerWidth, labels: labels.length, misplaced: misplaced }
 "#;
 
 /// Make the page's viewport `width` CSS pixels wide (the window's frame, if any, added).
-async fn set_viewport_width(
+pub(crate) async fn set_viewport_width(
     c: &fantoccini::Client,
     width: u32,
 ) -> Result<(), fantoccini::error::CmdError> {

@@ -4,6 +4,7 @@ mod certificate;
 mod helpers;
 
 mod abuse;
+mod accessibility;
 mod api;
 mod audit;
 mod backup;

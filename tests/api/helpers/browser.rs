@@ -48,19 +48,55 @@ pub fn start_driver() -> Option<Driver> {
     Some(Driver { child, port })
 }
 
+/// axe-core's script, from the file PAPERBOY_TEST_AXE_JS names (`.ci/run` installs it from the
+/// npm registry); `None` (the test skips) when there is none and PAPERBOY_REQUIRE_BROWSER is
+/// not set.
+pub fn axe_script() -> Option<String> {
+    let path = std::env::var("PAPERBOY_TEST_AXE_JS").unwrap_or_default();
+    match std::fs::read_to_string(&path) {
+        Ok(script) if !path.is_empty() => Some(script),
+        _ => {
+            assert!(
+                std::env::var("PAPERBOY_REQUIRE_BROWSER").is_err(),
+                "PAPERBOY_REQUIRE_BROWSER is set but PAPERBOY_TEST_AXE_JS ({path:?}) names no axe-core script (npm install axe-core, then point it at node_modules/axe-core/axe.min.js)"
+            );
+            eprintln!(
+                "PAPERBOY_TEST_AXE_JS names no axe-core script: skipping the accessibility test"
+            );
+            None
+        }
+    }
+}
+
 /// A new headless Chromium session with a fresh profile, phone-sized, retried while
 /// chromedriver is still starting.
 pub async fn browser(driver: &Driver) -> Client {
+    browser_with(driver, &[]).await
+}
+
+/// [`browser`] with more of Chromium's command-line flags, e.g. `--force-dark-mode`.
+pub async fn browser_with(driver: &Driver, flags: &[&str]) -> Client {
     let profile = tempfile::tempdir().unwrap().keep();
+    let mut args = vec![
+        "--headless=new".to_string(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--disable-quic".into(),
+        "--no-first-run".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--window-size=390,844".into(),
+        format!("--user-data-dir={}", profile.display()),
+    ];
+    args.extend(flags.iter().map(|f| f.to_string()));
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
         serde_json::json!({
             "binary": CHROMIUM,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-quic", "--no-first-run", "--disable-background-networking",
-                     "--disable-component-update", "--disable-sync", "--window-size=390,844",
-                     format!("--user-data-dir={}", profile.display())]
+            "args": args,
         }),
     );
     let url = format!("http://127.0.0.1:{}", driver.port);
