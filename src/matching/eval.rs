@@ -174,11 +174,30 @@ fn metrics_for(order: &[usize], day: &[&Record], category: &str) -> Metrics {
 }
 
 /// Run the protocol. Deterministic for a seed.
+/// The categories `evaluate` reports on: those with at least [`MIN_RECORDS`] records.
+pub(crate) fn eligible_categories(records: &[Record]) -> Vec<String> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in records {
+        for c in &r.categories {
+            *counts.entry(c.as_str()).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|(_, n)| *n >= MIN_RECORDS)
+        .map(|(c, _)| c.to_string())
+        .collect()
+}
+
+/// Evaluate every eligible category, or only those in `only` (when given). The random
+/// draws are made for every category in the same order either way, so a category's figures
+/// are the same in a run of a few as in the run of all.
 pub(crate) fn evaluate(
     records: &[Record],
     catalogue: &TopicCatalogue,
     seed: u64,
     weights: &Weights,
+    only: Option<&[String]>,
 ) -> EvalReport {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in records {
@@ -214,6 +233,13 @@ pub(crate) fn evaluate(
             .map(|i| members[i])
             .collect();
         let rest: Vec<usize> = (0..records.len()).filter(|i| !liked.contains(i)).collect();
+        if only.is_some_and(|o| !o.iter().any(|c| c == category)) {
+            // The draws this category would have made, so the next ones stay the same.
+            for _ in 0..DAYS {
+                rng.sample(rest.len(), DAY_SIZE);
+            }
+            continue;
+        }
         let topics: Vec<&crate::domain::Topic> = catalogue
             .topics()
             .iter()
