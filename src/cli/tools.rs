@@ -409,7 +409,10 @@ fn eval_matching(
             .collect::<Vec<_>>()
             .join(" ")
     };
-    println!("rated readers, nDCG@10 day 1 to 5 (p@10):");
+    println!(
+        "rated readers, nDCG@10 day 1 to {} (p@10):",
+        eval::RATED_DAYS
+    );
     for c in &report.categories {
         println!("{:<20} {:>5}  {}", c.category, c.records, days(&c.rated));
     }

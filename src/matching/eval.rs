@@ -42,7 +42,9 @@ pub(crate) const MIN_RECORDS: usize = 40;
 const DAYS: usize = 5;
 const DAY_SIZE: usize = 200;
 const LIKED: usize = 5;
-/// Rated readers: trials per category, and papers sent (and rated) a day.
+/// Rated readers: days followed (ten, so that a reader who stops improving shows), trials
+/// per category, and papers sent (and rated) a day.
+pub(crate) const RATED_DAYS: usize = 10;
 const TRIALS: usize = 5;
 const SENT: usize = 10;
 
@@ -101,7 +103,7 @@ pub(crate) struct CategoryResult {
     pub liked_reader: Metrics,
     pub liked_baseline: Metrics,
     /// Rated readers, day by day (recall@50 is not part of their protocol).
-    pub rated: [Metrics; DAYS],
+    pub rated: [Metrics; RATED_DAYS],
 }
 
 #[derive(Clone, Debug)]
@@ -111,7 +113,7 @@ pub(crate) struct EvalReport {
     pub topic_baseline: Metrics,
     pub liked_paper_readers: Metrics,
     pub liked_baseline: Metrics,
-    pub rated_readers: [Metrics; DAYS],
+    pub rated_readers: [Metrics; RATED_DAYS],
 }
 
 /// SplitMix64: a small, seeded, reproducible generator (no dependency for a shuffle).
@@ -353,11 +355,11 @@ pub(crate) fn evaluate(
     }
 }
 
-/// Rated readers of one category: per trial, one liked record of it, then five days of
+/// Rated readers of one category: per trial, one liked record of it, then ten days of
 /// other records (no record twice in a trial); each day the top [`SENT`] are rated "more"
 /// when they carry the category, else "fewer", and the next day ranks with every rating so
 /// far. Each trial draws from its own generator, so it does not depend on the other readers.
-fn rated_readers(run: &Run<'_>, members: &[usize], category: &str) -> [Metrics; DAYS] {
+fn rated_readers(run: &Run<'_>, members: &[usize], category: &str) -> [Metrics; RATED_DAYS] {
     let Run {
         records,
         corpus,
@@ -366,8 +368,9 @@ fn rated_readers(run: &Run<'_>, members: &[usize], category: &str) -> [Metrics; 
         seed,
         weights,
     } = *run;
-    let day_size = DAY_SIZE.min(records.len().saturating_sub(1) / DAYS);
-    let mut per_day: [Vec<Metrics>; DAYS] = Default::default();
+    // 200 a day on dev's 2,993 records, as over five days: days 1 to 5 are the same papers.
+    let day_size = DAY_SIZE.min(records.len().saturating_sub(1) / RATED_DAYS);
+    let mut per_day: [Vec<Metrics>; RATED_DAYS] = Default::default();
     for trial in 0..TRIALS {
         let mut rng = Rng(fnv(&format!("{seed}-{category}-{trial}")));
         let liked = members[(rng.next() % members.len() as u64) as usize];

@@ -35,7 +35,7 @@ fn eval_matching_prints_the_table_and_a_json_last_line() {
     }
     // Rated readers: every day present, and the ratings teach the matcher something.
     let rated = &last["rated_readers"];
-    for day in 1..=5 {
+    for day in 1..=10 {
         for metric in ["p@10", "ndcg@10"] {
             let v = rated[format!("day{day}")][metric].as_f64().unwrap();
             assert!((0.0..=1.0).contains(&v), "day{day} {metric} {v}");
