@@ -403,6 +403,94 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
         StatusCode::CONFLICT
     );
 
+    // Suppressing by hand, with a reason, as `paperboy suppressions add` does; twice is
+    // refused and the first reason stays.
+    let suppress = format!("{path}/suppress");
+    let token = app.form_token(&path).await;
+    assert_eq!(
+        post_form(&app, &suppress, &[("reason", "x")])
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = post_form(
+        &app,
+        &suppress,
+        &[("form_token", &token), ("reason", "spam trap")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let now = app.subscriber("bob@example.com").await.unwrap();
+    assert_eq!(now.status, paperboy::domain::SubscriberStatus::Suppressed);
+    assert_eq!(
+        now.suppression_reason.as_deref(),
+        Some("by the operator: spam trap")
+    );
+    let r = post_form(
+        &app,
+        &suppress,
+        &[("form_token", &token), ("reason", "again")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+
+    // Adding a reader the operator vouches for: only with the consent ticked, a valid
+    // address, not one already there.
+    let token = app.form_token("/admin/readers").await;
+    for (fields, status) in [
+        (
+            vec![("email", "cy@example.com"), ("topics", "llm")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![("email", "not an address"), ("consent", "yes")],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![
+                ("email", "cy@example.com"),
+                ("topics", "no-such-topic"),
+                ("consent", "yes"),
+            ],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            vec![
+                ("email", "ADA@example.com"),
+                ("keywords", "agents"),
+                ("consent", "yes"),
+            ],
+            StatusCode::CONFLICT,
+        ),
+    ] {
+        let mut all = vec![("form_token", token.as_str())];
+        all.extend(fields.iter().copied());
+        let r = post_form(&app, "/admin/readers", &all).await;
+        assert_eq!(r.status(), status, "{fields:?}");
+    }
+    assert!(app.subscriber("cy@example.com").await.is_none());
+    let r = post_form(
+        &app,
+        "/admin/readers",
+        &[
+            ("form_token", &token),
+            ("email", "cy@example.com"),
+            ("topics", "llm, robotics"),
+            ("keywords", "\"world model\""),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cy = app.subscriber("cy@example.com").await.unwrap();
+    assert_eq!(location(&r), format!("/admin/readers/{}", cy.id));
+    assert_eq!(cy.status, paperboy::domain::SubscriberStatus::Active);
+    assert_eq!(cy.interests.topics.len(), 2, "{:?}", cy.interests);
+    assert!(
+        app.smtp.to("cy@example.com").is_empty(),
+        "a vouched-for reader is sent no confirmation"
+    );
+
     // Erasing asks for the address typed out.
     let erase = format!("{path}/erase");
     let token = app.form_token(&path).await;
@@ -418,8 +506,23 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(app.subscriber("bob@example.com").await.is_none());
     assert_eq!(app.get_text(&path).await.0, 404);
+    // An erased address is not added back by an operator.
+    let token = app.form_token("/admin/readers").await;
+    let r = post_form(
+        &app,
+        "/admin/readers",
+        &[
+            ("form_token", &token),
+            ("email", "bob@example.com"),
+            ("keywords", "agents"),
+            ("consent", "yes"),
+        ],
+    )
+    .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    assert!(app.subscriber("bob@example.com").await.is_none());
 
-    // Both are in the audit log as the console's, by the operator signed in.
+    // Each is in the audit log as the console's, by the operator signed in.
     let log = crate::audit::audit(&app, &["--actor", "console"]);
     let steps: Vec<(&str, &str)> = log
         .iter()
@@ -427,7 +530,13 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
         .collect();
     assert_eq!(
         steps,
-        [("erase", "ada"), ("lift", "ada"), ("sign_in", "ada")],
+        [
+            ("erase", "ada"),
+            ("add", "ada"),
+            ("suppress", "ada"),
+            ("lift", "ada"),
+            ("sign_in", "ada")
+        ],
         "{log:#?}"
     );
     // And on the console's own page, filtered the same way.
@@ -435,7 +544,7 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
     assert_eq!(status, 200, "{page}");
     assert_eq!(
         page.matches("<td>console ada (127.0.0.1)</td>").count(),
-        3,
+        5,
         "{page}"
     );
     assert!(page.contains(&format!("subscriber {}", bob.id)), "{page}");

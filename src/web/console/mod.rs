@@ -34,7 +34,7 @@ mod readers;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin", get(dashboard::show))
-        .route("/admin/readers", get(readers::list))
+        .route("/admin/readers", get(readers::list).post(readers::add))
         .route("/admin/audit", get(audit::list))
         .route("/admin/deliverability", get(deliverability::show))
         .route(
@@ -57,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/readers/{id}", get(readers::show))
         .route("/admin/readers/{id}/lift", post(readers::lift))
         .route("/admin/readers/{id}/erase", post(readers::erase))
+        .route("/admin/readers/{id}/suppress", post(readers::suppress))
         .route(
             "/admin/readers/{id}/unsubscribe",
             post(reader_actions::unsubscribe),

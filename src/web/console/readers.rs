@@ -378,3 +378,80 @@ pub(super) async fn erase(
         .map_err(ServiceError::from)?;
     Ok(Redirect::to("/admin/readers").into_response())
 }
+
+/// Suppress a reader by hand: nothing is sent to them until the suppression is lifted.
+pub(super) async fn suppress(
+    State(state): State<AppState>,
+    operator: Operator,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    check_form(&state, &jar, &pairs)?;
+    let s = reader_or_404(&state, id).await?;
+    if s.status == SubscriberStatus::Suppressed {
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            "Already suppressed",
+            "This reader is suppressed already; the first reason stays.",
+        ));
+    }
+    state
+        .admin
+        .suppress(&operator.actor(), &s.email, field(&pairs, "reason"))
+        .await
+        .map_err(|e| match e {
+            crate::admin::SuppressionError::Store(e) => PageError::from(ServiceError::from(e)),
+            other => PageError::new(StatusCode::CONFLICT, "Not suppressed", &other.to_string()),
+        })?;
+    Ok(Redirect::to(&format!("/admin/readers/{id}")).into_response())
+}
+
+/// Add a reader the operator vouches for (consent given elsewhere), active at once, as
+/// `paperboy subscribers add` does: no confirmation mail.
+pub(super) async fn add(
+    State(state): State<AppState>,
+    operator: Operator,
+    jar: CookieJar,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    check_form(&state, &jar, &pairs)?;
+    let refuse = |why: String| PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "Not added", &why);
+    if field(&pairs, "consent") != "yes" {
+        return Err(refuse(
+            "Tick that the reader agreed to receive the digest: a reader added here is mailed without a confirmation."
+                .into(),
+        ));
+    }
+    let input = crate::domain::SubscriptionInput {
+        email: field(&pairs, "email").trim().to_string(),
+        topics: field(&pairs, "topics")
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(String::from)
+            .collect(),
+        keywords: field(&pairs, "keywords").to_string(),
+        ..Default::default()
+    };
+    let new = state
+        .subs
+        .parse(&input)
+        .map_err(|e| refuse(e.to_string()))?;
+    if let Some(existing) = state.subs.find(&new.email).await.map_err(PageError::from)? {
+        return Err(PageError::new(
+            StatusCode::CONFLICT,
+            "Not added",
+            &format!(
+                "{} is a reader already (reader {}, {}): change them from their page.",
+                existing.email, existing.id, existing.status
+            ),
+        ));
+    }
+    let s = state
+        .subs
+        .add_confirmed(&operator.actor(), &new)
+        .await
+        .map_err(PageError::from)?;
+    Ok(Redirect::to(&format!("/admin/readers/{}", s.id)).into_response())
+}
