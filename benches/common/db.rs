@@ -39,12 +39,22 @@ where
         let url = format!("sqlite://{}", dir.join("bench.db").display());
         return ("SQLite", bench(url).await);
     };
+    ("PostgreSQL", on_postgres(&admin, bench).await)
+}
+
+/// Run `bench` on the URL of a database of its own on the PostgreSQL server at `admin` (any
+/// database there the user may create databases from), dropped afterwards.
+pub async fn on_postgres<T, F, Fut>(admin: &str, bench: F) -> T
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = T>,
+{
     let name = format!("paperboy_bench_{}", std::process::id());
     let server: sqlx::PgPool = sqlx::pool::PoolOptions::new()
         .max_connections(1)
-        .connect(&admin)
+        .connect(admin)
         .await
-        .expect("BENCH_POSTGRES_URL reachable");
+        .expect("the PostgreSQL server reachable");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&server)
         .await
@@ -60,5 +70,5 @@ where
     .execute(&server)
     .await
     .unwrap();
-    ("PostgreSQL", out)
+    out
 }
