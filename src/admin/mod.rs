@@ -329,6 +329,11 @@ impl Admin {
         self.ctx.store.learned_summary().await
     }
 
+    /// The highest reader id: where a bounded walk of the readers ends.
+    pub async fn last_reader_id(&self) -> Result<i64, StoreError> {
+        self.ctx.store.last_subscriber_id().await
+    }
+
     /// The latest ingest runs, newest first.
     pub async fn ingest_runs(&self, limit: i64) -> Result<Vec<IngestRun>, StoreError> {
         self.ctx.store.recent_runs(limit).await

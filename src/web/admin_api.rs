@@ -314,9 +314,9 @@ pub(crate) async fn admin_list(
         .list(&ListFilter {
             status,
             email_contains: p.email,
-            topic: None,
             after_id: p.after,
             limit,
+            ..Default::default()
         })
         .await
         .map_err(crate::error::ServiceError::from)?;

@@ -334,6 +334,15 @@ async fn an_operator_finds_a_reader_lifts_a_suppression_and_erases_one(backend: 
         page.contains("bob@example.com") && !page.contains("ada@example.com"),
         "{page}"
     );
+    // The address by its start (its index serves it), in any case; not its middle.
+    let (_, page) = app.get_text("/admin/readers?email=Many0").await;
+    assert_eq!(
+        page.matches("<tr><td><a href=\"/admin/readers/").count(),
+        10,
+        "{page}"
+    );
+    let (_, page) = app.get_text("/admin/readers?email=example.org").await;
+    assert!(page.contains("No reader matches."), "{page}");
     let (_, page) = app.get_text("/admin/readers?email=ADA@").await;
     assert!(
         page.contains("ada@example.com") && !page.contains("bob@"),

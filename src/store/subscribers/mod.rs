@@ -87,10 +87,16 @@ pub struct ListFilter {
     pub status: Option<SubscriberStatus>,
     /// Substring of the address, case-insensitive.
     pub email_contains: Option<String>,
+    /// The start of the address, case-insensitive: read from the address's index, so a
+    /// search at a million readers is as quick as one at ten.
+    pub email_prefix: Option<String>,
     /// Readers who follow this topic.
     pub topic: Option<crate::domain::TopicId>,
     /// Only rows with an id greater than this (the previous page's last id).
     pub after_id: Option<i64>,
+    /// Only rows with an id up to this: a bound on the rows a page walks, for a filter no
+    /// index serves (a topic).
+    pub up_to_id: Option<i64>,
     pub limit: i64,
 }
 

@@ -85,6 +85,12 @@ impl Store {
         Ok(out)
     }
 
+    /// The highest reader id (0 when there is none): the primary key's last entry.
+    pub(crate) async fn last_subscriber_id(&self) -> Result<i64, StoreError> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT COALESCE(MAX(id), 0) FROM subscribers").fetch_one(p).await)?)
+    }
+
     /// One page of subscribers in id order.
     pub async fn list(&self, f: &ListFilter) -> Result<Vec<Subscriber>, StoreError> {
         let like = f.email_contains.as_ref().map(|s| {
@@ -102,29 +108,72 @@ impl Store {
         // table (about a second a million readers). The text test first spares most rows the
         // JSON parse; a slug is [a-z0-9-] only, nothing LIKE reads as a wildcard. An index
         // would need a table of (topic, reader) kept with every profile change: not worth it
-        // for an operator's search.
-        let in_topics = match self.pool {
-            crate::store::Pool::Sqlite { .. } => {
-                "EXISTS (SELECT 1 FROM json_each(interests, '$.topics') WHERE value = $5)"
-            }
-            crate::store::Pool::Postgres(_) => {
-                "(CAST(interests AS jsonb) -> 'topics') @> jsonb_build_array(CAST($5 AS TEXT))"
-            }
+        // for an operator's search, and the console bounds each page's walk (`up_to_id`).
+        //
+        // Only the filters given are in the statement: in a prepared statement's generic
+        // plan (PostgreSQL's after five runs) `($n IS NULL OR ...)` hides a range from the
+        // planner, and the search by an address's start walked the primary key instead.
+        enum Arg {
+            Text(String),
+            Int(i64),
+        }
+        let mut args: Vec<Arg> = Vec::new();
+        let mut arg = |a: Arg| {
+            args.push(a);
+            format!("${}", args.len())
         };
+        let mut conds: Vec<String> = Vec::new();
+        if let Some(s) = f.status {
+            conds.push(format!("status = {}", arg(Arg::Text(s.as_str().into()))));
+        }
+        if let Some(like) = like {
+            conds.push(format!("email LIKE {} ESCAPE '\\'", arg(Arg::Text(like))));
+        }
+        if let Some(t) = &f.topic {
+            let t = arg(Arg::Text(t.as_str().into()));
+            let in_topics = match self.pool {
+                crate::store::Pool::Sqlite { .. } => format!(
+                    "EXISTS (SELECT 1 FROM json_each(interests, '$.topics') WHERE value = {t})"
+                ),
+                crate::store::Pool::Postgres(_) => format!(
+                    "(CAST(interests AS jsonb) -> 'topics') @> jsonb_build_array(CAST({t} AS TEXT))"
+                ),
+            };
+            conds.push(format!(
+                "interests LIKE '%\"' || {t} || '\"%' AND {in_topics}"
+            ));
+        }
+        // Addresses are stored in lower case and compared in byte order on both databases
+        // (migration 20261208000002): every address that starts with the prefix sorts from it
+        // to it followed by the highest code point, one range of the unique index.
+        if let Some(p) = &f.email_prefix {
+            let p = p.to_lowercase();
+            let high = format!("{p}{}", char::MAX);
+            conds.push(format!(
+                "email >= {} AND email < {}",
+                arg(Arg::Text(p)),
+                arg(Arg::Text(high))
+            ));
+        }
+        conds.push(format!("id > {}", arg(Arg::Int(f.after_id.unwrap_or(0)))));
+        if let Some(up_to) = f.up_to_id {
+            conds.push(format!("id <= {}", arg(Arg::Int(up_to))));
+        }
+        let limit = arg(Arg::Int(f.limit.clamp(1, 10_000)));
         let sql = format!(
-            "SELECT {COLUMNS} FROM subscribers \
-             WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) \
-               AND (CAST($2 AS TEXT) IS NULL OR email LIKE $2 ESCAPE '\\') \
-               AND (CAST($5 AS TEXT) IS NULL OR (interests LIKE '%\"' || $5 || '\"%' AND {in_topics})) \
-               AND id > $3 ORDER BY id LIMIT $4"
+            "SELECT {COLUMNS} FROM subscribers WHERE {} ORDER BY id LIMIT {limit}",
+            conds.join(" AND ")
         );
-        let rows: Vec<Row> = on_pool!(self, pool => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(f.status.map(|s| s.as_str()))
-            .bind(like.clone())
-            .bind(f.after_id.unwrap_or(0))
-            .bind(f.limit.clamp(1, 10_000))
-            .bind(f.topic.as_ref().map(|t| t.as_str()))
-            .fetch_all(pool).await)?;
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for a in &args {
+                q = match a {
+                    Arg::Text(s) => q.bind(s.clone()),
+                    Arg::Int(i) => q.bind(*i),
+                };
+            }
+            q.fetch_all(pool).await
+        })?;
         rows.into_iter().map(Subscriber::try_from).collect()
     }
 

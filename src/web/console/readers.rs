@@ -20,6 +20,11 @@ use crate::web::views::render;
 
 /// Readers a page.
 const PAGE: i64 = 50;
+/// Reader ids a page walks at most when searching by topic (no index holds a reader's
+/// topics): at a million readers a topic nobody follows walked them all, 300 ms p50 on
+/// SQLite and 455 on PostgreSQL; a tenth of that is within the page's budget, and the page
+/// says where it stopped and links on.
+const TOPIC_WALK: i64 = 100_000;
 
 #[derive(Deserialize)]
 pub(super) struct Search {
@@ -60,21 +65,41 @@ pub(super) async fn list(
                 &format!("topic: {e}"),
             )
         })?;
+    let up_to = topic
+        .as_ref()
+        .map(|_| after.unwrap_or(0).saturating_add(TOPIC_WALK));
     let filter = ListFilter {
         status,
-        email_contains: email.clone(),
+        email_prefix: email.clone(),
         topic: topic.clone(),
         after_id: after,
+        up_to_id: up_to,
         limit: PAGE,
+        ..Default::default()
     };
     let readers = state
         .admin
         .list(&filter)
         .await
         .map_err(ServiceError::from)?;
-    let next = (readers.len() as i64 == PAGE)
-        .then(|| readers.last().map(|s| s.id))
-        .flatten();
+    // A full page goes on after its last reader; a topic's walk that stopped at its bound
+    // goes on from there, while readers remain beyond it.
+    let mut walked_to = None;
+    let next = if readers.len() as i64 == PAGE {
+        readers.last().map(|s| s.id)
+    } else if let Some(bound) = up_to {
+        let last = state
+            .admin
+            .last_reader_id()
+            .await
+            .map_err(ServiceError::from)?;
+        (bound < last).then(|| {
+            walked_to = Some(bound);
+            bound
+        })
+    } else {
+        None
+    };
     let rows: Vec<Row> = readers
         .iter()
         .map(|s| Row {
@@ -129,6 +154,7 @@ pub(super) async fn list(
         )
     });
     ctx.insert("next", &next);
+    ctx.insert("walked_to", &walked_to);
     Ok((jar, render("admin_readers.html", &ctx)).into_response())
 }
 
