@@ -64,8 +64,9 @@ pub struct JobReport {
     pub delivered: Delivered,
     /// The day's retention, on the first run of the day that held the lock after delivering.
     pub retention: Option<RetentionReport>,
-    /// The dashboard's figures counted again (`Err`: why not; the job goes on).
-    pub stats: Option<Result<RefreshReport, String>>,
+    /// The dashboard's figures counted again (`Ok(None)`: counted recently enough; `Err`:
+    /// why not; the job goes on either way).
+    pub stats: Option<Result<Option<RefreshReport>, String>>,
 }
 
 /// What one run of the daily job covers.
@@ -92,8 +93,8 @@ impl Job {
 
 /// One run of the daily job: ingest the day if it has no papers (and `job.ingest`),
 /// compose, deliver, then retention and the dashboard's figures. Used by the scheduler and
-/// by `paperboy run-daily` alike. A run on the instance that composed is recorded (the
-/// dashboard lists the latest).
+/// by `paperboy run-daily` alike. A run on the instance that composed is recorded when it
+/// did something (the dashboard lists the latest).
 pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, DigestError> {
     let started_at = clock::timestamp();
     let result = run_job(services, job).await;
@@ -119,7 +120,12 @@ pub async fn daily_job(services: &Services, job: Job) -> Result<JobReport, Diges
             }
             Err(e) => run.error = Some(e.to_string()),
         }
-        if let Err(e) = services.stats.record_run(&run).await {
+        // A tick that found nothing to do is not worth a row: hourly, most ticks.
+        let did_something = run.error.is_some()
+            || run.composed + run.sent + run.deferred + run.bounced + run.failed + run.mails_sent
+                > 0
+            || matches!(&result, Ok(r) if !r.ingested.is_empty());
+        if did_something && let Err(e) = services.stats.record_run(&run).await {
             tracing::warn!(error = %e, "the daily job's run could not be recorded");
         }
     }
@@ -151,7 +157,7 @@ async fn run_job(services: &Services, job: Job) -> Result<JobReport, DigestError
     if let Some(lock) = services.digests.try_compose_lock().await? {
         let retention = services.maintenance.run_if_due(day).await;
         // The dashboard's figures, with the day's changes in.
-        let counted = services.stats.refresh(clock::timestamp()).await;
+        let counted = services.stats.refresh_if_due(clock::timestamp()).await;
         lock.release().await;
         report.retention = retention?;
         report.stats = Some(counted.map_err(|e| e.to_string()));

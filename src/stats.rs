@@ -14,6 +14,10 @@ use crate::store::{DAY, JobRun, StoreError};
 
 /// Days a chart shows, and how far back the first count ever goes.
 pub const CHART_DAYS: i64 = 90;
+/// The daily job counts again only when the last count is this old (or of another day): a
+/// count scans the readers (1.1 s at a million on SQLite), and a schedule of every minute
+/// or second would otherwise hold SQLite's one writer for it at every tick.
+pub const COUNT_EVERY_SECONDS: i64 = 600;
 
 #[derive(Clone)]
 pub struct Stats {
@@ -75,11 +79,23 @@ impl Stats {
         Self { ctx }
     }
 
+    /// Count again at `now` if the last count is [`COUNT_EVERY_SECONDS`] old or of an
+    /// earlier day; `None` when it was recent enough.
+    pub async fn refresh_if_due(&self, now: i64) -> Result<Option<RefreshReport>, StoreError> {
+        if let Some(at) = self.ctx.store.stats_counted_at().await?
+            && at.div_euclid(DAY) == now.div_euclid(DAY)
+            && (0..COUNT_EVERY_SECONDS).contains(&(now - at))
+        {
+            return Ok(None);
+        }
+        self.refresh(now).await.map(Some)
+    }
+
     /// Count the recent days again at `now` (unix seconds).
     pub async fn refresh(&self, now: i64) -> Result<RefreshReport, StoreError> {
         let store = &self.ctx.store;
         let today = now.div_euclid(DAY);
-        let (_, last) = store.daily_stats(&day_of(today).to_string()).await?;
+        let last = store.stats_counted_at().await?;
         // The day before the last count: a report dated late that day may have been written
         // after it (a DSN, a webhook replayed).
         let from = last

@@ -134,6 +134,12 @@ impl Store {
         Ok(())
     }
 
+    /// When the figures were last counted (`None`: never).
+    pub(crate) async fn stats_counted_at(&self) -> Result<Option<i64>, StoreError> {
+        Ok(on_pool!(self, p => sqlx::query_scalar(
+            "SELECT at FROM daily_stats_refreshed WHERE id = 1").fetch_optional(p).await)?)
+    }
+
     /// The figures from `from_day` on, by day (oldest first), and when they were counted
     /// (`None`: never).
     pub(crate) async fn daily_stats(
