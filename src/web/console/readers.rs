@@ -373,11 +373,17 @@ pub(super) async fn lift(
         .admin
         .lift(&operator.actor(), &s.email, field(&pairs, "reason"))
         .await
-        .map_err(|e| match e {
-            crate::admin::SuppressionError::Store(e) => PageError::from(ServiceError::from(e)),
-            other => PageError::new(StatusCode::CONFLICT, "Nothing to lift", &other.to_string()),
-        })?;
+        .map_err(|e| suppression_refused(e, "Nothing to lift"))?;
     Ok(Redirect::to(&format!("/admin/readers/{id}")).into_response())
+}
+
+/// A suppression that could not be changed: the store's failure as such, anything else
+/// (not suppressed, no such reader) a conflict titled `title`.
+fn suppression_refused(e: crate::admin::SuppressionError, title: &str) -> PageError {
+    match e {
+        crate::admin::SuppressionError::Store(e) => PageError::from(ServiceError::from(e)),
+        other => PageError::new(StatusCode::CONFLICT, title, &other.to_string()),
+    }
 }
 
 /// Erase a reader: only when the operator typed the reader's address to confirm.
@@ -426,10 +432,7 @@ pub(super) async fn suppress(
         .admin
         .suppress(&operator.actor(), &s.email, field(&pairs, "reason"))
         .await
-        .map_err(|e| match e {
-            crate::admin::SuppressionError::Store(e) => PageError::from(ServiceError::from(e)),
-            other => PageError::new(StatusCode::CONFLICT, "Not suppressed", &other.to_string()),
-        })?;
+        .map_err(|e| suppression_refused(e, "Not suppressed"))?;
     Ok(Redirect::to(&format!("/admin/readers/{id}")).into_response())
 }
 
