@@ -11,11 +11,13 @@ use clap::{Parser, Subcommand};
 use crate::cli::backup::{BackupArgs, RestoreArgs};
 use crate::cli::bounces::BouncesCommand;
 use crate::cli::digest::{DigestCommand, PreviewArgs, RunDailyArgs};
+#[cfg(feature = "tools")]
+use crate::cli::eval::EvalCommand;
 use crate::cli::ingest::{IngestArgs, PapersCommand};
 use crate::cli::subscribers::SubscribersCommand;
 use crate::cli::suppressions::{EventsArgs, SuppressionsCommand};
 #[cfg(feature = "tools")]
-use crate::cli::tools::{BenchCommand, EvalCommand};
+use crate::cli::tools::BenchCommand;
 
 #[derive(Parser)]
 #[command(
@@ -110,7 +112,7 @@ pub async fn main() -> Result<()> {
         Command::Backup(args) => return crate::cli::backup::backup(&config, args).await,
         Command::Restore(args) => return crate::cli::backup::restore(&config, args).await,
         #[cfg(feature = "tools")]
-        Command::Eval(cmd) => return crate::cli::tools::eval(&config, cmd),
+        Command::Eval(cmd) => return crate::cli::eval::eval(&config, cmd),
         #[cfg(feature = "tools")]
         Command::Bench(cmd) => return crate::cli::tools::bench(&config, cmd),
         other => other,

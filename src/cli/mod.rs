@@ -7,6 +7,8 @@ mod backup;
 mod bounces;
 mod digest;
 mod doctor;
+#[cfg(feature = "tools")]
+mod eval;
 mod ingest;
 mod maintenance;
 mod operator;

@@ -1,4 +1,4 @@
-//! Tools that measure: `paperboy bench matching` and `paperboy eval matching`.
+//! Tools that measure: `paperboy bench matching` (`paperboy eval` is in `eval.rs`).
 
 use std::path::PathBuf;
 
@@ -33,21 +33,6 @@ pub(crate) enum BenchCommand {
     },
 }
 
-#[derive(Subcommand)]
-pub(crate) enum EvalCommand {
-    /// Matching quality on labelled records (JSON lines: title, abstract, categories).
-    Matching {
-        #[arg(long)]
-        data: PathBuf,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Evaluate only these arXiv categories (comma-separated, e.g. cs.AI,cs.LG): each
-        /// gets the figures it gets in the run of all.
-        #[arg(long, value_delimiter = ',')]
-        categories: Vec<String>,
-    },
-}
-
 pub fn bench(config: &Config, cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Matching {
@@ -58,16 +43,6 @@ pub fn bench(config: &Config, cmd: BenchCommand) -> Result<()> {
             seed,
             learn_corpus,
         } => bench_matching(config, readers, papers, &data, threads, seed, learn_corpus),
-    }
-}
-
-pub fn eval(config: &Config, cmd: EvalCommand) -> Result<()> {
-    match cmd {
-        EvalCommand::Matching {
-            data,
-            seed,
-            categories,
-        } => eval_matching(config, &data, seed, &categories),
     }
 }
 
@@ -309,177 +284,5 @@ fn bench_matching(
         Some(mib) => println!("peak memory {mib:.0} MiB"),
         None => println!("peak memory unknown (no /proc/self/status)"),
     }
-    Ok(())
-}
-
-fn eval_matching(
-    config: &Config,
-    data: &std::path::Path,
-    seed: u64,
-    only: &[String],
-) -> Result<()> {
-    use crate::matching::eval;
-    let text =
-        std::fs::read_to_string(data).with_context(|| format!("cannot read {}", data.display()))?;
-    let mut records = Vec::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let r: eval::Record = serde_json::from_str(line).with_context(|| {
-            format!(
-                "{}:{}: not a record with title, abstract, categories",
-                data.display(),
-                n + 1
-            )
-        })?;
-        records.push(r);
-    }
-    let catalogue = crate::context::catalogue(config)?;
-    let eligible = eval::eligible_categories(&records);
-    let only: Vec<String> = only
-        .iter()
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty())
-        .collect();
-    if let Some(c) = only.iter().find(|c| !eligible.contains(c)) {
-        anyhow::bail!(
-            "{c:?} is not a category of {} with at least {} records; these are: {}",
-            data.display(),
-            eval::MIN_RECORDS,
-            eligible.join(", ")
-        );
-    }
-    let only = (!only.is_empty()).then_some(&only[..]);
-    let report = eval::evaluate(&records, &catalogue, seed, &config.matching, only);
-    // `+ 0.0` turns a -0.0 into 0.0 for printing.
-    let f = |m: &eval::Metrics| {
-        format!(
-            "{:.3} {:.3} {:.3}",
-            m.p10 + 0.0,
-            m.r50 + 0.0,
-            m.ndcg10 + 0.0
-        )
-    };
-    println!(
-        "{} records, seed {seed}; per category: p@10 r@50 nDCG@10",
-        records.len()
-    );
-    println!(
-        "{:<20} {:>5}  {:<17}  {:<17}  {:<17}  {:<17}  topics",
-        "category", "n", "topic reader", "topic baseline", "liked reader", "liked baseline"
-    );
-    for c in &report.categories {
-        let topic = if c.topics.is_empty() {
-            "uncovered        ".to_string()
-        } else {
-            f(&c.topic_reader)
-        };
-        println!(
-            "{:<20} {:>5}  {:<17}  {:<17}  {:<17}  {:<17}  {}",
-            c.category,
-            c.records,
-            topic,
-            f(&c.topic_baseline),
-            f(&c.liked_reader),
-            f(&c.liked_baseline),
-            c.topics.join(",")
-        );
-    }
-    let covered = report
-        .categories
-        .iter()
-        .filter(|c| !c.topics.is_empty())
-        .count();
-    println!(
-        "coverage: {covered} of {} categories have a topic",
-        report.categories.len()
-    );
-    println!(
-        "macro average:  topic reader {}  baseline {}  |  liked reader {}  baseline {}",
-        f(&report.topic_readers),
-        f(&report.topic_baseline),
-        f(&report.liked_paper_readers),
-        f(&report.liked_baseline)
-    );
-    let days = |d: &[eval::Metrics]| {
-        d.iter()
-            .map(|m| format!("{:.3}", m.ndcg10 + 0.0))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    println!(
-        "rated readers, nDCG@10 day 1 to {} (p@10):",
-        eval::RATED_DAYS
-    );
-    for c in &report.categories {
-        println!("{:<20} {:>5}  {}", c.category, c.records, days(&c.rated));
-    }
-    println!(
-        "macro average:  rated reader {}  (p@10 {})",
-        days(&report.rated_readers),
-        report
-            .rated_readers
-            .iter()
-            .map(|m| format!("{:.3}", m.p10 + 0.0))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    let m =
-        |m: &eval::Metrics| serde_json::json!({"p@10": m.p10, "r@50": m.r50, "ndcg@10": m.ndcg10});
-    let rated: serde_json::Map<String, serde_json::Value> = report
-        .rated_readers
-        .iter()
-        .enumerate()
-        .map(|(d, m)| {
-            (
-                format!("day{}", d + 1),
-                serde_json::json!({"ndcg@10": m.ndcg10, "p@10": m.p10}),
-            )
-        })
-        .collect();
-    // Per category, keyed by it: the weak fields in every run. A category no topic covers
-    // counts as zero in the topic readers' average, and says so here.
-    let per_category = |f: &dyn Fn(&eval::CategoryResult) -> serde_json::Value| {
-        report
-            .categories
-            .iter()
-            .map(|c| (c.category.clone(), f(c)))
-            .collect::<serde_json::Map<String, serde_json::Value>>()
-    };
-    let mut topic_readers = m(&report.topic_readers);
-    topic_readers["per_category"] = per_category(&|c| {
-        let mut v = m(&c.topic_reader);
-        v["topics"] = serde_json::json!(c.topics);
-        v
-    })
-    .into();
-    let mut liked_paper_readers = m(&report.liked_paper_readers);
-    liked_paper_readers["per_category"] = per_category(&|c| m(&c.liked_reader)).into();
-    let mut rated = serde_json::Value::Object(rated);
-    rated["per_category"] = per_category(&|c| {
-        c.rated
-            .iter()
-            .enumerate()
-            .map(|(d, m)| {
-                (
-                    format!("day{}", d + 1),
-                    serde_json::json!({"ndcg@10": m.ndcg10, "p@10": m.p10}),
-                )
-            })
-            .collect::<serde_json::Map<String, serde_json::Value>>()
-            .into()
-    })
-    .into();
-    println!(
-        "{}",
-        serde_json::json!({
-            "topic_readers": topic_readers,
-            "liked_paper_readers": liked_paper_readers,
-            "baseline": {"topic_readers": m(&report.topic_baseline), "liked_paper_readers": m(&report.liked_baseline)},
-            "rated_readers": rated,
-        })
-    );
     Ok(())
 }
