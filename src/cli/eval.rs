@@ -203,17 +203,19 @@ fn eval_matching(
     );
     let m =
         |m: &eval::Metrics| serde_json::json!({"p@10": m.p10, "r@50": m.r50, "ndcg@10": m.ndcg10});
-    let rated: serde_json::Map<String, serde_json::Value> = report
-        .rated_readers
-        .iter()
-        .enumerate()
-        .map(|(d, m)| {
-            (
-                format!("day{}", d + 1),
-                serde_json::json!({"ndcg@10": m.ndcg10, "p@10": m.p10}),
-            )
-        })
-        .collect();
+    // Rated readers' figures keyed day1 … dayN (recall@50 is not part of their protocol).
+    let by_day = |days: &[eval::Metrics]| -> serde_json::Value {
+        days.iter()
+            .enumerate()
+            .map(|(d, m)| {
+                (
+                    format!("day{}", d + 1),
+                    serde_json::json!({"ndcg@10": m.ndcg10, "p@10": m.p10}),
+                )
+            })
+            .collect::<serde_json::Map<String, serde_json::Value>>()
+            .into()
+    };
     // Per category, keyed by it: the weak fields in every run. A category no topic covers
     // counts as zero in the topic readers' average, and says so here.
     let per_category = |f: &dyn Fn(&eval::CategoryResult) -> serde_json::Value| {
@@ -232,21 +234,8 @@ fn eval_matching(
     .into();
     let mut liked_paper_readers = m(&report.liked_paper_readers);
     liked_paper_readers["per_category"] = per_category(&|c| m(&c.liked_reader)).into();
-    let mut rated = serde_json::Value::Object(rated);
-    rated["per_category"] = per_category(&|c| {
-        c.rated
-            .iter()
-            .enumerate()
-            .map(|(d, m)| {
-                (
-                    format!("day{}", d + 1),
-                    serde_json::json!({"ndcg@10": m.ndcg10, "p@10": m.p10}),
-                )
-            })
-            .collect::<serde_json::Map<String, serde_json::Value>>()
-            .into()
-    })
-    .into();
+    let mut rated = by_day(&report.rated_readers);
+    rated["per_category"] = per_category(&|c| by_day(&c.rated)).into();
     println!(
         "{}",
         serde_json::json!({

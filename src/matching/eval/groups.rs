@@ -180,10 +180,10 @@ pub(crate) fn cross_validate(
         sum / n.max(1) as f64
     };
     // The first of the best: a strictly greater mean is needed to leave a run behind.
-    let best = |score: &dyn Fn(&Run) -> f64| {
+    let best = |score: &dyn Fn(usize) -> f64| {
         let mut best = (0, f64::NEG_INFINITY);
-        for (i, run) in runs.iter().enumerate() {
-            let s = score(run);
+        for i in 0..runs.len() {
+            let s = score(i);
             if s > best.1 {
                 best = (i, s);
             }
@@ -194,9 +194,9 @@ pub(crate) fn cross_validate(
     let mut total = 0.0;
     for group in groups(&categories, k) {
         let rest = || categories.iter().filter(|c| !group.contains(c));
-        let (chosen, on_the_rest) = best(&|r| mean(r, &mut rest()));
+        let (chosen, on_the_rest) = best(&|i| mean(&runs[i], &mut rest()));
         let held_out = mean(&runs[chosen], &mut group.iter());
-        let (best_here, best_here_figure) = best(&|r| mean(r, &mut group.iter()));
+        let (best_here, best_here_figure) = best(&|i| mean(&runs[i], &mut group.iter()));
         total += held_out * group.len() as f64;
         held.push(HeldOut {
             categories: group,
@@ -207,16 +207,17 @@ pub(crate) fn cross_validate(
             best_here_figure,
         });
     }
-    let (best_on_all, best_on_all_figure) = best(&|r| mean(r, &mut categories.iter()));
+    let means: Vec<f64> = runs
+        .iter()
+        .map(|r| mean(r, &mut categories.iter()))
+        .collect();
+    let (best_on_all, best_on_all_figure) = best(&|i| means[i]);
     Ok(CrossValidation {
         groups: held,
         estimate: total / categories.len() as f64,
         best_on_all,
         best_on_all_figure,
-        means: runs
-            .iter()
-            .map(|r| mean(r, &mut categories.iter()))
-            .collect(),
+        means,
     })
 }
 
